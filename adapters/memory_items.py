@@ -1,0 +1,87 @@
+"""In-memory ItemStore: the fake for unit tests. It passes the same contract suite as the
+real adapters (tests/contract), which is what keeps it honest."""
+
+import copy
+from collections.abc import AsyncIterator, Sequence
+
+from adapters.item_conditions import check_write_batch, condition_holds, validate_query
+from adapters.item_cursors import decode_cursor, encode_cursor
+from domain.errors import ConflictError
+from domain.ports import (
+    Check,
+    Delete,
+    Item,
+    Key,
+    Page,
+    Put,
+    WriteOp,
+    index_keys,
+)
+
+
+class InMemoryItemStore:
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], Item] = {}
+
+    async def get_many(self, keys: Sequence[Key]) -> list[Item | None]:
+        found = [self.items.get((key.pk, key.sk)) for key in keys]
+        return [copy.deepcopy(item) if item is not None else None for item in found]
+
+    async def query(
+        self,
+        partition: str,
+        *,
+        index: str | None = None,
+        prefix: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+        descending: bool = False,
+    ) -> Page:
+        validate_query(index=index, limit=limit)
+        pk_attr, sk_attr = index_keys(index) if index else ("pk", "sk")
+
+        def position(item: Item) -> list[str]:
+            if index is None:
+                return [item["sk"]]
+            return [item[sk_attr], item["pk"], item["sk"]]
+
+        matching = [
+            item
+            for item in self.items.values()
+            if item.get(pk_attr) == partition
+            and isinstance(item.get(sk_attr), str)
+            and (prefix is None or item[sk_attr].startswith(prefix))
+        ]
+        matching.sort(key=position, reverse=descending)
+        if after is not None:
+            start = decode_cursor(after, parts=1 if index is None else 3)
+            matching = [
+                item
+                for item in matching
+                if (position(item) < start if descending else position(item) > start)
+            ]
+        page = matching[:limit]
+        cursor = encode_cursor(position(page[-1])) if len(matching) > limit else None
+        return Page(items=copy.deepcopy(page), cursor=cursor)
+
+    async def write(self, ops: Sequence[WriteOp]) -> None:
+        check_write_batch(ops)
+        for op in ops:
+            key = op.key if isinstance(op, Delete | Check) else Key(op.item["pk"], op.item["sk"])
+            if op.condition is not None and not condition_holds(
+                op.condition, self.items.get((key.pk, key.sk))
+            ):
+                raise ConflictError("The item changed or already exists; nothing was written")
+        for op in ops:
+            if isinstance(op, Put):
+                self.items[(op.item["pk"], op.item["sk"])] = copy.deepcopy(op.item)
+            elif isinstance(op, Delete):
+                self.items.pop((op.key.pk, op.key.sk), None)
+
+    async def scan(self, *, page_size: int = 500) -> AsyncIterator[list[Item]]:
+        snapshot = [copy.deepcopy(item) for item in self.items.values()]
+        for start in range(0, len(snapshot), page_size):
+            yield snapshot[start : start + page_size]
+
+    async def ping(self) -> None:
+        return None

@@ -1,0 +1,34 @@
+"""Domain models shared by every layer; plain dataclasses, no framework types."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+ADMIN_GROUP = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, as proven by a verified token."""
+
+    user_id: str  # the token's `sub`
+    username: str
+    email: str | None = None
+    groups: tuple[str, ...] = ()
+    token_use: str = "id"  # noqa: S105 - a claim name, not a secret
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_GROUP in self.groups
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    username: str
+    display_name: str | None
+    email: str | None
+    groups: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,130 @@
+"""Ports: the small interfaces the domain needs from the outside world.
+
+The ItemStore is shaped like DynamoDB (one table, a partition key ``pk`` and sort key
+``sk``, global secondary indexes ``gsi1``/``gsi2``) so that the single-table design in
+the repositories is written once and honoured exactly by SQLite, DynamoDB and the fake.
+"""
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from domain.models import Principal
+
+# An item is a JSON-like mapping. It always holds "pk" and "sk"; it holds "<index>pk" and
+# "<index>sk" (both strings) to appear in a secondary index; "version" (int) is what
+# VersionIs conditions compare. Values: str, int, bool, None, lists and dicts of those.
+# Floats are not allowed (DynamoDB would need Decimal); store numbers as int.
+Item = dict[str, Any]
+
+INDEXES: tuple[str, ...] = ("gsi1", "gsi2")
+MAX_BATCH_GET = 100  # DynamoDB BatchGetItem limit per call
+MAX_WRITE_ITEMS = 100  # DynamoDB TransactWriteItems limit per call
+MAX_QUERY_LIMIT = 1000
+
+
+def index_keys(index: str) -> tuple[str, str]:
+    """Attribute names holding an index's partition and sort key."""
+    return f"{index}pk", f"{index}sk"
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    pk: str
+    sk: str
+
+
+@dataclass(frozen=True, slots=True)
+class Absent:
+    """The item must not exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class Exists:
+    """The item must exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class VersionIs:
+    """The item must exist and its "version" attribute must equal ``version``."""
+
+    version: int
+
+
+Condition = Absent | Exists | VersionIs
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    """Create or replace a whole item."""
+
+    item: Item
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Remove an item; deleting a missing item is not an error unless a condition says so."""
+
+    key: Key
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """Write nothing, but fail the whole write unless the condition holds."""
+
+    key: Key
+    condition: Condition
+
+
+WriteOp = Put | Delete | Check
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Item]
+    # Opaque; None exactly when there are no more items after this page.
+    cursor: str | None = None
+
+
+class ItemStore(Protocol):
+    async def get_many(self, keys: Sequence[Key]) -> list[Item | None]:
+        """Point reads, batched. Result i belongs to keys[i] (None when missing);
+        duplicate keys are allowed and each gets the item."""
+        ...
+
+    async def query(
+        self,
+        partition: str,
+        *,
+        index: str | None = None,
+        prefix: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+        descending: bool = False,
+    ) -> Page:
+        """Items of one partition (of the table, or of ``index``), ordered by sort key
+        (ties in an index broken by table key), optionally only sort keys starting with
+        ``prefix``; ``after`` is a cursor from a previous Page of the same query.
+        1 <= limit <= MAX_QUERY_LIMIT. A malformed cursor raises InvalidInputError."""
+        ...
+
+    async def write(self, ops: Sequence[WriteOp]) -> None:
+        """Apply all ops atomically (at most MAX_WRITE_ITEMS, at most one op per key).
+        A failed condition raises ConflictError and writes nothing."""
+        ...
+
+    def scan(self, *, page_size: int = 500) -> AsyncIterator[list[Item]]:
+        """Every item in pages, for backups and re-indexing; no order promised."""
+        ...
+
+    async def ping(self) -> None:
+        """Cheap reachability check for readiness; raises StoreUnavailableError."""
+        ...
+
+
+class TokenVerifier(Protocol):
+    async def verify(self, token: str) -> Principal:
+        """Return who the token speaks for, or raise InvalidTokenError."""
+        ...
