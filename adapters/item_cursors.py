@@ -8,6 +8,7 @@ import base64
 import binascii
 import json
 
+from adapters.item_conditions import is_storable_text
 from domain.errors import InvalidInputError
 
 _MAX_CURSOR_CHARS = 2048
@@ -25,12 +26,13 @@ def decode_cursor(cursor: str, *, parts: int) -> list[str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    # RecursionError: a forged cursor of nested brackets exhausts the JSON decoder's stack.
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInputError("Invalid cursor") from exc
     if (
         not isinstance(position, list)
         or len(position) != parts
-        or not all(isinstance(part, str) for part in position)
+        or not all(isinstance(part, str) and is_storable_text(part) for part in position)
     ):
         raise InvalidInputError("Invalid cursor")
     return position

@@ -4,7 +4,12 @@ real adapters (tests/contract), which is what keeps it honest."""
 import copy
 from collections.abc import AsyncIterator, Sequence
 
-from adapters.item_conditions import check_write_batch, condition_holds, validate_query
+from adapters.item_conditions import (
+    check_write_batch,
+    condition_holds,
+    validate_page_size,
+    validate_query,
+)
 from adapters.item_cursors import decode_cursor, encode_cursor
 from domain.errors import ConflictError
 from domain.ports import (
@@ -37,7 +42,7 @@ class InMemoryItemStore:
         limit: int = 100,
         descending: bool = False,
     ) -> Page:
-        validate_query(index=index, limit=limit)
+        validate_query(index=index, limit=limit, partition=partition, prefix=prefix)
         pk_attr, sk_attr = index_keys(index) if index else ("pk", "sk")
 
         def position(item: Item) -> list[str]:
@@ -79,6 +84,7 @@ class InMemoryItemStore:
                 self.items.pop((op.key.pk, op.key.sk), None)
 
     async def scan(self, *, page_size: int = 500) -> AsyncIterator[list[Item]]:
+        validate_page_size(page_size)
         snapshot = [copy.deepcopy(item) for item in self.items.values()]
         for start in range(0, len(snapshot), page_size):
             yield snapshot[start : start + page_size]

@@ -1,0 +1,61 @@
+"""One ItemStore contract, run against every implementation.
+
+To add an implementation (say "dynamodb-moto"), write an async context manager that takes
+pytest's ``tmp_path``, yields a ready and empty store, and cleans up after itself; then add
+one ``StoreBackend`` to ``BACKENDS``. Give it ``marks=(pytest.mark.slow,)`` if it starts a
+server. Every test that asks for ``item_store`` then runs against it too.
+"""
+
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from adapters.memory_items import InMemoryItemStore
+from adapters.sqlite_items import SqliteItemStore
+from domain.ports import MAX_WRITE_ITEMS, Item, ItemStore, Put
+
+
+@asynccontextmanager
+async def memory_store(tmp_path: Path) -> AsyncIterator[ItemStore]:
+    yield InMemoryItemStore()
+
+
+@asynccontextmanager
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[ItemStore]:
+    store = SqliteItemStore(tmp_path / "items.sqlite3")
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@dataclass(frozen=True)
+class StoreBackend:
+    name: str
+    open: Callable[[Path], AbstractAsyncContextManager[ItemStore]]
+    marks: Sequence[pytest.MarkDecorator] = ()
+
+
+BACKENDS: list[StoreBackend] = [
+    StoreBackend("memory", memory_store),
+    StoreBackend("sqlite", sqlite_store),
+]
+
+
+@pytest.fixture(
+    params=[pytest.param(backend, id=backend.name, marks=backend.marks) for backend in BACKENDS]
+)
+async def item_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ItemStore]:
+    backend: StoreBackend = request.param
+    async with backend.open(tmp_path) as store:
+        yield store
+
+
+async def put_all(store: ItemStore, items: Iterable[Item]) -> None:
+    """Seed a store without conditions, in as many writes as the batch limit needs."""
+    items = list(items)
+    for start in range(0, len(items), MAX_WRITE_ITEMS):
+        await store.write([Put(item) for item in items[start : start + MAX_WRITE_ITEMS]])
