@@ -1,0 +1,160 @@
+"""HTTP routes of the development identity provider, mounted under ``/auth`` in local mode
+only (in Cognito mode they do not exist, so they answer 404)."""
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from adapters.dev_idp import DevIdentityProvider
+from api.http_errors import error_response, request_id_of
+from domain.errors import (
+    ConflictError,
+    DomainError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    UnauthenticatedError,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 16 * 1024
+JWKS_CACHE_CONTROL = "public, max-age=300"
+
+# By class, walking the MRO, so a subclass (InvalidTokenError) maps like its parent.
+_STATUS_BY_ERROR: dict[type[DomainError], int] = {
+    InvalidInputError: 400,
+    UnauthenticatedError: 401,
+    ForbiddenError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+}
+
+
+class _SignupBody(BaseModel):
+    # strict: 123 is not a username; extra fields are ignored, as most APIs do.
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    username: str
+    password: str
+    email: str | None = None
+
+
+class _TokenBody(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    username: str
+    password: str
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+def auth_routes(idp: DevIdentityProvider) -> list[BaseRoute]:
+    async def signup(request: Request) -> Response:
+        body = await _parse_body(request, _SignupBody)
+        user = await idp.signup(body.username, body.password, body.email)
+        return JSONResponse({"username": user.username, "userId": user.user_id}, status_code=201)
+
+    async def token(request: Request) -> Response:
+        body = await _parse_body(request, _TokenBody)
+        tokens = await idp.authenticate(body.username, body.password)
+        return JSONResponse(
+            {
+                "idToken": tokens.id_token,
+                "accessToken": tokens.access_token,
+                "tokenType": tokens.token_type,
+                "expiresIn": tokens.expires_in,
+            },
+            # RFC 6749 5.1: responses carrying tokens must not be cached.
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
+
+    async def jwks(request: Request) -> Response:
+        await idp.ensure_key()
+        return JSONResponse(idp.jwks(), headers={"Cache-Control": JWKS_CACHE_CONTROL})
+
+    return [
+        Route("/signup", _guarded(signup), methods=["POST"]),
+        Route("/token", _guarded(token), methods=["POST"]),
+        Route("/.well-known/jwks.json", _guarded(jwks), methods=["GET"]),
+    ]
+
+
+def _guarded(
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """Turns every failure into the JSON error body; never a traceback."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except _BodyTooLarge:
+            return error_response(
+                # The documented error codes have no "too large"; the status says it.
+                request,
+                413,
+                "BAD_USER_INPUT",
+                f"Request body exceeds {MAX_BODY_BYTES} bytes",
+            )
+        except DomainError as exc:
+            return _domain_error(request, exc)
+        except Exception:
+            logger.exception("auth route failed (request id %s)", request_id_of(request))
+            return error_response(request, 500, "INTERNAL_SERVER_ERROR", "Internal server error")
+
+    return endpoint
+
+
+def _domain_error(request: Request, exc: DomainError) -> Response:
+    status = next(
+        (_STATUS_BY_ERROR[cls] for cls in type(exc).__mro__ if cls in _STATUS_BY_ERROR), 500
+    )
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_response(request, status, exc.code, str(exc), headers)
+
+
+async def _parse_body(request: Request, model: type[BodyT]) -> BodyT:
+    data = await _read_json_object(request)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        # Built from the field name and error kind only: pydantic's own text can echo the
+        # submitted value, which may be a password.
+        error = exc.errors(include_input=False, include_url=False)[0]
+        field = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "missing":
+            raise InvalidInputError(f"Field '{field}' is required") from None
+        raise InvalidInputError(f"Field '{field}' must be a string") from None
+
+
+async def _read_json_object(request: Request) -> dict[str, Any]:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InvalidInputError("Invalid Content-Length header")
+        if int(declared) > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+    # Counted while streaming as well: Content-Length may be absent (chunked) or wrong.
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidInputError("Request body must be valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError("Request body must be a JSON object")
+    return data
