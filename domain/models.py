@@ -20,6 +20,11 @@ class Principal:
     def is_admin(self) -> bool:
         return ADMIN_GROUP in self.groups
 
+    @property
+    def from_id_token(self) -> bool:
+        """ID tokens carry profile claims (email); access tokens do not."""
+        return self.token_use == "id"  # noqa: S105 - a claim value, not a secret
+
 
 @dataclass(frozen=True, slots=True)
 class User:

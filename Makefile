@@ -1,0 +1,49 @@
+# The README's two commands: `make serve` and `make test`. Both build their own
+# virtual environment on first use, so a fresh machine needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test lint typecheck pytest assets token schema bench clean
+
+serve: $(STAMP) assets
+	$(BIN)/demobackend serve
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) assets
+	$(BIN)/pytest
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DemoBackend needs Python 3.11+; run make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# GraphiQL's browser assets, fetched with npm and checked against Strawberry's SRI hashes.
+# Without npm this prints one line and the playground falls back to the CDN.
+assets: $(STAMP)
+	@$(BIN)/python -m scripts.fetch_graphiql_assets
+
+# make token NAME=alice [GROUP=admin]
+token: $(STAMP)
+	@$(BIN)/demobackend token $(NAME) $(if $(GROUP),--group $(GROUP))
+
+# Re-export schema.graphql after changing the schema (a test fails until you do).
+schema: $(STAMP)
+	$(BIN)/python -m scripts.export_schema
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.cold_import
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

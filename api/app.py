@@ -1,0 +1,51 @@
+"""build_app(settings): the one ASGI app, served by uvicorn locally and by Mangum on Lambda."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount, Route
+
+from api.auth_routes import auth_routes
+from api.bootstrap import Deps, build_deps
+from api.graphiql import (
+    GRAPHIQL_ASSETS_PATH,
+    graphiql_assets_app,
+    graphiql_assets_dir,
+    render_graphiql_html,
+)
+from api.graphql_view import DemoGraphQL
+from api.health import ReadyCheck, healthz
+from api.request_ids import RequestIdMiddleware
+from api.settings import Settings
+from resolvers.schema import build_schema
+
+
+def build_app(settings: Settings, deps: Deps | None = None) -> Starlette:
+    deps = deps or build_deps(settings)
+    introspection = settings.introspection_enabled
+    ide_html = render_graphiql_html(assets_dir=graphiql_assets_dir()) if introspection else None
+    graphql = DemoGraphQL(
+        build_schema(introspection=introspection),
+        services=deps.services,
+        verifier=deps.verifier,
+        ide_html=ide_html,
+    )
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", ReadyCheck(deps.items).endpoint, methods=["GET"]),
+    ]
+    if ide_html is not None:
+        routes.append(Mount(GRAPHIQL_ASSETS_PATH, app=graphiql_assets_app(graphiql_assets_dir())))
+    if deps.dev_idp is not None:
+        routes.append(Mount("/auth", routes=auth_routes(deps.dev_idp)))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await deps.aclose()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(RequestIdMiddleware)
+    return app

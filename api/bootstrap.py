@@ -1,0 +1,122 @@
+"""The composition root: the one place that picks and builds adapters from settings.
+
+Built once per process (per Lambda container); everything below receives what it needs.
+"""
+
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adapters.dev_idp import DevIdentityProvider, DevIdpKeyError
+from adapters.jwks_sources import HttpJwksSource, StaticJwksSource
+from adapters.jwt_verifier import JwtVerifier
+from adapters.sqlite_items import SqliteItemStore
+from api.settings import Settings, SettingsError
+from domain.clock import utc_now
+from domain.ports import ItemStore, TokenVerifier
+from domain.users import UserProfiles, UserRepository
+from resolvers.context import Services
+
+JWKS_FETCH_TIMEOUT_SECONDS = 3.0
+ITEMS_FILE = "items.sqlite3"
+DEV_IDP_KEY_FILE = "dev-idp-key.pem"
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    items: ItemStore
+    verifier: TokenVerifier
+    services: Services
+    dev_idp: DevIdentityProvider | None
+    closers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for close in reversed(self.closers):
+            outcome = close()
+            if outcome is not None:
+                await outcome
+
+
+def build_deps(settings: Settings) -> Deps:
+    closers: list[Callable[[], Awaitable[None] | None]] = []
+    items = _build_items(settings, closers)
+    dev_idp = _build_dev_idp(settings, items)
+    verifier = _build_verifier(settings, dev_idp)
+    users = UserRepository(items)
+    services = Services(users=users, profiles=UserProfiles(users, clock=utc_now))
+    return Deps(settings, items, verifier, services, dev_idp, closers)
+
+
+def _build_items(
+    settings: Settings, closers: list[Callable[[], Awaitable[None] | None]]
+) -> ItemStore:
+    if settings.backend == "aws":
+        raise SettingsError(
+            "invalid setting DEMOBACKEND_BACKEND: 'aws' needs the DynamoDB/S3 adapters, "
+            "which this build does not include yet; use 'local'"
+        )
+    store = SqliteItemStore(_data_dir(settings) / ITEMS_FILE)
+    closers.append(store.close)
+    return store
+
+
+def _data_dir(settings: Settings) -> Path:
+    data_dir = settings.data_dir
+    try:
+        # Private: it holds the identity provider's signing key and password hashes.
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            f"invalid setting DEMOBACKEND_DATA_DIR: cannot create {data_dir} ({exc.strerror})"
+        ) from None
+    if not os.access(data_dir, os.W_OK):
+        raise SettingsError(f"invalid setting DEMOBACKEND_DATA_DIR: {data_dir} is not writable")
+    return data_dir
+
+
+def _build_dev_idp(settings: Settings, items: ItemStore) -> DevIdentityProvider | None:
+    if settings.auth_mode != "local":
+        return None
+    return DevIdentityProvider(
+        store=items,
+        key_path=_data_dir(settings) / DEV_IDP_KEY_FILE,
+        issuer=settings.dev_issuer,
+        client_id=settings.dev_client_id,
+        token_ttl_seconds=settings.token_ttl_seconds,
+    )
+
+
+def cognito_issuer(settings: Settings) -> str:
+    return (
+        f"https://cognito-idp.{settings.aws_region}.amazonaws.com/{settings.cognito_user_pool_id}"
+    )
+
+
+def _build_verifier(settings: Settings, dev_idp: DevIdentityProvider | None) -> TokenVerifier:
+    if dev_idp is not None:
+        try:
+            jwks = dev_idp.jwks()
+        except DevIdpKeyError as exc:
+            raise SettingsError(f"invalid setting DEMOBACKEND_DATA_DIR: {exc}") from None
+        return JwtVerifier(
+            issuer=settings.dev_issuer,
+            client_ids=frozenset(settings.client_ids),
+            jwks_source=StaticJwksSource(jwks),
+        )
+    issuer = cognito_issuer(settings)
+    # An emulator (moto) serves the pool's JWKS under its own endpoint, but its tokens
+    # still name the real AWS issuer.
+    jwks_base = (
+        f"{settings.aws_endpoint_url.rstrip('/')}/{settings.cognito_user_pool_id}"
+        if settings.aws_endpoint_url
+        else issuer
+    )
+    return JwtVerifier(
+        issuer=issuer,
+        client_ids=frozenset(settings.client_ids),
+        jwks_source=HttpJwksSource(
+            f"{jwks_base}/.well-known/jwks.json", timeout=JWKS_FETCH_TIMEOUT_SECONDS
+        ),
+    )

@@ -1,0 +1,26 @@
+"""get_context: one Context per request, with the caller's Principal and fresh loaders."""
+
+from starlette.requests import Request
+
+from api.auth import principal_from_authorization
+from api.http_errors import request_id_of
+from domain.errors import DomainError
+from domain.ports import TokenVerifier
+from resolvers.context import Context, Services
+
+
+async def build_context(request: Request, services: Services, verifier: TokenVerifier) -> Context:
+    principal, auth_error = await principal_from_authorization(
+        request.headers.get("authorization"), verifier
+    )
+    if principal is not None:
+        try:
+            await services.profiles.ensure_profile(principal)
+        except DomainError as error:
+            principal, auth_error = None, error
+    return Context(
+        request_id=request_id_of(request),
+        services=services,
+        principal=principal,
+        auth_error=auth_error,
+    )

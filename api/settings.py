@@ -1,0 +1,91 @@
+"""Settings: the only module that reads the environment (prefix ``DEMOBACKEND_``).
+
+Everything else receives explicit values from the composition root. A bad value stops
+start-up with one line naming the variable (SettingsError), never a traceback.
+"""
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "DEMOBACKEND_"
+MIB = 1024 * 1024
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    backend: Literal["local", "aws"] = "local"
+    data_dir: Path = Path(".demobackend")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # AWS backend
+    table_name: str = Field(default="demobackend", min_length=3, max_length=255)
+    bucket: str | None = None
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = None
+
+    # Sign-in
+    auth_mode: Literal["local", "cognito"] = "local"
+    cognito_user_pool_id: str | None = None
+    cognito_client_ids: Annotated[tuple[str, ...], NoDecode] = ()
+    dev_issuer: str = "http://127.0.0.1/auth"
+    dev_client_id: str = "demobackend-local"
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+
+    # API behaviour
+    max_upload_bytes: int = Field(default=100 * MIB, ge=1)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    introspection: bool | None = None  # default: on locally, off in AWS
+
+    @field_validator("cognito_client_ids", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> "Settings":
+        if self.auth_mode == "cognito":
+            if not self.cognito_user_pool_id:
+                raise ValueError("cognito_user_pool_id: required when AUTH_MODE=cognito")
+            if not self.cognito_client_ids:
+                raise ValueError("cognito_client_ids: required when AUTH_MODE=cognito")
+        if self.backend == "aws" and not self.bucket:
+            raise ValueError("bucket: required when BACKEND=aws")
+        return self
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else self.backend == "local"
+
+    @property
+    def client_ids(self) -> tuple[str, ...]:
+        return self.cognito_client_ids if self.auth_mode == "cognito" else (self.dev_client_id,)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (explicit overrides win) or raise SettingsError in one line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    if first["loc"]:
+        name = str(first["loc"][0])
+        message = first["msg"]
+    else:  # a cross-field rule: its message starts with the field it is about
+        name, _, message = first["msg"].removeprefix("Value error, ").partition(": ")
+    return f"invalid setting {ENV_PREFIX}{name.upper()}: {message}"

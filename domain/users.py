@@ -1,0 +1,179 @@
+"""User profiles: the only code that knows how users are keyed in the ItemStore.
+
+A profile is created from the token's claims on the user's first authenticated request;
+the identity provider stays the source of truth for username, email and groups.
+"""
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import replace
+
+from domain.access import may_update_profile
+from domain.clock import Clock, from_iso, to_iso
+from domain.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from domain.models import Principal, User
+from domain.ports import Absent, Item, ItemStore, Key, Put, VersionIs
+
+DISPLAY_NAME_MAX_CHARS = 100
+_SAVE_ATTEMPTS = 3
+
+
+def profile_key(user_id: str) -> Key:
+    return Key(f"USER#{user_id}", "PROFILE")
+
+
+def username_key(username: str) -> Key:
+    # Usernames are unique case-insensitively, as in Cognito pools with that option on.
+    return Key(f"USERNAME#{username.casefold()}", "USERNAME")
+
+
+def _to_item(user: User) -> Item:
+    key = profile_key(user.id)
+    return {
+        "pk": key.pk,
+        "sk": key.sk,
+        "type": "User",
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "email": user.email,
+        "groups": list(user.groups),
+        "created_at": to_iso(user.created_at),
+        "updated_at": to_iso(user.updated_at),
+        "version": user.version,
+    }
+
+
+def _from_item(item: Item) -> User:
+    return User(
+        id=item["id"],
+        username=item["username"],
+        display_name=item.get("display_name"),
+        email=item.get("email"),
+        groups=tuple(item.get("groups") or ()),
+        created_at=from_iso(item["created_at"]),
+        updated_at=from_iso(item["updated_at"]),
+        version=item["version"],
+    )
+
+
+class UserRepository:
+    def __init__(self, store: ItemStore) -> None:
+        self._store = store
+
+    async def get_many(self, user_ids: Sequence[str]) -> list[User | None]:
+        items = await self._store.get_many([profile_key(user_id) for user_id in user_ids])
+        return [_from_item(item) if item is not None else None for item in items]
+
+    async def get(self, user_id: str) -> User | None:
+        [user] = await self.get_many([user_id])
+        return user
+
+    async def id_for_username(self, username: str) -> str | None:
+        [item] = await self._store.get_many([username_key(username)])
+        return None if item is None else str(item["user_id"])
+
+    async def create(self, user: User) -> None:
+        """Profile and username claim in one atomic write; ConflictError if either exists."""
+        name_key = username_key(user.username)
+        claim = {"pk": name_key.pk, "sk": name_key.sk, "type": "Username", "user_id": user.id}
+        await self._store.write(
+            [Put(_to_item(user), condition=Absent()), Put(claim, condition=Absent())]
+        )
+
+    async def replace(self, user: User) -> User:
+        """Store ``user`` as the next version; ConflictError if someone saved in between."""
+        saved = replace(user, version=user.version + 1)
+        await self._store.write([Put(_to_item(saved), condition=VersionIs(user.version))])
+        return saved
+
+
+class UserProfiles:
+    """Use cases on profiles. Built once per process: it remembers which token identities
+    already have an up-to-date profile so most requests cost no store call for this."""
+
+    def __init__(self, repository: UserRepository, clock: Clock, remember: int = 10_000) -> None:
+        self._users = repository
+        self._clock = clock
+        self._remember = remember
+        self._synced: OrderedDict[tuple[str, str, str | None, tuple[str, ...]], None] = (
+            OrderedDict()
+        )
+
+    async def ensure_profile(self, principal: Principal) -> None:
+        fingerprint = (principal.user_id, principal.username, principal.email, principal.groups)
+        if fingerprint in self._synced:
+            self._synced.move_to_end(fingerprint)
+            return
+        existing = await self._users.get(principal.user_id)
+        if existing is None:
+            await self._create_from_token(principal)
+        else:
+            await self._sync_claims(existing, principal)
+        self._synced[fingerprint] = None
+        if len(self._synced) > self._remember:
+            self._synced.popitem(last=False)
+
+    async def _create_from_token(self, principal: Principal) -> None:
+        now = self._clock()
+        user = User(
+            id=principal.user_id,
+            username=principal.username,
+            display_name=None,
+            email=principal.email,
+            groups=principal.groups,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            await self._users.create(user)
+        except ConflictError:
+            # Two first requests raced: fine if the other one created this very profile.
+            if await self._users.get(principal.user_id) is None:
+                raise ConflictError("This username already belongs to another account") from None
+
+    async def _sync_claims(self, user: User, principal: Principal) -> None:
+        # Access tokens carry no email: keep the stored one rather than erase it.
+        email = principal.email if principal.from_id_token else user.email
+        if (user.email, user.groups) == (email, principal.groups):
+            return
+        try:
+            await self._users.replace(
+                replace(user, email=email, groups=principal.groups, updated_at=self._clock())
+            )
+        except ConflictError:
+            pass  # a concurrent request synced it; the next request re-checks
+
+    async def update_profile(
+        self, viewer: Principal, user_id: str, display_name: str | None
+    ) -> User:
+        cleaned = clean_display_name(display_name)
+        for _ in range(_SAVE_ATTEMPTS):
+            user = await self._users.get(user_id)
+            if user is None:
+                raise NotFoundError("User not found")
+            if not may_update_profile(viewer, user):
+                raise ForbiddenError("You may only change your own profile")
+            if user.display_name == cleaned:
+                return user
+            try:
+                return await self._users.replace(
+                    replace(user, display_name=cleaned, updated_at=self._clock())
+                )
+            except ConflictError:
+                continue
+        raise ConflictError("The profile is being changed by another request; try again")
+
+
+def clean_display_name(display_name: str | None) -> str | None:
+    """None clears the name; otherwise 1..100 printable characters after trimming."""
+    if display_name is None:
+        return None
+    cleaned = " ".join(display_name.split())
+    if not cleaned:
+        raise InvalidInputError("displayName must not be blank; pass null to clear it")
+    if len(cleaned) > DISPLAY_NAME_MAX_CHARS:
+        raise InvalidInputError(f"displayName must be at most {DISPLAY_NAME_MAX_CHARS} characters")
+    if not cleaned.isprintable():
+        raise InvalidInputError("displayName must not contain control characters")
+    return cleaned

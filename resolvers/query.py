@@ -1,0 +1,40 @@
+"""Root query fields: check, call the domain, return the type."""
+
+from typing import Any
+
+import strawberry
+from strawberry import Info
+
+from domain.ids import from_global_id
+from resolvers.context import Context
+from resolvers.permissions import IsAuthenticated
+from resolvers.types.node import Node
+from resolvers.types.user import USER_TYPE, UserType
+from resolvers.users import resolve_user, resolve_user_by_username
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(permission_classes=[IsAuthenticated], description="The signed-in user.")
+    async def me(self, info: Info[Context, Any]) -> UserType:
+        viewer = info.context.require_principal()
+        user = await resolve_user(info, viewer.user_id)
+        if user is None:  # the profile is created before any resolver runs
+            raise RuntimeError("profile missing for an authenticated principal")
+        return user
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def node(self, info: Info[Context, Any], id: strawberry.ID) -> Node | None:
+        type_name, local_id = from_global_id(id)
+        if type_name == USER_TYPE:
+            return await resolve_user(info, local_id)
+        return None
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def user(self, info: Info[Context, Any], id: strawberry.ID) -> UserType | None:
+        type_name, local_id = from_global_id(id)
+        return await resolve_user(info, local_id) if type_name == USER_TYPE else None
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def user_by_username(self, info: Info[Context, Any], username: str) -> UserType | None:
+        return await resolve_user_by_username(info, username)

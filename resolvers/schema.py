@@ -1,0 +1,39 @@
+"""The schema: one place that assembles types, root fields and extensions."""
+
+import strawberry
+from graphql.error import GraphQLError
+from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.types import ExecutionContext
+
+from resolvers.errors import ErrorCodes
+from resolvers.mutations.profile import ProfileMutations
+from resolvers.query import Query
+from resolvers.types.user import UserType
+
+
+@strawberry.type
+class Mutation(ProfileMutations):
+    pass
+
+
+class DemoSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # ErrorCodes logs unexpected errors once, with the request id; strawberry's default
+        # would log every expected error (bad input, not found) with a traceback too.
+        return None
+
+
+def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    extensions: list[type[SchemaExtension]] = [ErrorCodes]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return DemoSchema(query=Query, mutation=Mutation, types=[UserType], extensions=extensions)
+
+
+def schema_sdl() -> str:
+    return build_schema().as_str() + "\n"
+
+
+__all__ = ["build_schema", "schema_sdl"]

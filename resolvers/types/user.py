@@ -1,0 +1,44 @@
+"""The User type. Private fields follow domain/access.py on every read, whichever edge
+the user was reached through."""
+
+from datetime import datetime
+from typing import Any, Self
+
+import strawberry
+from strawberry import Info
+
+from domain.access import may_see_private_profile
+from domain.ids import to_global_id
+from domain.models import User
+from resolvers.context import Context
+from resolvers.types.node import Node
+
+USER_TYPE = "User"
+
+
+@strawberry.type(name="User")
+class UserType(Node):
+    username: str
+    display_name: str | None
+    created_at: datetime
+    user: strawberry.Private[User]
+
+    @classmethod
+    def from_domain(cls, user: User) -> Self:
+        return cls(
+            id=strawberry.ID(to_global_id(USER_TYPE, user.id)),
+            username=user.username,
+            display_name=user.display_name,
+            created_at=user.created_at,
+            user=user,
+        )
+
+    @strawberry.field(description="Null unless the viewer is this user or an admin.")
+    def email(self, info: Info[Context, Any]) -> str | None:
+        viewer = info.context.require_principal()
+        return self.user.email if may_see_private_profile(viewer, self.user) else None
+
+    @strawberry.field(description="Empty unless the viewer is this user or an admin.")
+    def groups(self, info: Info[Context, Any]) -> list[str]:
+        viewer = info.context.require_principal()
+        return list(self.user.groups) if may_see_private_profile(viewer, self.user) else []
