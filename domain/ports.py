@@ -7,6 +7,7 @@ the repositories is written once and honoured exactly by SQLite, DynamoDB and th
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from domain.models import Principal
@@ -127,4 +128,56 @@ class ItemStore(Protocol):
 class TokenVerifier(Protocol):
     async def verify(self, token: str) -> Principal:
         """Return who the token speaks for, or raise InvalidTokenError."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    size: int
+    content_type: str
+    sha256: str | None  # lowercase hex, when the store knows it
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTarget:
+    """Where and how a client sends the bytes itself: ``POST`` is a multipart form with
+    ``fields`` first and the ``file`` part last; ``PUT`` is the raw body with ``headers``."""
+
+    url: str
+    method: str
+    fields: dict[str, str]
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+class BlobStore(Protocol):
+    """File bytes. Clients move bytes straight to and from the store through presigned
+    URLs; the store itself enforces the declared size, content type and SHA-256."""
+
+    async def presign_upload(
+        self,
+        key: str,
+        *,
+        size: int,
+        content_type: str,
+        sha256: str | None,
+        expires_in: int,
+    ) -> UploadTarget: ...
+
+    async def presign_download(self, key: str, *, filename: str, expires_in: int) -> str:
+        """A short-lived URL answering the bytes as an attachment named ``filename``."""
+        ...
+
+    async def head(self, key: str) -> BlobInfo | None: ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the object; deleting a missing object is not an error."""
+        ...
+
+    async def copy(self, source_key: str, dest_key: str) -> None:
+        """Server-side copy; NotFoundError when the source is missing."""
+        ...
+
+    async def ping(self) -> None:
+        """Cheap reachability check for readiness; raises StoreUnavailableError."""
         ...
