@@ -1,22 +1,28 @@
 """The composition root: the one place that picks and builds adapters from settings.
 
 Built once per process (per Lambda container); everything below receives what it needs.
+
+Adapters are imported inside the builders, for the backend the settings choose: Lambda
+never imports SQLite or the dev identity provider, a laptop never imports boto3.
 """
+
+from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from adapters.dev_idp import DevIdentityProvider, DevIdpKeyError
-from adapters.jwks_sources import HttpJwksSource, StaticJwksSource
-from adapters.jwt_verifier import JwtVerifier
-from adapters.sqlite_items import SqliteItemStore
-from api.settings import Settings, SettingsError
+from api.setting_errors import SettingsError
 from domain.clock import utc_now
 from domain.ports import ItemStore, TokenVerifier
 from domain.users import UserProfiles, UserRepository
 from resolvers.context import Services
+
+if TYPE_CHECKING:
+    from adapters.dev_idp import DevIdentityProvider
+    from api.settings import Settings
 
 JWKS_FETCH_TIMEOUT_SECONDS = 3.0
 ITEMS_FILE = "items.sqlite3"
@@ -57,6 +63,8 @@ def _build_items(
             "invalid setting DEMOBACKEND_BACKEND: 'aws' needs the DynamoDB/S3 adapters, "
             "which this build does not include yet; use 'local'"
         )
+    from adapters.sqlite_items import SqliteItemStore
+
     store = SqliteItemStore(_data_dir(settings) / ITEMS_FILE)
     closers.append(store.close)
     return store
@@ -79,6 +87,8 @@ def _data_dir(settings: Settings) -> Path:
 def _build_dev_idp(settings: Settings, items: ItemStore) -> DevIdentityProvider | None:
     if settings.auth_mode != "local":
         return None
+    from adapters.dev_idp import DevIdentityProvider
+
     return DevIdentityProvider(
         store=items,
         key_path=_data_dir(settings) / DEV_IDP_KEY_FILE,
@@ -95,7 +105,12 @@ def cognito_issuer(settings: Settings) -> str:
 
 
 def _build_verifier(settings: Settings, dev_idp: DevIdentityProvider | None) -> TokenVerifier:
+    from adapters.jwks_sources import HttpJwksSource, StaticJwksSource
+    from adapters.jwt_verifier import JwtVerifier
+
     if dev_idp is not None:
+        from adapters.dev_idp import DevIdpKeyError
+
         try:
             jwks = dev_idp.jwks()
         except DevIdpKeyError as exc:

@@ -1,16 +1,20 @@
 """AWS Lambda entry point: Mangum over the same app that uvicorn serves locally.
 
-The app is built on the first invocation, not at import: importing stays as cheap as
-the frameworks themselves, and a bad setting fails the invocation with one clear line.
-The built app (settings, clients, JWKS cache) is then reused for the container's life.
+Import loads the app's code (schema, resolvers); settings and the adapters the settings
+choose are loaded when the app is built, on the first invocation, and then reused for
+the container's life (clients, JWKS cache). bench/cold_import.py measures both steps.
 """
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from mangum import Mangum
 
 from api.app import build_app
-from api.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from api.settings import Settings
 
 _handler: Mangum | None = None
 
@@ -23,6 +27,8 @@ def build_handler(settings: Settings) -> Mangum:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _handler
     if _handler is None:
+        from api.settings import load_settings
+
         _handler = build_handler(load_settings())
     response: dict[str, Any] = _handler(event, context)
     return response

@@ -10,12 +10,12 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from api.setting_errors import SettingsError
+
 ENV_PREFIX = "DEMOBACKEND_"
 MIB = 1024 * 1024
 
-
-class SettingsError(Exception):
-    """A setting is missing or invalid; the message names the environment variable."""
+__all__ = ["Settings", "SettingsError", "load_settings"]
 
 
 class Settings(BaseSettings):

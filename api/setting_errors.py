@@ -1,0 +1,6 @@
+"""SettingsError lives apart from api.settings so the edge can name it without importing
+pydantic: on Lambda that import is paid at the first invocation, not at module import."""
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names the environment variable."""
