@@ -1,6 +1,7 @@
 """Write validation and condition semantics shared by every ItemStore adapter, so that
 "absent", "exists" and "version equals N" mean exactly the same everywhere."""
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from domain.ports import (
 _INT_LIMIT = 10**38
 # DynamoDB's nesting limit; it also keeps recursive JSON encoders far from Python's limit.
 _MAX_DEPTH = 32
+MAX_ITEM_BYTES = 400 * 1024
 
 
 def op_key(op: WriteOp) -> tuple[str, str]:
@@ -69,6 +71,10 @@ def _check_item(item: Item) -> None:
             if attr in item and (not isinstance(item[attr], str) or not item[attr]):
                 raise InvalidInputError(f"Index key {attr!r} must be a non-empty string")
     _check_value(item, depth=0)
+    # DynamoDB's item limit, measured roughly (names plus JSON values); refusing here keeps
+    # SQLite and the fake from accepting what the production table cannot hold.
+    if len(json.dumps(item, separators=(",", ":")).encode()) > MAX_ITEM_BYTES:
+        raise InvalidInputError(f"An item may hold at most {MAX_ITEM_BYTES} bytes")
 
 
 def _check_value(value: Any, *, depth: int) -> None:
@@ -90,8 +96,8 @@ def _check_value(value: Any, *, depth: int) -> None:
         return
     if isinstance(value, dict):
         for name, element in value.items():
-            if not isinstance(name, str) or not is_storable_text(name):
-                raise InvalidInputError("Attribute names must be valid Unicode text")
+            if not isinstance(name, str) or not name or not is_storable_text(name):
+                raise InvalidInputError("Attribute names must be non-empty Unicode text")
             _check_value(element, depth=depth + 1)
         return
     raise InvalidInputError("Item values must be str, int, bool, None, lists or dicts")

@@ -32,7 +32,8 @@ def decode_cursor(cursor: str, *, parts: int) -> list[str]:
     if (
         not isinstance(position, list)
         or len(position) != parts
-        or not all(isinstance(part, str) and is_storable_text(part) for part in position)
+        # No stored key is empty, and DynamoDB cannot start a page at an empty key.
+        or not all(isinstance(part, str) and part and is_storable_text(part) for part in position)
     ):
         raise InvalidInputError("Invalid cursor")
     return position

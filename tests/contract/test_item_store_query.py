@@ -299,6 +299,7 @@ MALFORMED_CURSORS = {
     "nested": b64(b"[" * 1500),
     "surrogate": b64(b'["\\ud800"]'),
     "too-long": encode_cursor(["a" * 5000]),
+    "empty-part": encode_cursor([""]),
 }
 
 

@@ -233,6 +233,8 @@ REFUSED_ITEMS: dict[str, Item] = {
     "surrogate-pk": {"pk": "a\udc00", "sk": "b"},
     "non-text-map-key": {"pk": "a", "sk": "b", "map": {1: "one"}},
     "too-deep": {"pk": "a", "sk": "b", "deep": nested(32)},
+    "empty-attribute-name": {"pk": "a", "sk": "b", "": "x"},
+    "over-400-kib": {"pk": "a", "sk": "b", "body": "x" * (400 * 1024)},
 }
 
 
