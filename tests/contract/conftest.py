@@ -12,10 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from moto import mock_aws
 
+from adapters.dynamodb_items import DynamoDbItemStore
 from adapters.memory_items import InMemoryItemStore
 from adapters.sqlite_items import SqliteItemStore
 from domain.ports import MAX_WRITE_ITEMS, Item, ItemStore, Put
+from ops.aws_resources import create_table
+from tests.moto_server import dynamodb_client, shared_moto_server, unique_name
 
 
 @asynccontextmanager
@@ -32,6 +36,31 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[ItemStore]:
         await store.close()
 
 
+@asynccontextmanager
+async def dynamodb_moto_store(tmp_path: Path) -> AsyncIterator[ItemStore]:
+    """DynamoDB in-process: moto answers boto3's calls without any HTTP."""
+    with mock_aws():
+        client = dynamodb_client()
+        create_table(client, "items")
+        try:
+            yield DynamoDbItemStore(client, "items")
+        finally:
+            client.close()
+
+
+@asynccontextmanager
+async def dynamodb_moto_server_store(tmp_path: Path) -> AsyncIterator[ItemStore]:
+    """DynamoDB over real HTTP: the process's one moto server, a fresh table per test."""
+    client = dynamodb_client(shared_moto_server())
+    table = unique_name("items")
+    create_table(client, table)
+    try:
+        yield DynamoDbItemStore(client, table)
+    finally:
+        client.delete_table(TableName=table)
+        client.close()
+
+
 @dataclass(frozen=True)
 class StoreBackend:
     name: str
@@ -42,6 +71,8 @@ class StoreBackend:
 BACKENDS: list[StoreBackend] = [
     StoreBackend("memory", memory_store),
     StoreBackend("sqlite", sqlite_store),
+    StoreBackend("dynamodb-moto", dynamodb_moto_store),
+    StoreBackend("dynamodb-moto-server", dynamodb_moto_server_store, marks=(pytest.mark.slow,)),
 ]
 
 

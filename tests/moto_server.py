@@ -1,0 +1,122 @@
+"""moto on loopback, for every suite that talks to DynamoDB, S3 or Cognito over real HTTP.
+
+``moto_server()`` runs one ThreadedMotoServer on 127.0.0.1 (a free port) and yields its
+endpoint URL; ``shared_moto_server()`` (and the session fixture ``moto_endpoint``) start one
+per test process on first use. ``dynamodb_client``/``s3_client``/``cognito_client`` build
+clients with dummy credentials set explicitly and region us-east-1: with an endpoint they
+talk to the server, without one they only work inside ``moto.mock_aws()``; neither reaches
+the internet (nothing else is addressed, and the credentials are fake).
+
+Isolation: the threaded server keeps its state in moto's in-process backends, the very ones
+``moto.mock_aws()`` uses, and mock_aws() wipes them when it starts and stops. So give every
+test its own resources under ``unique_name()`` (or ``reset_moto()`` between tests) rather
+than creating them once per session.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from moto.server import ThreadedMotoServer
+
+if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient as CognitoClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+REGION = "us-east-1"
+_DUMMY = "testing"  # access key, secret and session token: never valid anywhere
+# Room for get_many's concurrent chunks (urllib3 would otherwise discard connections).
+_CONFIG = Config(max_pool_connections=32, retries={"mode": "standard"})
+
+_lock = threading.Lock()
+_stack = ExitStack()
+_shared_endpoint: str | None = None
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server on 127.0.0.1 for the duration of the block; yields its endpoint URL."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def shared_moto_server() -> str:
+    """The test process's one moto server: started on first use, stopped at exit."""
+    global _shared_endpoint
+    with _lock:
+        if _shared_endpoint is None:
+            _shared_endpoint = _stack.enter_context(moto_server())
+            atexit.register(_stack.close)
+        return _shared_endpoint
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> str:
+    """Import into a conftest to share the process's moto server with a suite."""
+    return shared_moto_server()
+
+
+def reset_moto(endpoint: str) -> None:
+    """Forget every resource the server (and the in-process mock) holds."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@cache
+def _session() -> boto3.session.Session:
+    # One session: clients then share its loaded service models (much faster to build).
+    # It is created after moto is imported, so mock_aws() can intercept its clients.
+    return boto3.session.Session(region_name=REGION)
+
+
+def dynamodb_client(endpoint: str | None = None) -> DynamoDBClient:
+    client: DynamoDBClient = _client("dynamodb", endpoint, _CONFIG)
+    return client
+
+
+def s3_client(endpoint: str | None = None) -> S3Client:
+    # Path-style: a virtual-host name like bucket.127.0.0.1 would not resolve.
+    client: S3Client = _client(
+        "s3", endpoint, _CONFIG.merge(Config(s3={"addressing_style": "path"}))
+    )
+    return client
+
+
+def cognito_client(endpoint: str | None = None) -> CognitoClient:
+    client: CognitoClient = _client("cognito-idp", endpoint, _CONFIG)
+    return client
+
+
+def _client(service: str, endpoint: str | None, config: Config) -> Any:
+    return _session().client(
+        service,  # type: ignore[call-overload]
+        region_name=REGION,
+        endpoint_url=endpoint,
+        config=config,
+        aws_access_key_id=_DUMMY,
+        aws_secret_access_key=_DUMMY,
+        aws_session_token=_DUMMY,
+    )
