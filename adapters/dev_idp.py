@@ -14,13 +14,8 @@ data directory, created on first use so tokens stay valid across restarts.
 """
 
 import asyncio
-import base64
-import hashlib
-import json
 import logging
-import os
 import re
-import secrets
 import threading
 import time
 import uuid
@@ -30,13 +25,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jose import jwk, jws
-from jose.backends.base import Key as JoseKey
+from jose import jws
 
 from adapters.passwords import ScryptHasher, unusable_password
+from adapters.private_files import PrivateFileError, load_or_create_private_file
+from adapters.rsa_keys import (
+    ALGORITHM,
+    RsaKeyError,
+    RsaSigningKey,
+    new_private_key_pem,
+    signing_key_from_pem,
+)
 from domain.errors import (
     ConflictError,
     InvalidInputError,
@@ -47,8 +46,6 @@ from domain.ports import Absent, Item, ItemStore, Key, Put, VersionIs
 
 logger = logging.getLogger(__name__)
 
-ALGORITHM = "RS256"
-RSA_KEY_BITS = 2048
 # What Cognito puts in access tokens issued by a username/password sign-in.
 ACCESS_TOKEN_SCOPE = "aws.cognito.signin.user.admin"  # noqa: S105 - a scope, not a secret
 BAD_CREDENTIALS = "Incorrect username or password"
@@ -81,13 +78,6 @@ class RegisteredUser:
     user_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class _SigningKey:
-    kid: str
-    key: JoseKey
-    public_jwk: dict[str, str]
-
-
 class DevIdentityProvider:
     def __init__(
         self,
@@ -109,7 +99,7 @@ class DevIdentityProvider:
         self._ttl = token_ttl_seconds
         self._clock = clock
         self._hasher = hasher or ScryptHasher()
-        self._signing_key: _SigningKey | None = None
+        self._signing_key: RsaSigningKey | None = None
         # Loading may run in worker threads; two of them must not both generate a key.
         self._key_lock = threading.Lock()
 
@@ -130,7 +120,7 @@ class DevIdentityProvider:
         invalidate every token already handed out)."""
         with self._key_lock:
             if self._signing_key is None:
-                self._signing_key = _signing_key_from(_load_or_create_pem(self._key_path))
+                self._signing_key = _load_or_create_signing_key(self._key_path)
 
     async def ensure_key(self) -> None:
         """load_or_create_key without blocking the event loop."""
@@ -146,7 +136,7 @@ class DevIdentityProvider:
         first call unless ensure_key/load_or_create_key ran."""
         return {"keys": [dict(self._key().public_jwk)]}
 
-    def _key(self) -> _SigningKey:
+    def _key(self) -> RsaSigningKey:
         if self._signing_key is None:
             self.load_or_create_key()
         assert self._signing_key is not None
@@ -349,85 +339,21 @@ def _credentials_key(username: str) -> Key:
 # --- key file ------------------------------------------------------------------------
 
 
-def _load_or_create_pem(path: Path) -> bytes:
+def _load_or_create_signing_key(path: Path) -> RsaSigningKey:
     try:
-        pem = path.read_bytes()
-        too_open = os.name == "posix" and path.stat().st_mode & 0o077
-    except FileNotFoundError:
-        return _create_key_file(path)
-    except OSError as exc:
-        raise DevIdpKeyError(f"Cannot read the signing key file {path}: {exc.strerror}") from None
-    if too_open:
+        loaded = load_or_create_private_file(path, new_private_key_pem)
+    except PrivateFileError as exc:
+        raise DevIdpKeyError(
+            f"Cannot {exc.action} the signing key file {path}: {exc.reason}"
+        ) from None
+    if loaded.created:
+        logger.info("dev IdP: generated a new signing key in %s", path)
+    if loaded.readable_by_others:
         logger.warning("dev IdP signing key %s is readable by other users; chmod 600 it", path)
-    return pem
-
-
-def _create_key_file(path: Path) -> bytes:
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-        # Created 0600 from the start: a chmod afterwards would leave a readable window.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(pem)
-                file.flush()
-                os.fsync(file.fileno())
-            try:
-                # link() refuses to overwrite: if another process created the key first,
-                # everyone ends up using that one.
-                os.link(tmp, path)
-            except FileExistsError:
-                return path.read_bytes()
-            except OSError:
-                os.replace(tmp, path)  # filesystems without hard links
-        finally:
-            tmp.unlink(missing_ok=True)
-    except OSError as exc:
-        raise DevIdpKeyError(f"Cannot write the signing key file {path}: {exc.strerror}") from None
-    logger.info("dev IdP: generated a new signing key in %s", path)
-    return pem
-
-
-def _signing_key_from(pem: bytes) -> _SigningKey:
-    try:
-        private_key = serialization.load_pem_private_key(pem, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        private_key = None
-    if not isinstance(private_key, rsa.RSAPrivateKey) or private_key.key_size < RSA_KEY_BITS:
+        return signing_key_from_pem(loaded.content)
+    except RsaKeyError:
         raise DevIdpKeyError(
             "The dev IdP signing key file is not an unencrypted PEM RSA private key of at "
             "least 2048 bits; move it away to have a new one generated"
-        )
-    numbers = private_key.public_key().public_numbers()
-    public = {"kty": "RSA", "n": _b64_uint(numbers.n), "e": _b64_uint(numbers.e)}
-    kid = _thumbprint(public)
-    return _SigningKey(
-        kid=kid,
-        key=jwk.construct(private_key, ALGORITHM),  # type: ignore[arg-type]
-        public_jwk={**public, "kid": kid, "use": "sig", "alg": ALGORITHM},
-    )
-
-
-def _thumbprint(public: dict[str, str]) -> str:
-    """RFC 7638 JWK thumbprint: SHA-256 over the required members, sorted, no spaces."""
-    canonical = json.dumps(
-        {"e": public["e"], "kty": public["kty"], "n": public["n"]},
-        separators=(",", ":"),
-        sort_keys=True,
-    )
-    return _b64url(hashlib.sha256(canonical.encode("ascii")).digest())
-
-
-def _b64_uint(value: int) -> str:
-    return _b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+        ) from None

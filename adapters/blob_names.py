@@ -1,0 +1,125 @@
+"""Rules both blob stores share, so the local folder and S3 accept and refuse exactly the
+same keys, sizes, types, checksums and expiries, and name downloads the same way."""
+
+import base64
+import binascii
+import re
+from urllib.parse import quote
+
+from domain.errors import InvalidInputError
+
+MAX_KEY_LENGTH = 512
+# The local store adds a prefix and suffix to a segment for its temporary and metadata
+# files; this keeps those names under the usual 255-byte file name limit.
+MAX_KEY_SEGMENT_LENGTH = 200
+DEFAULT_MAX_EXPIRY_SECONDS = 3600
+# SigV4 presigned URLs cannot live longer than this, so neither can ours.
+LONGEST_EXPIRY_SECONDS = 7 * 24 * 3600
+# The largest object one S3 POST (or PUT) may carry; the local store keeps to it too.
+MAX_BLOB_SIZE = 5 * 1024**3
+MAX_CONTENT_TYPE_LENGTH = 255
+MAX_FILENAME_LENGTH = 1024
+FALLBACK_FILENAME = "download"
+
+# Segments may not start with "." — that rules out "." and ".." and keeps the local
+# store's hidden temporary and metadata files out of the key space.
+_KEY_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+_MEDIA_NAME = r"[A-Za-z0-9!#$&^_.+-]+"
+_CONTENT_TYPE = re.compile(rf"{_MEDIA_NAME}/{_MEDIA_NAME}([ \t]*;[\x20-\x7e]*)?")
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+# RFC 5987 attr-char minus ALPHA / DIGIT and the characters quote() never escapes.
+_ATTR_CHAR_PUNCTUATION = "!#$&+^`|~"
+
+
+def validate_key(key: object) -> str:
+    """The key itself when it is a safe server-made key such as ``files/<id>/blob``;
+    otherwise InvalidInputError."""
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+        raise InvalidInputError("Invalid blob key")
+    for segment in key.split("/"):
+        if len(segment) > MAX_KEY_SEGMENT_LENGTH or not _KEY_SEGMENT.fullmatch(segment):
+            raise InvalidInputError("Invalid blob key")
+    return key
+
+
+def check_expiry(expires_in: object, maximum: int = DEFAULT_MAX_EXPIRY_SECONDS) -> int:
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int):
+        raise InvalidInputError("expiresIn must be a whole number of seconds")
+    if not 1 <= expires_in <= maximum:
+        raise InvalidInputError(f"expiresIn must be between 1 and {maximum} seconds")
+    return expires_in
+
+
+def check_max_expiry(max_expiry: int) -> int:
+    """For store constructors: a misconfiguration, so ValueError rather than user input."""
+    if isinstance(max_expiry, bool) or not 1 <= max_expiry <= LONGEST_EXPIRY_SECONDS:
+        raise ValueError(f"max_expiry must be between 1 and {LONGEST_EXPIRY_SECONDS} seconds")
+    return max_expiry
+
+
+def check_size(size: object) -> int:
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise InvalidInputError("size must be a whole number of bytes")
+    if not 0 <= size <= MAX_BLOB_SIZE:
+        raise InvalidInputError(f"size must be between 0 and {MAX_BLOB_SIZE} bytes")
+    return size
+
+
+def check_content_type(content_type: object) -> str:
+    """A ``type/subtype`` media type (parameters allowed) of printable ASCII: it ends up in
+    HTTP headers and a signed S3 policy, where anything else is an injection risk."""
+    if (
+        not isinstance(content_type, str)
+        or len(content_type) > MAX_CONTENT_TYPE_LENGTH
+        or not _CONTENT_TYPE.fullmatch(content_type)
+    ):
+        raise InvalidInputError("contentType must be a media type such as text/plain")
+    return content_type
+
+
+def check_filename(filename: object) -> str:
+    """A download name: any text (it is encoded, never trusted), but bounded, because it
+    travels inside the signed URL."""
+    if not isinstance(filename, str) or len(filename) > MAX_FILENAME_LENGTH:
+        raise InvalidInputError(f"filename must be text of at most {MAX_FILENAME_LENGTH} chars")
+    return filename
+
+
+def normalize_sha256_hex(sha256: object) -> str:
+    """Lowercase hex of a declared SHA-256 digest; InvalidInputError if it is not one."""
+    if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
+        raise InvalidInputError("sha256 must be 64 hexadecimal characters")
+    return sha256.lower()
+
+
+def sha256_hex_to_b64(sha256_hex: str) -> str:
+    """The form S3 and ``x-amz-checksum-sha256`` use: base64 of the 32-byte digest."""
+    return base64.b64encode(bytes.fromhex(normalize_sha256_hex(sha256_hex))).decode("ascii")
+
+
+def sha256_b64_to_hex(value: str) -> str | None:
+    """Lowercase hex of a base64 SHA-256 digest; None when ``value`` is not exactly one
+    (a composite multipart checksum such as ``abc…=-3`` is not)."""
+    try:
+        digest = base64.b64decode(value.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return None
+    return digest.hex() if len(digest) == 32 else None
+
+
+def content_disposition(filename: str) -> str:
+    """An RFC 6266 ``attachment`` header naming ``filename``: a plain-ASCII fallback for
+    old clients plus the exact name in RFC 5987 ``filename*`` (which clients prefer)."""
+    name = filename or FALLBACK_FILENAME
+    fallback = "".join(_fallback_char(char) for char in name)
+    encoded = quote(name, safe=_ATTR_CHAR_PUNCTUATION, encoding="utf-8", errors="replace")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+
+
+def _fallback_char(char: str) -> str:
+    # Quotes and backslashes would end or escape the quoted string; "/" and "\" read as
+    # paths; "%" invites clients to percent-decode; control and non-ASCII characters are
+    # not allowed in a header at all.
+    if " " <= char <= "~" and char not in '"\\/%':
+        return char
+    return "_"

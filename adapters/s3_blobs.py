@@ -1,0 +1,205 @@
+"""The S3 blob store. Clients move bytes straight to and from S3 with presigned URLs; S3
+itself enforces the declared size, content type and SHA-256 through the POST policy.
+
+The boto3 client is injected (the composition root builds it once per container); every
+call runs in a worker thread because boto3 blocks. botocore errors are translated by
+their error code, never their message, and nothing of them (bucket names, AWS text)
+reaches callers.
+"""
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from adapters.blob_names import (
+    DEFAULT_MAX_EXPIRY_SECONDS,
+    check_content_type,
+    check_expiry,
+    check_filename,
+    check_max_expiry,
+    check_size,
+    content_disposition,
+    normalize_sha256_hex,
+    sha256_b64_to_hex,
+    sha256_hex_to_b64,
+    validate_key,
+)
+from domain.errors import NotFoundError, StoreUnavailableError
+from domain.ports import BlobInfo, UploadTarget
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE_MESSAGE = "Blob storage is unavailable"
+NOT_FOUND_MESSAGE = "Blob not found"
+CHECKSUM_FIELD = "x-amz-checksum-sha256"
+CHECKSUM_ALGORITHM_FIELD = "x-amz-checksum-algorithm"
+# HeadObject answers a bare status code ("404") since it has no body to name the error.
+_MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def decode_post_policy(fields: dict[str, str]) -> dict[str, Any]:
+    """The policy document inside presigned POST ``fields`` — what S3 will enforce."""
+    policy: dict[str, Any] = json.loads(base64.b64decode(fields["policy"]))
+    return policy
+
+
+class S3BlobStore:
+    def __init__(
+        self, client: "S3Client", bucket: str, *, max_expiry: int = DEFAULT_MAX_EXPIRY_SECONDS
+    ) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._max_expiry = check_max_expiry(max_expiry)
+        _require_sigv4(client, bucket)
+
+    async def presign_upload(
+        self,
+        key: str,
+        *,
+        size: int,
+        content_type: str,
+        sha256: str | None,
+        expires_in: int,
+    ) -> UploadTarget:
+        key = validate_key(key)
+        size = check_size(size)
+        content_type = check_content_type(content_type)
+        sha256 = normalize_sha256_hex(sha256) if sha256 is not None else None
+        expires_in = check_expiry(expires_in, self._max_expiry)
+        fields = {"Content-Type": content_type}
+        # Every form field must be matched by a condition, or S3 refuses the POST; the
+        # bucket and exact key conditions are added by botocore itself.
+        conditions: list[Any] = [
+            {"Content-Type": content_type},
+            ["content-length-range", size, size],
+        ]
+        if sha256 is not None:
+            checksum = sha256_hex_to_b64(sha256)
+            fields |= {CHECKSUM_FIELD: checksum, CHECKSUM_ALGORITHM_FIELD: "SHA256"}
+            conditions += [{CHECKSUM_FIELD: checksum}, {CHECKSUM_ALGORITHM_FIELD: "SHA256"}]
+        post = await self._call(
+            self._client.generate_presigned_post,
+            Bucket=self._bucket,
+            Key=key,
+            Fields=fields,
+            Conditions=conditions,
+            ExpiresIn=expires_in,
+        )
+        post_fields = {name: str(value) for name, value in post["fields"].items()}
+        # The policy's own expiration is the instant S3 stops accepting the form.
+        expiration = decode_post_policy(post_fields)["expiration"]
+        return UploadTarget(
+            url=post["url"],
+            method="POST",
+            fields=post_fields,
+            headers={},
+            expires_at=datetime.fromisoformat(expiration.replace("Z", "+00:00")),
+        )
+
+    async def presign_download(self, key: str, *, filename: str, expires_in: int) -> str:
+        key = validate_key(key)
+        filename = check_filename(filename)
+        expires_in = check_expiry(expires_in, self._max_expiry)
+        # No ResponseContentType: the stored type is already the exact declared one (the
+        # POST policy saw to it), and finding it out would cost a HeadObject per URL.
+        url: str = await self._call(
+            self._client.generate_presigned_url,
+            "get_object",
+            Params={
+                "Bucket": self._bucket,
+                "Key": key,
+                "ResponseContentDisposition": content_disposition(filename),
+            },
+            ExpiresIn=expires_in,
+        )
+        return url
+
+    async def head(self, key: str) -> BlobInfo | None:
+        key = validate_key(key)
+        try:
+            response = await self._call(
+                self._client.head_object, Bucket=self._bucket, Key=key, ChecksumMode="ENABLED"
+            )
+        except NotFoundError:
+            return None
+        return BlobInfo(
+            size=response["ContentLength"],
+            content_type=response.get("ContentType", "application/octet-stream"),
+            sha256=_full_object_sha256(response.get("ChecksumSHA256"), response),
+        )
+
+    async def delete(self, key: str) -> None:
+        key = validate_key(key)
+        await self._call(self._client.delete_object, Bucket=self._bucket, Key=key)
+
+    async def copy(self, source_key: str, dest_key: str) -> None:
+        source_key = validate_key(source_key)
+        dest_key = validate_key(dest_key)
+        await self._call(
+            self._client.copy_object,
+            Bucket=self._bucket,
+            Key=dest_key,
+            CopySource={"Bucket": self._bucket, "Key": source_key},
+            MetadataDirective="COPY",
+            # Asked for explicitly so the copy carries a whole-object SHA-256 even when
+            # the source was a multipart upload with a composite checksum.
+            ChecksumAlgorithm="SHA256",
+        )
+
+    async def ping(self) -> None:
+        try:
+            await self._call(self._client.head_bucket, Bucket=self._bucket)
+        except NotFoundError:
+            logger.warning("s3 blobs: the configured bucket does not exist")
+            raise StoreUnavailableError(UNAVAILABLE_MESSAGE) from None
+
+    async def _call(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await asyncio.to_thread(func, *args, **kwargs)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _MISSING_CODES:
+                raise NotFoundError(NOT_FOUND_MESSAGE) from None
+            operation = getattr(exc, "operation_name", "?")
+            logger.warning("s3 blobs: %s failed with error code %s", operation, code or "?")
+            raise StoreUnavailableError(UNAVAILABLE_MESSAGE) from None
+        except BotoCoreError as exc:
+            logger.warning("s3 blobs: request failed: %s", type(exc).__name__)
+            raise StoreUnavailableError(UNAVAILABLE_MESSAGE) from None
+
+
+def _require_sigv4(client: "S3Client", bucket: str) -> None:
+    """Unless ``signature_version="s3v4"`` is set explicitly, botocore presigns for
+    us-east-1 with legacy SigV2, which S3 refuses for buckets made since mid-2020. Caught
+    here, at start-up, rather than by the first user's failed upload. Runs at construction
+    (in the composition root, not on the event loop): presigning is local computation."""
+    url = client.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "sigv4-probe"}, ExpiresIn=1
+    )
+    if "X-Amz-Signature=" not in url:
+        raise ValueError(
+            "the S3 client must sign with SigV4: build it with "
+            "botocore.config.Config(signature_version='s3v4')"
+        )
+
+
+def _full_object_sha256(checksum: object, response: Any) -> str | None:
+    """Hex of a whole-object SHA-256; None for a composite (per-part) multipart checksum,
+    which is not the hash of the bytes."""
+    if not isinstance(checksum, str):
+        return None
+    if response.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+        return None
+    return sha256_b64_to_hex(checksum)

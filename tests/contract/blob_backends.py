@@ -1,0 +1,245 @@
+"""The BlobStore backends the contract suite runs against, each reached the way a real
+client reaches it: over HTTP on 127.0.0.1.
+
+- ``local``: a LocalBlobStore in the test's tmp_path, its ``/blobs`` routes served by
+  uvicorn in a thread (one server per test process; each test swaps in an app for its own
+  store), so uploads cross a real socket: Content-Length, chunked bodies, early 413s.
+- ``s3-moto``: the S3BlobStore against the shared moto server (tests/moto_server.py), a
+  fresh bucket per test. moto checks no signatures, expiries or POST policies, so the
+  suite asserts the policy document itself as well.
+
+A test asks for ``blob_backend`` (every backend) or ``local_backend``/``s3_backend``.
+"""
+
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import boto3
+import httpx
+import pytest
+import uvicorn
+from botocore.config import Config
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from adapters.local_blob_signing import UrlSigner
+from adapters.local_blobs import BLOBS_PATH, LocalBlobStore
+from adapters.s3_blobs import S3BlobStore
+from api.blob_routes import blob_routes
+from api.request_ids import RequestIdMiddleware
+from domain.ports import BlobStore, UploadTarget
+from tests.moto_server import REGION, shared_moto_server, unique_name
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+SIGNING_KEY = bytes(range(32))
+START_TIMEOUT_SECONDS = 10.0
+HTTP_TIMEOUT_SECONDS = 10.0
+
+
+class FakeClock:
+    """Wall-clock time that a test can move forward (URLs expire without sleeping)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class LocalParts:
+    store: LocalBlobStore
+    root: Path
+    clock: FakeClock
+    signer: UrlSigner  # signs with the store's key: forges URLs a client could not make
+    base_url: str
+
+
+@dataclass
+class S3Parts:
+    client: "S3Client"
+    bucket: str
+    endpoint: str
+
+
+@dataclass
+class BlobBackend:
+    name: str
+    store: BlobStore
+    http: httpx.AsyncClient
+    # moto does not record the x-amz-checksum-sha256 of a POST upload (real S3 does), so
+    # head() after an upload through S3-on-moto cannot know the hash.
+    records_upload_sha256: bool
+    local: LocalParts | None = None
+    s3: S3Parts | None = None
+
+
+def build_blob_app(store: LocalBlobStore) -> Starlette:
+    """The blob routes exactly as the app mounts them."""
+    app = Starlette(routes=[Mount(BLOBS_PATH, routes=blob_routes(store))])
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+async def send_upload(
+    http: httpx.AsyncClient, target: UploadTarget, body: bytes, url: str | None = None
+) -> httpx.Response:
+    """What a client does with an UploadTarget (DESIGN §3 "Upload")."""
+    if target.method == "POST":
+        part_type = target.fields.get("Content-Type", "application/octet-stream")
+        return await http.post(
+            url or target.url, data=target.fields, files={"file": ("blob", body, part_type)}
+        )
+    assert target.method == "PUT" and target.fields == {}
+    return await http.put(url or target.url, content=body, headers=target.headers)
+
+
+def files_under(root: Path) -> list[Path]:
+    """Every file (hidden ones included: metadata, temporaries) below ``root``."""
+    return sorted(path for path in root.rglob("*") if not path.is_dir()) if root.exists() else []
+
+
+# --- the local server -----------------------------------------------------------------
+
+
+class _SwappableApp:
+    """One uvicorn for the whole run; each test routes it to its own store's app."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.app is not None, "no blob app installed for this test"
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class LocalServer:
+    base_url: str
+    dispatch: _SwappableApp
+
+
+def _loopback_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture(scope="session")
+def local_blob_server() -> Iterator[LocalServer]:
+    sock = _loopback_socket()
+    dispatch = _SwappableApp()
+    config = uvicorn.Config(dispatch, lifespan="off", access_log=False, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield LocalServer(f"http://127.0.0.1:{sock.getsockname()[1]}", dispatch)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+# --- backends -------------------------------------------------------------------------
+
+
+def _http() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS)
+
+
+async def _local_backend(server: LocalServer, tmp_path: Path) -> AsyncIterator[BlobBackend]:
+    root = tmp_path / "blobs"
+    clock = FakeClock()
+    store = LocalBlobStore(
+        root, base_url=server.base_url, signing_key=SIGNING_KEY, clock=clock, max_expiry=3600
+    )
+    store.prepare()
+    server.dispatch.app = build_blob_app(store)
+    parts = LocalParts(store, root, clock, UrlSigner(SIGNING_KEY), server.base_url)
+    try:
+        async with _http() as http:
+            yield BlobBackend("local", store, http, records_upload_sha256=True, local=parts)
+    finally:
+        server.dispatch.app = None
+
+
+def sigv4_s3_client(endpoint: str, extra: Config | None = None) -> "S3Client":
+    """Like production's client: SigV4 explicitly (see S3BlobStore), path-style for an IP
+    endpoint, dummy credentials that are valid nowhere."""
+    config = Config(signature_version="s3v4", s3={"addressing_style": "path"})
+    client: S3Client = boto3.client(
+        "s3",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        aws_session_token="testing",
+        config=config.merge(extra) if extra is not None else config,
+    )
+    return client
+
+
+async def _s3_backend() -> AsyncIterator[BlobBackend]:
+    endpoint = shared_moto_server()
+    client = sigv4_s3_client(endpoint)
+    bucket = unique_name("blobs")
+    client.create_bucket(Bucket=bucket)
+    store = S3BlobStore(client, bucket, max_expiry=3600)
+    async with _http() as http:
+        yield BlobBackend(
+            "s3-moto",
+            store,
+            http,
+            records_upload_sha256=False,
+            s3=S3Parts(client, bucket, endpoint),
+        )
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("local", id="local"),
+        pytest.param("s3-moto", id="s3-moto", marks=pytest.mark.slow),
+    ]
+)
+async def blob_backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[BlobBackend]:
+    if request.param == "local":
+        server: LocalServer = request.getfixturevalue("local_blob_server")
+        async for backend in _local_backend(server, tmp_path):
+            yield backend
+    else:
+        async for backend in _s3_backend():
+            yield backend
+
+
+@pytest.fixture
+async def local_backend(
+    local_blob_server: LocalServer, tmp_path: Path
+) -> AsyncIterator[BlobBackend]:
+    async for backend in _local_backend(local_blob_server, tmp_path):
+        yield backend
+
+
+@pytest.fixture
+async def s3_backend() -> AsyncIterator[BlobBackend]:
+    async for backend in _s3_backend():
+        yield backend
