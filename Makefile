@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck pytest assets token schema bench clean
+.PHONY: serve serve-aws test lint typecheck pytest assets token schema bench clean
 
 serve: $(STAMP) assets
 	$(BIN)/demobackend serve
@@ -47,3 +47,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# The local server on production's code path (DynamoDB, S3, Cognito) against an
+# in-process moto server; prints a Cognito token for a demo user.
+serve-aws: $(STAMP) assets
+	$(BIN)/python -m scripts.serve_aws_emulated

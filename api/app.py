@@ -32,10 +32,14 @@ def build_app(settings: Settings, deps: Deps | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", ReadyCheck(deps.items).endpoint, methods=["GET"]),
+        Route("/readyz", ReadyCheck(items=deps.items, blobs=deps.blobs).endpoint, methods=["GET"]),
     ]
     if ide_html is not None:
         routes.append(_playground_assets())
+    if deps.local_blobs is not None:
+        from api.blob_routes import BLOBS_PATH, blob_routes
+
+        routes.append(Mount(BLOBS_PATH, routes=blob_routes(deps.local_blobs)))
     if deps.dev_idp is not None:
         from api.auth_routes import auth_routes
 

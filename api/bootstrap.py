@@ -16,27 +16,36 @@ from typing import TYPE_CHECKING
 
 from api.setting_errors import SettingsError
 from domain.clock import utc_now
-from domain.ports import ItemStore, TokenVerifier
+from domain.errors import StoreUnavailableError
+from domain.ports import BlobStore, ItemStore, TokenVerifier
 from domain.users import UserProfiles, UserRepository
 from resolvers.context import Services
 
 if TYPE_CHECKING:
     from adapters.dev_idp import DevIdentityProvider
+    from adapters.local_blobs import LocalBlobStore
     from api.settings import Settings
 
 JWKS_FETCH_TIMEOUT_SECONDS = 3.0
 ITEMS_FILE = "items.sqlite3"
 DEV_IDP_KEY_FILE = "dev-idp-key.pem"
+BLOBS_DIR = "blobs"
+BLOB_SIGNING_KEY_FILE = "blob-signing.key"
+
+Closers = list[Callable[[], Awaitable[None] | None]]
 
 
 @dataclass
 class Deps:
     settings: Settings
     items: ItemStore
+    blobs: BlobStore
     verifier: TokenVerifier
     services: Services
     dev_idp: DevIdentityProvider | None
-    closers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    # Set in local mode: the app serves its signed upload/download URLs under /blobs.
+    local_blobs: LocalBlobStore | None
+    closers: Closers = field(default_factory=list)
 
     async def aclose(self) -> None:
         for close in reversed(self.closers):
@@ -46,28 +55,54 @@ class Deps:
 
 
 def build_deps(settings: Settings) -> Deps:
-    closers: list[Callable[[], Awaitable[None] | None]] = []
+    closers: Closers = []
     items = _build_items(settings, closers)
+    blobs, local_blobs = _build_blobs(settings)
     dev_idp = _build_dev_idp(settings, items)
     verifier = _build_verifier(settings, dev_idp)
     users = UserRepository(items)
     services = Services(users=users, profiles=UserProfiles(users, clock=utc_now))
-    return Deps(settings, items, verifier, services, dev_idp, closers)
+    return Deps(settings, items, blobs, verifier, services, dev_idp, local_blobs, closers)
 
 
-def _build_items(
-    settings: Settings, closers: list[Callable[[], Awaitable[None] | None]]
-) -> ItemStore:
+def _build_items(settings: Settings, closers: Closers) -> ItemStore:
     if settings.backend == "aws":
-        raise SettingsError(
-            "invalid setting DEMOBACKEND_BACKEND: 'aws' needs the DynamoDB/S3 adapters, "
-            "which this build does not include yet; use 'local'"
-        )
+        from adapters.dynamodb_items import DynamoDbItemStore
+        from api.aws_clients import dynamodb_client
+
+        return DynamoDbItemStore(dynamodb_client(settings), settings.table_name)
     from adapters.sqlite_items import SqliteItemStore
 
     store = SqliteItemStore(_data_dir(settings) / ITEMS_FILE)
     closers.append(store.close)
     return store
+
+
+def _build_blobs(settings: Settings) -> tuple[BlobStore, LocalBlobStore | None]:
+    if settings.backend == "aws":
+        from adapters.s3_blobs import S3BlobStore
+        from api.aws_clients import s3_client
+
+        assert settings.bucket is not None  # Settings refuses BACKEND=aws without a bucket
+        return S3BlobStore(s3_client(settings), settings.bucket), None
+    from adapters.local_blob_signing import BlobSigningKeyError, load_or_create_signing_key
+    from adapters.local_blobs import LocalBlobStore
+
+    data_dir = _data_dir(settings)
+    try:
+        signing_key = load_or_create_signing_key(data_dir / BLOB_SIGNING_KEY_FILE)
+    except BlobSigningKeyError as exc:
+        raise SettingsError(f"invalid setting DEMOBACKEND_DATA_DIR: {exc}") from None
+    store = LocalBlobStore(
+        data_dir / BLOBS_DIR, base_url=settings.base_url, signing_key=signing_key
+    )
+    try:
+        store.prepare()
+    except StoreUnavailableError:
+        raise SettingsError(
+            f"invalid setting DEMOBACKEND_DATA_DIR: cannot create {data_dir / BLOBS_DIR}"
+        ) from None
+    return store, store
 
 
 def _data_dir(settings: Settings) -> Path:

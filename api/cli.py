@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -56,7 +57,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import build_app
+    from api.blob_routes import SignatureRedactingFilter
 
+    # The access log prints query strings, and presigned URLs carry their signature there.
+    logging.getLogger("uvicorn.access").addFilter(SignatureRedactingFilter())
     app = build_app(settings)
     base = f"http://{settings.host}:{settings.port}"
     print(f"DemoBackend ({settings.backend} backend, {settings.auth_mode} sign-in) on {base}")

@@ -1,13 +1,14 @@
-"""Liveness and readiness."""
+"""Liveness (the process answers) and readiness (the stores answer, each within a bound)."""
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from domain.errors import DomainError
-from domain.ports import ItemStore
+from domain.ports import BlobStore, ItemStore
 
 logger = logging.getLogger("demobackend.health")
 READY_TIMEOUT_SECONDS = 2.0
@@ -18,21 +19,26 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 class ReadyCheck:
-    def __init__(self, store: ItemStore) -> None:
-        self._store = store
+    def __init__(self, *, items: ItemStore, blobs: BlobStore) -> None:
+        self._pings: dict[str, Callable[[], Awaitable[None]]] = {
+            "store": items.ping,
+            "blobs": blobs.ping,
+        }
 
     async def endpoint(self, request: Request) -> JSONResponse:
-        checks = {"store": await self._check_store()}
-        ready = all(state == "ok" for state in checks.values())
+        names = list(self._pings)
+        states = await asyncio.gather(*(self._check(name) for name in names))
+        checks = dict(zip(names, states, strict=True))
+        ready = all(state == "ok" for state in states)
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", "checks": checks},
             status_code=200 if ready else 503,
         )
 
-    async def _check_store(self) -> str:
+    async def _check(self, name: str) -> str:
         try:
-            await asyncio.wait_for(self._store.ping(), READY_TIMEOUT_SECONDS)
+            await asyncio.wait_for(self._pings[name](), READY_TIMEOUT_SECONDS)
         except (DomainError, TimeoutError):
-            logger.warning("readiness: item store unreachable")
+            logger.warning("readiness: %s unreachable", name)
             return "unavailable"
         return "ok"

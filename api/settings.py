@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".demobackend")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # How clients reach this server (local blob URLs are built on it); default from host/port.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # AWS backend
@@ -67,6 +69,13 @@ class Settings(BaseSettings):
     @property
     def introspection_enabled(self) -> bool:
         return self.introspection if self.introspection is not None else self.backend == "local"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
 
     @property
     def client_ids(self) -> tuple[str, ...]:

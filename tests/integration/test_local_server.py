@@ -99,7 +99,7 @@ def test_health_and_readiness(tmp_path: Path) -> None:
         assert httpx.get(f"{server.base_url}/healthz").json() == {"status": "ok"}
         ready = httpx.get(f"{server.base_url}/readyz")
         assert ready.status_code == 200
-        assert ready.json()["checks"] == {"store": "ok"}
+        assert ready.json()["checks"] == {"store": "ok", "blobs": "ok"}
 
 
 def test_playground_page_is_served(tmp_path: Path) -> None:

@@ -1,0 +1,50 @@
+"""boto3 clients for the composition root: built once per container, configured here so
+adapters never create or tune clients themselves."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+    from api.settings import Settings
+
+# Short timeouts: an API request waits on these; botocore's standard retry mode adds
+# bounded, jittered retries for throttling and transient errors.
+_CONNECT_TIMEOUT_SECONDS = 2
+_READ_TIMEOUT_SECONDS = 10
+_MAX_ATTEMPTS = 3
+_POOL_SIZE = 32  # BatchGetItem chunks run concurrently
+
+
+def _client(service: str, settings: Settings, **config: Any) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        service,  # type: ignore[call-overload]
+        region_name=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
+        config=Config(
+            connect_timeout=_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=_READ_TIMEOUT_SECONDS,
+            retries={"mode": "standard", "max_attempts": _MAX_ATTEMPTS},
+            max_pool_connections=_POOL_SIZE,
+            **config,
+        ),
+    )
+
+
+def dynamodb_client(settings: Settings) -> DynamoDBClient:
+    client: DynamoDBClient = _client("dynamodb", settings)
+    return client
+
+
+def s3_client(settings: Settings) -> S3Client:
+    # SigV4 always: in us-east-1 boto3 would otherwise presign with SigV2, which S3
+    # refuses on buckets created since 2020. Path style keeps emulators reachable.
+    addressing = {"addressing_style": "path"} if settings.aws_endpoint_url else None
+    client: S3Client = _client("s3", settings, signature_version="s3v4", s3=addressing)
+    return client
