@@ -3,6 +3,7 @@ adapters never create or tune clients themselves."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,12 +20,19 @@ _MAX_ATTEMPTS = 3
 _POOL_SIZE = 32  # BatchGetItem chunks run concurrently
 
 
-def _client(service: str, settings: Settings, **config: Any) -> Any:
+@cache
+def _session() -> Any:
     import boto3
+
+    # One session per process: its clients share loaded service models and credentials.
+    return boto3.session.Session()
+
+
+def _client(service: str, settings: Settings, **config: Any) -> Any:
     from botocore.config import Config
 
-    return boto3.session.Session().client(
-        service,  # type: ignore[call-overload]
+    return _session().client(
+        service,
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,
         config=Config(

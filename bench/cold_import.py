@@ -4,8 +4,9 @@ Each sample is a fresh interpreter; the kinds alternate so machine noise hits al
 Prints medians and ratios to the frameworks-only import (target for the import: <= 1.15x).
 
 - import: `import api.lambda_handler` (what the Lambda init phase runs);
-- first build: import plus settings and the app built for the local backend, i.e. what
-  the first invocation adds on top (pydantic-settings, adapters, schema).
+- first build: import plus settings and the app built, i.e. what the first invocation
+  adds on top (pydantic-settings, adapters, schema), for the local and the AWS backend
+  (boto3 clients created, no call made).
 
 Run: `make bench` or `.venv/bin/python -m bench.cold_import [--runs 15]`.
 """
@@ -20,13 +21,25 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+_BUILD = (
+    "import api.lambda_handler as h; from api.settings import load_settings; "
+    "h.build_handler(load_settings())"
+)
 STATEMENTS = {
     "frameworks only": "import strawberry, strawberry.asgi, starlette, mangum, boto3, jose",
     "import api.lambda_handler": "import api.lambda_handler",
-    "import + first build (local)": (
-        "import api.lambda_handler as h; from api.settings import load_settings; "
-        "h.build_handler(load_settings())"
-    ),
+    "import + first build (local)": _BUILD,
+    "import + first build (aws)": _BUILD,
+}
+# What the first build on Lambda sees: clients are created, nothing is called.
+AWS_ENV = {
+    "DEMOBACKEND_BACKEND": "aws",
+    "DEMOBACKEND_BUCKET": "bench-bucket",
+    "DEMOBACKEND_AUTH_MODE": "cognito",
+    "DEMOBACKEND_COGNITO_USER_POOL_ID": "us-east-1_bench",
+    "DEMOBACKEND_COGNITO_CLIENT_IDS": "bench-client",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
 }
 
 
@@ -41,13 +54,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {**os.environ, "DEMOBACKEND_DATA_DIR": data_dir}
-        for statement in STATEMENTS.values():  # warm bytecode and page caches for all
-            sample(statement, env)
+        local_env = {**os.environ, "DEMOBACKEND_DATA_DIR": data_dir}
+        envs = {name: local_env for name in STATEMENTS}
+        envs["import + first build (aws)"] = {**local_env, **AWS_ENV}
+        for name, statement in STATEMENTS.items():  # warm bytecode and page caches for all
+            sample(statement, envs[name])
         samples: dict[str, list[float]] = {name: [] for name in STATEMENTS}
         for _ in range(args.runs):
             for name, statement in STATEMENTS.items():
-                samples[name].append(sample(statement, env))
+                samples[name].append(sample(statement, envs[name]))
     base = statistics.median(samples["frameworks only"])
     for name, times in samples.items():
         median = statistics.median(times)
