@@ -1,6 +1,7 @@
 """The access rules, in one place (DESIGN.md §5). Resolvers and REST call these; nothing
 else decides who may see or change what."""
 
+from domain.file_models import FileRecord, Visibility
 from domain.models import Principal, User
 
 
@@ -11,3 +12,24 @@ def may_see_private_profile(viewer: Principal, user: User) -> bool:
 
 def may_update_profile(viewer: Principal, user: User) -> bool:
     return viewer.is_admin or viewer.user_id == user.id
+
+
+def may_read_file(viewer: Principal, file: FileRecord) -> bool:
+    """Own files, PUBLIC files, files shared with the viewer; admins read everything."""
+    return (
+        viewer.is_admin
+        or file.owner_id == viewer.user_id
+        or file.visibility is Visibility.PUBLIC
+        or viewer.user_id in file.shared_with
+    )
+
+
+def may_change_file(viewer: Principal, file: FileRecord) -> bool:
+    """Update, delete, share, complete: the owner or an admin."""
+    return viewer.is_admin or file.owner_id == viewer.user_id
+
+
+def visible_shares(viewer: Principal, file: FileRecord) -> tuple[str, ...]:
+    """``File.sharedWith``: the owner and admins see the list; everyone else sees none
+    (who else a file is shared with is the owner's business)."""
+    return file.shared_with if may_change_file(viewer, file) else ()

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.local_blob_signing import UrlSigner
 from adapters.local_blobs import BLOBS_PATH, LocalBlobStore
+from adapters.memory_blobs import InMemoryBlobStore
 from adapters.s3_blobs import S3BlobStore
 from api.blob_routes import blob_routes
 from api.request_ids import RequestIdMiddleware
@@ -213,8 +214,17 @@ async def _s3_backend() -> AsyncIterator[BlobBackend]:
         )
 
 
+async def _memory_backend() -> AsyncIterator[BlobBackend]:
+    """The unit tests' fake, held to the same suite so it cannot drift."""
+    store = InMemoryBlobStore(max_expiry=3600)
+    transport = httpx.ASGITransport(app=store.asgi_app)
+    async with httpx.AsyncClient(transport=transport, timeout=HTTP_TIMEOUT_SECONDS) as http:
+        yield BlobBackend("memory", store, http, records_upload_sha256=True)
+
+
 @pytest.fixture(
     params=[
+        pytest.param("memory", id="memory"),
         pytest.param("local", id="local"),
         pytest.param("s3-moto", id="s3-moto", marks=pytest.mark.slow),
     ]
@@ -222,7 +232,10 @@ async def _s3_backend() -> AsyncIterator[BlobBackend]:
 async def blob_backend(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[BlobBackend]:
-    if request.param == "local":
+    if request.param == "memory":
+        async for backend in _memory_backend():
+            yield backend
+    elif request.param == "local":
         server: LocalServer = request.getfixturevalue("local_blob_server")
         async for backend in _local_backend(server, tmp_path):
             yield backend

@@ -1,0 +1,121 @@
+"""The per-user storage quota: PENDING reservations plus READY bytes, enforced atomically."""
+
+import asyncio
+
+import pytest
+
+from domain.errors import ConflictError, InvalidInputError
+from domain.file_models import FileRecord, NewFile
+from tests.unit.test_file_support import PENDING_TTL, World, file_items_of, make_world
+
+QUOTA = 100
+
+
+def declare(size: int) -> NewFile:
+    return NewFile(name="blob.bin", content_type="application/octet-stream", size=size)
+
+
+@pytest.fixture
+def world() -> World:
+    return make_world(quota_bytes=QUOTA)
+
+
+async def test_uploads_may_fill_the_quota_exactly(world: World) -> None:
+    alice = await world.user("alice")
+    await world.service.create_upload(alice, declare(60))
+    await world.service.create_upload(alice, declare(40))
+    assert (await world.service.repository.usage(alice.user_id)).used_bytes == QUOTA
+
+
+async def test_one_byte_over_the_quota_is_refused_and_nothing_is_written(world: World) -> None:
+    alice = await world.user("alice")
+    await world.service.create_upload(alice, declare(60))
+    usage_before = await world.service.repository.usage(alice.user_id)
+
+    with pytest.raises(InvalidInputError) as raised:
+        await world.service.create_upload(alice, declare(41))
+
+    assert str(raised.value).startswith("storage quota exceeded: 60 of 100 bytes used")
+    assert len(file_items_of(world.items)) == 1
+    assert await world.service.repository.usage(alice.user_id) == usage_before
+
+
+async def test_ready_files_count_against_the_quota(world: World) -> None:
+    alice = await world.user("alice")
+    await world.ready(alice, b"x" * 70)
+    with pytest.raises(InvalidInputError, match="quota exceeded"):
+        await world.service.create_upload(alice, declare(31))
+    await world.service.create_upload(alice, declare(30))
+
+
+async def test_quotas_are_per_user(world: World) -> None:
+    alice, bob = await world.user("alice"), await world.user("bob")
+    await world.service.create_upload(alice, declare(QUOTA))
+    await world.service.create_upload(bob, declare(QUOTA))
+
+
+async def test_concurrent_uploads_cannot_exceed_the_quota() -> None:
+    world = make_world(quota_bytes=QUOTA, interleaving=True)
+    alice = await world.user("alice")
+
+    results = await asyncio.gather(
+        *(world.service.create_upload(alice, declare(30)) for _ in range(5)),
+        return_exceptions=True,
+    )
+
+    created = [result for result in results if isinstance(result, tuple)]
+    refused = [result for result in results if isinstance(result, InvalidInputError)]
+    assert (len(created), len(refused)) == (3, 2), results
+    assert world.store.calls["write"] > 3  # the racing writes really conflicted and retried
+    assert len(file_items_of(world.items)) == 3
+    usage = await world.service.repository.usage(alice.user_id)
+    assert usage.used_bytes == 90
+    assert set(usage.pending) == {record.id for record, _ in created}
+
+
+async def test_expired_reservations_no_longer_count(world: World) -> None:
+    alice = await world.user("alice")
+    abandoned, _ = await world.service.create_upload(alice, declare(80))
+    with pytest.raises(InvalidInputError, match="quota exceeded"):
+        await world.service.create_upload(alice, declare(80))
+
+    world.clock.advance(PENDING_TTL)
+    fresh, _ = await world.service.create_upload(alice, declare(80))
+
+    usage = await world.service.repository.usage(alice.user_id)
+    assert set(usage.pending) == {fresh.id}
+    assert abandoned.id not in usage.pending
+
+
+async def test_unfinished_uploads_per_user_are_capped() -> None:
+    world = make_world(quota_bytes=QUOTA, max_pending_uploads=3)
+    alice = await world.user("alice")
+    for _ in range(3):
+        await world.service.create_upload(alice, declare(1))
+    with pytest.raises(InvalidInputError, match="too many unfinished uploads"):
+        await world.service.create_upload(alice, declare(1))
+    assert len(file_items_of(world.items)) == 3
+
+
+async def test_completing_moves_the_reservation_into_ready_bytes(world: World) -> None:
+    alice = await world.user("alice")
+    record: FileRecord = await world.ready(alice, b"x" * 25)
+    usage = await world.service.repository.usage(alice.user_id)
+    assert (usage.ready_bytes, dict(usage.pending)) == (25, {})
+    # Completing again must not count the bytes twice.
+    await world.service.complete_upload(alice, record.id)
+    assert (await world.service.repository.usage(alice.user_id)).ready_bytes == 25
+
+
+async def test_a_hopelessly_contended_usage_item_gives_up_with_conflict(world: World) -> None:
+    alice = await world.user("alice")
+    real_write = world.store.inner.write
+
+    async def always_conflicting(ops: object) -> None:
+        raise ConflictError("moved on")
+
+    world.store.inner.write = always_conflicting  # type: ignore[method-assign]
+    with pytest.raises(ConflictError, match="try again"):
+        await world.service.create_upload(alice, declare(1))
+    world.store.inner.write = real_write  # type: ignore[method-assign]
+    assert world.store.calls["write"] == 5
