@@ -9,6 +9,7 @@ never imports SQLite or the dev identity provider, a laptop never imports boto3.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,10 @@ from typing import TYPE_CHECKING
 
 from api.setting_errors import SettingsError
 from domain.clock import utc_now
+from domain.cursor_signer import CursorSigner
 from domain.errors import StoreUnavailableError
+from domain.file_items import new_file_id
+from domain.file_service import FileService
 from domain.ports import BlobStore, ItemStore, TokenVerifier
 from domain.users import UserProfiles, UserRepository
 from resolvers.context import Services
@@ -31,6 +35,7 @@ ITEMS_FILE = "items.sqlite3"
 DEV_IDP_KEY_FILE = "dev-idp-key.pem"
 BLOBS_DIR = "blobs"
 BLOB_SIGNING_KEY_FILE = "blob-signing.key"
+CURSOR_KEY_FILE = "cursor-signing.key"
 
 Closers = list[Callable[[], Awaitable[None] | None]]
 
@@ -61,7 +66,21 @@ def build_deps(settings: Settings) -> Deps:
     dev_idp = _build_dev_idp(settings, items)
     verifier = _build_verifier(settings, dev_idp)
     users = UserRepository(items)
-    services = Services(users=users, profiles=UserProfiles(users, clock=utc_now))
+    services = Services(
+        users=users,
+        profiles=UserProfiles(users, clock=utc_now),
+        files=FileService(
+            items=items,
+            blobs=blobs,
+            clock=utc_now,
+            id_factory=new_file_id,
+            max_upload_bytes=settings.max_upload_bytes,
+            quota_bytes=settings.storage_quota_bytes,
+            pending_ttl_seconds=settings.pending_upload_ttl_seconds,
+            upload_expiry_seconds=settings.upload_url_expiry_seconds,
+        ),
+        cursors=CursorSigner(_cursor_key(settings)),
+    )
     return Deps(settings, items, blobs, verifier, services, dev_idp, local_blobs, closers)
 
 
@@ -103,6 +122,20 @@ def _build_blobs(settings: Settings) -> tuple[BlobStore, LocalBlobStore | None]:
             f"invalid setting DEMOBACKEND_DATA_DIR: cannot create {data_dir / BLOBS_DIR}"
         ) from None
     return store, store
+
+
+def _cursor_key(settings: Settings) -> bytes:
+    if settings.cursor_secret is not None:
+        return bytes.fromhex(settings.cursor_secret.get_secret_value())
+    from adapters.private_files import PrivateFileError, load_or_create_private_file
+
+    try:
+        key_file = load_or_create_private_file(
+            _data_dir(settings) / CURSOR_KEY_FILE, lambda: secrets.token_bytes(32)
+        )
+    except PrivateFileError as exc:
+        raise SettingsError(f"invalid setting DEMOBACKEND_DATA_DIR: {exc}") from None
+    return key_file.content
 
 
 def _data_dir(settings: Settings) -> Path:

@@ -4,10 +4,11 @@ Everything else receives explicit values from the composition root. A bad value 
 start-up with one line naming the variable (SettingsError), never a traceback.
 """
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.setting_errors import SettingsError
@@ -43,8 +44,16 @@ class Settings(BaseSettings):
     dev_client_id: str = "demobackend-local"
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
 
+    # Files
+    max_upload_bytes: int = Field(default=100 * MIB, ge=1, le=5 * 1024 * MIB)
+    storage_quota_bytes: int = Field(default=1024 * MIB, ge=1)
+    pending_upload_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    upload_url_expiry_seconds: int = Field(default=900, ge=1, le=3600)
+    # Signs pagination cursors (hex, >= 32 bytes). Locally a key is kept in DATA_DIR; on
+    # AWS every container must share one, so it is required there.
+    cursor_secret: SecretStr | None = None
+
     # API behaviour
-    max_upload_bytes: int = Field(default=100 * MIB, ge=1)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     introspection: bool | None = None  # default: on locally, off in AWS
 
@@ -53,6 +62,13 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("cursor_secret")
+    @classmethod
+    def _hex_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[0-9a-fA-F]{64,}", value.get_secret_value()):
+            raise ValueError("must be at least 64 hex characters")
         return value
 
     @model_validator(mode="after")
@@ -64,6 +80,12 @@ class Settings(BaseSettings):
                 raise ValueError("cognito_client_ids: required when AUTH_MODE=cognito")
         if self.backend == "aws" and not self.bucket:
             raise ValueError("bucket: required when BACKEND=aws")
+        if self.backend == "aws" and self.cursor_secret is None:
+            raise ValueError("cursor_secret: required when BACKEND=aws (64+ hex characters)")
+        if self.upload_url_expiry_seconds > self.pending_upload_ttl_seconds:
+            raise ValueError(
+                "upload_url_expiry_seconds: must not exceed PENDING_UPLOAD_TTL_SECONDS"
+            )
         return self
 
     @property

@@ -38,6 +38,7 @@ AWS_ENV = {
     "DEMOBACKEND_AUTH_MODE": "cognito",
     "DEMOBACKEND_COGNITO_USER_POOL_ID": "us-east-1_bench",
     "DEMOBACKEND_COGNITO_CLIENT_IDS": "bench-client",
+    "DEMOBACKEND_CURSOR_SECRET": "0" * 64,
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
 }

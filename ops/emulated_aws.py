@@ -33,6 +33,8 @@ class EmulatedStack:
             "DEMOBACKEND_BUCKET": self.bucket,
             "DEMOBACKEND_COGNITO_USER_POOL_ID": self.user_pool_id,
             "DEMOBACKEND_COGNITO_CLIENT_IDS": self.client_id,
+            # Emulator-only: a fixed cursor key is fine where the data dies with the process.
+            "DEMOBACKEND_CURSOR_SECRET": "0" * 64,
         }
 
 

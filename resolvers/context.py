@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass, field
 
+from domain.cursor_signer import CursorSigner
 from domain.errors import DomainError, UnauthenticatedError
+from domain.file_service import FileService
 from domain.models import Principal
 from domain.users import UserProfiles, UserRepository
 from resolvers.loaders import Loaders
@@ -14,6 +16,8 @@ class Services:
 
     users: UserRepository
     profiles: UserProfiles
+    files: FileService
+    cursors: CursorSigner
 
 
 @dataclass(slots=True)

@@ -6,7 +6,11 @@ from typing import Any
 
 import pytest
 
+from adapters.memory_blobs import InMemoryBlobStore
 from adapters.memory_items import InMemoryItemStore
+from domain.cursor_signer import CursorSigner
+from domain.file_items import new_file_id
+from domain.file_service import FileService
 from domain.models import Principal
 from domain.users import UserProfiles, UserRepository
 from resolvers.context import Context, Services
@@ -28,8 +32,23 @@ class GraphQLResult:
 class SchemaClient:
     def __init__(self) -> None:
         self.store = InMemoryItemStore()
+        self.blobs = InMemoryBlobStore(max_expiry=3600)
         users = UserRepository(self.store)
-        self.services = Services(users=users, profiles=UserProfiles(users, clock=lambda: FIXED_NOW))
+        self.services = Services(
+            users=users,
+            profiles=UserProfiles(users, clock=lambda: FIXED_NOW),
+            files=FileService(
+                items=self.store,
+                blobs=self.blobs,
+                clock=lambda: FIXED_NOW,
+                id_factory=new_file_id,
+                max_upload_bytes=10 * 1024 * 1024,
+                quota_bytes=50 * 1024 * 1024,
+                pending_ttl_seconds=3600,
+                upload_expiry_seconds=900,
+            ),
+            cursors=CursorSigner(b"functional-tests-cursor-key-0123456789"),
+        )
         self.schema = build_schema()
 
     async def sign_in(self, principal: Principal) -> Principal:
