@@ -33,10 +33,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="demobackend", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="demobackend",
+        description="DemoBackend: serve the API and manage its data.",
+        epilog="Settings come from DEMOBACKEND_* variables; see the README.",
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the API server (GraphQL, REST, playground)")
+    serve = commands.add_parser(
+        "serve", help="run the API server (GraphQL, playground, local sign-in and blobs)"
+    )
     serve.add_argument("--host", help="address to bind (default 127.0.0.1, DEMOBACKEND_HOST)")
     serve.add_argument("--port", type=int, help="port (default 8000, DEMOBACKEND_PORT)")
     serve.set_defaults(run=_serve)
