@@ -1,0 +1,1 @@
+"""GraphiQL driven in a real headless Chromium (Debian's `chromium`) with Playwright."""
