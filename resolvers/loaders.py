@@ -1,9 +1,16 @@
-"""DataLoaders, one per access path, named <Entity>By<Key>; they batch into ItemStore.get_many."""
+"""DataLoaders, one per access path, named <Entity>By<Key>; they batch into ItemStore.get_many.
 
+They return raw records, unfiltered: ``file_by_id`` yields files the viewer may not read,
+so every edge that turns one into a File applies domain.access.may_read_file first
+(resolvers/files.py), never the loader itself (its cache is shared by every edge).
+"""
+
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from strawberry.dataloader import DataLoader
 
+from domain.files import FileRecord
 from domain.models import User
 from domain.ports import MAX_BATCH_GET
 
@@ -16,3 +23,15 @@ class Loaders:
         self.user_by_id: DataLoader[str, User | None] = DataLoader(
             load_fn=services.users.get_many, max_batch_size=MAX_BATCH_GET
         )
+        self.file_by_id: DataLoader[str, FileRecord | None] = DataLoader(
+            load_fn=services.files.repository.get_many, max_batch_size=MAX_BATCH_GET
+        )
+
+    def remember_files(self, records: Iterable[FileRecord]) -> None:
+        """Records a listing or a mutation already holds: later reads in this request use
+        them (and see a mutation's result rather than what was cached before it)."""
+        for record in records:
+            self.file_by_id.prime(record.id, record, force=True)
+
+    def forget_file(self, file_id: str) -> None:
+        self.file_by_id.prime(file_id, None, force=True)

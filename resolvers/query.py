@@ -7,8 +7,16 @@ from strawberry import Info
 
 from domain.ids import from_global_id
 from resolvers.context import Context
+from resolvers.files import (
+    resolve_file,
+    resolve_my_files,
+    resolve_shared_with_me,
+)
 from resolvers.permissions import IsAuthenticated
+from resolvers.types.file import FILE_TYPE, FileType
+from resolvers.types.file_inputs import FileFilterInput, or_none
 from resolvers.types.node import Node
+from resolvers.types.pagination import FileConnection
 from resolvers.types.user import USER_TYPE, UserType
 from resolvers.users import resolve_user, resolve_user_by_username
 
@@ -28,6 +36,8 @@ class Query:
         type_name, local_id = from_global_id(id)
         if type_name == USER_TYPE:
             return await resolve_user(info, local_id)
+        if type_name == FILE_TYPE:
+            return await resolve_file(info, local_id)
         return None
 
     @strawberry.field(permission_classes=[IsAuthenticated])
@@ -38,3 +48,35 @@ class Query:
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def user_by_username(self, info: Info[Context, Any], username: str) -> UserType | None:
         return await resolve_user_by_username(info, username)
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Null when the file is missing or not readable (indistinguishable).",
+    )
+    async def file(self, info: Info[Context, Any], id: strawberry.ID) -> FileType | None:
+        type_name, local_id = from_global_id(id)
+        return await resolve_file(info, local_id) if type_name == FILE_TYPE else None
+
+    @strawberry.field(permission_classes=[IsAuthenticated], description="Newest first.")
+    async def my_files(
+        self,
+        info: Info[Context, Any],
+        first: int | None = 20,
+        after: str | None = strawberry.UNSET,
+        filter: FileFilterInput | None = strawberry.UNSET,
+    ) -> FileConnection:
+        wanted = or_none(filter)
+        return await resolve_my_files(
+            info, first, or_none(after), None if wanted is None else wanted.to_domain()
+        )
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated], description="Most recently shared first."
+    )
+    async def shared_with_me(
+        self,
+        info: Info[Context, Any],
+        first: int | None = 20,
+        after: str | None = strawberry.UNSET,
+    ) -> FileConnection:
+        return await resolve_shared_with_me(info, first, or_none(after))

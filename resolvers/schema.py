@@ -3,16 +3,22 @@
 import strawberry
 from graphql.error import GraphQLError
 from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from resolvers.errors import ErrorCodes
+from resolvers.mutations.file_changes import FileChangeMutations
 from resolvers.mutations.profile import ProfileMutations
+from resolvers.mutations.sharing import SharingMutations
+from resolvers.mutations.uploads import UploadMutations
 from resolvers.query import Query
+from resolvers.scalars import SCALAR_MAP
+from resolvers.types.file import FileType
 from resolvers.types.user import UserType
 
 
 @strawberry.type
-class Mutation(ProfileMutations):
+class Mutation(UploadMutations, FileChangeMutations, SharingMutations, ProfileMutations):
     pass
 
 
@@ -29,7 +35,13 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     extensions: list[type[SchemaExtension]] = [ErrorCodes]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return DemoSchema(query=Query, mutation=Mutation, types=[UserType], extensions=extensions)
+    return DemoSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[UserType, FileType],
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+    )
 
 
 def schema_sdl() -> str:

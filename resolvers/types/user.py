@@ -2,7 +2,7 @@
 the user was reached through."""
 
 from datetime import datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
 from strawberry import Info
@@ -12,6 +12,9 @@ from domain.ids import to_global_id
 from domain.models import User
 from resolvers.context import Context
 from resolvers.types.node import Node
+
+if TYPE_CHECKING:
+    from resolvers.types.pagination import FileConnection
 
 USER_TYPE = "User"
 
@@ -42,3 +45,17 @@ class UserType(Node):
     def groups(self, info: Info[Context, Any]) -> list[str]:
         viewer = info.context.require_principal()
         return list(self.user.groups) if may_see_private_profile(viewer, self.user) else []
+
+    @strawberry.field(description="Newest first; only the files the viewer may read.")
+    async def files(
+        self,
+        info: Info[Context, Any],
+        first: int | None = 20,
+        after: str | None = strawberry.UNSET,
+    ) -> Annotated["FileConnection", strawberry.lazy("resolvers.types.pagination")]:
+        # Imported here: files and pagination build on this module's UserType.
+        from resolvers.files import resolve_files_of
+
+        return await resolve_files_of(
+            info, self.user.id, first, None if after is strawberry.UNSET else after
+        )

@@ -1,7 +1,8 @@
 """Execute the real schema with a Principal over the in-memory store."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,9 @@ from adapters.memory_items import InMemoryItemStore
 from domain.cursor_signer import CursorSigner
 from domain.file_items import new_file_id
 from domain.file_service import FileService
+from domain.ids import to_global_id
 from domain.models import Principal
+from domain.ports import ItemStore
 from domain.users import UserProfiles, UserRepository
 from resolvers.context import Context, Services
 from resolvers.schema import build_schema
@@ -29,18 +32,48 @@ class GraphQLResult:
         return [error["extensions"]["code"] for error in self.errors]
 
 
-class SchemaClient:
+class Clock:
+    """FIXED_NOW until a test moves it on (to give files distinct creation times)."""
+
     def __init__(self) -> None:
+        self.now = FIXED_NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float = 1) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+FILE_FIELDS = (
+    "id name contentType size sha256 status visibility description tags version "
+    "createdAt updatedAt downloadUrl owner { username }"
+)
+CREATE_UPLOAD = f"""
+mutation($input: CreateUploadInput!) {{
+  createUpload(input: $input) {{
+    file {{ {FILE_FIELDS} }}
+    upload {{ url method fields headers expiresAt }}
+  }}
+}}"""
+COMPLETE_UPLOAD = f"mutation($id: ID!) {{ completeUpload(id: $id) {{ {FILE_FIELDS} }} }}"
+
+
+class SchemaClient:
+    def __init__(self, wrap_store: Callable[[ItemStore], ItemStore] | None = None) -> None:
         self.store = InMemoryItemStore()
-        self.blobs = InMemoryBlobStore(max_expiry=3600)
-        users = UserRepository(self.store)
+        # What the services use: the store itself, or a wrapper (counting, interleaving).
+        self.items: ItemStore = self.store if wrap_store is None else wrap_store(self.store)
+        self.clock = Clock()
+        self.blobs = InMemoryBlobStore(max_expiry=3600, clock=lambda: self.clock().timestamp())
+        users = UserRepository(self.items)
         self.services = Services(
             users=users,
-            profiles=UserProfiles(users, clock=lambda: FIXED_NOW),
+            profiles=UserProfiles(users, clock=self.clock),
             files=FileService(
-                items=self.store,
+                items=self.items,
                 blobs=self.blobs,
-                clock=lambda: FIXED_NOW,
+                clock=self.clock,
                 id_factory=new_file_id,
                 max_upload_bytes=10 * 1024 * 1024,
                 quota_bytes=50 * 1024 * 1024,
@@ -69,10 +102,41 @@ class SchemaClient:
         errors = [dict(error.formatted) for error in result.errors or []]
         return GraphQLResult(data=result.data, errors=errors)
 
+    async def create_upload(
+        self, principal: Principal, data: bytes = b"hello", **declared: Any
+    ) -> dict[str, Any]:
+        """createUpload's payload ({file, upload}); the size defaults to len(data)."""
+        fields = {"name": "notes.txt", "contentType": "text/plain", "size": len(data)}
+        result = await self.execute(CREATE_UPLOAD, principal, {"input": fields | declared})
+        assert result.errors == [], result.errors
+        payload: dict[str, Any] = result.data["createUpload"]
+        return payload
+
+    def send_bytes(self, upload: dict[str, Any], data: bytes) -> None:
+        """What a client does with an upload target (the fake store checks it as S3 would)."""
+        assert upload["method"] == "PUT"
+        self.blobs.receive_upload(upload["url"], data, upload["headers"])
+
+    async def upload(
+        self, principal: Principal, data: bytes = b"hello", **declared: Any
+    ) -> dict[str, Any]:
+        """A READY file made the way a client makes one; one second after the last."""
+        self.clock.advance(1)
+        payload = await self.create_upload(principal, data, **declared)
+        self.send_bytes(payload["upload"], data)
+        result = await self.execute(COMPLETE_UPLOAD, principal, {"id": payload["file"]["id"]})
+        assert result.errors == [], result.errors
+        file: dict[str, Any] = result.data["completeUpload"]
+        return file
+
 
 @pytest.fixture
 def client() -> SchemaClient:
     return SchemaClient()
+
+
+def user_gid(principal: Principal) -> str:
+    return to_global_id("User", principal.user_id)
 
 
 ALICE = Principal(user_id="u-alice", username="alice", email="alice@example.com", groups=())
