@@ -4,6 +4,11 @@ URLs, enforcing exactly what the S3 POST policy would.
 
 The URLs are signed by local_blob_signing; the folder layout and its files are
 local_blob_files'.
+
+Lifecycle of the bytes, the local twin of the S3 bucket's rule for ``upload=pending``
+objects: every upload is stored unconfirmed, ``confirm`` marks it kept, and
+``sweep_unconfirmed`` (run by the operator: at start-up and from the CLI) deletes
+unconfirmed uploads older than a threshold.
 """
 
 import asyncio
@@ -179,10 +184,32 @@ class LocalBlobStore:
     async def copy(self, source_key: str, dest_key: str) -> None:
         validate_key(source_key)
         validate_key(dest_key)
-        await _in_thread(self._files.copy, source_key, dest_key)
+        await _in_thread(self._files.copy, source_key, dest_key, now=self._clock())
+
+    async def confirm(self, key: str) -> None:
+        validate_key(key)
+        await _in_thread(self._files.confirm, key)
 
     async def ping(self) -> None:
         await _in_thread(self._files.ping)
+
+    # --- lifecycle ---
+
+    async def sweep_unconfirmed(self, older_than_seconds: float) -> int:
+        """Delete the unconfirmed uploads stored more than ``older_than_seconds`` ago (by
+        this store's clock) and return how many; confirmed blobs are never touched. Walks
+        the whole folder in a worker thread: safe beside live traffic (a concurrent
+        confirm or re-upload wins, vanished files are skipped), but not free. Pick a
+        threshold beyond the pending TTL plus the upload URL expiry, so that no upload
+        that could still be completed is swept."""
+        if (
+            isinstance(older_than_seconds, bool)
+            or not isinstance(older_than_seconds, int | float)
+            or not older_than_seconds >= 0
+        ):
+            raise ValueError("older_than_seconds must be a number >= 0")
+        cutoff = self._clock() - older_than_seconds
+        return await _in_thread(self._files.sweep_unconfirmed, cutoff)
 
     # --- the /blobs routes ---
 
@@ -207,7 +234,7 @@ class LocalBlobStore:
                 raise InvalidInputError("Body is smaller than the declared size")
             if expected_sha256 is not None and pending.sha256 != expected_sha256:
                 raise InvalidInputError("Body does not match the declared SHA-256")
-            return await _in_thread(pending.commit, signed.content_type)
+            return await _in_thread(pending.commit, signed.content_type, uploaded_at=self._clock())
         except BaseException:
             # Submitted to the thread pool at once, so it runs even while being cancelled.
             await asyncio.to_thread(pending.abort)

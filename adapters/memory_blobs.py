@@ -6,6 +6,9 @@ URLs use the ``memory://`` scheme: ``memory://upload/<key>?…`` (PUT) and
 ``memory://download/<key>?filename=…``. A test plays the client either directly
 (``receive_upload``, ``open_download``), over HTTP through ``asgi_app`` (for example
 ``httpx.ASGITransport(app=store.asgi_app)``), or skips the URL with ``put_object``.
+
+Every upload is unconfirmed until ``confirm``; ``confirmed`` holds the confirmed keys. The
+fake has no lifecycle: a test reads ``unconfirmed()`` to see what a real store would expire.
 """
 
 import hashlib
@@ -61,6 +64,7 @@ class InMemoryBlobStore:
         max_expiry: int = DEFAULT_MAX_EXPIRY_SECONDS,
     ) -> None:
         self.objects: dict[str, StoredBlob] = {}
+        self.confirmed: set[str] = set()  # always a subset of objects' keys
         self._clock = clock
         self._max_expiry = check_max_expiry(max_expiry)
         # What each URL handed out allows, by its unguessable token: the fake's stand-in
@@ -104,7 +108,9 @@ class InMemoryBlobStore:
         return BlobInfo(len(blob.data), blob.content_type, hashlib.sha256(blob.data).hexdigest())
 
     async def delete(self, key: str) -> None:
-        self.objects.pop(validate_key(key), None)
+        key = validate_key(key)
+        self.objects.pop(key, None)
+        self.confirmed.discard(key)
 
     async def copy(self, source_key: str, dest_key: str) -> None:
         blob = self.objects.get(validate_key(source_key))
@@ -112,16 +118,30 @@ class InMemoryBlobStore:
         if blob is None:
             raise NotFoundError("Blob not found")
         self.objects[dest_key] = blob
+        if source_key in self.confirmed:
+            self.confirmed.add(dest_key)
+        else:
+            self.confirmed.discard(dest_key)
+
+    async def confirm(self, key: str) -> None:
+        key = validate_key(key)
+        if key not in self.objects:
+            raise NotFoundError("Blob not found")
+        self.confirmed.add(key)
 
     async def ping(self) -> None:
         return None
 
+    def unconfirmed(self) -> set[str]:
+        """Keys a real store's lifecycle would eventually remove."""
+        return set(self.objects) - self.confirmed
+
     # --- what a client does with the URLs ---
 
     def put_object(self, key: str, data: bytes, content_type: str) -> None:
-        """Store bytes as if a client had uploaded them, with no URL and no checks of a
-        declaration: for tests that want the stored object to differ from it."""
-        self.objects[validate_key(key)] = StoredBlob(bytes(data), check_content_type(content_type))
+        """Store bytes as if a client had uploaded them (unconfirmed), with no URL and no
+        checks of a declaration: for tests that want the stored object to differ from it."""
+        self._store(validate_key(key), StoredBlob(bytes(data), check_content_type(content_type)))
 
     def receive_upload(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
         """An upload sent to ``url``; stores nothing unless it is what the URL allows."""
@@ -139,7 +159,7 @@ class InMemoryBlobStore:
             raise InvalidInputError("Body does not match x-amz-checksum-sha256")
         if grant.get("sha256", digest) != digest:
             raise InvalidInputError("Body does not match the declared SHA-256")
-        self.objects[key] = StoredBlob(bytes(body), grant["contentType"])
+        self._store(key, StoredBlob(bytes(body), grant["contentType"]))
 
     def open_download(self, url: str) -> tuple[StoredBlob, str]:
         """The blob and the Content-Disposition a GET of ``url`` answers with."""
@@ -168,6 +188,10 @@ class InMemoryBlobStore:
             raise NotFoundError("Not found")
         except DomainError as exc:
             await _respond_error(send, exc)
+
+    def _store(self, key: str, blob: StoredBlob) -> None:
+        self.objects[key] = blob
+        self.confirmed.discard(key)  # a new upload is unconfirmed, whatever it replaced
 
     # --- grants ---
 

@@ -1,6 +1,12 @@
 """The S3 blob store. Clients move bytes straight to and from S3 with presigned URLs; S3
 itself enforces the declared size, content type and SHA-256 through the POST policy.
 
+Lifecycle of the bytes: the POST policy makes every upload carry the object tag
+``upload=pending``; ``confirm`` replaces it with ``upload=confirmed``. The bucket's lifecycle
+rule "expire-unconfirmed-uploads" (infra/resources.json) expires objects still tagged
+``upload=pending`` two days after their upload, so bytes of files that never became READY
+do not stay forever. Copies keep the source's tags.
+
 The boto3 client is injected (the composition root builds it once per container); every
 call runs in a worker thread because boto3 blocks. botocore errors are translated by
 their error code, never their message, and nothing of them (bucket names, AWS text)
@@ -42,8 +48,21 @@ UNAVAILABLE_MESSAGE = "Blob storage is unavailable"
 NOT_FOUND_MESSAGE = "Blob not found"
 CHECKSUM_FIELD = "x-amz-checksum-sha256"
 CHECKSUM_ALGORITHM_FIELD = "x-amz-checksum-algorithm"
+TAGGING_FIELD = "tagging"
+UPLOAD_TAG_KEY = "upload"
+PENDING_TAG_VALUE = "pending"
+CONFIRMED_TAG_VALUE = "confirmed"
+# The tag set a POST upload gets, as the form's "tagging" field spells it.
+PENDING_TAGGING_XML = (
+    "<Tagging><TagSet><Tag>"
+    f"<Key>{UPLOAD_TAG_KEY}</Key><Value>{PENDING_TAG_VALUE}</Value>"
+    "</Tag></TagSet></Tagging>"
+)
 # HeadObject answers a bare status code ("404") since it has no body to name the error.
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+# Tagging an object whose current version is a delete marker (versioned bucket) may be
+# answered 405 MethodNotAllowed rather than 404: for confirm that, too, means missing.
+_CONFIRM_MISSING_CODES = _MISSING_CODES | {"405", "MethodNotAllowed"}
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -78,11 +97,14 @@ class S3BlobStore:
         content_type = check_content_type(content_type)
         sha256 = normalize_sha256_hex(sha256) if sha256 is not None else None
         expires_in = check_expiry(expires_in, self._max_expiry)
-        fields = {"Content-Type": content_type}
+        fields = {"Content-Type": content_type, TAGGING_FIELD: PENDING_TAGGING_XML}
         # Every form field must be matched by a condition, or S3 refuses the POST; the
-        # bucket and exact key conditions are added by botocore itself.
+        # bucket and exact key conditions are added by botocore itself. The exact tagging
+        # condition stops a client from uploading without the pending tag (or with
+        # "confirmed"), which would put its bytes beyond the lifecycle rule.
         conditions: list[Any] = [
             {"Content-Type": content_type},
+            {TAGGING_FIELD: PENDING_TAGGING_XML},
             ["content-length-range", size, size],
         ]
         if sha256 is not None:
@@ -153,9 +175,25 @@ class S3BlobStore:
             Key=dest_key,
             CopySource={"Bucket": self._bucket, "Key": source_key},
             MetadataDirective="COPY",
+            # The copy keeps the source's tags: a copy of a confirmed object is confirmed,
+            # a copy of a pending upload stays within reach of the lifecycle rule.
+            TaggingDirective="COPY",
             # Asked for explicitly so the copy carries a whole-object SHA-256 even when
             # the source was a multipart upload with a composite checksum.
             ChecksumAlgorithm="SHA256",
+        )
+
+    async def confirm(self, key: str) -> None:
+        key = validate_key(key)
+        # PutObjectTagging replaces the whole tag set (ours is the only tag) and answers
+        # NoSuchKey for a missing object; DeleteObjectTagging would do as well on S3, but
+        # moto 5.2.5 fails it with a 500 for a missing key.
+        await self._call_missing(
+            _CONFIRM_MISSING_CODES,
+            self._client.put_object_tagging,
+            Bucket=self._bucket,
+            Key=key,
+            Tagging={"TagSet": [{"Key": UPLOAD_TAG_KEY, "Value": CONFIRMED_TAG_VALUE}]},
         )
 
     async def ping(self) -> None:
@@ -166,11 +204,22 @@ class S3BlobStore:
             raise StoreUnavailableError(UNAVAILABLE_MESSAGE) from None
 
     async def _call(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._call_missing(_MISSING_CODES, func, *args, **kwargs)
+
+    async def _call_missing(
+        self,
+        missing_codes: frozenset[str],
+        func: Callable[P, T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run a boto3 call in a thread; the error codes in ``missing_codes`` become
+        NotFoundError, every other failure StoreUnavailableError."""
         try:
             return await asyncio.to_thread(func, *args, **kwargs)
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in _MISSING_CODES:
+            if code in missing_codes:
                 raise NotFoundError(NOT_FOUND_MESSAGE) from None
             operation = getattr(exc, "operation_name", "?")
             logger.warning("s3 blobs: %s failed with error code %s", operation, code or "?")

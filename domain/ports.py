@@ -175,7 +175,15 @@ class BlobStore(Protocol):
         ...
 
     async def copy(self, source_key: str, dest_key: str) -> None:
-        """Server-side copy; NotFoundError when the source is missing."""
+        """Server-side copy; NotFoundError when the source is missing. The copy is
+        confirmed exactly when the source is."""
+        ...
+
+    async def confirm(self, key: str) -> None:
+        """The upload at ``key`` became a kept file. Every upload starts unconfirmed, and
+        unconfirmed uploads are removed by the store's lifecycle some time after the
+        pending TTL: confirm before the metadata says READY. Idempotent; NotFoundError
+        when nothing is stored at ``key``."""
         ...
 
     async def ping(self) -> None:

@@ -8,9 +8,12 @@ client reaches it: over HTTP on 127.0.0.1.
   fresh bucket per test. moto checks no signatures, expiries or POST policies, so the
   suite asserts the policy document itself as well.
 
-A test asks for ``blob_backend`` (every backend) or ``local_backend``/``s3_backend``.
+A test asks for ``blob_backend`` (every backend) or ``local_backend``/``s3_backend``;
+``upload_state`` reads whether a backend records a blob as a pending or confirmed upload.
 """
 
+import asyncio
+import json
 import socket
 import threading
 import time
@@ -82,6 +85,9 @@ class BlobBackend:
     # moto does not record the x-amz-checksum-sha256 of a POST upload (real S3 does), so
     # head() after an upload through S3-on-moto cannot know the hash.
     records_upload_sha256: bool
+    # moto ignores the POST form's "tagging" field (real S3 stores it), so an object
+    # uploaded through S3-on-moto carries no upload=pending tag.
+    records_upload_tags: bool = True
     local: LocalParts | None = None
     s3: S3Parts | None = None
 
@@ -104,6 +110,39 @@ async def send_upload(
         )
     assert target.method == "PUT" and target.fields == {}
     return await http.put(url or target.url, content=body, headers=target.headers)
+
+
+async def upload_state(backend: BlobBackend, key: str) -> str | None:
+    """ "pending" or "confirmed", as the store itself records the upload at ``key``; None
+    when it records neither (an S3 object without the upload tag)."""
+    if isinstance(backend.store, InMemoryBlobStore):
+        assert key in backend.store.objects
+        return "confirmed" if key in backend.store.confirmed else "pending"
+    if backend.local is not None:
+        name = key.rsplit("/", 1)[-1]
+        meta_path = backend.local.root.joinpath(*key.split("/")).with_name(f".{name}.meta.json")
+        meta = json.loads(await asyncio.to_thread(meta_path.read_bytes))
+        return "confirmed" if meta["confirmed"] else "pending"
+    assert backend.s3 is not None
+    response = await asyncio.to_thread(
+        backend.s3.client.get_object_tagging, Bucket=backend.s3.bucket, Key=key
+    )
+    values = [tag["Value"] for tag in response["TagSet"] if tag["Key"] == "upload"]
+    assert len(values) <= 1 and len(response["TagSet"]) == len(values), response["TagSet"]
+    return values[0] if values else None
+
+
+async def tag_as_real_s3_would(backend: BlobBackend, key: str) -> None:
+    """moto drops the POST "tagging" field; give the object the tag real S3 stores."""
+    if backend.records_upload_tags:
+        return
+    assert backend.s3 is not None
+    await asyncio.to_thread(
+        backend.s3.client.put_object_tagging,
+        Bucket=backend.s3.bucket,
+        Key=key,
+        Tagging={"TagSet": [{"Key": "upload", "Value": "pending"}]},
+    )
 
 
 def files_under(root: Path) -> list[Path]:
@@ -210,6 +249,7 @@ async def _s3_backend() -> AsyncIterator[BlobBackend]:
             store,
             http,
             records_upload_sha256=False,
+            records_upload_tags=False,
             s3=S3Parts(client, bucket, endpoint),
         )
 

@@ -6,6 +6,7 @@ import asyncio
 import email.message
 import email.utils
 import hashlib
+import json
 import os
 import socket
 import stat
@@ -22,9 +23,10 @@ from botocore.config import Config
 from adapters.blob_names import MAX_BLOB_SIZE, sha256_hex_to_b64
 from adapters.local_blob_signing import BlobSigningKeyError, load_or_create_signing_key
 from adapters.local_blobs import LocalBlobStore
-from adapters.s3_blobs import S3BlobStore, decode_post_policy
+from adapters.s3_blobs import PENDING_TAGGING_XML, S3BlobStore, decode_post_policy
 from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from domain.ports import UploadTarget
+from ops.aws_resources import create_bucket, resources
 from tests.contract import blob_backends
 from tests.contract.blob_backends import (
     SIGNING_KEY,
@@ -34,8 +36,10 @@ from tests.contract.blob_backends import (
     files_under,
     send_upload,
     sigv4_s3_client,
+    tag_as_real_s3_would,
+    upload_state,
 )
-from tests.moto_server import s3_client, unique_name
+from tests.moto_server import REGION, s3_client, unique_name
 
 # The backend fixtures, bound here so pytest finds them.
 blob_backend = blob_backends.blob_backend
@@ -188,6 +192,77 @@ async def test_copy_of_a_missing_blob_is_not_found(blob_backend: BlobBackend) ->
     assert await blob_backend.store.head(OTHER_KEY) is None
 
 
+# --- the lifecycle of the bytes: uploads are pending until confirmed -------------------
+
+
+async def pending_upload(backend: BlobBackend, body: bytes = BODY, key: str = KEY) -> None:
+    """An upload through its target, tagged pending as the real store would tag it."""
+    await upload(backend, body, key=key)
+    await tag_as_real_s3_would(backend, key)
+
+
+async def test_an_upload_is_pending_until_confirmed(blob_backend: BlobBackend) -> None:
+    await upload(blob_backend)
+    if blob_backend.records_upload_tags:
+        assert await upload_state(blob_backend, KEY) == "pending"
+    await blob_backend.store.confirm(KEY)
+    assert await upload_state(blob_backend, KEY) == "confirmed"
+    # Confirming changes nothing else about the blob.
+    info = await blob_backend.store.head(KEY)
+    assert info is not None and (info.size, info.content_type) == (len(BODY), PDF)
+    assert (await download(blob_backend)).content == BODY
+
+
+async def test_confirm_is_idempotent(blob_backend: BlobBackend) -> None:
+    await pending_upload(blob_backend)
+    await blob_backend.store.confirm(KEY)
+    await blob_backend.store.confirm(KEY)
+    await asyncio.gather(*(blob_backend.store.confirm(KEY) for _ in range(5)))
+    assert await upload_state(blob_backend, KEY) == "confirmed"
+    assert (await download(blob_backend)).content == BODY
+
+
+async def test_confirm_touches_only_its_own_key(blob_backend: BlobBackend) -> None:
+    await pending_upload(blob_backend)
+    await pending_upload(blob_backend, key=OTHER_KEY)
+    await blob_backend.store.confirm(KEY)
+    assert await upload_state(blob_backend, OTHER_KEY) == "pending"
+
+
+async def test_confirm_of_a_missing_blob_is_not_found(blob_backend: BlobBackend) -> None:
+    with pytest.raises(NotFoundError):
+        await blob_backend.store.confirm(KEY)
+    assert await blob_backend.store.head(KEY) is None
+    await upload(blob_backend)
+    await blob_backend.store.delete(KEY)
+    with pytest.raises(NotFoundError):
+        await blob_backend.store.confirm(KEY)
+
+
+async def test_a_new_upload_over_a_confirmed_blob_is_pending_again(
+    blob_backend: BlobBackend,
+) -> None:
+    await upload(blob_backend)
+    await blob_backend.store.confirm(KEY)
+    await pending_upload(blob_backend, b"replacement")
+    assert await upload_state(blob_backend, KEY) == "pending"
+
+
+async def test_a_copy_is_confirmed_exactly_when_its_source_is(blob_backend: BlobBackend) -> None:
+    third = "files/f-789/blob"
+    await pending_upload(blob_backend)
+    await blob_backend.store.copy(KEY, OTHER_KEY)
+    assert await upload_state(blob_backend, OTHER_KEY) == "pending"
+    await blob_backend.store.confirm(KEY)
+    await blob_backend.store.copy(KEY, third)
+    assert await upload_state(blob_backend, third) == "confirmed"
+    # Over a confirmed target, a pending source's state wins too.
+    await pending_upload(blob_backend, b"other", key=OTHER_KEY)
+    await blob_backend.store.copy(OTHER_KEY, third)
+    assert await upload_state(blob_backend, third) == "pending"
+    assert await upload_state(blob_backend, KEY) == "confirmed"
+
+
 @pytest.mark.parametrize("expires_in", [0, -1, 3601, 10**9, True, 1.5, "60", None])
 async def test_expiry_outside_the_bounds_is_refused(
     blob_backend: BlobBackend, expires_in: object
@@ -246,6 +321,7 @@ async def test_invalid_keys_are_refused_everywhere(blob_backend: BlobBackend, ke
         store.delete(bad),
         store.copy(bad, KEY),
         store.copy(KEY, bad),
+        store.confirm(bad),
     ]
     for call in calls:
         with pytest.raises(InvalidInputError):
@@ -683,6 +759,164 @@ def test_an_unusable_signing_key_file_is_never_replaced(tmp_path: Path, content:
     assert path.read_bytes() == content
 
 
+# --- local: sweeping unconfirmed uploads ---------------------------------------------
+
+
+def meta_of(parts: LocalParts, key: str) -> dict[str, object]:
+    data = parts.root.joinpath(*key.split("/"))
+    loaded: dict[str, object] = json.loads(data.with_name(f".{data.name}.meta.json").read_bytes())
+    return loaded
+
+
+async def test_local_metadata_records_upload_time_and_confirmation(
+    local_backend: BlobBackend,
+) -> None:
+    parts = local(local_backend)
+    await upload(local_backend)
+    meta = meta_of(parts, KEY)
+    assert meta["confirmed"] is False and meta["uploadedAt"] == parts.clock()
+    parts.clock.advance(10)
+    await local_backend.store.confirm(KEY)
+    meta = meta_of(parts, KEY)
+    assert meta["confirmed"] is True and meta["uploadedAt"] == parts.clock() - 10
+    assert stat.S_IMODE((parts.root / KEY).with_name(".blob.meta.json").stat().st_mode) == 0o600
+    assert sorted(path.name for path in files_under(parts.root)) == [".blob.meta.json", "blob"]
+
+
+async def test_local_sweep_removes_only_old_unconfirmed_uploads(
+    local_backend: BlobBackend,
+) -> None:
+    store, parts = local_backend.store, local(local_backend)
+    assert isinstance(store, LocalBlobStore)
+    old_pending, old_confirmed, fresh_pending = KEY, OTHER_KEY, "files/f-789/blob"
+    await upload(local_backend, key=old_pending)
+    await upload(local_backend, key=old_confirmed)
+    await store.confirm(old_confirmed)
+    parts.clock.advance(100)
+    await upload(local_backend, key=fresh_pending)
+    parts.clock.advance(1)
+
+    assert await store.sweep_unconfirmed(50) == 1
+    assert await store.head(old_pending) is None
+    assert not (parts.root / "files" / "f-123").exists()  # emptied directories pruned
+    assert (await download(local_backend, old_confirmed)).content == BODY
+    assert (await download(local_backend, fresh_pending)).content == BODY
+    assert await store.sweep_unconfirmed(50) == 0
+
+    parts.clock.advance(100)
+    assert await store.sweep_unconfirmed(50) == 1
+    assert await store.head(fresh_pending) is None
+    assert await store.sweep_unconfirmed(0) == 0
+    assert await upload_state(local_backend, old_confirmed) == "confirmed"
+    assert sorted(path.relative_to(parts.root) for path in files_under(parts.root)) == [
+        Path("files/f-456/.blob.meta.json"),
+        Path("files/f-456/blob"),
+    ]
+
+
+async def test_local_sweep_spares_an_upload_exactly_at_the_threshold(
+    local_backend: BlobBackend,
+) -> None:
+    store, parts = local_backend.store, local(local_backend)
+    assert isinstance(store, LocalBlobStore)
+    await upload(local_backend)
+    parts.clock.advance(50)
+    assert await store.sweep_unconfirmed(50) == 0
+    parts.clock.advance(0.5)
+    assert await store.sweep_unconfirmed(50) == 1
+
+
+async def test_local_copy_dates_from_the_copy(local_backend: BlobBackend) -> None:
+    store, parts = local_backend.store, local(local_backend)
+    assert isinstance(store, LocalBlobStore)
+    await upload(local_backend)
+    parts.clock.advance(100)
+    await store.copy(KEY, OTHER_KEY)
+    assert await store.sweep_unconfirmed(50) == 1
+    assert await store.head(KEY) is None and await store.head(OTHER_KEY) is not None
+
+
+async def test_local_sweep_never_removes_metadata_from_before_confirmation_existed(
+    local_backend: BlobBackend,
+) -> None:
+    store, parts = local_backend.store, local(local_backend)
+    assert isinstance(store, LocalBlobStore)
+    await upload(local_backend)
+    meta_path = (parts.root / KEY).with_name(".blob.meta.json")
+    legacy = {"contentType": PDF, "size": len(BODY), "sha256": sha256_hex(BODY)}
+    meta_path.write_text(json.dumps(legacy))
+    parts.clock.advance(10**6)
+    assert await store.sweep_unconfirmed(0) == 0
+    assert (await download(local_backend)).content == BODY
+    await store.confirm(KEY)  # already counts as confirmed: nothing to rewrite
+    assert json.loads(meta_path.read_text()) == legacy
+
+
+async def test_local_sweep_leaves_files_it_cannot_read_alone(local_backend: BlobBackend) -> None:
+    store, parts = local_backend.store, local(local_backend)
+    assert isinstance(store, LocalBlobStore)
+    await upload(local_backend)
+    await upload(local_backend, key=OTHER_KEY)
+    (parts.root / KEY).with_name(".blob.meta.json").write_text("{not json")
+    (parts.root / "files" / "stray").write_bytes(b"no metadata")
+    before = files_under(parts.root)
+    parts.clock.advance(100)
+    assert await store.sweep_unconfirmed(50) == 1
+    assert files_under(parts.root) == [p for p in before if "f-456" not in str(p)]
+
+
+async def test_local_sweep_races_deletes_and_confirms_safely(local_backend: BlobBackend) -> None:
+    store, parts = local_backend.store, local(local_backend)
+    assert isinstance(store, LocalBlobStore)
+    keys = [f"files/f-{n}/blob" for n in range(40)]
+    for key in keys:
+        await upload(local_backend, key=key)
+    parts.clock.advance(100)
+    deleted, confirming = keys[:20], keys[20:]
+
+    async def confirm(key: str) -> bool:
+        try:
+            await store.confirm(key)
+        except NotFoundError:
+            return False
+        return True
+
+    sweeps, _, confirms = await asyncio.gather(
+        asyncio.gather(store.sweep_unconfirmed(50), store.sweep_unconfirmed(50)),
+        asyncio.gather(*(store.delete(key) for key in deleted)),
+        asyncio.gather(*(confirm(key) for key in confirming)),
+    )
+    swept = sum(sweeps)
+    confirmed = dict(zip(confirming, confirms, strict=True))
+    assert swept <= len(keys)
+    for key in deleted:
+        assert await store.head(key) is None
+    for key, was_confirmed in confirmed.items():
+        # Whatever the interleaving: a successful confirm means the bytes are kept.
+        assert (await store.head(key) is not None) == was_confirmed, key
+    assert swept >= sum(not ok for ok in confirmed.values())
+    assert await store.sweep_unconfirmed(50) == 0
+
+
+@pytest.mark.parametrize("threshold", [-1, float("nan"), True, "60"])
+async def test_local_sweep_refuses_a_bad_threshold(
+    local_backend: BlobBackend, threshold: object
+) -> None:
+    store = local_backend.store
+    assert isinstance(store, LocalBlobStore)
+    with pytest.raises(ValueError, match="older_than_seconds"):
+        await store.sweep_unconfirmed(threshold)  # type: ignore[arg-type]
+
+
+async def test_local_confirm_of_a_blob_without_its_bytes_is_not_found(
+    local_backend: BlobBackend,
+) -> None:
+    await upload(local_backend)
+    (local(local_backend).root / KEY).unlink()
+    with pytest.raises(NotFoundError):
+        await local_backend.store.confirm(KEY)
+
+
 # --- S3: the policy S3 enforces (moto does not) ---------------------------------------
 
 
@@ -720,6 +954,7 @@ async def test_s3_policy_pins_key_size_type_and_checksum(s3_backend: BlobBackend
     assert conditions["content-type"] == PDF
     assert conditions["x-amz-checksum-sha256"] == sha256_hex_to_b64(sha256_hex(BODY))
     assert conditions["x-amz-checksum-algorithm"] == "SHA256"
+    assert conditions["tagging"] == PENDING_TAGGING_XML
     assert conditions["*"] == [["content-length-range", len(BODY), len(BODY)]]
     expiration = datetime.fromisoformat(str(policy["expiration"]).replace("Z", "+00:00"))
     assert before + timedelta(seconds=298) <= expiration <= before + timedelta(seconds=302)
@@ -739,6 +974,47 @@ async def test_s3_policy_without_a_declared_checksum(s3_backend: BlobBackend) ->
     assert "x-amz-checksum-sha256" not in conditions
     assert "x-amz-checksum-sha256" not in target.fields
     assert conditions["*"] == [["content-length-range", 0, 0]]
+    assert conditions["tagging"] == target.fields["tagging"] == PENDING_TAGGING_XML
+
+
+@pytest.mark.slow
+async def test_s3_upload_form_tags_the_object_pending(s3_backend: BlobBackend) -> None:
+    target = await presign(s3_backend)
+    assert target.fields["tagging"] == (
+        "<Tagging><TagSet><Tag><Key>upload</Key><Value>pending</Value></Tag></TagSet></Tagging>"
+    )
+    # The exact-match condition is what keeps a client from dropping or changing the tag.
+    assert {"tagging": PENDING_TAGGING_XML} in s3_target_policy(target)["conditions"]  # type: ignore[operator]
+
+
+@pytest.mark.slow
+async def test_s3_confirm_replaces_the_pending_tag(s3_backend: BlobBackend) -> None:
+    assert s3_backend.s3 is not None
+    client, bucket = s3_backend.s3.client, s3_backend.s3.bucket
+    client.put_object(Bucket=bucket, Key=KEY, Body=BODY, ContentType=PDF, Tagging="upload=pending")
+    assert client.get_object_tagging(Bucket=bucket, Key=KEY)["TagSet"] == [
+        {"Key": "upload", "Value": "pending"}
+    ]
+    await s3_backend.store.confirm(KEY)
+    assert client.get_object_tagging(Bucket=bucket, Key=KEY)["TagSet"] == [
+        {"Key": "upload", "Value": "confirmed"}
+    ]
+
+
+@pytest.mark.slow
+async def test_s3_bucket_lifecycle_expires_pending_uploads(s3_backend: BlobBackend) -> None:
+    assert s3_backend.s3 is not None
+    client = sigv4_s3_client(s3_backend.s3.endpoint)
+    bucket = unique_name("lifecycle")
+    create_bucket(client, bucket, REGION)
+    rules = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert rules == resources()["bucket"]["lifecycle"]["Rules"]
+    [rule] = [rule for rule in rules if rule.get("ID") == "expire-unconfirmed-uploads"]
+    assert rule["Status"] == "Enabled"
+    assert rule.get("Filter") == {"Tag": {"Key": "upload", "Value": "pending"}}
+    assert rule.get("Expiration") == {"Days": 2}
+    # The bucket is versioned: expiring leaves the bytes as a noncurrent version.
+    assert rule.get("NoncurrentVersionExpiration") == {"NoncurrentDays": 1}
 
 
 @pytest.mark.slow
@@ -810,6 +1086,7 @@ async def test_s3_unreachable_endpoint_is_store_unavailable() -> None:
         Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1),
     )
     store = S3BlobStore(client, "bucket-name")
-    for call in (store.ping(), store.head(KEY), store.delete(KEY), store.copy(KEY, OTHER_KEY)):
+    calls = (store.ping(), store.head(KEY), store.delete(KEY), store.copy(KEY, OTHER_KEY))
+    for call in (*calls, store.confirm(KEY)):
         with pytest.raises(StoreUnavailableError):
             await call

@@ -116,3 +116,15 @@ async def test_the_urls_work_over_http(store: InMemoryBlobStore) -> None:
         response = await http.get(url)
     assert response.content == BODY
     assert response.headers["content-disposition"].startswith('attachment; filename="a b.txt"')
+
+
+async def test_unconfirmed_lists_what_a_real_store_would_expire(store: InMemoryBlobStore) -> None:
+    store.put_object(KEY, BODY, "text/plain")
+    store.put_object("files/f2/blob", BODY, "text/plain")
+    assert store.unconfirmed() == {KEY, "files/f2/blob"}
+    await store.confirm(KEY)
+    assert store.unconfirmed() == {"files/f2/blob"}
+    await store.delete(KEY)
+    assert KEY not in store.confirmed
+    store.put_object(KEY, BODY, "text/plain")  # a new upload starts unconfirmed
+    assert store.unconfirmed() == {KEY, "files/f2/blob"}
