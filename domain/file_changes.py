@@ -18,6 +18,7 @@ from domain.file_deps import (
     discard_blob,
     epoch,
     gave_up,
+    index_for_search,
 )
 from domain.file_models import UNSET, FileChanges, FileRecord, FileStatus, Unset, Visibility
 from domain.file_rules import (
@@ -49,6 +50,7 @@ async def update_file(
             await deps.files.write([file_items.put_file_over(saved, record.version)])
         except ConflictError:
             continue
+        await index_for_search(deps, saved.id)
         return saved
     raise gave_up()
 
@@ -64,6 +66,7 @@ async def delete_file(
             await deps.files.write(await _deletion(deps, record))
         except ConflictError:
             continue
+        await index_for_search(deps, record.id)
         # Only after the metadata is gone: a failure here can never bring the file back.
         await discard_blob(deps.blobs, record.blob_key)
         return record.id

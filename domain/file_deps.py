@@ -1,7 +1,7 @@
 """What every file use case needs, passed in explicitly, and the access checks they share."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 
@@ -57,6 +57,9 @@ class FileDeps:
     clock: Clock
     new_id: Callable[[], str]
     limits: FileLimits
+    # Brings the search index in line with a file's metadata (domain/search/indexer.py);
+    # called after each metadata write that changes what is searchable, before returning.
+    search_index: Callable[[str], Awaitable[None]] | None = None
 
 
 def epoch(moment: datetime) -> int:
@@ -86,6 +89,11 @@ def check_expected_version(record: FileRecord, expected_version: int | None) -> 
             f"The file changed: expected version {expected_version}, "
             f"but it is at version {record.version}"
         )
+
+
+async def index_for_search(deps: FileDeps, file_id: str) -> None:
+    if deps.search_index is not None:
+        await deps.search_index(file_id)
 
 
 def gave_up() -> ConflictError:

@@ -20,6 +20,8 @@ from domain.file_models import (
 from domain.file_repository import FileRepository
 from domain.models import Principal
 from domain.ports import BlobStore, ItemStore, UploadTarget
+from domain.search.documents import FILE, Document, file_document
+from domain.search.indexer import SearchIndexer
 from domain.users import UserRepository
 
 
@@ -51,6 +53,7 @@ class FileService:
             max_shares_per_file=max_shares_per_file,
         )
         self.repository = FileRepository(items, clock)
+        self._indexer = SearchIndexer(items)
         self._deps = FileDeps(
             files=self.repository,
             blobs=blobs,
@@ -58,7 +61,16 @@ class FileService:
             clock=clock,
             new_id=id_factory,
             limits=limits,
+            search_index=self.index_for_search,
         )
+
+    async def index_for_search(self, file_id: str) -> None:
+        """Re-index one file from its current metadata (also what reindex calls)."""
+
+        async def load() -> Document | None:
+            return file_document(await self.repository.get(file_id))
+
+        await self._indexer.sync(FILE, file_id, load)
 
     @property
     def limits(self) -> FileLimits:

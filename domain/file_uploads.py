@@ -16,6 +16,7 @@ from domain.file_deps import (
     discard_blob,
     epoch,
     gave_up,
+    index_for_search,
 )
 from domain.file_models import FileRecord, FileStatus, NewFile
 from domain.file_rules import (
@@ -108,6 +109,8 @@ async def complete_upload(deps: FileDeps, viewer: Principal, file_id: str) -> Fi
             raise NotFoundError(NOT_FOUND_MESSAGE)
         record = check_changeable(viewer, record)
         if record.status is FileStatus.READY:
+            # Idempotent, and a retry also finishes indexing that a crash interrupted.
+            await index_for_search(deps, record.id)
             return record
         if record.is_expired(now):
             raise InvalidInputError("The upload expired before it was completed; start a new one")
@@ -152,6 +155,14 @@ async def _verify_and_settle(deps: FileDeps, record: FileRecord, now: datetime) 
         # Removing the bad object lets the client upload again with the same target.
         await discard_blob(deps.blobs, record.blob_key)
         raise InvalidInputError(f"The uploaded bytes do not match the declaration: {problem}")
+    # Confirm before READY is written: READY bytes still marked as an unconfirmed upload
+    # would be deleted by the store's lifecycle. Confirming twice is harmless.
+    try:
+        await deps.blobs.confirm(record.blob_key)
+    except NotFoundError:
+        raise InvalidInputError(
+            "No bytes uploaded yet; send the file to the upload URL first"
+        ) from None
     ready = replace(
         record,
         status=FileStatus.READY,
@@ -174,6 +185,7 @@ async def _verify_and_settle(deps: FileDeps, record: FileRecord, now: datetime) 
             if user_id in times
         ]
     await deps.files.write(ops)
+    await index_for_search(deps, ready.id)
     return ready
 
 

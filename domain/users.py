@@ -13,6 +13,8 @@ from domain.clock import Clock, from_iso, to_iso
 from domain.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from domain.models import Principal, User
 from domain.ports import Absent, Item, ItemStore, Key, Put, VersionIs
+from domain.search.documents import USER, Document, user_document
+from domain.search.indexer import SearchIndexer
 
 DISPLAY_NAME_MAX_CHARS = 100
 _SAVE_ATTEMPTS = 3
@@ -60,6 +62,7 @@ def _from_item(item: Item) -> User:
 class UserRepository:
     def __init__(self, store: ItemStore) -> None:
         self._store = store
+        self._indexer = SearchIndexer(store)
 
     async def get_many(self, user_ids: Sequence[str]) -> list[User | None]:
         items = await self._store.get_many([profile_key(user_id) for user_id in user_ids])
@@ -80,12 +83,21 @@ class UserRepository:
         await self._store.write(
             [Put(_to_item(user), condition=Absent()), Put(claim, condition=Absent())]
         )
+        await self.index_for_search(user.id)
 
     async def replace(self, user: User) -> User:
         """Store ``user`` as the next version; ConflictError if someone saved in between."""
         saved = replace(user, version=user.version + 1)
         await self._store.write([Put(_to_item(saved), condition=VersionIs(user.version))])
+        # Read-your-writes for search (a no-op unless username or displayName changed).
+        await self.index_for_search(saved.id)
         return saved
+
+    async def index_for_search(self, user_id: str) -> None:
+        async def load() -> Document | None:
+            return user_document(await self.get(user_id))
+
+        await self._indexer.sync(USER, user_id, load)
 
 
 class UserProfiles:

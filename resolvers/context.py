@@ -6,6 +6,7 @@ from domain.cursor_signer import CursorSigner
 from domain.errors import DomainError, UnauthenticatedError
 from domain.file_service import FileService
 from domain.models import Principal
+from domain.search.service import SearchService
 from domain.users import UserProfiles, UserRepository
 from resolvers.loaders import Loaders
 
@@ -18,6 +19,8 @@ class Services:
     profiles: UserProfiles
     files: FileService
     cursors: CursorSigner
+    # Optional so that tools building Services for file work alone need not wire it.
+    search: SearchService | None = None
 
 
 @dataclass(slots=True)

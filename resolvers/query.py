@@ -13,10 +13,12 @@ from resolvers.files import (
     resolve_shared_with_me,
 )
 from resolvers.permissions import IsAuthenticated
+from resolvers.search import resolve_search
 from resolvers.types.file import FILE_TYPE, FileType
 from resolvers.types.file_inputs import FileFilterInput, or_none
 from resolvers.types.node import Node
 from resolvers.types.pagination import FileConnection
+from resolvers.types.search import SearchConnection, SearchFilterInput, SearchTypeEnum
 from resolvers.types.user import USER_TYPE, UserType
 from resolvers.users import resolve_user, resolve_user_by_username
 
@@ -80,3 +82,26 @@ class Query:
         after: str | None = strawberry.UNSET,
     ) -> FileConnection:
         return await resolve_shared_with_me(info, first, or_none(after))
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Ranked full-text search over files and users the viewer may read.",
+    )
+    async def search(
+        self,
+        info: Info[Context, Any],
+        query: str,
+        types: list[SearchTypeEnum] | None = strawberry.UNSET,
+        filter: SearchFilterInput | None = strawberry.UNSET,
+        first: int | None = 20,
+        after: str | None = strawberry.UNSET,
+    ) -> SearchConnection:
+        wanted = or_none(filter)
+        return await resolve_search(
+            info,
+            query,
+            or_none(types),
+            None if wanted is None else wanted.to_domain(),
+            first,
+            or_none(after),
+        )

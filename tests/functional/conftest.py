@@ -15,6 +15,7 @@ from domain.file_service import FileService
 from domain.ids import to_global_id
 from domain.models import Principal
 from domain.ports import ItemStore
+from domain.search.service import SearchService
 from domain.users import UserProfiles, UserRepository
 from resolvers.context import Context, Services
 from resolvers.schema import build_schema
@@ -67,6 +68,7 @@ class SchemaClient:
         self.clock = Clock()
         self.blobs = InMemoryBlobStore(max_expiry=3600, clock=lambda: self.clock().timestamp())
         users = UserRepository(self.items)
+        cursors = CursorSigner(b"functional-tests-cursor-key-0123456789")
         self.services = Services(
             users=users,
             profiles=UserProfiles(users, clock=self.clock),
@@ -80,7 +82,8 @@ class SchemaClient:
                 pending_ttl_seconds=3600,
                 upload_expiry_seconds=900,
             ),
-            cursors=CursorSigner(b"functional-tests-cursor-key-0123456789"),
+            cursors=cursors,
+            search=SearchService(items=self.items, cursors=cursors, clock=self.clock),
         )
         self.schema = build_schema()
 

@@ -1,0 +1,55 @@
+"""BM25 (k1 1.2, b 0.75) summed over weighted fields (a simple BM25F variant: each field
+has its own length normalisation; the field weight scales its saturated term frequency).
+
+Collection statistics (N, average field lengths, document frequencies) are counters kept
+incrementally by the indexer; they may drift slightly (README.md), which shifts scores a
+little but never which documents match.
+"""
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+K1 = 1.2
+B = 0.75
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    docs: int
+    avg_lengths: dict[str, float]
+
+
+def idf(docs: int, df: int) -> float:
+    df = max(0, min(df, docs))
+    return math.log(1 + (docs - df + 0.5) / (df + 0.5))
+
+
+def term_frequency_part(
+    term: str,
+    field_terms: dict[str, Counter[str]],
+    weights: dict[str, float],
+    collection: Collection,
+) -> float:
+    """The per-document part of one term's score: what postings are ordered by."""
+    total = 0.0
+    for field, counts in field_terms.items():
+        tf = counts.get(term, 0)
+        if not tf:
+            continue
+        length = sum(counts.values())
+        avg = collection.avg_lengths.get(field) or 1.0
+        norm = tf + K1 * (1 - B + B * length / avg)
+        total += weights[field] * tf * (K1 + 1) / norm
+    return total
+
+
+def term_score(
+    term: str,
+    df: int,
+    field_terms: dict[str, Counter[str]],
+    weights: dict[str, float],
+    collection: Collection,
+) -> float:
+    docs = max(collection.docs, df, 1)
+    return idf(docs, df) * term_frequency_part(term, field_terms, weights, collection)

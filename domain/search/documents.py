@@ -1,0 +1,68 @@
+"""What is indexed of a file or a user: named text fields with weights, and a content hash.
+
+The hash covers exactly the indexed text, so sharing, visibility or quota changes (which
+do not change it) need no index work, and a query can tell a posting written for other
+content (stale, or not yet replaced) from a current one.
+"""
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+from domain.file_models import FileRecord, FileStatus
+from domain.models import User
+from domain.search.analyzer import terms
+
+FILE = "F"
+USER = "U"
+KINDS = (FILE, USER)
+
+# Name > tags > description > content type; username > display name.
+FIELD_WEIGHTS: dict[str, dict[str, float]] = {
+    FILE: {"name": 3.0, "tags": 2.0, "description": 1.0, "content_type": 0.5},
+    USER: {"username": 3.0, "display_name": 2.0},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    kind: str
+    id: str
+    fields: dict[str, str]
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.kind, self.fields)
+
+    def field_terms(self) -> dict[str, Counter[str]]:
+        return {name: Counter(terms(text)) for name, text in self.fields.items()}
+
+
+def content_hash(kind: str, fields: dict[str, str]) -> str:
+    raw = json.dumps([kind, sorted(fields.items())], ensure_ascii=False)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
+def file_fields(record: FileRecord) -> dict[str, str]:
+    return {
+        "name": record.name,
+        "tags": " ".join(record.tags),
+        "description": record.description or "",
+        "content_type": record.content_type,
+    }
+
+
+def user_fields(user: User) -> dict[str, str]:
+    return {"username": user.username, "display_name": user.display_name or ""}
+
+
+def file_document(record: FileRecord | None) -> Document | None:
+    """Only READY files are searchable; a PENDING one has no document yet."""
+    if record is None or record.status is not FileStatus.READY:
+        return None
+    return Document(FILE, record.id, file_fields(record))
+
+
+def user_document(user: User | None) -> Document | None:
+    return None if user is None else Document(USER, user.id, user_fields(user))

@@ -1,0 +1,121 @@
+"""SearchService: validate the query, evaluate it per kind, merge, page, highlight.
+
+Ranking is by score (BM25, rounded to 6 decimals), then kind, then id — a total order, so
+a cursor ("after this (score, kind, id)") names a position exactly. Cursors are signed for
+the query, the types, the filter and the viewer (domain.cursor_signer).
+"""
+
+import asyncio
+import json
+from collections.abc import Sequence
+
+from domain.clock import Clock
+from domain.cursor_signer import CursorSigner
+from domain.errors import InvalidInputError
+from domain.file_rules import check_page_size
+from domain.models import Principal
+from domain.ports import ItemStore
+from domain.search.analyzer import STOP_WORDS, compose, tokens
+from domain.search.documents import FILE, KINDS, USER
+from domain.search.engine import QueryTerms, Scored, search_kind
+from domain.search.highlight import highlight
+from domain.search.indexer import SearchIndexer
+from domain.search.models import SearchFilter, SearchHit, SearchPage
+from domain.search.sources import FileSource, Source, UserSource
+
+MAX_QUERY_CHARS = 256
+MAX_QUERY_TERMS = 10
+
+
+def parse_query(text: str) -> QueryTerms:
+    """Empty, over-long and over-wordy queries are refused (BAD_USER_INPUT) rather than
+    truncated: a silently shortened query would answer a question nobody asked."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInputError("query must not be empty")
+    if len(text) > MAX_QUERY_CHARS:
+        raise InvalidInputError(f"query must be at most {MAX_QUERY_CHARS} characters")
+    found = [t.term for t in tokens(compose(text), keep_stop_words=True)]
+    # Stop words are not indexed; the last term is a prefix, so it stays ("the" -> theory).
+    kept = [term for term in found[:-1] if term not in STOP_WORDS] + found[-1:]
+    unique = list(dict.fromkeys(kept))
+    if len(unique) > MAX_QUERY_TERMS:
+        raise InvalidInputError(f"query must have at most {MAX_QUERY_TERMS} words")
+    if not unique:
+        return QueryTerms((), None)
+    last = unique[-1]
+    return QueryTerms(tuple(t for t in unique[:-1] if t != last), last)
+
+
+class SearchService:
+    def __init__(self, *, items: ItemStore, cursors: CursorSigner, clock: Clock) -> None:
+        self._items = items
+        self._cursors = cursors
+        self._clock = clock
+        self.indexer = SearchIndexer(items)
+
+    async def search(
+        self,
+        viewer: Principal,
+        query: str,
+        *,
+        types: Sequence[str] | None = None,
+        search_filter: SearchFilter | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> SearchPage:
+        size = check_page_size(first)
+        terms = parse_query(query)
+        wanted = search_filter or SearchFilter()
+        kinds = [k for k in KINDS if types is None or k in types]
+        scope = json.dumps([compose(query).strip(), kinds])
+        position = None if after is None else self._read_cursor(after, scope, viewer, wanted)
+        if terms.prefix is None:
+            return SearchPage([], False)
+        sources = [self._source(kind, viewer, wanted) for kind in kinds]
+        runs = [s for s in sources if s is not None]
+        results = await asyncio.gather(*(search_kind(self._items, s, terms) for s in runs))
+        ranked = sorted((hit for hits in results for hit in hits), key=_order)
+        if position is not None:
+            ranked = [hit for hit in ranked if _order(hit) > position]
+        page = ranked[:size]
+        hits = [self._hit(hit, scope, viewer, wanted) for hit in page]
+        return SearchPage(hits, has_next_page=len(ranked) > size)
+
+    def _source(self, kind: str, viewer: Principal, wanted: SearchFilter) -> Source | None:
+        if kind == FILE:
+            return FileSource(self._items, viewer, wanted, self._clock)
+        return None if wanted.files_only else UserSource(self._items, wanted)
+
+    def _hit(self, hit: Scored, scope: str, viewer: Principal, wanted: SearchFilter) -> SearchHit:
+        document = hit.candidate.document
+        marked = (highlight(text, hit.matched) for text in document.fields.values())
+        position = json.dumps(list(_order(hit)))
+        cursor = self._cursors.sign(
+            position, query=scope, viewer_id=viewer.user_id, filter_hash=wanted.fingerprint()
+        )
+        return SearchHit(
+            kind=document.kind,
+            id=document.id,
+            score=hit.score,
+            highlights=tuple(text for text in marked if text is not None),
+            record=hit.candidate.record,
+            cursor=cursor,
+        )
+
+    def _read_cursor(
+        self, cursor: str, scope: str, viewer: Principal, wanted: SearchFilter
+    ) -> tuple[float, str, str]:
+        position = self._cursors.verify(
+            cursor, query=scope, viewer_id=viewer.user_id, filter_hash=wanted.fingerprint()
+        )
+        try:
+            negated, kind, doc_id = json.loads(position)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInputError("Invalid cursor") from exc
+        if not isinstance(negated, int | float) or kind not in (FILE, USER):
+            raise InvalidInputError("Invalid cursor")
+        return float(negated), str(kind), str(doc_id)
+
+
+def _order(hit: Scored) -> tuple[float, str, str]:
+    return (-hit.score, hit.candidate.document.kind, hit.candidate.document.id)
