@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
     from api.settings import Settings
 
 
-def build_app(settings: Settings, deps: Deps | None = None) -> Starlette:
+def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = True) -> Starlette:
+    """``observe=False`` leaves out logs, metrics and tracing (bench/observability.py)."""
     deps = deps or build_deps(settings)
     introspection = settings.introspection_enabled
     ide_html = _playground_html() if introspection else None
@@ -45,13 +47,33 @@ def build_app(settings: Settings, deps: Deps | None = None) -> Starlette:
 
         routes.append(Mount("/auth", routes=auth_routes(deps.dev_idp)))
 
+    observability = None
+    if observe:
+        from api.observability.setup import build_observability
+
+        observability = build_observability(settings)
+        routes.extend(observability.routes)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sweep = _sweep_abandoned_uploads(deps, settings)
         yield
+        if sweep is not None:
+            sweep.cancel()
         await deps.aclose()
 
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.add_middleware(RequestIdMiddleware)
+    if observability is not None:
+        from api.observability.middleware import ObservabilityMiddleware
+
+        app.add_middleware(
+            ObservabilityMiddleware,
+            routes=routes,
+            logger=observability.logger,
+            recorders=observability.recorders,
+            tracer=observability.tracer,
+        )
+    app.add_middleware(RequestIdMiddleware)  # outermost: the id exists before anything logs
     return app
 
 
@@ -66,3 +88,13 @@ def _playground_assets() -> Mount:
     from api.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_assets_app, graphiql_assets_dir
 
     return Mount(GRAPHIQL_ASSETS_PATH, app=graphiql_assets_app(graphiql_assets_dir()))
+
+
+def _sweep_abandoned_uploads(deps: Deps, settings: Settings) -> asyncio.Task[int] | None:
+    """The local folder's stand-in for the bucket's lifecycle rule: bytes of uploads that
+    were never completed are removed once their completion window has closed. It runs in
+    the background so start-up does not wait on walking the folder."""
+    if deps.local_blobs is None:
+        return None
+    window = settings.pending_upload_ttl_seconds + settings.upload_url_expiry_seconds
+    return asyncio.create_task(deps.local_blobs.sweep_unconfirmed(window))

@@ -22,6 +22,7 @@ from domain.errors import StoreUnavailableError
 from domain.file_items import new_file_id
 from domain.file_service import FileService
 from domain.ports import BlobStore, ItemStore, TokenVerifier
+from domain.search.service import SearchService
 from domain.users import UserProfiles, UserRepository
 from resolvers.context import Services
 
@@ -60,12 +61,17 @@ class Deps:
 
 
 def build_deps(settings: Settings) -> Deps:
+    from api.observability.counting import CountingBlobStore, CountingItemStore
+
     closers: Closers = []
-    items = _build_items(settings, closers)
-    blobs, local_blobs = _build_blobs(settings)
+    # Counted per request for logs and metrics; the adapters are unaware.
+    items: ItemStore = CountingItemStore(_build_items(settings, closers))
+    raw_blobs, local_blobs = _build_blobs(settings)
+    blobs: BlobStore = CountingBlobStore(raw_blobs)
     dev_idp = _build_dev_idp(settings, items)
     verifier = _build_verifier(settings, dev_idp)
     users = UserRepository(items)
+    cursors = CursorSigner(_cursor_key(settings))
     services = Services(
         users=users,
         profiles=UserProfiles(users, clock=utc_now),
@@ -79,7 +85,8 @@ def build_deps(settings: Settings) -> Deps:
             pending_ttl_seconds=settings.pending_upload_ttl_seconds,
             upload_expiry_seconds=settings.upload_url_expiry_seconds,
         ),
-        cursors=CursorSigner(_cursor_key(settings)),
+        cursors=cursors,
+        search=SearchService(items=items, cursors=cursors, clock=utc_now),
     )
     return Deps(settings, items, blobs, verifier, services, dev_idp, local_blobs, closers)
 

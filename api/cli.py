@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
         "--group", action="append", default=[], help="add the user to this group (repeatable)"
     )
     token.set_defaults(run=_token)
+
+    reindex = commands.add_parser(
+        "reindex",
+        help="rebuild the search index from the metadata (safe while the server runs)",
+    )
+    reindex.set_defaults(run=_reindex)
     return parser
 
 
@@ -97,6 +103,31 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
             await deps.aclose()
 
     print(asyncio.run(issue()))
+    return 0
+
+
+def _reindex(settings: Settings, args: argparse.Namespace) -> int:
+    from api.bootstrap import build_deps
+    from domain.search.reindex import reindex, text_bar
+
+    deps = build_deps(settings)
+
+    def show(done: int, total: int) -> None:
+        print(text_bar(done, total), end="\n" if done == total else "", file=sys.stderr)
+
+    async def run() -> int:
+        try:
+            return await reindex(
+                deps.items,
+                sync_file=deps.services.files.index_for_search,
+                sync_user=deps.services.users.index_for_search,
+                progress=show,
+            )
+        finally:
+            await deps.aclose()
+
+    count = asyncio.run(run())
+    print(f"reindexed {count} documents")
     return 0
 
 

@@ -15,6 +15,8 @@ from api.setting_errors import SettingsError
 
 ENV_PREFIX = "DEMOBACKEND_"
 MIB = 1024 * 1024
+# infra/resources.json: the bucket expires objects tagged upload=pending after 2 days.
+S3_UNCONFIRMED_TTL_SECONDS = 2 * 86_400 - 3_600
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
@@ -57,6 +59,11 @@ class Settings(BaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     introspection: bool | None = None  # default: on locally, off in AWS
 
+    # Observability (README "Operations: monitoring")
+    metrics_endpoint: bool | None = None  # GET /metrics (Prometheus); default: local only
+    metrics_namespace: str = Field(default="DemoBackend", pattern=r"^[A-Za-z0-9_./#:-]{1,255}$")
+    tracing: bool = False  # X-Ray through Powertools Tracer; off: the X-Ray SDK is never imported
+
     @field_validator("cognito_client_ids", "cors_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -82,6 +89,13 @@ class Settings(BaseSettings):
             raise ValueError("bucket: required when BACKEND=aws")
         if self.backend == "aws" and self.cursor_secret is None:
             raise ValueError("cursor_secret: required when BACKEND=aws (64+ hex characters)")
+        if self.backend == "aws" and self.pending_upload_ttl_seconds > S3_UNCONFIRMED_TTL_SECONDS:
+            # The bucket's lifecycle deletes unconfirmed uploads after 2 days; a longer
+            # pending window would let it delete bytes a client may still complete.
+            raise ValueError(
+                "pending_upload_ttl_seconds: must be at most "
+                f"{S3_UNCONFIRMED_TTL_SECONDS} with BACKEND=aws"
+            )
         if self.upload_url_expiry_seconds > self.pending_upload_ttl_seconds:
             raise ValueError(
                 "upload_url_expiry_seconds: must not exceed PENDING_UPLOAD_TTL_SECONDS"
@@ -91,6 +105,12 @@ class Settings(BaseSettings):
     @property
     def introspection_enabled(self) -> bool:
         return self.introspection if self.introspection is not None else self.backend == "local"
+
+    @property
+    def metrics_endpoint_enabled(self) -> bool:
+        if self.metrics_endpoint is not None:
+            return self.metrics_endpoint
+        return self.backend == "local"
 
     @property
     def base_url(self) -> str:

@@ -7,6 +7,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from resolvers.errors import ErrorCodes
+from resolvers.extensions.metrics import OperationFigures
 from resolvers.mutations.file_changes import FileChangeMutations
 from resolvers.mutations.profile import ProfileMutations
 from resolvers.mutations.sharing import SharingMutations
@@ -32,7 +33,8 @@ class DemoSchema(strawberry.Schema):
 
 
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
-    extensions: list[type[SchemaExtension]] = [ErrorCodes]
+    # OperationFigures first: hooks exit in reverse, so it reads the codes ErrorCodes settled.
+    extensions: list[type[SchemaExtension]] = [OperationFigures, ErrorCodes]
     if not introspection:
         extensions.append(DisableIntrospection)
     return DemoSchema(

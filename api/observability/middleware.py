@@ -1,0 +1,153 @@
+"""The per-request gatherer: one JSON log line and one metrics sample per HTTP request.
+
+Pure ASGI, inside the request-id middleware. It opens the request's figures
+(resolvers/extensions/metrics.py), which the counting stores and the OperationFigures
+schema extension fill in, and the request's log keys; when the response is done it logs
+the ``request`` line and hands a bounded ``RequestSample`` to each metrics recorder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.observability.logs import begin_request, end_request
+from api.observability.metrics import Labeller, Recorder, RequestSample
+from resolvers.extensions.metrics import close_figures, open_figures
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+
+    from api.observability.tracing import RequestTracer
+    from resolvers.extensions.metrics import RequestFigures
+
+UNMATCHED = "unmatched"
+
+
+class ObservabilityMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Sequence[BaseRoute],
+        logger: Logger,
+        recorders: Sequence[Recorder],
+        tracer: RequestTracer | None = None,
+    ) -> None:
+        self.app = app
+        self._routes = list(routes)
+        # Plain paths answer from a dict; templates and mounts fall back to matching.
+        self._exact = {
+            route.path: route.path
+            for route in routes
+            if isinstance(route, Route) and not route.param_convertors
+        }
+        self._logger = logger
+        self._recorders = list(recorders)
+        self._tracer = tracer
+        self._labeller = Labeller()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = str(scope.get("state", {}).get("request_id") or uuid.uuid4().hex)
+        route = self._route_of(scope)
+        figures, token = open_figures(request_id)
+        begin_request(self._logger, correlation_id=request_id)
+        status = 500  # unless a response starts
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        started = time.perf_counter()
+        try:
+            span_cm = self._tracer.span(f"## {route}") if self._tracer else None
+            async with span_cm or contextlib.nullcontext() as span:
+                await self.app(scope, receive, send_with_status)
+                if self._tracer is not None and span is not None:
+                    self._tracer.annotate(span, route=route, status=status)
+        finally:
+            latency_ms = (time.perf_counter() - started) * 1000
+            try:
+                self._finish(scope, route, status, latency_ms, figures)
+            finally:
+                end_request(self._logger)
+                close_figures(token)
+
+    def _finish(
+        self, scope: Scope, route: str, status: int, latency_ms: float, figures: RequestFigures
+    ) -> None:
+        labeller = self._labeller
+        sample = RequestSample(
+            route=route,
+            operation=labeller.operation(figures),
+            operation_type=figures.operation_type or "none",
+            status=status,
+            latency_ms=latency_ms,
+            error_codes=labeller.error_codes(figures, status),
+            figures=figures,
+            on_lambda="aws.event" in scope,
+        )
+        self._logger.info("request", extra=_log_fields(scope, sample))
+        for recorder in self._recorders:
+            try:
+                recorder.record(sample)
+            except Exception:  # metrics must never fail the request
+                self._logger.exception("recording metrics failed")
+
+    def _route_of(self, scope: Scope) -> str:
+        exact = self._exact.get(scope.get("path", ""))
+        if exact is not None:
+            return exact
+        for route in self._routes:
+            match, _ = route.matches(scope)
+            if match is not Match.NONE:
+                if isinstance(route, Mount):
+                    return f"{route.path}/*"
+                if isinstance(route, Route):
+                    return route.path
+        return UNMATCHED
+
+
+def _log_fields(scope: Scope, sample: RequestSample) -> dict[str, Any]:
+    figures = sample.figures
+    fields: dict[str, Any] = {
+        "request_id": figures.request_id,
+        "method": scope.get("method"),
+        "route": sample.route,  # a template: raw paths and query strings are never logged
+        "status": sample.status,
+        "latency_ms": round(sample.latency_ms, 2),
+        "store_calls": figures.store_calls,
+        "item_calls": figures.item_calls,
+        "items_read": figures.items_read,
+        "blob_calls": figures.blob_calls,
+        "blob_presigns": figures.blob_presigns,
+    }
+    if figures.graphql:
+        fields |= {
+            "operation_name": figures.operation_name,
+            "operation": sample.operation,
+            "operation_type": figures.operation_type,
+            "error_codes": list(figures.error_codes),
+        }
+    elif sample.error_codes:
+        fields["error_codes"] = list(sample.error_codes)
+    if figures.user is not None:
+        fields["user"] = figures.user
+    if figures.search_ms is not None:
+        fields["search_ms"] = round(figures.search_ms, 2)
+    lambda_context = scope.get("aws.context")
+    lambda_request_id = getattr(lambda_context, "aws_request_id", None)
+    if isinstance(lambda_request_id, str):
+        fields["lambda_request_id"] = lambda_request_id
+    return fields

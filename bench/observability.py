@@ -1,0 +1,125 @@
+"""Per-request overhead of observability, and the cold-start cost of tracing.
+
+1. The same authenticated query (`query Me { me { username } }`: the profile check and
+   one user read on SQLite) against the app built with observability off
+   (`build_app(..., observe=False)`) and on (JSON log line, Prometheus metrics), and on
+   with EMF too (the request marked as coming through Lambda, as Mangum marks it), all
+   in-process through httpx's ASGITransport, alternating; per-request median of
+   `--runs` samples of `--requests` sequential requests each. Log and EMF lines go to
+   /dev/null (written, not shown). Target: on/off <= 1.10x.
+2. Cold import + app build in fresh interpreters with TRACING off vs on (on imports the
+   X-Ray SDK through Powertools' Tracer).
+
+Run: `.venv/bin/python -m bench.observability [--runs 21 --requests 50 --cold-runs 9]`.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.app import build_app
+from api.bootstrap import build_deps
+from api.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+QUERY = {"query": "query Me { me { username } }"}
+COLD = "from api.app import build_app; from api.settings import load_settings; " + (
+    "build_app(load_settings())"
+)
+
+
+def as_if_lambda(app: ASGIApp) -> ASGIApp:
+    async def marked(scope: Scope, receive: Receive, send: Send) -> None:
+        await app({**scope, "aws.event": {}}, receive, send)
+
+    return marked
+
+
+async def per_request_ms(client: httpx.AsyncClient, token: str, requests: int) -> float:
+    headers = {"authorization": f"Bearer {token}"}
+    started = time.perf_counter()
+    for _ in range(requests):
+        response = await client.post("/graphql", json=QUERY, headers=headers)
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+    return (time.perf_counter() - started) * 1000 / requests
+
+
+async def overhead(data_dir: str, runs: int, requests: int) -> dict[str, list[float]]:
+    settings = load_settings(data_dir=data_dir)
+    deps = build_deps(settings)
+    assert deps.dev_idp is not None
+    token = (await deps.dev_idp.issue_tokens_for("bench")).id_token
+    apps: dict[str, Any] = {
+        "off": build_app(settings, deps, observe=False),
+        "on (logs + Prometheus)": build_app(settings, deps),
+        "on + EMF (Lambda path)": as_if_lambda(build_app(settings, deps)),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in apps}
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {
+            name: await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b")
+            )
+            for name, app in apps.items()
+        }
+        for client in clients.values():  # warm up: profile created, caches filled
+            await per_request_ms(client, token, 5)
+        for _ in range(runs):
+            for name, client in clients.items():
+                samples[name].append(await per_request_ms(client, token, requests))
+    await deps.aclose()
+    return samples
+
+
+def cold_samples(data_dir: str, runs: int) -> dict[str, list[float]]:
+    envs = {
+        "tracing off": {**os.environ, "DEMOBACKEND_DATA_DIR": data_dir, "DEMOBACKEND_TRACING": "0"},
+        "tracing on": {**os.environ, "DEMOBACKEND_DATA_DIR": data_dir, "DEMOBACKEND_TRACING": "1"},
+    }
+    samples: dict[str, list[float]] = {name: [] for name in envs}
+    for env in envs.values():  # warm bytecode and page caches
+        subprocess.run([sys.executable, "-c", COLD], cwd=ROOT, env=env, check=True)
+    for _ in range(runs):
+        for name, env in envs.items():
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", COLD], cwd=ROOT, env=env, check=True)
+            samples[name].append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--cold-runs", type=int, default=9)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as data_dir:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            per_request = asyncio.run(overhead(data_dir, args.runs, args.requests))
+        cold = cold_samples(data_dir, args.cold_runs)
+    base = statistics.median(per_request["off"])
+    print(f"per request, median of {args.runs} x {args.requests} sequential requests")
+    for name, times in per_request.items():
+        median = statistics.median(times)
+        print(f"  {name:24s} {median:6.3f} ms   ratio {median / base:.3f}x")
+    print("  (target on/off <= 1.10x)")
+    cold_base = statistics.median(cold["tracing off"])
+    print(f"cold import + build_app, fresh interpreter, median of {args.cold_runs}")
+    for name, times in cold.items():
+        median = statistics.median(times)
+        print(f"  {name:24s} {median:6.1f} ms   ratio {median / cold_base:.3f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Schema extensions beyond error handling (see resolvers/errors.py for ErrorCodes)."""
