@@ -1,9 +1,11 @@
 """BM25 (k1 1.2, b 0.75) summed over weighted fields (a simple BM25F variant: each field
 has its own length normalisation; the field weight scales its saturated term frequency).
 
-Collection statistics (N, average field lengths, document frequencies) are counters kept
-incrementally by the indexer; they may drift slightly (README.md), which shifts scores a
-little but never which documents match.
+Privacy (issue 5 point 4): a score may depend only on documents the viewer may read, so
+no index-wide statistic reaches it. N and the average field lengths are fixed reference
+constants (REFERENCE_DOCS here, documents.TYPICAL_LENGTHS); document frequencies are
+counted by the engine over the documents it accepted for this query (readable, passing
+the filter, matching every term) — README.md "Scoring" has the formula and its limits.
 """
 
 import math
@@ -12,12 +14,19 @@ from dataclasses import dataclass
 
 K1 = 1.2
 B = 0.75
+# N in the idf: a constant above the engine's accept cap (200), so df <= N always.
+REFERENCE_DOCS = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class Collection:
     docs: int
     avg_lengths: dict[str, float]
+
+
+def reference_collection(avg_lengths: dict[str, float]) -> Collection:
+    """The fixed statistics every score and every posting impact uses."""
+    return Collection(docs=REFERENCE_DOCS, avg_lengths=dict(avg_lengths))
 
 
 def idf(docs: int, df: int) -> float:

@@ -1,4 +1,7 @@
-"""Collection statistics for BM25, kept as sharded counters in the ItemStore.
+"""Index-wide statistics, kept as sharded counters in the ItemStore. They count documents
+some viewers cannot read, so they never reach a score (bm25.py): queries use document
+frequencies only to choose the driving term and the prefix expansions; N and the field
+lengths (``collection``) are maintained but not read by queries.
 
 The ItemStore has no atomic increment, so a counter changes by a conditional put (version
 check) and retries on conflict. A document always updates the shard its id hashes to, so
@@ -25,6 +28,7 @@ MAX_EXPANSIONS = 10
 
 
 async def collection(store: ItemStore, kind: str) -> Collection:
+    """Index-wide N and average field lengths: diagnostics only, never for scoring."""
     items = await store.get_many([keys.stats_key(kind, n) for n in range(keys.STATS_SHARDS)])
     docs = 0
     lengths: dict[str, int] = defaultdict(int)

@@ -24,6 +24,13 @@ FIELD_WEIGHTS: dict[str, dict[str, float]] = {
     USER: {"username": 3.0, "display_name": 2.0},
 }
 
+# BM25 length normalisation against fixed typical field lengths (in terms), not the index's
+# averages: those would count files the viewer cannot read (bm25.py, README.md "Scoring").
+TYPICAL_LENGTHS: dict[str, dict[str, float]] = {
+    FILE: {"name": 3.0, "tags": 2.0, "description": 6.0, "content_type": 2.0},
+    USER: {"username": 1.0, "display_name": 2.0},
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Document:

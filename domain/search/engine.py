@@ -6,10 +6,12 @@
 2. The rarest group (an exact term, or the prefix's expansions together) drives: its
    postings are read best-impact first, a page at a time.
 3. Each page's documents are read in one batch (sources.py: permission and filter applied
-   there), re-analysed from their *current* text, kept if every term matches, and scored.
+   there), re-analysed from their *current* text and kept if every term matches.
 4. Reading stops at ACCEPT_TARGET accepted documents, READ_BUDGET postings, or the end of
    the driver's postings. All three depend only on the index, the viewer and the filter,
    never on the page asked for — so every page of a query sees the same ranked list.
+5. The accepted documents are scored with statistics taken from them alone (bm25.py):
+   nothing index-wide, which would count documents the viewer cannot read, reaches a score.
 
 Items read per query are therefore bounded by a constant (README.md has the arithmetic),
 and for a selective query by the rarest term's document frequency.
@@ -21,8 +23,8 @@ from dataclasses import dataclass
 
 from domain.ports import ItemStore
 from domain.search import counters, keys
-from domain.search.bm25 import Collection, term_score
-from domain.search.documents import FIELD_WEIGHTS
+from domain.search.bm25 import reference_collection, term_score
+from domain.search.documents import FIELD_WEIGHTS, TYPICAL_LENGTHS
 from domain.search.sources import Candidate, Source
 
 ACCEPT_TARGET = 200
@@ -57,8 +59,9 @@ async def search_kind(store: ItemStore, source: Source, query: QueryTerms) -> li
     short_prefix = query.prefix if query.prefix and len(query.prefix) < MIN_PREFIX_CHARS else None
     if short_prefix:
         exact.append(short_prefix)  # one character matches exactly: no type-ahead on "q"
-    # Counters are approximate (README.md): a zero df still reads the postings (one query
-    # that finds none when the term is truly absent) rather than miss a real match.
+    # Index-wide df (it counts unreadable documents) only chooses the driver: which postings
+    # are read, never a score. Counters are approximate (README.md): a zero df still reads
+    # the postings (one query that finds none when the term is truly absent).
     dfs = await counters.document_frequencies(store, kind, exact) if exact else {}
     dfs = {term: max(df, 1) for term, df in dfs.items()}
     expansions: dict[str, int] = {}
@@ -69,19 +72,18 @@ async def search_kind(store: ItemStore, source: Source, query: QueryTerms) -> li
     groups = [[term] for term in exact] + ([sorted(expansions)] if expansions else [])
     group_df = [sum(dfs.get(t, expansions.get(t, 0)) for t in group) for group in groups]
     driver = groups[group_df.index(min(group_df))]
-    all_dfs = {**expansions, **dfs}
-    collection = await counters.collection(store, kind)
-    scorer = _Scorer(kind, exact, None if short_prefix else query.prefix, all_dfs, collection)
-    return await _collect(store, source, kind, driver, scorer)
+    matcher = _Matcher(exact, None if short_prefix else query.prefix, frozenset(expansions))
+    accepted = await _collect(store, source, kind, driver, matcher)
+    return _score(kind, accepted)
 
 
 async def _collect(
-    store: ItemStore, source: Source, kind: str, driver: list[str], scorer: "_Scorer"
-) -> list[Scored]:
+    store: ItemStore, source: Source, kind: str, driver: list[str], matcher: "_Matcher"
+) -> list["_Match"]:
     streams = [_Stream(keys.posting_partition(kind, term)) for term in driver]
     page = max(10, POSTING_PAGE // len(streams))
     seen: set[str] = set()
-    accepted: list[Scored] = []
+    accepted: list[_Match] = []
     read = 0
     while len(accepted) < ACCEPT_TARGET and read < READ_BUDGET:
         active = [s for s in streams if not s.done]
@@ -99,43 +101,61 @@ async def _collect(
         seen.update(ids)
         if ids:
             for candidate in await source.load(ids):
-                scored = scorer.score(candidate)
-                if scored is not None:
-                    accepted.append(scored)
+                match = matcher.match(candidate)
+                if match is not None:
+                    accepted.append(match)
     return accepted[:ACCEPT_TARGET]
 
 
-class _Scorer:
-    def __init__(
-        self,
-        kind: str,
-        exact: list[str],
-        prefix: str | None,
-        dfs: dict[str, int],
-        collection: Collection,
-    ) -> None:
-        self._weights = FIELD_WEIGHTS[kind]
-        self._exact, self._prefix, self._dfs, self._collection = exact, prefix, dfs, collection
+@dataclass(frozen=True, slots=True)
+class _Match:
+    candidate: Candidate
+    field_terms: dict[str, Counter[str]]
+    exact: tuple[str, ...]
+    completions: frozenset[str]  # of the prefix term, present in the document
 
-    def score(self, candidate: Candidate) -> Scored | None:
-        """None unless every term matches the document's current text."""
+
+class _Matcher:
+    """AND semantics over the document's *current* text. A prefix matches through the
+    expansions read from the vocabulary only, whichever group drives: so the accepted set
+    does not depend on the driver (which index-wide df chose)."""
+
+    def __init__(self, exact: list[str], prefix: str | None, expansions: frozenset[str]) -> None:
+        self._exact, self._prefix, self._expansions = tuple(exact), prefix, expansions
+
+    def match(self, candidate: Candidate) -> _Match | None:
         field_terms = candidate.document.field_terms()
-        present: Counter[str] = Counter()
+        present: set[str] = set()
         for counts in field_terms.values():
             present.update(counts)
         if any(term not in present for term in self._exact):
             return None
-        total = sum(self._term(term, field_terms) for term in self._exact)
-        matched = set(self._exact)
+        completions: frozenset[str] = frozenset()
         if self._prefix is not None:
-            completions = [t for t in present if t.startswith(self._prefix)]
+            completions = frozenset(present & self._expansions)
             if not completions:
                 return None
-            total += max(self._term(term, field_terms) for term in completions)
-            matched.update(completions)
-        return Scored(round(total, 6), candidate, frozenset(matched))
+        return _Match(candidate, field_terms, self._exact, completions)
 
-    def _term(self, term: str, field_terms: dict[str, Counter[str]]) -> float:
-        # A completion beyond the expansions read from the vocabulary counts as rare (df 1).
-        df = self._dfs.get(term, 1)
-        return term_score(term, df, field_terms, self._weights, self._collection)
+
+def _score(kind: str, accepted: list[_Match]) -> list[Scored]:
+    """BM25 with statistics from the accepted documents only (bm25.py): N and the average
+    field lengths are reference constants, df(term) = accepted documents holding the term.
+    Every accepted document holds every exact term, so their df is len(accepted)."""
+    weights = FIELD_WEIGHTS[kind]
+    collection = reference_collection(TYPICAL_LENGTHS[kind])
+    df: Counter[str] = Counter()
+    for match in accepted:
+        df.update(match.exact)
+        df.update(match.completions)
+    scored: list[Scored] = []
+    for match in accepted:
+        terms = match.field_terms
+        total = sum(term_score(t, df[t], terms, weights, collection) for t in match.exact)
+        if match.completions:
+            total += max(
+                term_score(t, df[t], terms, weights, collection) for t in match.completions
+            )
+        matched = frozenset(match.exact) | match.completions
+        scored.append(Scored(round(total, 6), match.candidate, matched))
+    return scored

@@ -29,8 +29,8 @@ from typing import Any
 from domain.errors import ConflictError
 from domain.ports import MAX_WRITE_ITEMS, Absent, Delete, Item, ItemStore, Put, VersionIs, WriteOp
 from domain.search import counters, keys
-from domain.search.bm25 import term_frequency_part
-from domain.search.documents import FIELD_WEIGHTS, Document
+from domain.search.bm25 import reference_collection, term_frequency_part
+from domain.search.documents import FIELD_WEIGHTS, TYPICAL_LENGTHS, Document
 
 logger = logging.getLogger(__name__)
 _ATTEMPTS = 8
@@ -99,7 +99,9 @@ class SearchIndexer:
         await self._store.write([Put(intent, condition=_at(state.version))])
         ops: list[WriteOp] = []
         if doc is not None:
-            stats = await counters.collection(self._store, kind)
+            # Fixed reference lengths: a posting's impact (its read order) depends on this
+            # document alone, not on what else (readable or not) is in the index.
+            stats = reference_collection(TYPICAL_LENGTHS[kind])
             weights = FIELD_WEIGHTS[kind]
             for term in sorted(new_terms):
                 impact = term_frequency_part(term, field_terms, weights, stats)
