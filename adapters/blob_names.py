@@ -4,6 +4,7 @@ same keys, sizes, types, checksums and expiries, and name downloads the same way
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from domain.errors import InvalidInputError
@@ -123,3 +124,33 @@ def _fallback_char(char: str) -> str:
     if " " <= char <= "~" and char not in '"\\/%':
         return char
     return "_"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRequest:
+    """A presign_upload call's arguments, each checked and normalised as every store
+    must before it signs anything."""
+
+    key: str
+    size: int
+    content_type: str
+    sha256: str | None
+    expires_in: int
+
+
+def check_upload_request(
+    key: str,
+    *,
+    size: int,
+    content_type: str,
+    sha256: str | None,
+    expires_in: int,
+    max_expiry: int,
+) -> UploadRequest:
+    return UploadRequest(
+        key=validate_key(key),
+        size=check_size(size),
+        content_type=check_content_type(content_type),
+        sha256=normalize_sha256_hex(sha256) if sha256 is not None else None,
+        expires_in=check_expiry(expires_in, max_expiry),
+    )

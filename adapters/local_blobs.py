@@ -23,13 +23,11 @@ from urllib.parse import urlencode, urlsplit
 
 from adapters.blob_names import (
     DEFAULT_MAX_EXPIRY_SECONDS,
-    check_content_type,
     check_expiry,
     check_filename,
     check_max_expiry,
-    check_size,
+    check_upload_request,
     content_disposition,
-    normalize_sha256_hex,
     sha256_b64_to_hex,
     sha256_hex_to_b64,
     validate_key,
@@ -147,11 +145,21 @@ class LocalBlobStore:
         sha256: str | None,
         expires_in: int,
     ) -> UploadTarget:
-        key = validate_key(key)
-        size = check_size(size)
-        content_type = check_content_type(content_type)
-        sha256 = normalize_sha256_hex(sha256) if sha256 is not None else None
-        expires = int(self._clock()) + check_expiry(expires_in, self._max_expiry)
+        request = check_upload_request(
+            key,
+            size=size,
+            content_type=content_type,
+            sha256=sha256,
+            expires_in=expires_in,
+            max_expiry=self._max_expiry,
+        )
+        key, size, content_type, sha256 = (
+            request.key,
+            request.size,
+            request.content_type,
+            request.sha256,
+        )
+        expires = int(self._clock()) + request.expires_in
         query = self._signer.upload_query(
             key, size=size, content_type=content_type, sha256=sha256, expires=expires
         )

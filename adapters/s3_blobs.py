@@ -25,13 +25,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.blob_names import (
     DEFAULT_MAX_EXPIRY_SECONDS,
-    check_content_type,
     check_expiry,
     check_filename,
     check_max_expiry,
-    check_size,
+    check_upload_request,
     content_disposition,
-    normalize_sha256_hex,
     sha256_b64_to_hex,
     sha256_hex_to_b64,
     validate_key,
@@ -92,11 +90,21 @@ class S3BlobStore:
         sha256: str | None,
         expires_in: int,
     ) -> UploadTarget:
-        key = validate_key(key)
-        size = check_size(size)
-        content_type = check_content_type(content_type)
-        sha256 = normalize_sha256_hex(sha256) if sha256 is not None else None
-        expires_in = check_expiry(expires_in, self._max_expiry)
+        request = check_upload_request(
+            key,
+            size=size,
+            content_type=content_type,
+            sha256=sha256,
+            expires_in=expires_in,
+            max_expiry=self._max_expiry,
+        )
+        key, size, content_type, sha256 = (
+            request.key,
+            request.size,
+            request.content_type,
+            request.sha256,
+        )
+        expires_in = request.expires_in
         fields = {"Content-Type": content_type, TAGGING_FIELD: PENDING_TAGGING_XML}
         # Every form field must be matched by a condition, or S3 refuses the POST; the
         # bucket and exact key conditions are added by botocore itself. The exact tagging
