@@ -26,9 +26,10 @@ def free_port() -> int:
 class RunningServer:
     base_url: str
     process: subprocess.Popen[str]
+    log_path: Path
 
     def output(self) -> str:
-        return self.process.stdout.read() if self.process.stdout else ""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
 def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -40,15 +41,19 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
 @contextmanager
 def running_server(data_dir: Path, **extra_env: str) -> Iterator[RunningServer]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=server_env(data_dir, **extra_env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    server = RunningServer(f"http://127.0.0.1:{port}", process)
+    # A file, not a pipe: one JSON log line per request would fill a pipe nobody reads
+    # and stall the server mid-test.
+    log_path = data_dir.parent / f"server-{port}.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=server_env(data_dir, **extra_env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    server = RunningServer(f"http://127.0.0.1:{port}", process, log_path)
     try:
         _wait_until_healthy(server)
         yield server
