@@ -11,9 +11,11 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 
 from api.bootstrap import Deps, build_deps
+from api.cors import CorsMiddleware
 from api.graphql_view import DemoGraphQL
 from api.health import ReadyCheck, healthz
 from api.request_ids import RequestIdMiddleware
+from api.rest import rest_mount
 from resolvers.schema import build_schema
 
 if TYPE_CHECKING:
@@ -25,14 +27,16 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     deps = deps or build_deps(settings)
     introspection = settings.introspection_enabled
     ide_html = _playground_html() if introspection else None
+    schema = build_schema(introspection=introspection)  # one schema: /graphql and /rest
     graphql = DemoGraphQL(
-        build_schema(introspection=introspection),
+        schema,
         services=deps.services,
         verifier=deps.verifier,
         ide_html=ide_html,
     )
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        rest_mount(schema, services=deps.services, verifier=deps.verifier),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", ReadyCheck(items=deps.items, blobs=deps.blobs).endpoint, methods=["GET"]),
     ]
@@ -63,6 +67,8 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
         await deps.aclose()
 
     app = Starlette(routes=routes, lifespan=lifespan)
+    if settings.cors_origins:  # none configured: no CORS header is ever sent
+        app.add_middleware(CorsMiddleware, origins=settings.cors_origins)
     if observability is not None:
         from api.observability.middleware import ObservabilityMiddleware
 

@@ -1,0 +1,343 @@
+"""The REST shim under ``/rest`` (DESIGN.md §4): every route runs ONE named GraphQL document
+(api/rest_documents.py) against the same schema object and the same per-request Context as
+``/graphql``. No business rule lives here: the shim reads HTTP (path, query, JSON body,
+``If-Match``), runs the document, and turns ``data`` or ``errors[0].extensions.code`` into a
+status and a JSON body. Errors answer ``{"error": {"code", "message", "requestId"}}``.
+
+Status choices that are the shim's own:
+- a file or user the GraphQL answer gives as ``null`` -> 404 NOT_FOUND;
+- CONFLICT -> 412 when the request carried ``If-Match`` (the precondition failed), else 409;
+- ``GET /rest/files/{id}/download`` of a PENDING file -> 409 CONFLICT (no bytes yet);
+- a body over ``MAX_BODY_BYTES`` -> 413 (code BAD_USER_INPUT, as the /auth routes do).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from strawberry.schema import BaseSchema
+
+from api import rest_documents as docs
+from api.context import build_context
+from api.http_errors import error_response, request_id_of
+from api.openapi import openapi_document
+from domain.ports import TokenVerifier
+from resolvers.context import Services
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+DOWNLOAD_URL_SECONDS = 60
+INTERNAL = "INTERNAL_SERVER_ERROR"
+
+STATUS_BY_CODE: Mapping[str, int] = {
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "BAD_USER_INPUT": 400,
+    "CONFLICT": 409,
+    "QUERY_TOO_COMPLEX": 400,
+    INTERNAL: 500,
+}
+_PATCHABLE = frozenset({"name", "description", "tags", "visibility"})
+_SEARCH_TYPES = frozenset({"FILE", "USER"})
+_INT = re.compile(r"-?[0-9]{1,10}")
+_IF_MATCH = re.compile(r'\s*(?:(\*)|([0-9]{1,10})|"([0-9]{1,10})")\s*')
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class RestError(Exception):
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+def rest_mount(schema: BaseSchema, *, services: Services, verifier: TokenVerifier) -> Mount:
+    """``/rest`` and everything under it, whatever the path holds: Starlette's own pattern
+    (``.*``) would leave a decoded newline in an id to the outer router's plain-text 404."""
+    mount = Mount("/rest", app=rest_app(schema, services=services, verifier=verifier))
+    mount.path_regex = re.compile(r"^/rest/(?P<path>.*)$", re.DOTALL)
+    return mount
+
+
+def rest_app(schema: BaseSchema, *, services: Services, verifier: TokenVerifier) -> Starlette:
+    """The ASGI app mounted at ``/rest``; unknown paths and methods answer the JSON error."""
+    api = _RestApi(schema, services, verifier)
+    routes = [
+        Route("/openapi.json", _guarded(api.openapi), methods=["GET"]),
+        Route("/me", _guarded(api.me), methods=["GET"]),
+        Route("/users/{id}", _guarded(api.user), methods=["GET"]),
+        Route("/files", _guarded(api.files), methods=["GET", "POST"]),
+        Route("/files/{id}", _guarded(api.file), methods=["GET", "PATCH", "DELETE"]),
+        Route("/files/{id}/complete", _guarded(api.complete), methods=["POST"]),
+        Route("/files/{id}/download", _guarded(api.download), methods=["GET"]),
+        Route("/search", _guarded(api.search), methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
+
+
+class _RestApi:
+    def __init__(self, schema: BaseSchema, services: Services, verifier: TokenVerifier) -> None:
+        self._schema = schema
+        self._services = services
+        self._verifier = verifier
+
+    async def run(
+        self,
+        request: Request,
+        document: str,
+        operation: str,
+        variables: dict[str, Any],
+        *,
+        precondition: bool = False,
+    ) -> dict[str, Any]:
+        """``data`` of the document's answer, or a RestError built from ``errors[0]``."""
+        context = await build_context(request, self._services, self._verifier)
+        result = await self._schema.execute(
+            document, variable_values=variables, context_value=context, operation_name=operation
+        )
+        if result.errors:
+            error = result.errors[0]
+            code = str((error.extensions or {}).get("code") or INTERNAL)
+            status = STATUS_BY_CODE.get(code, 500)
+            if code == "CONFLICT" and precondition:
+                status = 412
+            message = error.message if status != 500 else "Internal server error"
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            raise RestError(status, code, message, headers)
+        if result.data is None:
+            raise RestError(500, INTERNAL, "Internal server error")
+        return dict(result.data)
+
+    # --- routes ---
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    async def me(self, request: Request) -> Response:
+        data = await self.run(request, docs.ME, "RestMe", {})
+        return JSONResponse(data["me"])
+
+    async def user(self, request: Request) -> Response:
+        data = await self.run(request, docs.USER, "RestUser", {"id": request.path_params["id"]})
+        return JSONResponse(_found(data["user"], "User"))
+
+    async def files(self, request: Request) -> Response:
+        if request.method == "POST":
+            body = await _json_object(request)
+            data = await self.run(request, docs.CREATE_UPLOAD, "RestCreateUpload", {"input": body})
+            payload = data["createUpload"]
+            file = payload["file"]
+            headers = {"Location": f"/rest/files/{quote(file['id'], safe='')}", **_etag(file)}
+            return JSONResponse(payload, status_code=201, headers=headers)
+        variables = _page_params(request)
+        data = await self.run(request, docs.MY_FILES, "RestMyFiles", variables)
+        connection = data["myFiles"]
+        items = [edge["node"] for edge in connection["edges"]]
+        return JSONResponse({"items": items, "pageInfo": connection["pageInfo"]})
+
+    async def file(self, request: Request) -> Response:
+        file_id: str = request.path_params["id"]
+        if request.method == "GET":
+            data = await self.run(request, docs.FILE, "RestFile", {"id": file_id})
+            file = _found(data["file"], "File")
+            return JSONResponse(file, headers=_etag(file))
+        expected = _if_match(request)
+        if request.method == "DELETE":
+            variables: dict[str, Any] = {"id": file_id, "expectedVersion": expected}
+            await self.run(
+                request,
+                docs.DELETE_FILE,
+                "RestDeleteFile",
+                variables,
+                precondition=expected is not None,
+            )
+            return Response(status_code=204)
+        body = await _json_object(request)
+        unknown = sorted(set(body) - _PATCHABLE)
+        if unknown:
+            raise RestError(
+                400,
+                "BAD_USER_INPUT",
+                f"Unknown field '{unknown[0]}'; allowed: {', '.join(sorted(_PATCHABLE))}",
+            )
+        update = {**body, "id": file_id, "expectedVersion": expected}
+        data = await self.run(
+            request,
+            docs.UPDATE_FILE,
+            "RestUpdateFile",
+            {"input": update},
+            precondition=expected is not None,
+        )
+        file = data["updateFile"]
+        return JSONResponse(file, headers=_etag(file))
+
+    async def complete(self, request: Request) -> Response:
+        variables = {"id": request.path_params["id"]}
+        data = await self.run(request, docs.COMPLETE_UPLOAD, "RestCompleteUpload", variables)
+        file = data["completeUpload"]
+        return JSONResponse(file, headers=_etag(file))
+
+    async def download(self, request: Request) -> Response:
+        variables = {"id": request.path_params["id"], "expiresIn": DOWNLOAD_URL_SECONDS}
+        data = await self.run(request, docs.DOWNLOAD, "RestDownload", variables)
+        file = _found(data["file"], "File")
+        url = file["downloadUrl"]
+        if file["status"] != "READY" or not url:
+            raise RestError(409, "CONFLICT", "The file has no bytes yet (status PENDING)")
+        # The URL is a capability: it goes to the client only, never to a log line.
+        return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+
+    async def search(self, request: Request) -> Response:
+        query = request.query_params.get("q")
+        if query is None:
+            raise RestError(400, "BAD_USER_INPUT", "Query parameter 'q' is required")
+        variables: dict[str, Any] = {"query": query, **_page_params(request)}
+        types = _search_types(request)
+        if types is not None:
+            variables["types"] = types
+        data = await self.run(request, docs.SEARCH, "RestSearch", variables)
+        connection = data["search"]
+        items = [
+            {
+                "type": edge["node"]["__typename"],
+                "score": edge["score"],
+                "highlights": edge["highlights"],
+                "node": {k: v for k, v in edge["node"].items() if k != "__typename"},
+            }
+            for edge in connection["edges"]
+        ]
+        return JSONResponse({"items": items, "pageInfo": connection["pageInfo"]})
+
+
+# --- HTTP reading ---
+
+
+def _found(value: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    """``file``/``user`` answer null for missing and unreadable alike: both are 404."""
+    if value is None:
+        raise RestError(404, "NOT_FOUND", f"{kind} not found")
+    return value
+
+
+def _etag(file: Mapping[str, Any]) -> dict[str, str]:
+    return {"ETag": f'"{file["version"]}"'}
+
+
+def _if_match(request: Request) -> int | None:
+    """``If-Match: 3`` or ``If-Match: "3"`` -> expectedVersion 3; ``*`` -> no condition.
+    Weak tags (``W/"3"``), lists and anything else are refused: versions compare strongly."""
+    values = request.headers.getlist("if-match")
+    if not values:
+        return None
+    match = _IF_MATCH.fullmatch(values[0]) if len(values) == 1 else None
+    if match is None:
+        raise RestError(
+            400,
+            "BAD_USER_INPUT",
+            'If-Match must be one version: 3 or "3" (weak tags and lists are not accepted)',
+        )
+    if match.group(1):
+        return None
+    return int(match.group(2) or match.group(3))
+
+
+def _page_params(request: Request) -> dict[str, Any]:
+    variables: dict[str, Any] = {}
+    first = request.query_params.get("first")
+    if first is not None:
+        if not _INT.fullmatch(first):
+            raise RestError(400, "BAD_USER_INPUT", "Query parameter 'first' must be an integer")
+        variables["first"] = int(first)
+    after = request.query_params.get("after")
+    if after is not None:
+        variables["after"] = after
+    return variables
+
+
+def _search_types(request: Request) -> list[str] | None:
+    """``type=FILE``, repeated or comma-separated, any case; absent -> every type."""
+    raw = request.query_params.getlist("type")
+    if not raw:
+        return None
+    types = [part.strip().upper() for value in raw for part in value.split(",")]
+    if not types or any(kind not in _SEARCH_TYPES for kind in types):
+        raise RestError(400, "BAD_USER_INPUT", "Query parameter 'type' must be FILE or USER")
+    return list(dict.fromkeys(types))
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise RestError(400, "BAD_USER_INPUT", "Invalid Content-Length header")
+        if int(declared) > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+    # Counted while streaming too: Content-Length may be absent (chunked) or wrong.
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+    try:
+        data = json.loads(body, parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        raise RestError(400, "BAD_USER_INPUT", "Request body must be valid JSON") from None
+    if not isinstance(data, dict):
+        raise RestError(400, "BAD_USER_INPUT", "Request body must be a JSON object")
+    return data
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# --- errors ---
+
+
+def _guarded(handler: Handler) -> Handler:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except RestError as exc:
+            return error_response(request, exc.status, exc.code, exc.message, exc.headers)
+        except _BodyTooLarge:
+            return error_response(
+                request, 413, "BAD_USER_INPUT", f"Request body exceeds {MAX_BODY_BYTES} bytes"
+            )
+        except Exception:
+            logger.exception("REST route failed (request id %s)", request_id_of(request))
+            return error_response(request, 500, INTERNAL, "Internal server error")
+
+    return endpoint
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (no such route or method) in the same JSON shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return error_response(
+            request, 405, "BAD_USER_INPUT", "Method not allowed", dict(exc.headers or {})
+        )
+    code = "NOT_FOUND" if exc.status_code == 404 else "BAD_USER_INPUT"
+    return error_response(request, exc.status_code, code, str(exc.detail))
