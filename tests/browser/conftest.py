@@ -4,7 +4,6 @@ Playwright is imported inside the fixtures: this file is loaded for every pytest
 a missing driver must skip (or, in CI, fail) the browser tests, not break collection.
 """
 
-import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,19 +59,25 @@ def browser_tab(browser: "Browser") -> Iterator[BrowserTab]:
         context.close()
 
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts" / "browser"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """On a failed test, attach a screenshot (in a fresh temp dir) and what the page did."""
+    """Save a screenshot of every browser test as an artifact (.artifacts/browser/, kept
+    by CI), and on failure attach its path and what the page did to the report."""
     report = yield
     tab = getattr(item, "funcargs", {}).get("browser_tab")
-    if report.when == "call" and report.failed and isinstance(tab, BrowserTab):
-        shot = Path(tempfile.mkdtemp(prefix="demobackend-browser-failure-")) / "page.png"
+    if report.when == "call" and isinstance(tab, BrowserTab):
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / f"{item.name}.png"
         try:
             tab.page.screenshot(path=shot, full_page=True, timeout=5_000)
             where = str(shot)
         except Exception as error:  # never hide the test's own failure behind this one
             where = f"no screenshot ({error})"
-        report.sections.append(("browser", f"screenshot: {where}\n{tab.summary()}"))
+        if report.failed:
+            report.sections.append(("browser", f"screenshot: {where}\n{tab.summary()}"))
     return report
