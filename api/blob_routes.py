@@ -144,11 +144,16 @@ class SignatureRedactingFilter(logging.Filter):
     ``logging.getLogger("uvicorn.access").addFilter(SignatureRedactingFilter())``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(_redacted(arg) for arg in record.args)
+        # Every pattern ends in "=": a message or argument without one has nothing to
+        # redact, so the common line (a bare message, no args) skips the regex.
+        args = record.args
+        if args and isinstance(args, tuple):
+            record.args = tuple(_redacted(arg) for arg in args)
         record.msg = _redacted(record.msg)
         return True
 
 
 def _redacted(value: Any) -> Any:
-    return redact_signatures(value) if isinstance(value, str) else value
+    if isinstance(value, str) and "=" in value:
+        return redact_signatures(value)
+    return value

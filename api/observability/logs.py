@@ -9,6 +9,7 @@ contextvar-backed keys (``thread_safe_append_keys``), never in the formatter's s
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,12 @@ def configure_logging(level: str) -> Logger:
 
         handler = StdoutHandler()
         handler.addFilter(SignatureRedactingFilter())
-        _logger = Logger(service=SERVICE, level=level, logger_handler=handler)
+        _logger = Logger(
+            service=SERVICE,
+            level=level,
+            logger_handler=handler,
+            json_deserializer=_json_message,
+        )
         for name in PACKAGE_LOGGERS:
             logging.getLogger(name).addHandler(handler)
         # Our handler prints each line once; a root handler (Lambda's, a test runner's)
@@ -57,6 +63,19 @@ def configure_logging(level: str) -> Logger:
     for name in PACKAGE_LOGGERS:
         logging.getLogger(name).setLevel(level)
     return _logger
+
+
+# What a JSON text can start with (json.loads also takes NaN, Infinity and leading
+# whitespace). The formatter tries to decode every str message as JSON, so that
+# ``logger.info('{"a": 1}')`` logs an object; most messages ("request") are plain words,
+# and failing them here skips building a JSONDecodeError per line.
+_JSON_FIRST = frozenset('{["-0123456789tfnNI \t\n\r')
+
+
+def _json_message(message: Any) -> Any:
+    if isinstance(message, str) and message and message[0] not in _JSON_FIRST:
+        raise ValueError("not JSON")
+    return json.loads(message)
 
 
 def begin_request(logger: Logger, **keys: Any) -> None:

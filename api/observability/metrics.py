@@ -1,5 +1,5 @@
 """Request metrics: Prometheus text at ``GET /metrics`` (locally) and CloudWatch EMF
-through Powertools Metrics (on Lambda). Both receive the same ``RequestSample``.
+in the documents Powertools Metrics writes (on Lambda). Both receive the same ``RequestSample``.
 
 Dimensions and labels are bounded: route templates (never raw paths), operation names only
 for named operations matching GraphQL's name grammar and only the first
@@ -9,16 +9,17 @@ for named operations matching GraphQL's name grammar and only the first
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.metrics import EphemeralMetrics
-
     from resolvers.extensions.metrics import RequestFigures
 
 MAX_OPERATION_NAMES = 50
@@ -137,20 +138,54 @@ class PrometheusRecorder:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._request_children: dict[tuple[str, str, str, int], Any] = {}
 
     def record(self, sample: RequestSample) -> None:
-        where = (sample.route, sample.operation)
         figures = sample.figures
-        self._requests.labels(*where, sample.operation_type, str(sample.status)).inc()
-        self._latency.labels(*where).observe(sample.latency_ms / 1000)
-        for code in sample.error_codes:
-            self._errors.labels(*where, code).inc()
-        self._store_calls.labels(*where, "items").inc(figures.item_calls)
-        self._store_calls.labels(*where, "blobs").inc(figures.blob_calls)
-        self._items_read.labels(*where).inc(figures.items_read)
-        self._presigns.labels(*where).inc(figures.blob_presigns)
+        children = self._children.get((sample.route, sample.operation))
+        if children is None:
+            children = self._children_of(sample.route, sample.operation)
+        requests = self._request_children.get(
+            (sample.route, sample.operation, sample.operation_type, sample.status)
+        )
+        if requests is None:
+            requests = self._request_child(sample)
+        latency, item_calls, blob_calls, items_read, presigns = children
+        requests.inc()
+        latency.observe(sample.latency_ms / 1000)
+        if sample.error_codes:
+            where = (sample.route, sample.operation)
+            for code in sample.error_codes:
+                self._errors.labels(*where, code).inc()
+        item_calls.inc(figures.item_calls)
+        blob_calls.inc(figures.blob_calls)
+        items_read.inc(figures.items_read)
+        presigns.inc(figures.blob_presigns)
         if figures.search_ms is not None:
             self._search.labels(sample.operation).observe(figures.search_ms / 1000)
+
+    # Label children cached per label tuple. The labels are already bounded (route
+    # templates, bounded operation names), so the caches are bounded by the same product.
+    def _children_of(self, route: str, operation: str) -> tuple[Any, ...]:
+        where = (route, operation)
+        children = (
+            self._latency.labels(*where),
+            self._store_calls.labels(*where, "items"),
+            self._store_calls.labels(*where, "blobs"),
+            self._items_read.labels(*where),
+            self._presigns.labels(*where),
+        )
+        self._children[where] = children
+        return children
+
+    def _request_child(self, sample: RequestSample) -> Any:
+        key = (sample.route, sample.operation, sample.operation_type, sample.status)
+        child = self._requests.labels(
+            sample.route, sample.operation, sample.operation_type, str(sample.status)
+        )
+        self._request_children[key] = child
+        return child
 
     async def endpoint(self, request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -161,42 +196,89 @@ class PrometheusRecorder:
 class EmfRecorder:
     """CloudWatch embedded metric format on stdout, for requests that came through Lambda:
     one document per request (dimensions service, route, operation) and one per distinct
-    error code (plus the code). A fresh EphemeralMetrics per request: Powertools' Metrics
-    shares its metric set between instances, which interleaved requests would mix."""
+    error code (plus the code).
+
+    The documents are the ones Powertools' ``EphemeralMetrics.flush_metrics`` prints (same
+    keys, order and compact JSON; tests/functional/test_observability_lambda.py reads
+    them), built directly: a fresh EphemeralMetrics per request (needed because Powertools'
+    Metrics shares its metric set between instances, which interleaved requests would mix)
+    cost more than the rest of the request's observability together. The metric names and
+    units are fixed here, so Powertools' per-call validation has nothing to catch; its
+    switches (POWERTOOLS_METRICS_DISABLED, POWERTOOLS_DEV) are honoured as it honours them.
+    """
 
     def __init__(self, namespace: str, service: str) -> None:
-        from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+        from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-        self._metrics_class = EphemeralMetrics
         self._namespace, self._service = namespace, service
-        self._unit = MetricUnit
+        self._metrics_disabled = is_metrics_disabled
+        self._directives = {
+            search: self._directive(("route", "operation", "service"), _metrics(search))
+            for search in (False, True)
+        }
+        self._by_code_directive = self._directive(
+            ("route", "operation", "code", "service"), (("ErrorsByCode", "Count"),)
+        )
+
+    def _directive(
+        self, dimensions: tuple[str, ...], metrics: tuple[tuple[str, str], ...]
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "Namespace": self._namespace,
+                "Dimensions": [list(dimensions)],
+                "Metrics": [{"Name": name, "Unit": unit} for name, unit in metrics],
+            }
+        ]
 
     def record(self, sample: RequestSample) -> None:
         if not sample.on_lambda:
             return
-        unit, figures = self._unit, sample.figures
-        metrics = self._dimensioned(sample)
-        metrics.add_metric(name="Requests", unit=unit.Count, value=1)
-        metrics.add_metric(name="Latency", unit=unit.Milliseconds, value=sample.latency_ms)
-        metrics.add_metric(name="Errors", unit=unit.Count, value=len(sample.error_codes))
-        metrics.add_metric(name="Faults", unit=unit.Count, value=int(sample.status >= 500))
-        metrics.add_metric(name="StoreCalls", unit=unit.Count, value=figures.store_calls)
-        metrics.add_metric(name="ItemsRead", unit=unit.Count, value=figures.items_read)
-        metrics.add_metric(name="BlobPresigns", unit=unit.Count, value=figures.blob_presigns)
+        if _METRICS_SWITCHES.intersection(os.environ) and self._metrics_disabled():
+            return
+        figures = sample.figures
+        searched = figures.search_ms is not None
+        timestamp = int(time.time() * 1000)
+        document: dict[str, Any] = {
+            "_aws": {"Timestamp": timestamp, "CloudWatchMetrics": self._directives[searched]},
+            "route": sample.route,
+            "operation": sample.operation,
+            "service": self._service,
+            "Requests": [1.0],
+            "Latency": [float(sample.latency_ms)],
+            "Errors": [float(len(sample.error_codes))],
+            "Faults": [float(sample.status >= 500)],
+            "StoreCalls": [float(figures.store_calls)],
+            "ItemsRead": [float(figures.items_read)],
+            "BlobPresigns": [float(figures.blob_presigns)],
+        }
         if figures.search_ms is not None:
-            metrics.add_metric(
-                name="SearchLatency", unit=unit.Milliseconds, value=figures.search_ms
-            )
-        metrics.flush_metrics()
+            document["SearchLatency"] = [float(figures.search_ms)]
+        lines = [json.dumps(document, separators=(",", ":"))]
         for code in sorted(set(sample.error_codes)):
-            by_code = self._dimensioned(sample)
-            by_code.add_dimension(name="code", value=code)
-            count = sample.error_codes.count(code)
-            by_code.add_metric(name="ErrorsByCode", unit=unit.Count, value=count)
-            by_code.flush_metrics()
+            by_code = {
+                "_aws": {"Timestamp": timestamp, "CloudWatchMetrics": self._by_code_directive},
+                "route": sample.route,
+                "operation": sample.operation,
+                "code": code,
+                "service": self._service,
+                "ErrorsByCode": [float(sample.error_codes.count(code))],
+            }
+            lines.append(json.dumps(by_code, separators=(",", ":")))
+        print("\n".join(lines))
 
-    def _dimensioned(self, sample: RequestSample) -> EphemeralMetrics:
-        metrics = self._metrics_class(namespace=self._namespace, service=self._service)
-        metrics.add_dimension(name="route", value=sample.route)
-        metrics.add_dimension(name="operation", value=sample.operation)
-        return metrics
+
+_METRICS_SWITCHES = frozenset({"POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_DEV"})
+
+
+def _metrics(search: bool) -> tuple[tuple[str, str], ...]:
+    metrics = (
+        ("Requests", "Count"),
+        ("Latency", "Milliseconds"),
+        ("Errors", "Count"),
+        ("Faults", "Count"),
+        ("StoreCalls", "Count"),
+        ("ItemsRead", "Count"),
+        ("BlobPresigns", "Count"),
+    )
+    return (*metrics, ("SearchLatency", "Milliseconds")) if search else metrics
