@@ -8,7 +8,13 @@ from datetime import datetime
 from domain import file_items
 from domain.clock import to_iso
 from domain.errors import ConflictError, InvalidInputError
-from domain.file_deps import SAVE_ATTEMPTS, FileDeps, changeable_file, gave_up
+from domain.file_deps import (
+    SAVE_ATTEMPTS,
+    FileDeps,
+    changeable_file,
+    gave_up,
+    index_for_search,
+)
 from domain.file_models import FileRecord
 from domain.models import Principal
 from domain.ports import WriteOp
@@ -41,6 +47,7 @@ async def share_file(deps: FileDeps, viewer: Principal, file_id: str, username: 
             await _save(deps, record, saved, file_items.put_share(saved, user_id, to_iso(now)))
         except ConflictError:
             continue
+        await index_for_search(deps, saved.id)  # search postings are partitioned by access
         return saved
     raise gave_up()
 
@@ -62,6 +69,7 @@ async def unshare_file(
             await _save(deps, record, saved, file_items.delete_share(record.id, user_id))
         except ConflictError:
             continue
+        await index_for_search(deps, saved.id)
         return saved
     raise gave_up()
 

@@ -1,8 +1,10 @@
 """What is indexed of a file or a user: named text fields with weights, and a content hash.
 
-The hash covers exactly the indexed text, so sharing, visibility or quota changes (which
-do not change it) need no index work, and a query can tell a posting written for other
-content (stale, or not yet replaced) from a current one.
+The hash covers exactly the indexed text, so a query can tell a posting written for other
+content (stale, or not yet replaced) from a current one. Who may read a file is not in the
+hash but in the document's *scopes* (keys.py): the posting partitions its postings go to.
+Sharing, unsharing and visibility changes change the scopes, so they do need index work
+(the indexer moves the postings; quota changes still need none).
 """
 
 import hashlib
@@ -10,8 +12,9 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from domain.file_models import FileRecord, FileStatus
+from domain.file_models import FileRecord, FileStatus, Visibility
 from domain.models import User
+from domain.search import keys
 from domain.search.analyzer import terms
 
 FILE = "F"
@@ -37,6 +40,8 @@ class Document:
     kind: str
     id: str
     fields: dict[str, str]
+    # Posting partitions (keys.py access scopes) holding a copy of each posting.
+    scopes: tuple[str, ...] = (keys.UNSCOPED,)
 
     @property
     def content_hash(self) -> str:
@@ -68,7 +73,16 @@ def file_document(record: FileRecord | None) -> Document | None:
     """Only READY files are searchable; a PENDING one has no document yet."""
     if record is None or record.status is not FileStatus.READY:
         return None
-    return Document(FILE, record.id, file_fields(record))
+    return Document(FILE, record.id, file_fields(record), file_scopes(record))
+
+
+def file_scopes(record: FileRecord) -> tuple[str, ...]:
+    """ALL (admins) plus PUBLIC, or the owner's scope and one per user it is shared with:
+    exactly the viewers domain.access.may_read_file lets read it (for the non-admins)."""
+    if record.visibility is Visibility.PUBLIC:
+        return (keys.ALL, keys.PUBLIC)
+    shared = sorted(set(record.shared_with) - {record.owner_id})
+    return (keys.ALL, keys.owner_scope(record.owner_id), *map(keys.shared_scope, shared))
 
 
 def user_document(user: User | None) -> Document | None:

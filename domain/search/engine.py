@@ -7,6 +7,8 @@
    postings are read best-impact first, a page at a time.
 3. Each page's documents are read in one batch (sources.py: permission and filter applied
    there), re-analysed from their *current* text and kept if every term matches.
+   Postings are partitioned by access scope (keys.py): only the partitions of scopes the
+   viewer may read are read (up to 3 per driver term; admins one), merged by impact.
 4. Reading stops at ACCEPT_TARGET accepted documents, READ_BUDGET postings, or the end of
    the driver's postings. All three depend only on the index, the viewer and the filter,
    never on the page asked for — so every page of a query sees the same ranked list.
@@ -80,7 +82,13 @@ async def search_kind(store: ItemStore, source: Source, query: QueryTerms) -> li
 async def _collect(
     store: ItemStore, source: Source, kind: str, driver: list[str], matcher: "_Matcher"
 ) -> list["_Match"]:
-    streams = [_Stream(keys.posting_partition(kind, term)) for term in driver]
+    # One stream per (driver term, scope the viewer may read): postings of files it cannot
+    # read are in other partitions, so they never spend the read budget (README.md).
+    streams = [
+        _Stream(keys.posting_partition(kind, term, scope))
+        for term in driver
+        for scope in source.scopes
+    ]
     page = max(10, POSTING_PAGE // len(streams))
     seen: set[str] = set()
     accepted: list[_Match] = []
@@ -92,12 +100,14 @@ async def _collect(
         pages = await asyncio.gather(
             *(store.query(s.partition, index="gsi1", after=s.cursor, limit=page) for s in active)
         )
-        ids: list[str] = []
+        items = []
         for stream, result in zip(active, pages, strict=True):
             stream.cursor, stream.done = result.cursor, result.cursor is None
             read += len(result.items)
-            ids += [item["doc_id"] for item in result.items if item["doc_id"] not in seen]
-        ids = list(dict.fromkeys(ids))
+            items += result.items
+        # Merged by impact (the gsi1 sort key: inverted impact, then doc id).
+        items.sort(key=lambda item: str(item["gsi1sk"]))
+        ids = list(dict.fromkeys(i["doc_id"] for i in items if i["doc_id"] not in seen))
         seen.update(ids)
         if ids:
             for candidate in await source.load(ids):

@@ -8,8 +8,9 @@ ordered to be safe at every step and to converge under concurrency and crashes:
 1. intent: the document's state item records every term that may get a posting
    (old + new), conditioned on the state's version — a concurrent indexer of the same
    document conflicts here and starts over from the newer metadata;
-2. postings for the new terms are put and postings of terms no longer present are deleted,
-   in writes of at most 100 items;
+2. postings for the new terms are put, one copy per access scope of the document (keys.py;
+   the state records the scopes written, so removal is exact), and postings of terms or
+   scopes no longer present are deleted, in writes of at most 100 items;
 3. commit: the state item becomes {terms: new, hash}, conditioned on the intent's version;
 4. the BM25 counters move by the committed difference;
 5. the metadata is read again: if it changed meanwhile, go round again.
@@ -45,6 +46,9 @@ class _State:
     terms: frozenset[str]
     pending: frozenset[str]
     lengths: dict[str, int]
+    # Access scopes (keys.py) the postings of ``terms`` are written to; pending as terms.
+    scopes: frozenset[str] = frozenset()
+    pending_scopes: frozenset[str] = frozenset()
     # Set between the commit and the counter update: what the counters still count.
     recount: dict[str, Any] | None = None
 
@@ -58,6 +62,9 @@ class _State:
             frozenset(item["terms"]),
             frozenset(item.get("pending") or ()),
             dict(item.get("lengths") or {}),
+            # No "scopes": written before access scopes, its postings are unscoped.
+            frozenset(item.get("scopes", [keys.UNSCOPED])),
+            frozenset(item.get("pending_scopes") or ()),
             item.get("recount"),
         )
 
@@ -73,18 +80,18 @@ class SearchIndexer:
             doc = await load()
             [item] = await self._store.get_many([keys.state_key(kind, doc_id)])
             state = _State.of(item)
-            new_hash = doc.content_hash if doc else None
+            new_hash, new_scopes = _signature(doc)
             try:
                 if state.recount is not None:
                     await self._count(kind, doc_id, state)
                     continue
-                if state.hash == new_hash and not state.pending:
+                settled = not state.pending and not state.pending_scopes
+                if (state.hash, state.scopes) == (new_hash, new_scopes) and settled:
                     return True
                 await self._apply(kind, doc_id, doc, state)
             except ConflictError:
                 continue
-            again = await load()
-            if (again.content_hash if again else None) == new_hash:
+            if _signature(await load()) == (new_hash, new_scopes):
                 return True
         logger.warning("search: index of %s %s still moving; reindex repairs it", kind, doc_id)
         return False
@@ -93,9 +100,12 @@ class SearchIndexer:
         field_terms = doc.field_terms() if doc else {}
         new_terms = frozenset(term for counts in field_terms.values() for term in counts)
         touched = state.terms | state.pending | new_terms
+        new_scopes = frozenset(doc.scopes) if doc else frozenset()
+        touched_scopes = state.scopes | state.pending_scopes | new_scopes
         intent = _state_item(
             kind, doc_id, state.version + 1, state.hash, state.terms, touched, state.lengths
         )
+        intent |= {"scopes": sorted(state.scopes), "pending_scopes": sorted(touched_scopes)}
         await self._store.write([Put(intent, condition=_at(state.version))])
         ops: list[WriteOp] = []
         if doc is not None:
@@ -105,8 +115,14 @@ class SearchIndexer:
             weights = FIELD_WEIGHTS[kind]
             for term in sorted(new_terms):
                 impact = term_frequency_part(term, field_terms, weights, stats)
-                ops.append(Put(_posting(kind, term, doc_id, impact)))
-        ops += [Delete(keys.posting_key(kind, t, doc_id)) for t in sorted(touched - new_terms)]
+                # One copy per access scope: a file shared with k users has k + 2.
+                ops += [Put(_posting(kind, term, doc_id, impact, s)) for s in sorted(new_scopes)]
+        ops += [
+            Delete(keys.posting_key(kind, term, doc_id, scope))
+            for scope in sorted(touched_scopes)
+            for term in sorted(touched)
+            if scope not in new_scopes or term not in new_terms
+        ]
         await self._write_in_batches(ops)
         lengths = {field: sum(counts.values()) for field, counts in field_terms.items()}
         done = _state_item(
@@ -118,6 +134,7 @@ class SearchIndexer:
             frozenset(),
             lengths,
         )
+        done["scopes"] = sorted(new_scopes)
         # The commit remembers what the counters still count, so a crash before they move
         # is finished by the next sync (or reindex) instead of leaving them behind.
         done["recount"] = {
@@ -153,6 +170,7 @@ class SearchIndexer:
         settled = _state_item(
             kind, doc_id, state.version + 1, state.hash, state.terms, frozenset(), state.lengths
         )
+        settled["scopes"] = sorted(state.scopes)
         await self._store.write([Put(settled, condition=VersionIs(state.version))])
 
     async def _write_in_batches(self, ops: Sequence[WriteOp]) -> None:
@@ -164,8 +182,13 @@ def _at(version: int) -> Absent | VersionIs:
     return Absent() if version == 0 else VersionIs(version)
 
 
-def _posting(kind: str, term: str, doc_id: str, impact: float) -> Item:
-    key = keys.posting_key(kind, term, doc_id)
+def _signature(doc: Document | None) -> tuple[str | None, frozenset[str]]:
+    """What the index holds of a document: its text (hash) and its access scopes."""
+    return (doc.content_hash, frozenset(doc.scopes)) if doc else (None, frozenset())
+
+
+def _posting(kind: str, term: str, doc_id: str, impact: float, scope: str) -> Item:
+    key = keys.posting_key(kind, term, doc_id, scope)
     return {
         "pk": key.pk,
         "sk": key.sk,
@@ -198,4 +221,6 @@ def _state_item(
         "pending": sorted(pending),
         "lengths": lengths,
         "version": version,
+        "scopes": [],
+        "pending_scopes": [],
     }

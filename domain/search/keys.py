@@ -1,7 +1,13 @@
 """The search index's key layout in the ItemStore (the table is in README.md); the only
 code that knows these formats. ``k`` is the document kind: F (file) or U (user).
 
-Terms are analyzer output (letters and digits only), so "#" never occurs inside one.
+Terms are analyzer output (letters and digits only, lower case), so "#" never occurs inside
+one and a term never equals an (upper-case) scope name.
+
+File postings are partitioned by *access scope* (README.md "Access scopes"): a viewer's
+query reads only partitions of scopes it may read, so postings of files it cannot read
+never spend its read budget. Users are readable by every signed-in user: one scope,
+``UNSCOPED`` (the partition has no scope part; this is also the pre-scope file layout).
 """
 
 import hashlib
@@ -14,12 +20,25 @@ IMPACT_SCALE = 1000
 IMPACT_MAX = 999_999
 
 
-def posting_partition(kind: str, term: str) -> str:
-    return f"SRCH#P#{kind}#{term}"
+UNSCOPED = ""
+PUBLIC = "PUBLIC"
+ALL = "ALL"  # every file: what admins read
 
 
-def posting_key(kind: str, term: str, doc_id: str) -> Key:
-    return Key(posting_partition(kind, term), doc_id)
+def owner_scope(user_id: str) -> str:
+    return f"OWNER#{user_id}"
+
+
+def shared_scope(user_id: str) -> str:
+    return f"SHARED#{user_id}"
+
+
+def posting_partition(kind: str, term: str, scope: str = UNSCOPED) -> str:
+    return f"SRCH#P#{kind}#{scope}#{term}" if scope else f"SRCH#P#{kind}#{term}"
+
+
+def posting_key(kind: str, term: str, doc_id: str, scope: str = UNSCOPED) -> Key:
+    return Key(posting_partition(kind, term, scope), doc_id)
 
 
 def impact_sort_key(impact: float, doc_id: str) -> str:

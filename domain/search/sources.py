@@ -12,6 +12,7 @@ from domain.clock import Clock
 from domain.file_models import FileRecord
 from domain.models import Principal, User
 from domain.ports import ItemStore
+from domain.search import keys
 from domain.search.documents import FILE, USER, Document, file_document, user_document
 from domain.search.models import SearchFilter
 from domain.users import UserRepository
@@ -25,6 +26,8 @@ class Candidate:
 
 class Source(Protocol):
     kind: str
+    # The posting partitions (keys.py access scopes) this viewer may read.
+    scopes: tuple[str, ...]
 
     async def load(self, ids: Sequence[str]) -> list[Candidate]:
         """The visible, filter-passing documents among ``ids`` (others silently left out)."""
@@ -38,6 +41,7 @@ class FileSource:
         self, store: ItemStore, viewer: Principal, wanted: SearchFilter, clock: Clock
     ) -> None:
         self._store, self._viewer, self._filter, self._clock = store, viewer, wanted, clock
+        self.scopes = viewer_scopes(viewer)
 
     async def load(self, ids: Sequence[str]) -> list[Candidate]:
         valid = [file_id for file_id in ids if file_items.is_file_id(file_id)]
@@ -63,6 +67,7 @@ class UserSource:
     """Every signed-in user may find every user (private fields stay filtered on User)."""
 
     kind = USER
+    scopes: tuple[str, ...] = (keys.UNSCOPED,)
 
     def __init__(self, store: ItemStore, wanted: SearchFilter) -> None:
         self._users = UserRepository(store)
@@ -79,3 +84,11 @@ class UserSource:
             ):
                 found.append(Candidate(document, user))
         return found
+
+
+def viewer_scopes(viewer: Principal) -> tuple[str, ...]:
+    """Admins read every file (the ALL scope); anyone else PUBLIC files, their own and the
+    ones shared with them — the partitions where only files they may read are posted."""
+    if viewer.is_admin:
+        return (keys.ALL,)
+    return (keys.PUBLIC, keys.owner_scope(viewer.user_id), keys.shared_scope(viewer.user_id))

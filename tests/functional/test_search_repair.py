@@ -2,9 +2,11 @@
 and `reindex` (also while writes go on) brings the index back in line (issue 5 points 5, 7)."""
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Sequence
 
-from domain.ports import Item, ItemStore, Key, Page, WriteOp
+from domain.ports import Delete, Item, ItemStore, Key, Page, Put, WriteOp
+from domain.search import keys
 from domain.search.reindex import reindex
 from tests.functional.conftest import ALICE, BOB, SchemaClient
 from tests.functional.search_support import hits
@@ -105,3 +107,29 @@ async def test_reindex_while_writes_go_on_ends_consistent(client: SchemaClient) 
     )
     states = [i for (pk, _), i in client.store.items.items() if pk.startswith("SRCH#D#")]
     assert all(not state["pending"] for state in states)
+
+
+async def test_reindex_moves_the_pre_scope_layout_to_access_scopes(client: SchemaClient) -> None:
+    """An index written before access scopes (unscoped file postings, state without
+    "scopes"): reindex removes the old postings and writes the scoped ones."""
+    await client.sign_in(ALICE)
+    file = await client.upload(ALICE, name="legacy ledger.txt")
+    file_id = base64.urlsafe_b64decode(file["id"] + "==").decode().removeprefix("File:")
+    state_key = keys.state_key("F", file_id)
+    [state] = await client.items.get_many([state_key])
+    assert state is not None and "ALL" in state["scopes"], file
+    # Rewrite it as the old layout: one unscoped posting, the scoped ones gone.
+    scoped = [keys.posting_key("F", "ledger", file_id, s) for s in state["scopes"]]
+    old = keys.posting_key("F", "ledger", file_id)
+    legacy = {k: v for k, v in state.items() if k not in ("scopes", "pending_scopes")}
+    old_item = {"pk": old.pk, "sk": old.sk, "gsi1pk": old.pk, "gsi1sk": "000000#" + file_id}
+    await client.items.write(
+        [Put(legacy), Put(old_item | {"kind": "F", "doc_id": file_id})]
+        + [Delete(k) for k in scoped]
+    )
+    assert await hits(client, ALICE, "ledger") == []  # old postings are not read
+
+    await _reindex(client)
+    assert await client.items.get_many([old]) == [None]
+    assert None not in await client.items.get_many(scoped)
+    assert await hits(client, ALICE, "ledger") == ["legacy ledger.txt"]
