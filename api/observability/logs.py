@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from api.blob_routes import SignatureRedactingFilter
@@ -86,3 +87,122 @@ def begin_request(logger: Logger, **keys: Any) -> None:
 
 def end_request(logger: Logger) -> None:
     logger.thread_safe_clear_keys()
+
+
+class _Stamp:
+    """What ``LambdaPowertoolsFormatter.formatTime`` reads of a record."""
+
+    __slots__ = ("created", "msecs")
+
+    def __init__(self, created: float) -> None:
+        self.created = created
+        self.msecs = int((created - int(created)) * 1000) + 0.0  # as LogRecord does
+
+
+class RequestLineWriter:
+    """Writes the once-per-request ``request`` line without a ``LogRecord``.
+
+    The line is the document Powertools' formatter would print for
+    ``logger.info(message, extra=fields)`` — the same keys in the same order (the
+    formatter's keys: level, location, message, timestamp, service, …; then the
+    request's thread-safe keys such as ``correlation_id``; then ``fields``; then
+    ``xray_trace_id`` when set), the same timestamp format, the same serializer, ``None``
+    values dropped — written to the same handler's stream, at INFO and only when the
+    logger is enabled for INFO. It skips the record, the caller lookup through the
+    stack, and the formatter's copy and filter of the record's ~25 attributes.
+
+    Anything it does not reproduce (another handler or filter, log buffering, a custom
+    formatter key naming a record attribute it does not fill in) sends the line through
+    ``logger.info`` instead, so the output never differs. Every other line goes through
+    Powertools as usual. The message and field names are the caller's constants; the
+    values are ids, figures, a route template and a hashed user id (no URLs, no tokens),
+    which is why the signature-redacting filter, which only rewrites the message and its
+    arguments, has nothing to do here.
+    """
+
+    def __init__(self, logger: Logger) -> None:
+        from aws_lambda_powertools.logging.formatter import (
+            RESERVED_LOG_ATTRS,
+            LambdaPowertoolsFormatter,
+        )
+
+        self._logger = logger
+        self._std = logging.getLogger(logger.name)
+        self._reserved = frozenset(RESERVED_LOG_ATTRS)
+        self._formatter_type = LambdaPowertoolsFormatter
+
+    def info(self, message: str, fields: dict[str, Any]) -> None:
+        std = self._std
+        if not std.isEnabledFor(logging.INFO):
+            return
+        caller = sys._getframe(1)
+        handler = self._handler()
+        line = self._line(handler, message, fields, caller) if handler is not None else None
+        if handler is None or line is None:  # not reproducible here: Powertools writes it
+            self._logger.info(message, extra=fields, stacklevel=3)
+            return
+        handler.acquire()
+        try:
+            stream = handler.stream = sys.stdout
+            stream.write(line + handler.terminator)
+            stream.flush()
+        finally:
+            handler.release()
+
+    def _handler(self) -> StdoutHandler | None:
+        std = self._std
+        handlers = std.handlers
+        if len(handlers) != 1 or std.filters or self._logger._buffer_config:
+            return None
+        handler = handlers[0]
+        if (
+            type(handler) is not StdoutHandler
+            or handler.level > logging.INFO
+            or type(handler.formatter) is not self._formatter_type
+            or any(type(f) is not SignatureRedactingFilter for f in handler.filters)
+        ):
+            return None
+        return handler
+
+    def _line(
+        self, handler: StdoutHandler, message: str, fields: dict[str, Any], caller: Any
+    ) -> str | None:
+        formatter: Any = handler.formatter
+        if message[:1] in _JSON_FIRST or "=" in message:  # Powertools would parse or redact
+            return None
+        created = time.time()
+        stamp = _Stamp(created)
+        attributes = {
+            "levelname": "INFO",
+            "levelno": logging.INFO,
+            "funcName": caller.f_code.co_name,
+            "lineno": caller.f_lineno,
+            "asctime": formatter.formatTime(stamp),
+            "name": self._std.name,
+            "msg": message,
+            "created": created,
+            "msecs": stamp.msecs,
+        }
+        reserved = self._reserved
+        document: dict[str, Any] = {}
+        try:
+            for keys in (formatter.log_format, formatter.thread_safe_get_current_keys()):
+                for key, value in keys.items():
+                    if value and key in reserved:
+                        if not isinstance(value, str):
+                            return None
+                        document[key] = value % attributes
+                    else:
+                        document[key] = value
+        except (KeyError, TypeError, ValueError):
+            return None
+        for key, value in fields.items():
+            if key not in reserved:
+                document[key] = value
+        document["message"] = message
+        # (Powertools' exception and stack trace keys are None without exc_info: dropped.)
+        document["xray_trace_id"] = formatter._get_latest_trace_id()
+        line: str = formatter.serialize(
+            log={key: value for key, value in document.items() if value is not None}
+        )
+        return line

@@ -8,7 +8,6 @@ the ``request`` line and hands a bounded ``RequestSample`` to each metrics recor
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.observability.logs import begin_request, end_request
+from api.observability.logs import RequestLineWriter, begin_request, end_request
 from api.observability.metrics import Labeller, Recorder, RequestSample
 from resolvers.extensions.metrics import close_figures, open_figures
 
@@ -49,6 +48,7 @@ class ObservabilityMiddleware:
             if isinstance(route, Route) and not route.param_convertors
         }
         self._logger = logger
+        self._request_line = RequestLineWriter(logger)
         self._recorders = list(recorders)
         self._tracer = tracer
         self._labeller = Labeller()
@@ -71,11 +71,14 @@ class ObservabilityMiddleware:
 
         started = time.perf_counter()
         try:
-            span_cm = self._tracer.span(f"## {route}") if self._tracer else None
-            async with span_cm or contextlib.nullcontext() as span:
+            tracer = self._tracer
+            if tracer is None:  # no context manager at all when tracing is off
                 await self.app(scope, receive, send_with_status)
-                if self._tracer is not None and span is not None:
-                    self._tracer.annotate(span, route=route, status=status)
+            else:
+                async with tracer.span(f"## {route}") as span:
+                    await self.app(scope, receive, send_with_status)
+                    if span is not None:
+                        tracer.annotate(span, route=route, status=status)
         finally:
             latency_ms = (time.perf_counter() - started) * 1000
             try:
@@ -98,7 +101,7 @@ class ObservabilityMiddleware:
             figures=figures,
             on_lambda="aws.event" in scope,
         )
-        self._logger.info("request", extra=_log_fields(scope, sample))
+        self._request_line.info("request", _log_fields(scope, sample))
         for recorder in self._recorders:
             try:
                 recorder.record(sample)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,3 +241,103 @@ async def test_secrets_never_reach_the_logs(harness: Harness) -> None:
     for secret in (token, token.split(".")[2], PASSWORD, signature):
         assert secret not in logged
     assert "authorization" not in logged.lower() and "bearer" not in logged.lower()
+
+
+REQUEST_LINE_KEYS = {
+    # Powertools' keys and the request's correlation id, then _log_fields' fields.
+    *("level", "location", "message", "timestamp", "service", "correlation_id"),
+    *("request_id", "method", "route", "status", "latency_ms", "store_calls", "item_calls"),
+    *("items_read", "blob_calls", "blob_presigns", "operation_name", "operation"),
+    *("operation_type", "error_codes", "user", "search_ms", "lambda_request_id"),
+}
+
+
+async def test_the_request_line_holds_only_ids_figures_and_templates(harness: Harness) -> None:
+    token, _ = await harness.signed_in("trent")
+    for response in (
+        await harness.graphql(ME, token),
+        await harness.http.get("/healthz?token=abc&signature=def"),
+        await harness.http.get("/no/such/path?X-Amz-Signature=abc"),
+    ):
+        line = harness.request_line(response)
+        assert set(line) <= REQUEST_LINE_KEYS, set(line) - REQUEST_LINE_KEYS
+        text = json.dumps(line)
+        for forbidden in ("?", "=", "://", "token", "signature", "bearer", token[-20:]):
+            assert forbidden not in text.lower(), (forbidden, text)
+        assert line["route"] in {"/graphql", "/healthz", "unmatched"}
+
+
+class _Filter(logging.Filter):
+    pass
+
+
+@pytest.mark.parametrize("trace_id", [None, "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"])
+@pytest.mark.parametrize("another_filter", [False, True])  # True: the Powertools fallback
+def test_the_fast_request_line_is_the_line_powertools_prints(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    trace_id: str | None,
+    another_filter: bool,
+) -> None:
+    from api.observability.logs import (
+        RequestLineWriter,
+        begin_request,
+        configure_logging,
+        end_request,
+    )
+
+    if trace_id is not None:
+        monkeypatch.setenv("_X_AMZN_TRACE_ID", trace_id)
+    logger = configure_logging("INFO")
+    writer = RequestLineWriter(logger)
+    fields: dict[str, Any] = {
+        "request_id": "r-1",
+        "method": "POST",
+        "route": "/graphql",
+        "status": 200,
+        "latency_ms": 1.23,
+        "store_calls": 2,
+        "operation_name": None,  # dropped, as Powertools drops None values
+        "error_codes": ["NOT_FOUND"],
+        "user": "0123456789abcdef",
+        "search_ms": 0.5,
+    }
+
+    def emit(write: Any, **kwargs: Any) -> None:
+        write("request", **kwargs)  # one call site: both lines have the same location
+
+    filter_ = _Filter()
+    if another_filter:
+        logger.addFilter(filter_)
+    # pytest attaches its capture handlers to non-propagating loggers too, which sends
+    # every line through Powertools; take them off for this comparison.
+    std = logging.getLogger(logger.name)
+    handlers = std.handlers
+    std.handlers = [h for h in handlers if type(h).__module__ != "_pytest.logging"]
+    capsys.readouterr()
+    begin_request(logger, correlation_id="c-1")
+    try:
+        assert (writer._handler() is None) is another_filter  # fast path unless a filter
+        emit(writer.info, fields=fields)
+        emit(logger.info, extra=fields)
+        logger.setLevel("WARNING")  # below the level: neither writes
+        emit(writer.info, fields=fields)
+        emit(logger.info, extra=fields)
+    finally:
+        end_request(logger)
+        std.handlers = handlers
+        logger.removeFilter(filter_)
+        logger.setLevel("INFO")
+    fast, powertools = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+
+    assert list(fast) == list(powertools)  # same keys in the same order
+    head = ["level", "location", "message", "timestamp", "service", "correlation_id"]
+    assert list(fast)[:6] == head
+    assert ("xray_trace_id" in fast) is (trace_id is not None)
+    assert "operation_name" not in fast
+    assert {**fast, "timestamp": None} == {**powertools, "timestamp": None}
+    assert fast["location"].startswith("emit:")
+    pattern = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}[+-]\d{4}"  # Powertools' default format
+    assert re.fullmatch(pattern, fast["timestamp"]) and re.fullmatch(
+        pattern, powertools["timestamp"]
+    )
