@@ -16,6 +16,7 @@ from api.graphql_view import DemoGraphQL
 from api.health import ReadyCheck, healthz
 from api.request_ids import RequestIdMiddleware
 from api.rest import rest_mount
+from resolvers.limits import QueryLimits
 from resolvers.schema import build_schema
 
 if TYPE_CHECKING:
@@ -27,12 +28,20 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     deps = deps or build_deps(settings)
     introspection = settings.introspection_enabled
     ide_html = _playground_html() if introspection else None
-    schema = build_schema(introspection=introspection)  # one schema: /graphql and /rest
+    limits = QueryLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_query_tokens,
+        max_cost=settings.max_query_cost,
+    )
+    # One schema: /graphql and /rest.
+    schema = build_schema(introspection=introspection, limits=limits)
     graphql = DemoGraphQL(
         schema,
         services=deps.services,
         verifier=deps.verifier,
         ide_html=ide_html,
+        max_body_bytes=settings.max_graphql_body_bytes,
     )
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),

@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     # API behaviour
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     introspection: bool | None = None  # default: on locally, off in AWS
+    # Query limits: refused with QUERY_TOO_COMPLEX before any resolver runs.
+    max_query_depth: int = Field(default=10, ge=1, le=100)
+    max_aliases: int = Field(default=30, ge=0, le=1000)
+    max_query_tokens: int = Field(default=2000, ge=10, le=100_000)
+    # Fields a query may resolve, multiplied through `first` page sizes (default 20).
+    max_query_cost: int = Field(default=5000, ge=1, le=10_000_000)
+    # Operations per request: 1 means no batching (a JSON array body is refused).
+    max_operations: int = Field(default=1, ge=1, le=1)
+    max_graphql_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * MIB)
 
     # Observability (README "Operations: monitoring")
     metrics_endpoint: bool | None = None  # GET /metrics (Prometheus); default: local only

@@ -2,6 +2,7 @@
 ``extensions.requestId``; anything unexpected is masked and logged with the request id."""
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -10,15 +11,20 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult
 
 from domain.errors import DomainError, StoreUnavailableError
+from resolvers.limits import TOO_COMPLEX_CODE, is_limit_error
 
 logger = logging.getLogger("demobackend.graphql")
 
 INTERNAL_MESSAGE = "Internal server error"
 INTERNAL_CODE = "INTERNAL_SERVER_ERROR"
 BAD_INPUT_CODE = "BAD_USER_INPUT"
+QUERY_TOO_COMPLEX_CODE = TOO_COMPLEX_CODE
+_SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 
 
 class ErrorCodes(SchemaExtension):
+    hide_suggestions = False
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
@@ -37,7 +43,11 @@ class ErrorCodes(SchemaExtension):
         elif original is None or isinstance(original, GraphQLError):
             # Parse, validation and variable errors (no path), or errors raised as
             # GraphQLError on purpose (permissions, limits) that already carry a code.
+            if original is None and is_limit_error(error):
+                extensions["code"] = QUERY_TOO_COMPLEX_CODE
             extensions.setdefault("code", BAD_INPUT_CODE)
+            if self.hide_suggestions:
+                message = _SUGGESTION.sub("", message)
         else:
             logger.error(
                 "unexpected error in resolver",
@@ -56,3 +66,9 @@ class ErrorCodes(SchemaExtension):
             original_error=original if isinstance(original, DomainError) else None,
             extensions=extensions,
         )
+
+
+class ErrorCodesWithoutSuggestions(ErrorCodes):
+    """For a schema without introspection: "Did you mean ..." would reveal field names."""
+
+    hide_suggestions = True

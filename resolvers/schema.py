@@ -1,13 +1,16 @@
 """The schema: one place that assembles types, root fields and extensions."""
 
+from collections.abc import Callable
+
 import strawberry
 from graphql.error import GraphQLError
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from resolvers.errors import ErrorCodes
+from resolvers.errors import ErrorCodes, ErrorCodesWithoutSuggestions
 from resolvers.extensions.metrics import OperationFigures
+from resolvers.limits import QueryLimits, limit_extensions
 from resolvers.mutations.file_changes import FileChangeMutations
 from resolvers.mutations.profile import ProfileMutations
 from resolvers.mutations.sharing import SharingMutations
@@ -32,9 +35,17 @@ class DemoSchema(strawberry.Schema):
         return None
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_schema(
+    *, introspection: bool = True, limits: QueryLimits | None = None
+) -> strawberry.Schema:
     # OperationFigures first: hooks exit in reverse, so it reads the codes ErrorCodes settled.
-    extensions: list[type[SchemaExtension]] = [OperationFigures, ErrorCodes]
+    # Without introspection, "Did you mean ..." suggestions would leak the schema too.
+    codes = ErrorCodes if introspection else ErrorCodesWithoutSuggestions
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        OperationFigures,
+        codes,
+        *limit_extensions(limits or QueryLimits()),
+    ]
     if not introspection:
         extensions.append(DisableIntrospection)
     return DemoSchema(
