@@ -126,6 +126,11 @@ def _fallback_char(char: str) -> str:
     return "_"
 
 
+# The header S3 checks on a PUT; stores that take PUT uploads send it too, so clients
+# treat every store alike.
+CHECKSUM_HEADER = "x-amz-checksum-sha256"
+
+
 @dataclass(frozen=True, slots=True)
 class UploadRequest:
     """A presign_upload call's arguments, each checked and normalised as every store
@@ -136,6 +141,13 @@ class UploadRequest:
     content_type: str
     sha256: str | None
     expires_in: int
+
+    def put_headers(self) -> dict[str, str]:
+        """What a client sends with a PUT upload of these bytes."""
+        headers = {"Content-Type": self.content_type}
+        if self.sha256 is not None:
+            headers[CHECKSUM_HEADER] = sha256_hex_to_b64(self.sha256)
+        return headers
 
 
 def check_upload_request(

@@ -29,7 +29,6 @@ from adapters.blob_names import (
     check_upload_request,
     content_disposition,
     sha256_b64_to_hex,
-    sha256_hex_to_b64,
     validate_key,
 )
 from adapters.local_blob_files import (
@@ -48,7 +47,6 @@ logger = logging.getLogger(__name__)
 BLOBS_PATH = "/blobs"  # where the app mounts api.blob_routes; the URLs below point there
 # Request chunks are small (~64 KiB); batching them makes one thread hop per MiB.
 WRITE_BUFFER_BYTES = 1024 * 1024
-CHECKSUM_HEADER = "x-amz-checksum-sha256"
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -153,25 +151,19 @@ class LocalBlobStore:
             expires_in=expires_in,
             max_expiry=self._max_expiry,
         )
-        key, size, content_type, sha256 = (
-            request.key,
-            request.size,
-            request.content_type,
-            request.sha256,
-        )
         expires = int(self._clock()) + request.expires_in
         query = self._signer.upload_query(
-            key, size=size, content_type=content_type, sha256=sha256, expires=expires
+            request.key,
+            size=request.size,
+            content_type=request.content_type,
+            sha256=request.sha256,
+            expires=expires,
         )
-        headers = {"Content-Type": content_type}
-        if sha256 is not None:
-            # The header S3 checks on a PUT; sending it lets clients treat both alike.
-            headers[CHECKSUM_HEADER] = sha256_hex_to_b64(sha256)
         return UploadTarget(
-            url=self._url(key, query),
+            url=self._url(request.key, query),
             method="PUT",
             fields={},
-            headers=headers,
+            headers=request.put_headers(),
             expires_at=datetime.fromtimestamp(expires, UTC),
         )
 

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from adapters.blob_names import (
+    CHECKSUM_HEADER,
     DEFAULT_MAX_EXPIRY_SECONDS,
     check_content_type,
     check_expiry,
@@ -30,14 +31,12 @@ from adapters.blob_names import (
     check_upload_request,
     content_disposition,
     sha256_b64_to_hex,
-    sha256_hex_to_b64,
     validate_key,
 )
 from domain.errors import DomainError, ForbiddenError, InvalidInputError, NotFoundError
 from domain.ports import BlobInfo, UploadTarget
 
 SCHEME = "memory"
-CHECKSUM_HEADER = "x-amz-checksum-sha256"
 FORBIDDEN_MESSAGE = "Invalid or expired signature"
 
 Scope = MutableMapping[str, Any]
@@ -83,24 +82,19 @@ class InMemoryBlobStore:
             expires_in=expires_in,
             max_expiry=self._max_expiry,
         )
-        key, size, content_type, sha256 = (
-            request.key,
-            request.size,
-            request.content_type,
-            request.sha256,
-        )
         expires = int(self._clock()) + request.expires_in
-        query = {"size": str(size), "contentType": content_type, "expires": str(expires)}
-        if sha256 is not None:
-            query["sha256"] = sha256
-        headers = {"Content-Type": content_type}
-        if sha256 is not None:
-            headers[CHECKSUM_HEADER] = sha256_hex_to_b64(sha256)
+        query = {
+            "size": str(request.size),
+            "contentType": request.content_type,
+            "expires": str(expires),
+        }
+        if request.sha256 is not None:
+            query["sha256"] = request.sha256
         return UploadTarget(
-            url=self._grant("upload", key, query),
+            url=self._grant("upload", request.key, query),
             method="PUT",
             fields={},
-            headers=headers,
+            headers=request.put_headers(),
             expires_at=datetime.fromtimestamp(expires, UTC),
         )
 

@@ -98,34 +98,27 @@ class S3BlobStore:
             expires_in=expires_in,
             max_expiry=self._max_expiry,
         )
-        key, size, content_type, sha256 = (
-            request.key,
-            request.size,
-            request.content_type,
-            request.sha256,
-        )
-        expires_in = request.expires_in
-        fields = {"Content-Type": content_type, TAGGING_FIELD: PENDING_TAGGING_XML}
+        fields = {"Content-Type": request.content_type, TAGGING_FIELD: PENDING_TAGGING_XML}
         # Every form field must be matched by a condition, or S3 refuses the POST; the
         # bucket and exact key conditions are added by botocore itself. The exact tagging
         # condition stops a client from uploading without the pending tag (or with
         # "confirmed"), which would put its bytes beyond the lifecycle rule.
         conditions: list[Any] = [
-            {"Content-Type": content_type},
+            {"Content-Type": request.content_type},
             {TAGGING_FIELD: PENDING_TAGGING_XML},
-            ["content-length-range", size, size],
+            ["content-length-range", request.size, request.size],
         ]
-        if sha256 is not None:
-            checksum = sha256_hex_to_b64(sha256)
+        if request.sha256 is not None:
+            checksum = sha256_hex_to_b64(request.sha256)
             fields |= {CHECKSUM_FIELD: checksum, CHECKSUM_ALGORITHM_FIELD: "SHA256"}
             conditions += [{CHECKSUM_FIELD: checksum}, {CHECKSUM_ALGORITHM_FIELD: "SHA256"}]
         post = await self._call(
             self._client.generate_presigned_post,
             Bucket=self._bucket,
-            Key=key,
+            Key=request.key,
             Fields=fields,
             Conditions=conditions,
-            ExpiresIn=expires_in,
+            ExpiresIn=request.expires_in,
         )
         post_fields = {name: str(value) for name, value in post["fields"].items()}
         # The policy's own expiration is the instant S3 stops accepting the form.

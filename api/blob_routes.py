@@ -13,10 +13,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from adapters.blob_names import sha256_hex_to_b64
+from adapters.blob_names import CHECKSUM_HEADER, sha256_hex_to_b64
 from adapters.local_blobs import (
     BLOBS_PATH,
-    CHECKSUM_HEADER,
     BlobTooLargeError,
     IncomingUpload,
     LocalBlobStore,
