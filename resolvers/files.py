@@ -67,7 +67,9 @@ async def resolve_files_of(
         )
 
     scope = CursorScope(f"User.files:{owner_id}", viewer.user_id)
-    return await file_connection(info, list_page, scope, first=first, after=after)
+    return await file_connection(
+        info, list_page, scope, first=first, after=after, hides_records=True
+    )
 
 
 async def resolve_shared_with_me(
@@ -81,4 +83,6 @@ async def resolve_shared_with_me(
         )
 
     scope = CursorScope("sharedWithMe", viewer.user_id)
-    return await file_connection(info, list_page, scope, first=first, after=after)
+    return await file_connection(
+        info, list_page, scope, first=first, after=after, hides_records=True
+    )

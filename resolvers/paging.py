@@ -60,7 +60,11 @@ async def file_connection(
     *,
     first: int | None,
     after: str | None,
+    hides_records: bool = False,
 ) -> FileConnection:
+    """One page of a file listing. ``hides_records``: the listing may hold records the
+    viewer cannot read (another user's files); then ``hasNextPage`` looks one readable
+    record ahead, since "more in the store" would tell that unreadable files follow."""
     first = check_page_size(first)
     signer = info.context.services.cursors
     resume = _Resume(None) if after is None else _read(signer, scope, after)
@@ -77,9 +81,12 @@ async def file_connection(
     if end_cursor is None and page.next_position is not None:
         # A sparse filter can yield an empty page that still has more after it.
         end_cursor = _write(signer, scope, _Resume(page.next_position))
+    has_next = page.next_position is not None
+    if has_next and hides_records and edges:
+        has_next = bool((await list_page(1, page.next_position)).records)
     return FileConnection(
         edges=edges,
-        page_info=PageInfo(has_next_page=page.next_position is not None, end_cursor=end_cursor),
+        page_info=PageInfo(has_next_page=has_next, end_cursor=end_cursor),
     )
 
 

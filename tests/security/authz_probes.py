@@ -1,0 +1,552 @@
+"""How each GraphQL row of the authorization matrix is observed: a probe runs its documents
+as a role against a World and names the Outcome it saw. A probe never trusts the shape of an
+answer: refusals must carry no data, NOT_FOUND must be indistinguishable from an id that
+names nothing, refused mutations must leave the store exactly as it was, and an answer that
+fits no outcome is returned as a description, which fails the cell."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from domain.models import Principal
+from tests.functional.conftest import GraphQLResult
+from tests.security.authorization_table import Case, Outcome, Role
+from tests.security.authz_world import (
+    MISSING_FILE,
+    OTHER,
+    OWNER,
+    PLAIN_FIELDS,
+    PRINCIPALS,
+    SHAREE,
+    TERMS,
+    World,
+    user_gid,
+)
+
+Observed = Outcome | str
+Run = Callable[[World, Role, Case], Awaitable[Observed]]
+
+
+@dataclass(frozen=True)
+class Probe:
+    documents: tuple[str, ...]  # every document it runs, so a test can check what it selects
+    run: Run
+
+
+def refusal(result: GraphQLResult) -> Outcome | None:
+    """The outcome an answer with errors stands for, once it is shown to carry no data."""
+    if not result.errors:
+        return None
+    codes = set(result.codes)
+    assert len(codes) == 1, result.errors
+    assert result.data is None or all(value is None for value in result.data.values()), result
+    code = codes.pop()
+    assert code in Outcome.__members__, result.errors
+    return Outcome(code)
+
+
+def unexpected(value: Any) -> str:
+    return f"unexpected answer: {value!r}"
+
+
+# --- reads of one file by id ---
+
+
+async def read_root(
+    world: World, role: Role, case: Case, document: str, root: str
+) -> tuple[Outcome | None, Any]:
+    """(refusal or NOT_FOUND, None) or (None, the value at ``root``)."""
+    result = await world.run(document, role, {"id": world.files[case]})
+    refused = refusal(result)
+    if refused is not None:
+        return refused, None
+    value = result.data[root]
+    if value is None:
+        missing = await world.run(document, role, {"id": _missing(world)})
+        assert (missing.data, missing.errors) == (result.data, result.errors)
+        return Outcome.NOT_FOUND, None
+    return None, value
+
+
+def _missing(world: World) -> str:
+    assert MISSING_FILE not in world.files.values()
+    return MISSING_FILE
+
+
+def _plain(view: dict[str, Any]) -> dict[str, Any]:
+    return {name: view[name] for name in PLAIN_FIELDS.split()}
+
+
+FILE_PLAIN = f"query($id: ID!) {{ file(id: $id) {{ {PLAIN_FIELDS} }} }}"
+FILE_NAME = "query($id: ID!) { file(id: $id) { id name } }"
+NODE_FILE = "query($id: ID!) { node(id: $id) { id ... on File { name } } }"
+NODE_USER = "query($id: ID!) { node(id: $id) { id ... on User { username } } }"
+FILE_OWNER = "query($id: ID!) { file(id: $id) { owner { id username } } }"
+FILE_SHARED_WITH = "query($id: ID!) { file(id: $id) { sharedWith { id username } } }"
+FILE_DOWNLOAD = "query($id: ID!) { file(id: $id) { downloadUrl } }"
+
+
+async def _file_plain(world: World, role: Role, case: Case) -> Observed:
+    outcome, value = await read_root(world, role, case, FILE_PLAIN, "file")
+    if outcome is not None:
+        return outcome
+    return Outcome.ALLOW if value == _plain(world.reference[case]) else unexpected(value)
+
+
+async def _file_name(world: World, role: Role, case: Case) -> Observed:
+    outcome, value = await read_root(world, role, case, FILE_NAME, "file")
+    if outcome is not None:
+        return outcome
+    wanted = {key: world.reference[case][key] for key in ("id", "name")}
+    return Outcome.ALLOW if value == wanted else unexpected(value)
+
+
+async def _node_file(world: World, role: Role, case: Case) -> Observed:
+    outcome, value = await read_root(world, role, case, NODE_FILE, "node")
+    if outcome is not None:
+        return outcome
+    wanted = {key: world.reference[case][key] for key in ("id", "name")}
+    return Outcome.ALLOW if value == wanted else unexpected(value)
+
+
+async def _file_owner(world: World, role: Role, case: Case) -> Observed:
+    outcome, value = await read_root(world, role, case, FILE_OWNER, "file")
+    if outcome is not None:
+        return outcome
+    wanted = {"owner": world.reference[case]["owner"]}
+    return Outcome.ALLOW if value == wanted else unexpected(value)
+
+
+async def _file_shared_with(world: World, role: Role, case: Case) -> Observed:
+    outcome, value = await read_root(world, role, case, FILE_SHARED_WITH, "file")
+    if outcome is not None:
+        return outcome
+    if value["sharedWith"] == world.reference[case]["sharedWith"]:
+        return Outcome.ALLOW
+    return Outcome.EMPTY if value["sharedWith"] == [] else unexpected(value)
+
+
+async def _file_download_url(world: World, role: Role, case: Case) -> Observed:
+    outcome, value = await read_root(world, role, case, FILE_DOWNLOAD, "file")
+    if outcome is not None:
+        return outcome
+    url = value["downloadUrl"]
+    if url is None:
+        return Outcome.NULL
+    blob, _ = world.client.blobs.open_download(url)
+    return Outcome.ALLOW if blob.data == world.contents[case] else unexpected(blob.data)
+
+
+async def _node(world: World, role: Role, case: Case) -> Observed:
+    if case is Case.PROFILE:
+        return await _node_user(world, role, case)
+    return await _node_file(world, role, case)
+
+
+# --- profiles ---
+
+ME = "{ me { id username email groups } }"
+USER = "query($id: ID!) { user(id: $id) { id username displayName createdAt } }"
+USER_BY_NAME = (
+    "query($u: String!) { userByUsername(username: $u) { id username displayName createdAt } }"
+)
+USER_EMAIL = "query($id: ID!) { user(id: $id) { email } }"
+USER_GROUPS = "query($id: ID!) { user(id: $id) { groups } }"
+NODE_EMAIL = "query($id: ID!) { node(id: $id) { ... on User { email } } }"
+OWNER_EMAIL = "query($id: ID!) { file(id: $id) { owner { email } } }"
+SHAREE_EMAIL = "query($id: ID!) { file(id: $id) { sharedWith { id email } } }"
+SEARCH_USER = """query($q: String!) {
+  search(query: $q, types: [USER], first: 50) {
+    edges { cursor score highlights node { __typename ... on User { id email } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+def _public_profile(world: World) -> dict[str, Any]:
+    return {key: world.profile[key] for key in ("id", "username", "displayName", "createdAt")}
+
+
+async def _profile_root(
+    world: World, role: Role, document: str, root: str, variables: dict[str, Any]
+) -> tuple[Outcome | None, Any]:
+    result = await world.run(document, role, variables)
+    refused = refusal(result)
+    if refused is not None:
+        return refused, None
+    return None, result.data[root]
+
+
+async def _me(world: World, role: Role, case: Case) -> Observed:
+    outcome, value = await _profile_root(world, role, ME, "me", {})
+    if outcome is not None:
+        return outcome
+    principal = PRINCIPALS[role]
+    assert principal is not None
+    wanted = {
+        "id": user_gid(principal),
+        "username": principal.username,
+        "email": principal.email,
+        "groups": list(principal.groups),
+    }
+    return Outcome.ALLOW if value == wanted else unexpected(value)
+
+
+async def _user(world: World, role: Role, case: Case) -> Observed:
+    variables = {"id": user_gid(OWNER)}
+    outcome, value = await _profile_root(world, role, USER, "user", variables)
+    if outcome is not None:
+        return outcome
+    return Outcome.ALLOW if value == _public_profile(world) else unexpected(value)
+
+
+async def _user_by_username(world: World, role: Role, case: Case) -> Observed:
+    variables = {"u": OWNER.username}
+    outcome, value = await _profile_root(world, role, USER_BY_NAME, "userByUsername", variables)
+    if outcome is not None:
+        return outcome
+    return Outcome.ALLOW if value == _public_profile(world) else unexpected(value)
+
+
+async def _node_user(world: World, role: Role, case: Case) -> Observed:
+    variables = {"id": user_gid(OWNER)}
+    outcome, value = await _profile_root(world, role, NODE_USER, "node", variables)
+    if outcome is not None:
+        return outcome
+    wanted = {"id": user_gid(OWNER), "username": OWNER.username}
+    return Outcome.ALLOW if value == wanted else unexpected(value)
+
+
+def _email(value: Any, truth: str | None) -> Observed:
+    if value == truth:
+        return Outcome.ALLOW
+    return Outcome.NULL if value is None else unexpected(value)
+
+
+async def _user_email(world: World, role: Role, case: Case) -> Observed:
+    variables = {"id": user_gid(OWNER)}
+    outcome, value = await _profile_root(world, role, USER_EMAIL, "user", variables)
+    return outcome if outcome is not None else _email(value["email"], OWNER.email)
+
+
+async def _user_groups(world: World, role: Role, case: Case) -> Observed:
+    variables = {"id": user_gid(OWNER)}
+    outcome, value = await _profile_root(world, role, USER_GROUPS, "user", variables)
+    if outcome is not None:
+        return outcome
+    if value["groups"] == list(OWNER.groups):
+        return Outcome.ALLOW
+    return Outcome.EMPTY if value["groups"] == [] else unexpected(value)
+
+
+async def _node_email(world: World, role: Role, case: Case) -> Observed:
+    variables = {"id": user_gid(OWNER)}
+    outcome, value = await _profile_root(world, role, NODE_EMAIL, "node", variables)
+    return outcome if outcome is not None else _email(value["email"], OWNER.email)
+
+
+async def _owner_email(world: World, role: Role, case: Case) -> Observed:
+    outcome, value = await read_root(world, role, case, OWNER_EMAIL, "file")
+    return outcome if outcome is not None else _email(value["owner"]["email"], OWNER.email)
+
+
+async def _sharee_email(world: World, role: Role, case: Case) -> Observed:
+    outcome, value = await read_root(world, role, case, SHAREE_EMAIL, "file")
+    if outcome is not None:
+        return outcome
+    entries = [entry for entry in value["sharedWith"] if entry["id"] == user_gid(SHAREE)]
+    if not entries:
+        return Outcome.HIDDEN
+    return _email(entries[0]["email"], SHAREE.email)
+
+
+async def _search_user_email(world: World, role: Role, case: Case) -> Observed:
+    variables = {"q": OWNER.username}
+    outcome, value = await _profile_root(world, role, SEARCH_USER, "search", variables)
+    if outcome is not None:
+        return outcome
+    nodes = [edge["node"] for edge in value["edges"] if edge["node"]["id"] == user_gid(OWNER)]
+    return _email(nodes[0]["email"], OWNER.email) if nodes else unexpected(value)
+
+
+# --- listings and search hits ---
+
+EDGES = "edges { cursor node { id } } pageInfo { hasNextPage endCursor }"
+MY_FILES = f"{{ myFiles(first: 50) {{ {EDGES} }} }}"
+SHARED_WITH_ME = f"{{ sharedWithMe(first: 50) {{ {EDGES} }} }}"
+USER_FILES = f"query($id: ID!) {{ user(id: $id) {{ files(first: 50) {{ {EDGES} }} }} }}"
+SEARCH_FILE = """query($q: String!) {
+  search(query: $q, types: [FILE], first: 50) {
+    edges { cursor score highlights node { __typename ... on File { id } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+def _listed(connection: dict[str, Any], node_id: str) -> Observed:
+    # A complete first page: nothing beyond it could hint at files the viewer cannot see.
+    if connection["pageInfo"]["hasNextPage"]:
+        return unexpected(connection["pageInfo"])
+    ids = [edge["node"]["id"] for edge in connection["edges"]]
+    assert len(ids) == len(set(ids)), ids
+    return Outcome.LISTED if node_id in ids else Outcome.HIDDEN
+
+
+async def _listing(
+    world: World, role: Role, document: str, path: tuple[str, ...], variables: dict[str, Any]
+) -> tuple[Outcome | None, Any]:
+    result = await world.run(document, role, variables)
+    refused = refusal(result)
+    if refused is not None:
+        return refused, None
+    value = result.data
+    for key in path:
+        value = value[key]
+    return None, value
+
+
+def _listing_probe(document: str, path: tuple[str, ...], owner_arg: bool) -> Run:
+    async def run(world: World, role: Role, case: Case) -> Observed:
+        variables = {"id": user_gid(OWNER)} if owner_arg else {}
+        outcome, connection = await _listing(world, role, document, path, variables)
+        return outcome if outcome is not None else _listed(connection, world.files[case])
+
+    return run
+
+
+async def _search_file(world: World, role: Role, case: Case) -> Observed:
+    variables = {"q": TERMS[case]}
+    outcome, connection = await _listing(world, role, SEARCH_FILE, ("search",), variables)
+    if outcome is not None:
+        return outcome
+    for edge in connection["edges"]:
+        assert edge["score"] > 0 and edge["highlights"], edge
+    return _listed(connection, world.files[case])
+
+
+async def _search_user(world: World, role: Role, case: Case) -> Observed:
+    variables = {"q": OWNER.username}
+    outcome, connection = await _listing(world, role, SEARCH_USER, ("search",), variables)
+    return outcome if outcome is not None else _listed(connection, user_gid(OWNER))
+
+
+# --- cursors replayed by another user ---
+
+PAGE_MY_FILES = f"query($after: String) {{ myFiles(first: 1, after: $after) {{ {EDGES} }} }}"
+PAGE_SHARED = f"query($after: String) {{ sharedWithMe(first: 1, after: $after) {{ {EDGES} }} }}"
+PAGE_USER_FILES = (
+    "query($id: ID!, $after: String) "
+    f"{{ user(id: $id) {{ files(first: 1, after: $after) {{ {EDGES} }} }} }}"
+)
+PAGE_SEARCH = """query($q: String!, $after: String) {
+  search(query: $q, types: [FILE], first: 1, after: $after) {
+    edges { cursor node { __typename ... on File { id } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+def _cursor_probe(
+    document: str, path: tuple[str, ...], maker: Role, variables: dict[str, Any]
+) -> Run:
+    """``maker`` pages once; the role asks for the next page with the maker's cursor."""
+
+    async def run(world: World, role: Role, case: Case) -> Observed:
+        outcome, first = await _listing(world, maker, document, path, variables)
+        assert outcome is None and first["pageInfo"]["hasNextPage"], first
+        replay = variables | {"after": first["pageInfo"]["endCursor"]}
+        outcome, second = await _listing(world, maker, document, path, replay)
+        assert outcome is None and second["edges"], second
+        outcome, seen = await _listing(world, role, document, path, replay)
+        if outcome is not None:
+            return outcome
+        return Outcome.ALLOW if seen == second else unexpected(seen)
+
+    return run
+
+
+async def _paged_one_by_one(world: World, role: Role, case: Case) -> Observed:
+    """Every page of the owner's User.files with first: 1, against what the role can read
+    file by file."""
+    readable: list[str] = []
+    for file_case in sorted(world.files, key=lambda c: world.reference[c]["createdAt"]):
+        outcome, _ = await read_root(world, role, file_case, FILE_NAME, "file")
+        if outcome is None:
+            readable.insert(0, world.files[file_case])  # newest first, as listed
+        elif outcome is not Outcome.NOT_FOUND:
+            return outcome
+    pages: list[tuple[list[str], bool]] = []
+    variables: dict[str, Any] = {"id": user_gid(OWNER)}
+    for _ in range(len(world.files) + 2):  # bounded: one page per file, and a spare
+        outcome, page = await _listing(world, role, PAGE_USER_FILES, ("user", "files"), variables)
+        if outcome is not None:
+            return outcome
+        pages.append(
+            ([edge["node"]["id"] for edge in page["edges"]], page["pageInfo"]["hasNextPage"])
+        )
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        variables["after"] = page["pageInfo"]["endCursor"]
+    wanted = [([file_id], index < len(readable) - 1) for index, file_id in enumerate(readable)]
+    return Outcome.ALLOW if pages == wanted else unexpected(pages)
+
+
+# --- mutations ---
+
+COMPLETE = "mutation($id: ID!) { completeUpload(id: $id) { id status } }"
+UPDATE = 'mutation($id: ID!) { updateFile(input: {id: $id, name: "renamed.txt"}) { id name } }'
+DELETE = "mutation($id: ID!) { deleteFile(id: $id) }"
+SHARE = "mutation($id: ID!, $u: String!) { shareFile(id: $id, username: $u) { id } }"
+UNSHARE = "mutation($id: ID!, $u: String!) { unshareFile(id: $id, username: $u) { id } }"
+CREATE = """mutation($input: CreateUploadInput!) {
+  createUpload(input: $input) {
+    file { id status owner { username } }
+    upload { url method fields headers expiresAt }
+  }
+}"""
+UPDATE_PROFILE = 'mutation { updateProfile(displayName: "Renamed") { id displayName } }'
+
+Effect = Callable[[World, Case, Any], Awaitable[bool]]
+
+
+def _mutation_probe(document: str, root: str, extra: dict[str, Any], effect: Effect) -> Run:
+    async def run(world: World, role: Role, case: Case) -> Observed:
+        variables = {"id": world.files[case]} | extra
+        store_before = world.store_snapshot()
+        view_before = await world.owner_view(case)
+        result = await world.run(document, role, variables)
+        refused = refusal(result)
+        if refused is None:
+            return Outcome.ALLOW if await effect(world, case, result.data[root]) else "no effect"
+        assert world.client.store.items == store_before, "a refused mutation wrote"
+        assert await world.owner_view(case) == view_before
+        if refused is Outcome.NOT_FOUND:
+            missing = await world.run(document, role, variables | {"id": _missing(world)})
+            assert missing.errors == result.errors
+        return refused
+
+    return run
+
+
+async def _completed(world: World, case: Case, answer: Any) -> bool:
+    view = await world.owner_view(case)
+    return answer["status"] == "READY" and view is not None and view["status"] == "READY"
+
+
+async def _renamed(world: World, case: Case, answer: Any) -> bool:
+    view = await world.owner_view(case)
+    return answer["name"] == "renamed.txt" and view is not None and view["name"] == "renamed.txt"
+
+
+async def _deleted(world: World, case: Case, answer: Any) -> bool:
+    return answer == world.files[case] and await world.owner_view(case) is None
+
+
+async def _shared_with_other(world: World, case: Case, answer: Any) -> bool:
+    view = await world.owner_view(case)
+    return view is not None and {"id": user_gid(OTHER), "username": "oscar"} in view["sharedWith"]
+
+
+async def _unshared_sharee(world: World, case: Case, answer: Any) -> bool:
+    view = await world.owner_view(case)
+    return view is not None and all(u["id"] != user_gid(SHAREE) for u in view["sharedWith"])
+
+
+def _unchanged_probe(
+    document: str, variables: dict[str, Any], check: Callable[[Principal, Any], bool]
+) -> Run:
+    """Mutations on the caller's own data: refused ones must write nothing."""
+
+    async def run(world: World, role: Role, case: Case) -> Observed:
+        before = world.store_snapshot()
+        result = await world.run(document, role, variables)
+        refused = refusal(result)
+        if refused is not None:
+            assert world.client.store.items == before, "a refused mutation wrote"
+            return refused
+        principal = PRINCIPALS[role]
+        assert principal is not None
+        answer = next(iter(result.data.values()))
+        return Outcome.ALLOW if check(principal, answer) else unexpected(answer)
+
+    return run
+
+
+def _created(principal: Principal, answer: Any) -> bool:
+    upload = answer["upload"]
+    return bool(
+        answer["file"]["owner"]["username"] == principal.username
+        and answer["file"]["status"] == "PENDING"
+        and isinstance(upload["url"], str)
+        and upload["method"] in ("PUT", "POST")
+    )
+
+
+def _profile_updated(principal: Principal, answer: Any) -> bool:
+    return bool(answer == {"id": user_gid(principal), "displayName": "Renamed"})
+
+
+NEW_UPLOAD = {"input": {"name": "new.txt", "contentType": "text/plain", "size": 3}}
+
+PROBES: dict[tuple[str, str], Probe] = {
+    ("Query.me", ""): Probe((ME,), _me),
+    ("Query.user", ""): Probe((USER,), _user),
+    ("Query.userByUsername", ""): Probe((USER_BY_NAME,), _user_by_username),
+    ("Query.node", ""): Probe((NODE_USER, NODE_FILE), _node),
+    ("Query.file", ""): Probe((FILE_NAME,), _file_name),
+    ("Query.myFiles", ""): Probe((MY_FILES,), _listing_probe(MY_FILES, ("myFiles",), False)),
+    ("Query.sharedWithMe", ""): Probe(
+        (SHARED_WITH_ME,), _listing_probe(SHARED_WITH_ME, ("sharedWithMe",), False)
+    ),
+    ("Query.search", "a FILE hit"): Probe((SEARCH_FILE,), _search_file),
+    ("Query.search", "a USER hit"): Probe((SEARCH_USER,), _search_user),
+    ("Query.myFiles", "the after: argument"): Probe(
+        (PAGE_MY_FILES,), _cursor_probe(PAGE_MY_FILES, ("myFiles",), Role.OWNER, {})
+    ),
+    ("Query.sharedWithMe", "the after: argument"): Probe(
+        (PAGE_SHARED,), _cursor_probe(PAGE_SHARED, ("sharedWithMe",), Role.SHAREE, {})
+    ),
+    ("User.files", "the after: argument"): Probe(
+        (PAGE_USER_FILES,),
+        _cursor_probe(PAGE_USER_FILES, ("user", "files"), Role.OWNER, {"id": user_gid(OWNER)}),
+    ),
+    ("Query.search", "the after: argument"): Probe(
+        (PAGE_SEARCH,), _cursor_probe(PAGE_SEARCH, ("search",), Role.OWNER, {"q": "report"})
+    ),
+    ("PageInfo.hasNextPage", "User.files(first: 1)"): Probe(
+        (FILE_NAME, PAGE_USER_FILES), _paged_one_by_one
+    ),
+    ("Mutation.createUpload", ""): Probe((CREATE,), _unchanged_probe(CREATE, NEW_UPLOAD, _created)),
+    ("Mutation.completeUpload", ""): Probe(
+        (COMPLETE,), _mutation_probe(COMPLETE, "completeUpload", {}, _completed)
+    ),
+    ("Mutation.updateFile", ""): Probe(
+        (UPDATE,), _mutation_probe(UPDATE, "updateFile", {}, _renamed)
+    ),
+    ("Mutation.deleteFile", ""): Probe(
+        (DELETE,), _mutation_probe(DELETE, "deleteFile", {}, _deleted)
+    ),
+    ("Mutation.shareFile", ""): Probe(
+        (SHARE,), _mutation_probe(SHARE, "shareFile", {"u": OTHER.username}, _shared_with_other)
+    ),
+    ("Mutation.unshareFile", ""): Probe(
+        (UNSHARE,),
+        _mutation_probe(UNSHARE, "unshareFile", {"u": SHAREE.username}, _unshared_sharee),
+    ),
+    ("Mutation.updateProfile", ""): Probe(
+        (UPDATE_PROFILE,), _unchanged_probe(UPDATE_PROFILE, {}, _profile_updated)
+    ),
+    ("File (plain fields)", ""): Probe((FILE_PLAIN,), _file_plain),
+    ("File.owner", ""): Probe((FILE_OWNER,), _file_owner),
+    ("File.sharedWith", ""): Probe((FILE_SHARED_WITH,), _file_shared_with),
+    ("File.downloadUrl", ""): Probe((FILE_DOWNLOAD,), _file_download_url),
+    ("User.email", "Query.user"): Probe((USER_EMAIL,), _user_email),
+    ("User.groups", "Query.user"): Probe((USER_GROUPS,), _user_groups),
+    ("User.email", "Query.node"): Probe((NODE_EMAIL,), _node_email),
+    ("User.email", "File.owner"): Probe((OWNER_EMAIL,), _owner_email),
+    ("User.email", "a search USER hit"): Probe((SEARCH_USER,), _search_user_email),
+    ("User.email", "File.sharedWith"): Probe((SHAREE_EMAIL,), _sharee_email),
+    ("User.files", "the owner's profile"): Probe(
+        (USER_FILES,), _listing_probe(USER_FILES, ("user", "files"), True)
+    ),
+}
