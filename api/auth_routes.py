@@ -3,11 +3,12 @@ only (in Cognito mode they do not exist, so they answer 404)."""
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -21,10 +22,14 @@ from domain.errors import (
     NotFoundError,
     UnauthenticatedError,
 )
+from resolvers.errors import INTERNAL_CODE, INTERNAL_MESSAGE, log_masked_error
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16 * 1024
+# ASCII digits only: header bytes arrive as latin-1, and "\xb2" ("²") passes str.isdigit()
+# but not int().
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 JWKS_CACHE_CONTROL = "public, max-age=300"
 
 # By class, walking the MRO, so a subclass (InvalidTokenError) maps like its parent.
@@ -109,19 +114,31 @@ def _guarded(
             )
         except DomainError as exc:
             return _domain_error(request, exc)
-        except Exception:
-            logger.exception("auth route failed (request id %s)", request_id_of(request))
-            return error_response(request, 500, "INTERNAL_SERVER_ERROR", "Internal server error")
+        except ClientDisconnect:
+            # The client left before its body arrived: not a server error to log.
+            return error_response(request, 400, "BAD_USER_INPUT", "Request body incomplete")
+        except Exception as exc:
+            return _internal_error(request, exc)
 
     return endpoint
 
 
 def _domain_error(request: Request, exc: DomainError) -> Response:
     status = next(
-        (_STATUS_BY_ERROR[cls] for cls in type(exc).__mro__ if cls in _STATUS_BY_ERROR), 500
+        (_STATUS_BY_ERROR[cls] for cls in type(exc).__mro__ if cls in _STATUS_BY_ERROR), None
     )
+    if status is None:  # StoreUnavailableError and the like: the caller did nothing wrong
+        return _internal_error(request, exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return error_response(request, status, exc.code, str(exc), headers)
+
+
+def _internal_error(request: Request, exc: Exception) -> Response:
+    """Masked and logged once: the message of an unexpected error (a driver's, a store's)
+    is for the log, never for the caller."""
+    request_id = request_id_of(request)
+    log_masked_error(logger, "auth route failed", exc, request_id)
+    return error_response(request, 500, INTERNAL_CODE, INTERNAL_MESSAGE)
 
 
 async def _parse_body(request: Request, model: type[BodyT]) -> BodyT:
@@ -141,7 +158,7 @@ async def _parse_body(request: Request, model: type[BodyT]) -> BodyT:
 async def _read_json_object(request: Request) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not _CONTENT_LENGTH.fullmatch(declared):
             raise InvalidInputError("Invalid Content-Length header")
         if int(declared) > MAX_BODY_BYTES:
             raise _BodyTooLarge

@@ -7,8 +7,10 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from api.http_errors import request_id_of
 from domain.errors import DomainError
 from domain.ports import BlobStore, ItemStore
+from resolvers.errors import log_masked_error
 
 logger = logging.getLogger("demobackend.health")
 READY_TIMEOUT_SECONDS = 2.0
@@ -27,7 +29,8 @@ class ReadyCheck:
 
     async def endpoint(self, request: Request) -> JSONResponse:
         names = list(self._pings)
-        states = await asyncio.gather(*(self._check(name) for name in names))
+        request_id = request_id_of(request)
+        states = await asyncio.gather(*(self._check(name, request_id) for name in names))
         checks = dict(zip(names, states, strict=True))
         ready = all(state == "ok" for state in states)
         return JSONResponse(
@@ -35,10 +38,18 @@ class ReadyCheck:
             status_code=200 if ready else 503,
         )
 
-    async def _check(self, name: str) -> str:
+    async def _check(self, name: str, request_id: str) -> str:
+        # The answer names the dependency only; why it failed goes to the log, once.
         try:
             await asyncio.wait_for(self._pings[name](), READY_TIMEOUT_SECONDS)
-        except (DomainError, TimeoutError):
-            logger.warning("readiness: %s unreachable", name)
+        except (DomainError, TimeoutError) as exc:
+            logger.warning(
+                "readiness: %s unreachable",
+                name,
+                extra={"request_id": request_id, "exception_name": type(exc).__name__},
+            )
+            return "unavailable"
+        except Exception as exc:  # an adapter broke its contract: still only "unavailable"
+            log_masked_error(logger, f"readiness: {name} check failed", exc, request_id)
             return "unavailable"
         return "ok"

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from strawberry.schema import BaseSchema
@@ -33,6 +33,7 @@ from api.http_errors import error_response, request_id_of
 from api.openapi import openapi_document
 from domain.ports import TokenVerifier
 from resolvers.context import Services
+from resolvers.errors import log_masked_error
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ STATUS_BY_CODE: Mapping[str, int] = {
 _PATCHABLE = frozenset({"name", "description", "tags", "visibility"})
 _SEARCH_TYPES = frozenset({"FILE", "USER"})
 _INT = re.compile(r"-?[0-9]{1,10}")
+# ASCII digits only: header bytes arrive as latin-1, and "\xb2" ("²") passes str.isdigit()
+# but not int().
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 _IF_MATCH = re.compile(r'\s*(?:(\*)|([0-9]{1,10})|"([0-9]{1,10})")\s*')
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -289,7 +293,7 @@ class _BodyTooLarge(Exception):
 async def _json_object(request: Request) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not _CONTENT_LENGTH.fullmatch(declared):
             raise RestError(400, "BAD_USER_INPUT", "Invalid Content-Length header")
         if int(declared) > MAX_BODY_BYTES:
             raise _BodyTooLarge
@@ -325,8 +329,12 @@ def _guarded(handler: Handler) -> Handler:
             return error_response(
                 request, 413, "BAD_USER_INPUT", f"Request body exceeds {MAX_BODY_BYTES} bytes"
             )
-        except Exception:
-            logger.exception("REST route failed (request id %s)", request_id_of(request))
+        except ClientDisconnect:
+            # The client left before its body arrived: nothing failed on our side, so no
+            # error log. The 400 is for the record; no one is left to receive it.
+            return error_response(request, 400, "BAD_USER_INPUT", "Request body incomplete")
+        except Exception as exc:
+            log_masked_error(logger, "REST route failed", exc, request_id_of(request))
             return error_response(request, 500, INTERNAL, "Internal server error")
 
     return endpoint

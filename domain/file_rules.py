@@ -92,7 +92,8 @@ def clean_tags(tags: Sequence[str] | None) -> tuple[str, ...]:
     " tax  2024" are one tag; duplicates dropped, first occurrence's order kept."""
     if tags is None:
         return ()
-    if isinstance(tags, str):
+    # A string is a Sequence too; anything that is not a list would fail while iterating.
+    if isinstance(tags, str) or not isinstance(tags, Sequence):
         raise InvalidInputError("tags must be a list of text")
     cleaned: dict[str, None] = {}
     for tag in tags:

@@ -3,7 +3,9 @@
 
 import logging
 import re
+import traceback
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
@@ -20,6 +22,46 @@ INTERNAL_CODE = "INTERNAL_SERVER_ERROR"
 BAD_INPUT_CODE = "BAD_USER_INPUT"
 QUERY_TOO_COMPLEX_CODE = TOO_COMPLEX_CODE
 _SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
+# Secrets an exception's text may carry (a driver echoing a request, a URL in a message):
+# JWTs, bearer credentials and URL signature parameters. Logs keep everything else.
+_SECRETS = (
+    (re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.?[A-Za-z0-9_-]*"), "[REDACTED-JWT]"),
+    (re.compile(r"(?i)\b(bearer\s+)[^\s'\",;]+"), r"\1[REDACTED]"),
+    (
+        re.compile(
+            r"(?i)\b(x-amz-signature|x-amz-credential|x-amz-security-token|signature)"
+            r"=[^&\s'\"]+"
+        ),
+        r"\1=[REDACTED]",
+    ),
+)
+
+
+def redact_secrets(text: str) -> str:
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def log_masked_error(
+    log: logging.Logger, message: str, error: BaseException, request_id: str, **fields: Any
+) -> None:
+    """Log a masked error once, with its request id and its traceback, secrets redacted.
+
+    The traceback goes in as the ``exception`` field (the key Powertools' JSON formatter
+    would fill from ``exc_info``), because ``exc_info`` would be printed as it is: a
+    token inside the exception's message would reach the log.
+    """
+    text = "".join(traceback.format_exception(error))
+    log.error(
+        message,
+        extra={
+            "request_id": request_id,
+            "exception": redact_secrets(text),
+            "exception_name": type(error).__name__,
+            **fields,
+        },
+    )
 
 
 class ErrorCodes(SchemaExtension):
@@ -49,10 +91,8 @@ class ErrorCodes(SchemaExtension):
             if self.hide_suggestions:
                 message = _SUGGESTION.sub("", message)
         else:
-            logger.error(
-                "unexpected error in resolver",
-                exc_info=original,
-                extra={"request_id": request_id, "path": error.path},
+            log_masked_error(
+                logger, "unexpected error in resolver", original, request_id, path=error.path
             )
             message = INTERNAL_MESSAGE
             extensions = {"code": INTERNAL_CODE}
