@@ -14,6 +14,7 @@ from api.bootstrap import Deps, build_deps
 from api.cors import CorsMiddleware
 from api.graphql_view import DemoGraphQL
 from api.health import ReadyCheck, healthz
+from api.persisted_operations import load_persisted_operations
 from api.request_ids import RequestIdMiddleware
 from api.rest import rest_mount
 from resolvers.limits import QueryLimits
@@ -42,6 +43,8 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
         verifier=deps.verifier,
         ide_html=ide_html,
         max_body_bytes=settings.max_graphql_body_bytes,
+        # Read once here: a missing or bad file stops start-up with one SettingsError line.
+        persisted=load_persisted_operations(settings.persisted_operations_file),
     )
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),

@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     max_operations: int = Field(default=1, ge=1, le=1)
     max_graphql_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * MIB)
 
+    # Persisted operations (SECURITY.md, api/persisted_operations.py): a JSON file mapping
+    # "sha256:<hex>" of each registered document to its text (scripts/persist_operations.py
+    # writes it). When set, /graphql runs only those documents; it is read and checked by
+    # build_app, so a missing or bad file stops start-up with one line.
+    persisted_operations_file: Path | None = None
+
+    # Backups (`demobackend backup/restore/drill`): key for encrypting directory backups.
+    backup_encryption_key: SecretStr | None = None
+
     # Observability (README "Operations: monitoring")
     metrics_endpoint: bool | None = None  # GET /metrics (Prometheus); default: local only
     metrics_namespace: str = Field(default="DemoBackend", pattern=r"^[A-Za-z0-9_./#:-]{1,255}$")
@@ -85,6 +94,14 @@ class Settings(BaseSettings):
     def _hex_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not re.fullmatch(r"[0-9a-fA-F]{64,}", value.get_secret_value()):
             raise ValueError("must be at least 64 hex characters")
+        return value
+
+    @field_validator("backup_encryption_key")
+    @classmethod
+    def _backup_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # AES-256: exactly 32 bytes, written as hex (e.g. `openssl rand -hex 32`).
+        if value is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", value.get_secret_value()):
+            raise ValueError("must be exactly 64 hex characters (32 bytes)")
         return value
 
     @model_validator(mode="after")

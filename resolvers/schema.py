@@ -4,7 +4,11 @@ from collections.abc import Callable
 
 import strawberry
 from graphql.error import GraphQLError
-from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.extensions import (
+    DisableIntrospection,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -45,6 +49,12 @@ def build_schema(
         OperationFigures,
         codes,
         *limit_extensions(limits or QueryLimits()),
+        # Apps send the same few documents over and over; validating them was a large part
+        # of a small query's time (bench/request_overhead.py). Safe here: the limits are
+        # document-only (a `first` given as a variable is costed at its cap) and error
+        # codes go on fresh copies, never on a cached error. Strawberry's ParserCache is
+        # left out: with it, the token limit's error reached clients without a code.
+        lambda: ValidationCache(maxsize=256),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
