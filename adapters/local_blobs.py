@@ -23,11 +23,13 @@ from urllib.parse import urlencode, urlsplit
 
 from adapters.blob_names import (
     DEFAULT_MAX_EXPIRY_SECONDS,
+    check_content_type,
     check_expiry,
     check_filename,
     check_max_expiry,
     check_upload_request,
     content_disposition,
+    normalize_sha256_hex,
     sha256_b64_to_hex,
     validate_key,
 )
@@ -190,6 +192,36 @@ class LocalBlobStore:
         validate_key(key)
         await _in_thread(self._files.confirm, key)
 
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        validate_key(key)
+        opened = await _in_thread(self._files.open_blob, key)
+        if opened is None:
+            raise NotFoundError(NOT_FOUND_MESSAGE)
+        file, _ = opened
+        try:
+            while chunk := await _in_thread(file.read, READ_CHUNK_BYTES):
+                yield chunk
+        finally:
+            await asyncio.to_thread(file.close)
+
+    async def write(
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, sha256: str
+    ) -> None:
+        validate_key(key)
+        content_type = check_content_type(content_type)
+        expected = normalize_sha256_hex(sha256)
+        pending = await _in_thread(self._files.create, key)
+        try:
+            await _receive_into(pending, chunks, None)
+            if pending.sha256 != expected:
+                raise InvalidInputError("The bytes do not match the expected SHA-256")
+            await _in_thread(
+                pending.commit, content_type, uploaded_at=self._clock(), confirmed=True
+            )
+        except BaseException:
+            await asyncio.to_thread(pending.abort)
+            raise
+
     async def ping(self) -> None:
         await _in_thread(self._files.ping)
 
@@ -264,12 +296,13 @@ def _expected_sha256(signed: SignedUpload, checksum_header: str | None) -> str |
     return sent
 
 
-async def _receive_into(pending: PendingBlob, body: AsyncIterable[bytes], size: int) -> None:
+async def _receive_into(pending: PendingBlob, body: AsyncIterable[bytes], size: int | None) -> None:
+    """Write ``body`` into ``pending``; no more than ``size`` bytes when a size is given."""
     received = 0
     buffer = bytearray()
     async for chunk in body:
         received += len(chunk)
-        if received > size:
+        if size is not None and received > size:
             raise BlobTooLargeError("Body is larger than the declared size")
         buffer += chunk
         if len(buffer) >= WRITE_BUFFER_BYTES:

@@ -15,7 +15,14 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    MutableMapping,
+)
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +37,7 @@ from adapters.blob_names import (
     check_max_expiry,
     check_upload_request,
     content_disposition,
+    normalize_sha256_hex,
     sha256_b64_to_hex,
     validate_key,
 )
@@ -37,6 +45,7 @@ from domain.errors import DomainError, ForbiddenError, InvalidInputError, NotFou
 from domain.ports import BlobInfo, UploadTarget
 
 SCHEME = "memory"
+READ_CHUNK_BYTES = 64 * 1024
 FORBIDDEN_MESSAGE = "Invalid or expired signature"
 
 Scope = MutableMapping[str, Any]
@@ -130,6 +139,28 @@ class InMemoryBlobStore:
         key = validate_key(key)
         if key not in self.objects:
             raise NotFoundError("Blob not found")
+        self.confirmed.add(key)
+
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        blob = self.objects.get(validate_key(key))
+        if blob is None:
+            raise NotFoundError("Blob not found")
+        # Chunked like the real stores, so callers meet more than one chunk in unit tests.
+        for start in range(0, len(blob.data), READ_CHUNK_BYTES):
+            yield blob.data[start : start + READ_CHUNK_BYTES]
+
+    async def write(
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, sha256: str
+    ) -> None:
+        key = validate_key(key)
+        content_type = check_content_type(content_type)
+        expected = normalize_sha256_hex(sha256)
+        data = bytearray()
+        async for chunk in chunks:
+            data += chunk
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise InvalidInputError("The bytes do not match the expected SHA-256")
+        self.objects[key] = StoredBlob(bytes(data), content_type)
         self.confirmed.add(key)
 
     async def ping(self) -> None:

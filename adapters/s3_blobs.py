@@ -15,9 +15,10 @@ reaches callers.
 
 import asyncio
 import base64
+import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -25,16 +26,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.blob_names import (
     DEFAULT_MAX_EXPIRY_SECONDS,
+    check_content_type,
     check_expiry,
     check_filename,
     check_max_expiry,
     check_upload_request,
     content_disposition,
+    normalize_sha256_hex,
     sha256_b64_to_hex,
     sha256_hex_to_b64,
     validate_key,
 )
-from domain.errors import NotFoundError, StoreUnavailableError
+from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from domain.ports import BlobInfo, UploadTarget
 
 if TYPE_CHECKING:
@@ -61,6 +64,11 @@ _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 # Tagging an object whose current version is a delete marker (versioned bucket) may be
 # answered 405 MethodNotAllowed rather than 404: for confirm that, too, means missing.
 _CONFIRM_MISSING_CODES = _MISSING_CODES | {"405", "MethodNotAllowed"}
+READ_CHUNK_BYTES = 256 * 1024
+# write(): bodies up to this size go in one PutObject (S3 checks their SHA-256 itself);
+# larger ones stream as a multipart upload of parts this big (S3's minimum is 5 MiB).
+WRITE_PART_BYTES = 8 * 1024 * 1024
+CONFIRMED_TAGGING = f"{UPLOAD_TAG_KEY}={CONFIRMED_TAG_VALUE}"
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -197,6 +205,67 @@ class S3BlobStore:
             Tagging={"TagSet": [{"Key": UPLOAD_TAG_KEY, "Value": CONFIRMED_TAG_VALUE}]},
         )
 
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        key = validate_key(key)
+        response = await self._call(self._client.get_object, Bucket=self._bucket, Key=key)
+        body = response["Body"]
+        try:
+            while chunk := await self._call(body.read, READ_CHUNK_BYTES):
+                yield chunk
+        finally:
+            await asyncio.to_thread(body.close)
+
+    async def write(
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, sha256: str
+    ) -> None:
+        key = validate_key(key)
+        content_type = check_content_type(content_type)
+        expected = normalize_sha256_hex(sha256)
+        digest = hashlib.sha256()
+        buffer = bytearray()
+        upload: _MultipartUpload | None = None
+        try:
+            async for chunk in chunks:
+                digest.update(chunk)
+                buffer += chunk
+                if len(buffer) >= WRITE_PART_BYTES:
+                    if upload is None:
+                        upload = await self._start_multipart(key, content_type)
+                    await upload.send(bytes(buffer))
+                    buffer.clear()
+            if digest.hexdigest() != expected:
+                raise InvalidInputError("The bytes do not match the expected SHA-256")
+            if upload is None:
+                # S3 recomputes the checksum and refuses the body if it differs.
+                await self._call(
+                    self._client.put_object,
+                    Bucket=self._bucket,
+                    Key=key,
+                    Body=bytes(buffer),
+                    ContentType=content_type,
+                    ChecksumSHA256=sha256_hex_to_b64(expected),
+                    Tagging=CONFIRMED_TAGGING,
+                )
+                return
+            if buffer:
+                await upload.send(bytes(buffer))
+            await upload.complete()
+        except BaseException:
+            if upload is not None:
+                # Nothing was published: an unfinished multipart upload is invisible.
+                await asyncio.shield(upload.abort())
+            raise
+
+    async def _start_multipart(self, key: str, content_type: str) -> "_MultipartUpload":
+        started = await self._call(
+            self._client.create_multipart_upload,
+            Bucket=self._bucket,
+            Key=key,
+            ContentType=content_type,
+            Tagging=CONFIRMED_TAGGING,
+        )
+        return _MultipartUpload(self, key, started["UploadId"])
+
     async def ping(self) -> None:
         try:
             await self._call(self._client.head_bucket, Bucket=self._bucket)
@@ -228,6 +297,52 @@ class S3BlobStore:
         except BotoCoreError as exc:
             logger.warning("s3 blobs: request failed: %s", type(exc).__name__)
             raise StoreUnavailableError(UNAVAILABLE_MESSAGE) from None
+
+
+class _MultipartUpload:
+    """One multipart upload in progress: parts in order, then complete or abort."""
+
+    def __init__(self, store: S3BlobStore, key: str, upload_id: str) -> None:
+        self._store = store
+        self._key = key
+        self._upload_id = upload_id
+        self._parts: list[dict[str, Any]] = []
+
+    async def send(self, data: bytes) -> None:
+        number = len(self._parts) + 1
+        store = self._store
+        answer = await store._call(
+            store._client.upload_part,
+            Bucket=store._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=data,
+        )
+        self._parts.append({"ETag": answer["ETag"], "PartNumber": number})
+
+    async def complete(self) -> None:
+        store = self._store
+        await store._call(
+            store._client.complete_multipart_upload,
+            Bucket=store._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},  # type: ignore[typeddict-item]
+        )
+
+    async def abort(self) -> None:
+        """Best effort: the bucket's lifecycle also removes abandoned multipart uploads."""
+        store = self._store
+        try:
+            await store._call(
+                store._client.abort_multipart_upload,
+                Bucket=store._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+            )
+        except (NotFoundError, StoreUnavailableError):
+            logger.warning("s3 blobs: could not abort a multipart upload")
 
 
 def _require_sigv4(client: "S3Client", bucket: str) -> None:

@@ -4,10 +4,17 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.settings import Settings, SettingsError, load_settings
 from domain.errors import DomainError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from api.bootstrap import Deps
 
 EXIT_FAILURE = 1
 EXIT_BAD_SETTINGS = 2
@@ -62,7 +69,151 @@ def _parser() -> argparse.ArgumentParser:
         help="rebuild the search index from the metadata (safe while the server runs)",
     )
     reindex.set_defaults(run=_reindex)
+    _add_backup_commands(commands)
     return parser
+
+
+def _add_backup_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    where = "a directory or s3://BUCKET[/PREFIX]"
+    backup = commands.add_parser(
+        "backup",
+        help="back up every item and file's bytes into DEST (incremental, checksummed)",
+        epilog="Encrypted when DEMOBACKEND_BACKUP_ENCRYPTION_KEY is set. See ops/backup/README.md.",
+    )
+    backup.add_argument("dest", metavar="DEST", help=where)
+    backup.set_defaults(run=_backup)
+
+    verify = commands.add_parser(
+        "verify-backup", help="check every checksum and reference of a backup in SRC"
+    )
+    verify.add_argument("src", metavar="SRC", help=where)
+    verify.add_argument("--backup", help="backup id (default: the latest complete one)")
+    verify.set_defaults(run=_verify_backup)
+
+    restore = commands.add_parser(
+        "restore",
+        help="restore a backup from SRC into the configured (empty) store; resumable",
+    )
+    restore.add_argument("src", metavar="SRC", help=where)
+    restore.add_argument("--backup", help="backup id (default: the latest complete one)")
+    restore.add_argument(
+        "--force", action="store_true", help="restore even though the target holds data"
+    )
+    restore.add_argument(
+        "--defer-search-index",
+        action="store_true",
+        help="skip rebuilding the search index (serve sooner; run `reindex` afterwards)",
+    )
+    restore.set_defaults(run=_restore)
+
+    drill = commands.add_parser(
+        "drill",
+        help="back up, restore into a scratch store, compare; prints the measured RTO",
+    )
+    drill.add_argument(
+        "--workdir", type=Path, help="where the backup and scratch store go (default: a temp dir)"
+    )
+    drill.add_argument("--json", action="store_true", help="print the report as JSON")
+    drill.set_defaults(run=_drill)
+
+
+def _backup_key(settings: Settings) -> str | None:
+    key = settings.backup_encryption_key
+    return key.get_secret_value() if key is not None else None
+
+
+def _s3_factory(settings: Settings) -> "Callable[[], S3Client]":
+    def build() -> "S3Client":
+        from api.aws_clients import s3_client
+
+        return s3_client(settings)
+
+    return build
+
+
+def _with_stores(settings: Settings, work: "Callable[[Deps], Awaitable[int]]") -> int:
+    from api.bootstrap import build_deps
+
+    deps = build_deps(settings)
+
+    async def run() -> int:
+        try:
+            return await work(deps)
+        finally:
+            await deps.aclose()
+
+    return asyncio.run(run())
+
+
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.backup.commands import backup_command
+
+    return _with_stores(
+        settings,
+        lambda deps: backup_command(
+            deps.items,
+            deps.blobs,
+            args.dest,
+            key_hex=_backup_key(settings),
+            source=settings.backend,
+            s3_client=_s3_factory(settings),
+        ),
+    )
+
+
+def _verify_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.backup.commands import verify_command
+
+    return asyncio.run(
+        verify_command(
+            args.src,
+            backup_id=args.backup,
+            key_hex=_backup_key(settings),
+            s3_client=_s3_factory(settings),
+        )
+    )
+
+
+def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.backup.commands import restore_command
+
+    return _with_stores(
+        settings,
+        lambda deps: restore_command(
+            deps.items,
+            deps.blobs,
+            args.src,
+            backup_id=args.backup,
+            force=args.force,
+            rebuild_index=not args.defer_search_index,
+            key_hex=_backup_key(settings),
+            s3_client=_s3_factory(settings),
+        ),
+    )
+
+
+def _drill(settings: Settings, args: argparse.Namespace) -> int:
+    import tempfile
+
+    from ops.backup.commands import drill_command
+
+    def run(workdir: Path) -> int:
+        return _with_stores(
+            settings,
+            lambda deps: drill_command(
+                deps.items,
+                deps.blobs,
+                workdir,
+                key_hex=_backup_key(settings),
+                source=settings.backend,
+                as_json=args.json,
+            ),
+        )
+
+    if args.workdir is not None:
+        return run(args.workdir)
+    with tempfile.TemporaryDirectory(prefix="demobackend-drill-") as workdir:
+        return run(Path(workdir))
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:

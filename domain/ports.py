@@ -5,7 +5,7 @@ The ItemStore is shaped like DynamoDB (one table, a partition key ``pk`` and sor
 the repositories is written once and honoured exactly by SQLite, DynamoDB and the fake.
 """
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -184,6 +184,20 @@ class BlobStore(Protocol):
         unconfirmed uploads are removed by the store's lifecycle some time after the
         pending TTL: confirm before the metadata says READY. Idempotent; NotFoundError
         when nothing is stored at ``key``."""
+        ...
+
+    def read(self, key: str) -> AsyncIterator[bytes]:
+        """The stored bytes in chunks (each at most a few hundred KiB), for backups; the
+        whole object is never held in memory. NotFoundError (on first iteration) when
+        nothing is stored at ``key``. Close the iterator when stopping early."""
+        ...
+
+    async def write(
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, sha256: str
+    ) -> None:
+        """Store ``chunks`` at ``key`` as a confirmed blob, for restores: it replaces what
+        was there only if the bytes hash to ``sha256`` (lowercase hex); otherwise
+        InvalidInputError and nothing changes. Streams: never the whole object in memory."""
         ...
 
     async def ping(self) -> None:

@@ -2,7 +2,7 @@
 to the current request's figures (resolvers/extensions/metrics.py); the adapters are
 unaware. Outside a request there are no figures and a call costs one contextvar read."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any
 
 from domain.ports import BlobInfo, BlobStore, Item, ItemStore, Key, Page, UploadTarget, WriteOp
@@ -102,6 +102,24 @@ class CountingBlobStore:
     async def confirm(self, key: str) -> None:
         _count_blob_call()
         await self.inner.confirm(key)
+
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        _count_blob_call()
+        chunks = self.inner.read(key)
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            # Closing the inner reader releases its file or connection at once.
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def write(
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, sha256: str
+    ) -> None:
+        _count_blob_call()
+        await self.inner.write(key, chunks, content_type=content_type, sha256=sha256)
 
     async def ping(self) -> None:
         _count_blob_call()

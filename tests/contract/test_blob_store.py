@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -25,7 +26,7 @@ from adapters.local_blob_signing import BlobSigningKeyError, load_or_create_sign
 from adapters.local_blobs import LocalBlobStore
 from adapters.s3_blobs import PENDING_TAGGING_XML, S3BlobStore, decode_post_policy
 from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
-from domain.ports import UploadTarget
+from domain.ports import BlobStore, UploadTarget
 from ops.aws_resources import create_bucket, resources
 from tests.contract import blob_backends
 from tests.contract.blob_backends import (
@@ -40,6 +41,9 @@ from tests.contract.blob_backends import (
     upload_state,
 )
 from tests.moto_server import REGION, s3_client, unique_name
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # The backend fixtures, bound here so pytest finds them.
 blob_backend = blob_backends.blob_backend
@@ -361,6 +365,92 @@ async def test_uppercase_sha256_is_accepted(blob_backend: BlobBackend) -> None:
 
 async def test_ping_succeeds(blob_backend: BlobBackend) -> None:
     await blob_backend.store.ping()
+
+
+# --- read and write: the streaming pair backups and restores use -----------------------
+
+
+async def chunked(data: bytes, size: int = 100_000) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def read_all(store: BlobStore, key: str = KEY) -> tuple[bytes, int]:
+    """The bytes read back, and the largest chunk they came in."""
+    data, largest = bytearray(), 0
+    async for chunk in store.read(key):
+        data += chunk
+        largest = max(largest, len(chunk))
+    return bytes(data), largest
+
+
+@pytest.mark.parametrize(
+    "body", [BODY, b"", os.urandom(700 * 1024)], ids=["small", "empty", "700KiB"]
+)
+async def test_written_bytes_are_confirmed_and_read_back_in_chunks(
+    blob_backend: BlobBackend, body: bytes
+) -> None:
+    store = blob_backend.store
+    await store.write(KEY, chunked(body), content_type=PDF, sha256=sha256_hex(body))
+    data, largest = await read_all(store)
+    assert data == body
+    assert largest <= 1024 * 1024  # streamed, never the whole of a large object at once
+    info = await store.head(KEY)
+    assert info is not None and (info.size, info.content_type) == (len(body), PDF)
+    assert info.sha256 in (None, sha256_hex(body))
+    assert await upload_state(blob_backend, KEY) == "confirmed"
+    assert (await download(blob_backend)).content == body
+
+
+async def test_a_write_that_does_not_match_its_sha256_changes_nothing(
+    blob_backend: BlobBackend,
+) -> None:
+    store = blob_backend.store
+    with pytest.raises(InvalidInputError):
+        await store.write(KEY, chunked(BODY), content_type=PDF, sha256=sha256_hex(b"x"))
+    assert await store.head(KEY) is None
+    await store.write(KEY, chunked(BODY), content_type=PDF, sha256=sha256_hex(BODY))
+    with pytest.raises(InvalidInputError):
+        await store.write(KEY, chunked(b"other"), content_type=PDF, sha256=sha256_hex(BODY))
+    assert (await read_all(store))[0] == BODY
+    if blob_backend.local is not None:
+        assert not [p for p in files_under(blob_backend.local.root) if p.name.endswith(".tmp")]
+
+
+async def test_a_write_replaces_an_upload_and_confirms_it(blob_backend: BlobBackend) -> None:
+    await pending_upload(blob_backend)
+    store = blob_backend.store
+    await store.write(
+        KEY, chunked(b"restored"), content_type="text/plain", sha256=sha256_hex(b"restored")
+    )
+    assert (await read_all(store))[0] == b"restored"
+    assert await upload_state(blob_backend, KEY) == "confirmed"
+
+
+async def test_reading_a_missing_blob_is_not_found(blob_backend: BlobBackend) -> None:
+    with pytest.raises(NotFoundError):
+        await read_all(blob_backend.store)
+
+
+@pytest.mark.parametrize("key", ["../escaped", "", "files//blob"])
+async def test_read_and_write_refuse_invalid_keys(blob_backend: BlobBackend, key: str) -> None:
+    with pytest.raises(InvalidInputError):
+        await read_all(blob_backend.store, key)
+    with pytest.raises(InvalidInputError):
+        await blob_backend.store.write(
+            key, chunked(BODY), content_type=PDF, sha256=sha256_hex(BODY)
+        )
+
+
+async def test_a_reader_closed_early_releases_the_blob(blob_backend: BlobBackend) -> None:
+    body = os.urandom(700 * 1024)
+    await blob_backend.store.write(KEY, chunked(body), content_type=PDF, sha256=sha256_hex(body))
+    reader = blob_backend.store.read(KEY)
+    first = await anext(reader)
+    assert body.startswith(first)
+    await reader.aclose()  # type: ignore[attr-defined]
+    await blob_backend.store.delete(KEY)
+    assert await blob_backend.store.head(KEY) is None
 
 
 # --- local: the store enforces what it signed -----------------------------------------
@@ -1057,6 +1147,36 @@ async def test_s3_head_ignores_a_composite_multipart_checksum(s3_backend: BlobBa
     )
     info = await s3_backend.store.head(KEY)
     assert info is not None and (info.size, info.sha256) == (len(BODY), None)
+
+
+@pytest.mark.slow
+async def test_s3_write_of_a_large_blob_streams_a_multipart_upload(
+    s3_backend: BlobBackend,
+) -> None:
+    body = os.urandom(9 * 1024 * 1024)  # beyond one PutObject part: two multipart parts
+    store = s3_backend.store
+    with pytest.raises(InvalidInputError):
+        await store.write(KEY, chunked(body, 1024 * 1024), content_type=PDF, sha256=sha256_hex(b""))
+    assert await store.head(KEY) is None
+    assert (
+        s3_client_of(s3_backend)
+        .list_multipart_uploads(Bucket=bucket_of(s3_backend))
+        .get("Uploads", [])
+        == []
+    )
+    await store.write(KEY, chunked(body, 1024 * 1024), content_type=PDF, sha256=sha256_hex(body))
+    assert (await read_all(store))[0] == body
+    assert await upload_state(s3_backend, KEY) == "confirmed"
+
+
+def s3_client_of(backend: BlobBackend) -> "S3Client":
+    assert backend.s3 is not None
+    return backend.s3.client
+
+
+def bucket_of(backend: BlobBackend) -> str:
+    assert backend.s3 is not None
+    return backend.s3.bucket
 
 
 @pytest.mark.slow

@@ -1,0 +1,216 @@
+"""`demobackend restore SRC`: a backup into the configured store (either backend, from a
+backup taken on either), then the search index rebuilt from the restored metadata.
+
+- Empty target only: any item there makes it refuse, unless forced (then items of the
+  backup replace items with the same key; others stay).
+- Every part is verified before anything is written: a first pass reads and checks every
+  item part (and learns which files have metadata: share items of files the backup does
+  not hold are dropped), a second pass writes. A READY file's bytes are written (and their
+  SHA-256 checked by the blob store) before its metadata, so a restored READY file always
+  has its bytes.
+- Atomic per item (puts of up to 100 items per write) and idempotent: items are put
+  without conditions, so re-writing one after an interruption is harmless.
+- Resumable: a journal item (``RESTORE#<backup id>``) in the target records the parts
+  done; a re-run of the same backup finds it, skips those parts and carries on (no --force
+  needed). It is deleted when the restore completes.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from domain.errors import InvalidInputError
+from domain.ports import MAX_WRITE_ITEMS, Absent, BlobStore, Delete, Item, ItemStore, Key, Put
+from ops.backup import selection
+from ops.backup.crypto import PartCipher
+from ops.backup.errors import BackupDamagedError, RestoreTargetNotEmptyError
+from ops.backup.parts import blob_chunks
+from ops.backup.progress import Progress
+from ops.backup.reader import BlobRef, OpenedBackup, open_backup
+from ops.backup.search import rebuild_search
+from ops.backup.streams import closing
+from ops.backup.targets import Target
+
+WRITE_CONCURRENCY = 4
+BLOB_CONCURRENCY = 8
+JOURNAL_SK = "JOURNAL"
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    backup_id: str
+    items: int
+    blobs: int
+    blob_bytes: int
+    orphans_skipped: int
+    search_documents: int
+    resumed: bool
+    seconds: float  # wall time of the whole restore: the RTO
+    search_seconds: float = 0.0  # of which: rebuilding the search index
+
+
+def journal_key(backup_id: str) -> Key:
+    return Key(f"{selection.JOURNAL_PREFIX}{backup_id}", JOURNAL_SK)
+
+
+async def run_restore(
+    source: Target,
+    items: ItemStore,
+    blobs: BlobStore,
+    *,
+    cipher: PartCipher | None = None,
+    backup_id: str | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    concurrency: int = WRITE_CONCURRENCY,
+    rebuild_index: bool = True,
+) -> RestoreResult:
+    """``concurrency`` bounds item writes in flight (1 for moto's DynamoDB, see search.py).
+    ``rebuild_index=False`` leaves the search index to a later `demobackend reindex` (for
+    benchmarks on moto, which copies the whole table on every transaction)."""
+    started = time.monotonic()
+    backup = await open_backup(source, cipher, backup_id)
+    key = journal_key(backup.manifest.id)
+    [journal] = await items.get_many([key])
+    resumed = journal is not None
+    if journal is None:
+        if not force and await has_items(items):
+            raise RestoreTargetNotEmptyError(
+                "the target store is not empty; restore into an empty one, or pass --force "
+                "to write the backup over what is there"
+            )
+    done: set[str] = set(journal.get("parts") or ()) if journal is not None else set()
+    # Every part is checked before the target is touched at all.
+    index = await backup.blob_index()
+    with_meta = await _files_with_meta(backup, progress)
+    if journal is None:
+        await items.write([Put(_journal_item(key, done), condition=Absent())])
+    counts = {"items": 0, "blobs": 0, "bytes": 0, "orphans": 0}
+    parts = backup.manifest.item_parts
+    number = 0
+    async for entry, records in backup.item_parts():
+        number += 1
+        if entry.name not in done:
+            kept = [r for r in records if _belongs(r["item"], with_meta)]
+            counts["orphans"] += len(records) - len(kept)
+            await _restore_blobs(backup, blobs, kept, index, counts, check=resumed or force)
+            await _put_items(items, [r["item"] for r in kept], concurrency)
+            counts["items"] += len(kept)
+            done.add(entry.name)
+            await items.write([Put(_journal_item(key, done))])
+        if progress is not None:
+            progress("restore items", number, len(parts))
+    indexing = time.monotonic()
+    documents = 0
+    if rebuild_index:
+        documents = await rebuild_search(
+            items, _phase(progress, "rebuild search"), concurrency=concurrency
+        )
+    await items.write([Delete(key)])
+    return RestoreResult(
+        backup.manifest.id,
+        counts["items"],
+        counts["blobs"],
+        counts["bytes"],
+        counts["orphans"],
+        documents,
+        resumed,
+        time.monotonic() - started,
+        time.monotonic() - indexing,
+    )
+
+
+async def has_items(items: ItemStore) -> bool:
+    """Whether the store holds any data item (a restore journal does not count)."""
+    async with closing(items.scan(page_size=25)) as pages:
+        async for page in pages:
+            if any(not str(i.get("pk")).startswith(selection.JOURNAL_PREFIX) for i in page):
+                return True
+    return False
+
+
+def _journal_item(key: Key, done: set[str]) -> Item:
+    return {"pk": key.pk, "sk": key.sk, "type": "RestoreJournal", "parts": sorted(done)}
+
+
+def _belongs(item: Item, with_meta: set[str]) -> bool:
+    file_id = selection.file_id_of(item)
+    return file_id is None or file_id in with_meta
+
+
+async def _files_with_meta(backup: OpenedBackup, progress: Progress | None) -> set[str]:
+    """First pass: every part verified, and the files whose metadata the backup holds."""
+    found: set[str] = set()
+    number = 0
+    async for _, records in backup.item_parts():
+        number += 1
+        for record in records:
+            item = record["item"]
+            if selection.is_file_meta(item) and (file_id := selection.file_id_of(item)):
+                found.add(file_id)
+        if progress is not None:
+            progress("check backup", number, len(backup.manifest.item_parts))
+    return found
+
+
+async def _restore_blobs(
+    backup: OpenedBackup,
+    blobs: BlobStore,
+    records: list[dict[str, Any]],
+    index: dict[str, BlobRef],
+    counts: dict[str, int],
+    *,
+    check: bool,
+) -> None:
+    gate = asyncio.Semaphore(BLOB_CONCURRENCY)
+
+    async def one(item: Item, sha: str) -> None:
+        if sha not in index:
+            raise BackupDamagedError(f"file {item.get('id')}: its blob is not in the blob index")
+        async with gate:
+            if check:
+                info = await blobs.head(item["blob_key"])
+                if info is not None and info.sha256 == sha and info.size == item["size"]:
+                    return
+            chunks = blob_chunks(backup.target, sha, backup.cipher)
+            try:
+                await blobs.write(
+                    item["blob_key"], chunks, content_type=item["content_type"], sha256=sha
+                )
+            except InvalidInputError:
+                raise BackupDamagedError(
+                    f"blob {sha[:12]}… does not match its SHA-256 (altered or damaged)"
+                ) from None
+        counts["blobs"] += 1
+        counts["bytes"] += index[sha].size
+
+    await asyncio.gather(*(one(r["item"], r["blob"]) for r in records if "blob" in r))
+
+
+async def _put_items(store: ItemStore, items: list[Item], concurrency: int) -> None:
+    gate = asyncio.Semaphore(concurrency)
+    # One op per key in a write: the last record of a key wins.
+    unique = list({(item["pk"], item["sk"]): item for item in items}.values())
+
+    async def write(batch: list[Item]) -> None:
+        async with gate:
+            await store.write([Put(item) for item in batch])
+
+    await asyncio.gather(
+        *(
+            write(unique[start : start + MAX_WRITE_ITEMS])
+            for start in range(0, len(unique), MAX_WRITE_ITEMS)
+        )
+    )
+
+
+def _phase(progress: Progress | None, phase: str) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+
+    def show(done: int, total: int) -> None:
+        progress(phase, done, total)
+
+    return show

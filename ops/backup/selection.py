@@ -1,0 +1,54 @@
+"""Which items a backup holds, and how they relate to blobs.
+
+- Search index items (``SRCH#…``) are not backed up: restore rebuilds the index from the
+  metadata (domain/search/reindex.py), so an index is never restored out of step with it.
+- Items past their ``expires_at`` (PENDING uploads that were never completed, and their
+  share items) are already gone to every reader; the TTL deletes them lazily, so they are
+  skipped. Unexpired PENDING files are kept as metadata without bytes: they restore as
+  uploads in progress and expire on time (their upload URLs named the old store).
+- Restore journals (``RESTORE#…``) belong to a restore in progress, not to the data.
+"""
+
+from typing import Any
+
+from domain.ports import Item
+
+SEARCH_PREFIX = "SRCH#"
+JOURNAL_PREFIX = "RESTORE#"
+FILE_PREFIX = "FILE#"
+
+
+def skip_reason(item: Item, now_epoch: int) -> str | None:
+    pk = str(item.get("pk", ""))
+    if pk.startswith(SEARCH_PREFIX):
+        return "search_index"
+    if pk.startswith(JOURNAL_PREFIX):
+        return "restore_journal"
+    expires_at = item.get("expires_at")
+    if isinstance(expires_at, int) and not isinstance(expires_at, bool) and expires_at <= now_epoch:
+        return "expired"
+    return None
+
+
+def is_ready_file(item: Item) -> bool:
+    return item.get("type") == "File" and item.get("sk") == "META" and item.get("status") == "READY"
+
+
+def file_id_of(item: Item) -> str | None:
+    """The file an item belongs to (its meta or one of its shares), from its partition."""
+    pk = item.get("pk")
+    if isinstance(pk, str) and pk.startswith(FILE_PREFIX):
+        return pk[len(FILE_PREFIX) :]
+    return None
+
+
+def is_file_meta(item: Item) -> bool:
+    return item.get("type") == "File" and item.get("sk") == "META"
+
+
+def data_item(item: Any) -> bool:
+    """An item of the data proper: what a restore writes and a drill compares."""
+    return isinstance(item, dict) and skip_reason(item, 0) not in (
+        "search_index",
+        "restore_journal",
+    )
