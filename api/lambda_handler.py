@@ -9,7 +9,12 @@ One function serves two kinds of event. An S3 event notification (``Records`` wh
 ``eventSource`` is ``aws:s3``) never reaches Mangum: each ``ObjectCreated:*`` record's key
 is handed to the same domain code as ``completeUpload`` (FileService
 .complete_upload_from_store_event), on the same deps and the same event loop as the HTTP
-requests. Everything else goes to Mangum, which answers API Gateway events.
+requests. A restore drill event (``{"demobackend": "drill"}``: the Input of the EventBridge
+rule in infra/template.yaml, or a manual ``aws lambda invoke``) runs ops.backup's drill:
+back up everything, restore it into a scratch SQLite + folder under /tmp, compare, and log
+the report as one JSON line (also CloudWatch EMF metrics DrillOk and DrillRestoreSeconds);
+a difference or a crash fails the invocation. Everything else goes to Mangum, which answers
+API Gateway events.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ logger = logging.getLogger(__name__)
 S3_EVENT_SOURCE = "aws:s3"
 OBJECT_CREATED_PREFIX = "ObjectCreated:"
 _RETRYABLE = (StoreUnavailableError, ConflictError)
+DRILL_EVENT_KEY = "demobackend"
+DRILL_EVENT_VALUE = "drill"
+DRILL_SERVICE = "drill"
+DRILL_DIR_PREFIX = "demobackend-drill-"
 
 
 class StoreEventError(RuntimeError):
@@ -45,6 +54,12 @@ class StoreEventError(RuntimeError):
     unavailable, the item kept changing). Raised after every record was tried, so Lambda's
     asynchronous retry re-delivers the event; completing is idempotent, so records that
     did succeed are harmless the second time."""
+
+
+class DrillFailedError(RuntimeError):
+    """The restore drill found a difference, or could not finish. Raised so that Lambda
+    records a failed invocation (the drill function's Errors alarm); the report was logged
+    first."""
 
 
 @dataclass
@@ -79,6 +94,8 @@ class LambdaHandler:
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         if is_s3_notification(event):
             return self.handle_store_event(event)
+        if is_drill_event(event):
+            return self.handle_drill(context)
         response: dict[str, Any] = self.http(event, context)
         return response
 
@@ -92,6 +109,50 @@ class LambdaHandler:
                 f"{summary.failed} of {summary.records} S3 records failed; retry the event"
             )
         return summary.as_dict()
+
+    def handle_drill(self, context: Any) -> dict[str, Any]:
+        """Back up, restore into scratch under /tmp, compare; the report as one JSON line.
+        Limits in Lambda: /tmp (EphemeralStorage, at most 10 GB) must hold the backup and
+        the scratch copy, and the whole drill must end within 15 minutes; beyond that the
+        drill runs from CI or an ops host (infra/README.md, "How drills run")."""
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        # Imported here only: the HTTP path's cold start never pays for the backup code.
+        from ops.backup.drill import run_drill
+
+        root = Path(tempfile.gettempdir())
+        where = {"tmp_free_bytes": shutil.disk_usage(root).free}
+        key = self.deps.settings.backup_encryption_key
+        try:
+            # A fresh directory removed afterwards: /tmp outlives the invocation.
+            with tempfile.TemporaryDirectory(prefix=DRILL_DIR_PREFIX, dir=root) as workdir:
+                drill = run_drill(
+                    self.deps.items,
+                    self.deps.blobs,
+                    workdir=Path(workdir),
+                    # The drill also proves the key (64 hex characters) opens backups.
+                    encryption_key=bytes.fromhex(key.get_secret_value()) if key else None,
+                    source=self.deps.settings.backend,
+                )
+                report = _event_loop().run_until_complete(drill)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            failed = {"ok": False, "error": error, **where, **_remaining_time(context)}
+            _log_drill(self.deps.settings.metrics_namespace, failed)
+            raise DrillFailedError(f"drill did not finish: {error}") from exc
+        summary = report.as_dict()
+        _log_drill(
+            self.deps.settings.metrics_namespace,
+            {**summary, **where, **_remaining_time(context)},
+        )
+        if not report.ok:
+            raise DrillFailedError(
+                f"drill found {len(report.differences)} difference(s), first: "
+                f"{report.differences[0] if report.differences else 'none listed'}"
+            )
+        return summary
 
     async def _complete_uploads(self, records: list[Any]) -> StoreEventSummary:
         summary = StoreEventSummary(records=len(records))
@@ -132,6 +193,49 @@ def is_s3_notification(event: Any) -> bool:
         isinstance(record, Mapping) and record.get("eventSource") == S3_EVENT_SOURCE
         for record in records
     )
+
+
+def is_drill_event(event: Any) -> bool:
+    """The restore drill's marker: ``{"demobackend": "drill"}`` (what the schedule sends).
+    API Gateway and S3 events never carry this top-level key."""
+    return isinstance(event, Mapping) and event.get(DRILL_EVENT_KEY) == DRILL_EVENT_VALUE
+
+
+def _log_drill(namespace: str, fields: Mapping[str, Any]) -> None:
+    """One JSON line on stdout: the drill's report, and CloudWatch EMF metrics DrillOk
+    (1/0) and, when the drill finished, DrillRestoreSeconds (the measured RTO) and
+    DrillBackupSeconds, in the function's metrics namespace, dimension service=drill."""
+    import json
+    import time
+
+    metrics: dict[str, tuple[float, str]] = {"DrillOk": (float(bool(fields.get("ok"))), "Count")}
+    for name, field in (
+        ("DrillRestoreSeconds", "restore_seconds"),
+        ("DrillBackupSeconds", "backup_seconds"),
+    ):
+        value = fields.get(field)
+        if isinstance(value, int | float):
+            metrics[name] = (float(value), "Seconds")
+    directive = {
+        "Namespace": namespace,
+        "Dimensions": [["service"]],
+        "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in metrics.items()],
+    }
+    document: dict[str, Any] = {
+        "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [directive]},
+        "service": DRILL_SERVICE,
+        "event": "drill",
+        **{name: value for name, (value, _) in metrics.items()},
+        "drill": dict(fields),
+    }
+    print(json.dumps(document, separators=(",", ":"), default=str), flush=True)
+
+
+def _remaining_time(context: Any) -> dict[str, int]:
+    """How much of the 15-minute limit the drill left: a shrinking figure is the warning
+    to move the drill to CI before it times out."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return {"lambda_remaining_ms": int(remaining())} if callable(remaining) else {}
 
 
 def _created_object_key(record: Any, bucket: str | None, index: int) -> str | None:

@@ -47,9 +47,9 @@ PYPROJECT = REPO_ROOT / "pyproject.toml"
 PYTHON_VERSION = "3.12"
 RUNTIME = f"python{PYTHON_VERSION}"
 HANDLER = "api.lambda_handler.handler"
-# What the handler imports. ops/ (provisioning, backups) and scripts/ run on a laptop or in
-# CI, never in the function.
-APP_PACKAGES = ("api", "resolvers", "domain", "adapters")
+# What the handler imports. ops/ ships for the restore drill (ops/backup, run by the
+# scheduled DrillFunction); scripts/ run on a laptop or in CI, never in the function.
+APP_PACKAGES = ("api", "resolvers", "domain", "adapters", "ops")
 # Runtime dependencies only the local server needs.
 LOCAL_ONLY_DEPENDENCIES = frozenset({"uvicorn"})
 # Lambda's Python 3.12+ runtimes run on Amazon Linux 2023 (glibc 2.34); best tag first.

@@ -32,7 +32,9 @@ class NoManagedPolicies:
 
 with open(sys.argv[1], encoding="utf-8") as source:
     template = yaml_parse(source.read())
-template["Resources"]["ApiFunction"]["Properties"]["CodeUri"] = "s3://artifacts-bucket/api.zip"
+for resource in template["Resources"].values():
+    if resource["Type"] == "AWS::Serverless::Function":
+        resource["Properties"]["CodeUri"] = "s3://artifacts-bucket/api.zip"
 parameters = json.loads(sys.argv[3])
 with open(sys.argv[2], "w", encoding="utf-8") as target:
     json.dump(transform(template, parameters, NoManagedPolicies()), target, indent=1)

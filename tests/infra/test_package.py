@@ -129,8 +129,8 @@ def test_copy_app_takes_sources_without_caches(tmp_path: Path) -> None:
         (source / package / "__pycache__").mkdir(parents=True)
         (source / package / "__init__.py").write_text("")
         (source / package / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"stale")
-    (source / "ops").mkdir()
-    (source / "ops" / "__init__.py").write_text("")
+    (source / "scripts").mkdir()
+    (source / "scripts" / "__init__.py").write_text("")
     out = tmp_path / "out"
     out.mkdir()
     copy_app(out, source)
