@@ -1,22 +1,39 @@
-"""Index-wide statistics, kept as sharded counters in the ItemStore. They count documents
-some viewers cannot read, so they never reach a score (bm25.py): queries use document
-frequencies only to choose the driving term and the prefix expansions; N and the field
-lengths (``collection``) are maintained but not read by queries.
+"""Statistics kept as sharded counters in the ItemStore.
+
+Document frequencies and the vocabulary are counted *per access scope* (keys.py): a file
+counts once in each scope its postings are written to, so a viewer's query sums the
+counters of its own scopes (PUBLIC + OWNER#V + SHARED#V, or ALL for admins; users are
+unscoped) and reads nothing that counts a file it cannot read. A viewer's scopes hold
+disjoint sets of files (documents.file_scopes), so the sum counts each readable file once.
+Queries use them only to choose the driving term group and the prefix expansions, never in
+a score (bm25.py). N and the field lengths (``collection``) are index-wide, maintained but
+not read by queries.
 
 The ItemStore has no atomic increment, so a counter changes by a conditional put (version
 check) and retries on conflict. A document always updates the shard its id hashes to, so
 concurrent indexing of different documents mostly touches different items; a reader sums
-all shards (one batched read). A vocabulary item per (term, shard) doubles as the prefix
-dictionary (keys.vocab_partition). Counters can drift if the indexer dies between its
-commit and its counter update; BM25 tolerates that (README.md).
+all shards (one batched read). A vocabulary item per (scope, term, shard) doubles as the
+prefix dictionary (keys.vocab_partition). Counters can drift if the indexer dies during
+its counter update; they only steer which postings are read (README.md).
 """
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from domain.errors import ConflictError
-from domain.ports import MAX_WRITE_ITEMS, Absent, Delete, Item, ItemStore, Put, VersionIs, WriteOp
+from domain.ports import (
+    MAX_WRITE_ITEMS,
+    Absent,
+    Delete,
+    Item,
+    ItemStore,
+    Key,
+    Put,
+    VersionIs,
+    WriteOp,
+)
 from domain.search import keys
 from domain.search.bm25 import Collection
 
@@ -42,22 +59,36 @@ async def collection(store: ItemStore, kind: str) -> Collection:
     return Collection(docs=max(docs, 0), avg_lengths=avg)
 
 
-async def document_frequencies(store: ItemStore, kind: str, terms: Sequence[str]) -> dict[str, int]:
-    wanted = [(term, n) for term in terms for n in range(keys.DF_SHARDS)]
-    items = await store.get_many([keys.df_key(kind, term, n) for term, n in wanted])
+async def document_frequencies(
+    store: ItemStore, kind: str, scopes: Sequence[str], terms: Sequence[str]
+) -> dict[str, int]:
+    """Documents holding each term, summed over ``scopes`` (one batched read)."""
+    if not terms:
+        return {}
+    wanted = [(term, s, n) for term in terms for s in scopes for n in range(keys.DF_SHARDS)]
+    items = await store.get_many([keys.df_key(kind, term, n, s) for term, s, n in wanted])
     dfs = dict.fromkeys(terms, 0)
-    for (term, _), item in zip(wanted, items, strict=True):
+    for (term, _, _), item in zip(wanted, items, strict=True):
         dfs[term] += int(item["df"]) if item is not None else 0
     return {term: max(df, 0) for term, df in dfs.items()}
 
 
-async def expand_prefix(store: ItemStore, kind: str, prefix: str) -> dict[str, int]:
-    """Indexed terms starting with ``prefix`` (>= 2 characters) and their frequencies: the
-    MAX_EXPANSIONS most frequent among the first VOCAB_READ vocabulary items in term order."""
-    page = await store.query(keys.vocab_partition(kind, prefix), prefix=prefix, limit=VOCAB_READ)
+async def expand_prefix(
+    store: ItemStore, kind: str, scopes: Sequence[str], prefix: str
+) -> dict[str, int]:
+    """Indexed terms starting with ``prefix`` (>= 2 characters) and their frequencies in
+    ``scopes``: the MAX_EXPANSIONS most frequent among the first VOCAB_READ vocabulary
+    items, in term order, of each scope's partition."""
+    pages = await asyncio.gather(
+        *(
+            store.query(keys.vocab_partition(kind, prefix, s), prefix=prefix, limit=VOCAB_READ)
+            for s in scopes
+        )
+    )
     dfs: dict[str, int] = defaultdict(int)
-    for item in page.items:
-        dfs[item["term"]] += int(item["df"])
+    for page in pages:
+        for item in page.items:
+            dfs[item["term"]] += int(item["df"])
     live = sorted(((df, term) for term, df in dfs.items() if df > 0), key=lambda p: (-p[0], p[1]))
     return {term: df for df, term in live[:MAX_EXPANSIONS]}
 
@@ -67,14 +98,16 @@ async def apply(
     kind: str,
     doc_id: str,
     *,
-    df_delta: Mapping[str, int],
+    df_delta: Mapping[tuple[str, str], int],
     docs_delta: int,
     length_delta: Mapping[str, int],
 ) -> None:
+    """Move the document frequencies by ``df_delta`` ((scope, term) -> +1/-1) and the
+    index-wide N and field lengths by the other deltas."""
     shard = keys.shard_of(doc_id, keys.DF_SHARDS)
-    terms = [term for term, delta in df_delta.items() if delta]
-    for start in range(0, len(terms), MAX_WRITE_ITEMS - 1):
-        chunk = terms[start : start + MAX_WRITE_ITEMS - 1]
+    pairs = sorted(pair for pair, delta in df_delta.items() if delta)
+    for start in range(0, len(pairs), MAX_WRITE_ITEMS - 1):
+        chunk = pairs[start : start + MAX_WRITE_ITEMS - 1]
         await _apply_chunk(store, kind, shard, chunk, df_delta)
     if docs_delta or any(length_delta.values()):
         await _apply_stats(
@@ -83,13 +116,17 @@ async def apply(
 
 
 async def _apply_chunk(
-    store: ItemStore, kind: str, shard: int, terms: list[str], delta: Mapping[str, int]
+    store: ItemStore,
+    kind: str,
+    shard: int,
+    pairs: list[tuple[str, str]],
+    delta: Mapping[tuple[str, str], int],
 ) -> None:
     for _ in range(_ATTEMPTS):
-        items = await store.get_many([keys.df_key(kind, term, shard) for term in terms])
+        items = await store.get_many([keys.df_key(kind, t, shard, s) for s, t in pairs])
         ops = [
-            _df_op(kind, term, shard, item, delta[term])
-            for term, item in zip(terms, items, strict=True)
+            _df_op(keys.df_key(kind, term, shard, scope), term, item, delta[scope, term])
+            for (scope, term), item in zip(pairs, items, strict=True)
         ]
         kept = [op for op in ops if op is not None]
         if not kept:
@@ -99,11 +136,10 @@ async def _apply_chunk(
             return
         except ConflictError:
             continue
-    logger.warning("search: gave up updating %d term counters; counts may drift", len(terms))
+    logger.warning("search: gave up updating %d term counters; counts may drift", len(pairs))
 
 
-def _df_op(kind: str, term: str, shard: int, item: Item | None, delta: int) -> WriteOp | None:
-    key = keys.df_key(kind, term, shard)
+def _df_op(key: Key, term: str, item: Item | None, delta: int) -> WriteOp | None:
     df = (int(item["df"]) if item else 0) + delta
     if item is None and df <= 0:
         return None  # a drifted counter: nothing to take away from

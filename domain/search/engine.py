@@ -2,7 +2,9 @@
 
 1. Document frequencies of the exact terms (one batched read of their vocabulary shards)
    and the expansions of the last, prefix term (one prefix query on its vocabulary
-   partition). A term nobody has ends the search with no posting read.
+   partition), both in the viewer's access scopes only (counters.py): they count files
+   the viewer may read and nothing else. A prefix nobody readable has ends the search
+   with no posting read.
 2. The rarest group (an exact term, or the prefix's expansions together) drives: its
    postings are read best-impact first, a page at a time.
 3. Each page's documents are read in one batch (sources.py: permission and filter applied
@@ -10,8 +12,9 @@
    Postings are partitioned by access scope (keys.py): only the partitions of scopes the
    viewer may read are read (up to 3 per driver term; admins one), merged by impact.
 4. Reading stops at ACCEPT_TARGET accepted documents, READ_BUDGET postings, or the end of
-   the driver's postings. All three depend only on the index, the viewer and the filter,
-   never on the page asked for — so every page of a query sees the same ranked list.
+   the driver's postings. All three, like the driver and the expansions, depend only on
+   the documents the viewer may read and the filter, never on the page asked for — so
+   every page of a query sees the same ranked list, and others' files change none of it.
 5. The accepted documents are scored with statistics taken from them alone (bm25.py):
    nothing index-wide, which would count documents the viewer cannot read, reaches a score.
 
@@ -61,22 +64,28 @@ async def search_kind(store: ItemStore, source: Source, query: QueryTerms) -> li
     short_prefix = query.prefix if query.prefix and len(query.prefix) < MIN_PREFIX_CHARS else None
     if short_prefix:
         exact.append(short_prefix)  # one character matches exactly: no type-ahead on "q"
-    # Index-wide df (it counts unreadable documents) only chooses the driver: which postings
-    # are read, never a score. Counters are approximate (README.md): a zero df still reads
-    # the postings (one query that finds none when the term is truly absent).
-    dfs = await counters.document_frequencies(store, kind, exact) if exact else {}
+    # df and the vocabulary are read from the viewer's access scopes only (counters.py), so
+    # the driver and the expansions — which bound what is reached when the caps bind —
+    # depend on readable documents alone. Counters are approximate (README.md): a zero df
+    # still reads the postings (one query that finds none when the term is truly absent).
+    prefix = query.prefix if query.prefix and not short_prefix else None
+    dfs, expansions = await asyncio.gather(
+        counters.document_frequencies(store, kind, source.scopes, exact),
+        counters.expand_prefix(store, kind, source.scopes, prefix) if prefix else _nothing(),
+    )
+    if prefix is not None and not expansions:
+        return []
     dfs = {term: max(df, 1) for term, df in dfs.items()}
-    expansions: dict[str, int] = {}
-    if query.prefix and not short_prefix:
-        expansions = await counters.expand_prefix(store, kind, query.prefix)
-        if not expansions:
-            return []
     groups = [[term] for term in exact] + ([sorted(expansions)] if expansions else [])
     group_df = [sum(dfs.get(t, expansions.get(t, 0)) for t in group) for group in groups]
     driver = groups[group_df.index(min(group_df))]
-    matcher = _Matcher(exact, None if short_prefix else query.prefix, frozenset(expansions))
+    matcher = _Matcher(exact, prefix, frozenset(expansions))
     accepted = await _collect(store, source, kind, driver, matcher)
     return _score(kind, accepted)
+
+
+async def _nothing() -> dict[str, int]:
+    return {}
 
 
 async def _collect(
@@ -127,8 +136,8 @@ class _Match:
 
 class _Matcher:
     """AND semantics over the document's *current* text. A prefix matches through the
-    expansions read from the vocabulary only, whichever group drives: so the accepted set
-    does not depend on the driver (which index-wide df chose)."""
+    expansions read from the vocabulary only, whichever group drives: so below the caps
+    the accepted set does not depend on the driver."""
 
     def __init__(self, exact: list[str], prefix: str | None, expansions: frozenset[str]) -> None:
         self._exact, self._prefix, self._expansions = tuple(exact), prefix, expansions

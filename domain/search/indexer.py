@@ -12,7 +12,8 @@ ordered to be safe at every step and to converge under concurrency and crashes:
    the state records the scopes written, so removal is exact), and postings of terms or
    scopes no longer present are deleted, in writes of at most 100 items;
 3. commit: the state item becomes {terms: new, hash}, conditioned on the intent's version;
-4. the BM25 counters move by the committed difference;
+4. the counters move by the committed difference: document frequencies per (access scope,
+   term), so they follow the postings when a file is shared, unshared or made public;
 5. the metadata is read again: if it changed meanwhile, go round again.
 
 Queries never trust a posting alone: they re-read each candidate's metadata and match and
@@ -23,7 +24,7 @@ and repairs both, and deletes the index of documents that no longer exist.
 """
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,8 @@ class _State:
     # Access scopes (keys.py) the postings of ``terms`` are written to; pending as terms.
     scopes: frozenset[str] = frozenset()
     pending_scopes: frozenset[str] = frozenset()
+    # Scopes the df counters count the committed terms in (``scopes`` once settled).
+    counted_scopes: frozenset[str] = frozenset()
     # Set between the commit and the counter update: what the counters still count.
     recount: dict[str, Any] | None = None
 
@@ -65,6 +68,8 @@ class _State:
             # No "scopes": written before access scopes, its postings are unscoped.
             frozenset(item.get("scopes", [keys.UNSCOPED])),
             frozenset(item.get("pending_scopes") or ()),
+            # No "counted_scopes": written before scoped counters, df counted index-wide.
+            frozenset(item.get("counted_scopes", [keys.UNSCOPED])),
             item.get("recount"),
         )
 
@@ -85,7 +90,11 @@ class SearchIndexer:
                 if state.recount is not None:
                     await self._count(kind, doc_id, state)
                     continue
-                settled = not state.pending and not state.pending_scopes
+                settled = (
+                    not state.pending
+                    and not state.pending_scopes
+                    and state.counted_scopes == state.scopes
+                )
                 if (state.hash, state.scopes) == (new_hash, new_scopes) and settled:
                     return True
                 await self._apply(kind, doc_id, doc, state)
@@ -105,7 +114,11 @@ class SearchIndexer:
         intent = _state_item(
             kind, doc_id, state.version + 1, state.hash, state.terms, touched, state.lengths
         )
-        intent |= {"scopes": sorted(state.scopes), "pending_scopes": sorted(touched_scopes)}
+        intent |= {
+            "scopes": sorted(state.scopes),
+            "pending_scopes": sorted(touched_scopes),
+            "counted_scopes": sorted(state.counted_scopes),
+        }
         await self._store.write([Put(intent, condition=_at(state.version))])
         ops: list[WriteOp] = []
         if doc is not None:
@@ -135,10 +148,12 @@ class SearchIndexer:
             lengths,
         )
         done["scopes"] = sorted(new_scopes)
+        done["counted_scopes"] = sorted(state.counted_scopes)
         # The commit remembers what the counters still count, so a crash before they move
         # is finished by the next sync (or reindex) instead of leaving them behind.
         done["recount"] = {
             "terms": sorted(state.terms),
+            "scopes": sorted(state.counted_scopes),
             "lengths": state.lengths,
             "counted": state.hash is not None,
         }
@@ -146,14 +161,18 @@ class SearchIndexer:
         await self._count(kind, doc_id, _State.of(done))
 
     async def _count(self, kind: str, doc_id: str, state: _State) -> None:
-        """Move the counters from ``state.recount`` to ``state``, then clear the recount."""
+        """Move the counters from ``state.recount`` to ``state``, then clear the recount.
+        Document frequencies are counted per (access scope, term), so a share, unshare or
+        visibility change moves them with the postings."""
         recount = state.recount or {}
-        old_terms = frozenset(recount.get("terms") or ())
         old_lengths: dict[str, int] = dict(recount.get("lengths") or {})
         was_counted, is_counted = bool(recount.get("counted")), state.hash is not None
-        new_terms = state.terms if is_counted else frozenset()
-        df_delta = {t: 1 for t in new_terms - old_terms if is_counted}
-        df_delta |= {t: -1 for t in old_terms - new_terms if was_counted}
+        # A recount without "scopes" was written before scoped counters: index-wide ones.
+        old_scopes = recount.get("scopes", [keys.UNSCOPED])
+        old = _pairs(old_scopes, recount.get("terms") or ()) if was_counted else frozenset()
+        new = _pairs(state.scopes, state.terms) if is_counted else frozenset()
+        df_delta = {pair: 1 for pair in new - old}
+        df_delta |= {pair: -1 for pair in old - new}
         fields = set(state.lengths) | set(old_lengths)
         await counters.apply(
             self._store,
@@ -171,6 +190,7 @@ class SearchIndexer:
             kind, doc_id, state.version + 1, state.hash, state.terms, frozenset(), state.lengths
         )
         settled["scopes"] = sorted(state.scopes)
+        settled["counted_scopes"] = sorted(state.scopes)
         await self._store.write([Put(settled, condition=VersionIs(state.version))])
 
     async def _write_in_batches(self, ops: Sequence[WriteOp]) -> None:
@@ -180,6 +200,10 @@ class SearchIndexer:
 
 def _at(version: int) -> Absent | VersionIs:
     return Absent() if version == 0 else VersionIs(version)
+
+
+def _pairs(scopes: Iterable[str], terms: Iterable[str]) -> frozenset[tuple[str, str]]:
+    return frozenset((scope, term) for scope in scopes for term in terms)
 
 
 def _signature(doc: Document | None) -> tuple[str | None, frozenset[str]]:
@@ -223,4 +247,5 @@ def _state_item(
         "version": version,
         "scopes": [],
         "pending_scopes": [],
+        "counted_scopes": [],
     }

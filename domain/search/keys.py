@@ -6,8 +6,11 @@ one and a term never equals an (upper-case) scope name.
 
 File postings are partitioned by *access scope* (README.md "Access scopes"): a viewer's
 query reads only partitions of scopes it may read, so postings of files it cannot read
-never spend its read budget. Users are readable by every signed-in user: one scope,
-``UNSCOPED`` (the partition has no scope part; this is also the pre-scope file layout).
+never spend its read budget. The vocabulary and document-frequency counters are
+partitioned the same way, so what a query reads to choose its driver and its prefix
+expansions counts only files the viewer may read. Users are readable by every signed-in
+user: one scope, ``UNSCOPED`` (the partition has no scope part; this is also the
+pre-scope file layout of postings and the index-wide file counters before scoped ones).
 """
 
 import hashlib
@@ -47,14 +50,17 @@ def impact_sort_key(impact: float, doc_id: str) -> str:
     return f"{inverted:06d}#{doc_id}"
 
 
-def vocab_partition(kind: str, term: str) -> str:
-    """Terms grouped by their first two characters: one prefix query expands ``quar`` to
-    every indexed term starting with it, and returns their document frequencies too."""
+def vocab_partition(kind: str, term: str, scope: str = UNSCOPED) -> str:
+    """Terms grouped by access scope and first two characters: one prefix query expands
+    ``quar`` to every term starting with it in files of that scope, with their document
+    frequencies counted over those files only (a viewer sums its scopes)."""
+    if scope:
+        return f"SRCH#V#{kind}#{scope}#{term[:2]}"
     return f"SRCH#V#{kind}#{term[:2]}"
 
 
-def df_key(kind: str, term: str, shard: int) -> Key:
-    return Key(vocab_partition(kind, term), f"{term}#{shard}")
+def df_key(kind: str, term: str, shard: int, scope: str = UNSCOPED) -> Key:
+    return Key(vocab_partition(kind, term, scope), f"{term}#{shard}")
 
 
 def stats_key(kind: str, shard: int) -> Key:

@@ -64,3 +64,35 @@ async def test_private_files_do_not_move_bobs_scores(signed_in: SchemaClient) ->
     assert len(everything) == 4 + 6 + 1  # "budget" is also a prefix: budgetary.txt
     assert all(f"budget plan private {n}.txt" in everything for n in range(6))
     assert "budget pending.txt" not in everything
+
+
+async def test_private_completions_do_not_push_bobs_completion_out(
+    signed_in: SchemaClient,
+) -> None:
+    """A prefix matches through its 10 most frequent completions: frequent among the
+    files bob may read, not among alice's private ones."""
+    markdown = "text/markdown"  # not "text/plain": "plain" would complete "pla" too
+    await signed_in.upload(BOB, name="planxyz notes.md", contentType=markdown)
+    await signed_in.upload(
+        ALICE, name="planning 2024.md", contentType=markdown, visibility="PUBLIC"
+    )
+    queries = [("pla", 1), ("pla", 10), ("notes pla", 10)]
+    before = [(await search(signed_in, BOB, q, first=first)).data["search"] for q, first in queries]
+    assert sorted(e["node"]["name"] for e in before[1]["edges"]) == [
+        "planning 2024.md",
+        "planxyz notes.md",
+    ]
+    assert before[0]["pageInfo"]["hasNextPage"] is True
+
+    # Ten completions, each in two of alice's private files: more frequent index-wide
+    # than bob's "planxyz" and "planning" (one file each).
+    completions = " ".join(f"plan{letter}" for letter in "abcdefghij")
+    for n in range(2):
+        await signed_in.upload(
+            ALICE, name=f"alice {n}.md", contentType=markdown, description=completions
+        )
+
+    after = [(await search(signed_in, BOB, q, first=first)).data["search"] for q, first in queries]
+    assert after == before
+    # For alice they are the most frequent completions: her own files come first.
+    assert sorted(await hits(signed_in, ALICE, "pla", first=20)) == ["alice 0.md", "alice 1.md"]

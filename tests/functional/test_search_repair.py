@@ -133,3 +133,38 @@ async def test_reindex_moves_the_pre_scope_layout_to_access_scopes(client: Schem
     assert await client.items.get_many([old]) == [None]
     assert None not in await client.items.get_many(scoped)
     assert await hits(client, ALICE, "ledger") == ["legacy ledger.txt"]
+
+
+async def test_reindex_moves_index_wide_counters_to_access_scopes(client: SchemaClient) -> None:
+    """An index written before scoped counters: document frequencies counted index-wide
+    (SRCH#V#F#<2 chars>), states without "counted_scopes". Queries read the vocabulary of
+    the viewer's scopes only, so the file is not found until reindex rebuilds them."""
+    await client.sign_in(ALICE)
+    await client.upload(ALICE, name="legacy ledger.txt")
+    scoped = {
+        key: item
+        for key, item in client.store.items.items()
+        if key[0].startswith("SRCH#V#F#") and item.get("type") == "SearchTerm"
+    }
+    assert {pk.split("#")[3] for pk, _ in scoped} == {"ALL", "OWNER"}
+    legacy: dict[tuple[str, str], Item] = {}
+    for (_, sk), item in scoped.items():
+        old = keys.df_key("F", item["term"], int(sk.rsplit("#", 1)[1]))
+        legacy[old.pk, old.sk] = {"pk": old.pk, "sk": old.sk, "type": "SearchTerm"} | {
+            "term": item["term"],
+            "df": 1,
+            "version": 1,
+        }
+    states = [i for (pk, _), i in client.store.items.items() if pk.startswith("SRCH#D#F#")]
+    await client.items.write(
+        [Delete(Key(pk, sk)) for pk, sk in scoped]
+        + [Put(item) for item in legacy.values()]
+        + [Put({k: v for k, v in s.items() if k != "counted_scopes"}) for s in states]
+    )
+    assert await hits(client, ALICE, "ledger") == []  # index-wide counters are not read
+
+    await _reindex(client)
+    assert await client.items.get_many([Key(pk, sk) for pk, sk in legacy]) == [None] * len(legacy)
+    rebuilt = await client.items.get_many([Key(pk, sk) for pk, sk in scoped])
+    assert [item and item["df"] for item in rebuilt] == [1] * len(scoped)
+    assert await hits(client, ALICE, "ledger") == ["legacy ledger.txt"]

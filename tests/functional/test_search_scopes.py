@@ -74,3 +74,63 @@ async def test_sharing_and_visibility_show_immediately(signed_in: SchemaClient) 
     assert await hits(signed_in, BOB, "forecast") == []
     assert await hits(signed_in, ALICE, "forecast") == ["quarterly forecast.txt"]
     assert await hits(signed_in, ADMIN, "forecast") == ["quarterly forecast.txt"]
+
+
+async def _answers(client: SchemaClient, q: str) -> list[dict[str, Any]]:
+    answers = []
+    for first in (2, 10):
+        result = await search(client, BOB, q, first=first, types=["FILE"])
+        assert result.errors == [], result.errors
+        answers.append(result.data["search"])
+    return answers
+
+
+async def test_private_files_do_not_choose_the_driver_when_the_caps_bind(
+    signed_in: SchemaClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rarest term group drives, and when the caps bind which matches are reached
+    depends on the driver: its document frequency must count only files bob may read."""
+    monkeypatch.setattr(engine, "ACCEPT_TARGET", 3)
+    filler = "words about other things " * 6
+    for n in range(3):  # "budget" strong (name), "plan" weak (a long description)
+        await signed_in.upload(BOB, name=f"budget sheet {n}.txt", description=f"{filler} plan")
+    for n in range(3):  # the other way round
+        await signed_in.upload(BOB, name=f"plan draft {n}.txt", description=f"{filler} budget")
+    for n in range(3):  # for bob "budget" is the rarer term, so it drives
+        await signed_in.upload(BOB, name=f"plan only {n}.txt")
+    before = await _answers(signed_in, "budget plan")
+    assert sorted(e["node"]["name"] for e in before[1]["edges"]) == [
+        f"budget sheet {n}.txt" for n in range(3)
+    ]
+    assert before[0]["pageInfo"]["hasNextPage"] is True
+
+    # Alice's private files make "budget" the commoner term index-wide.
+    for n in range(8):
+        await signed_in.upload(ALICE, name=f"budget private {n}.txt")
+
+    assert await _answers(signed_in, "budget plan") == before
+    # The admin reads alice's files too, and they do count for the admin.
+    everything = await hits(signed_in, ADMIN, "budget plan", first=10, types=["FILE"])
+    assert len(everything) == 3
+
+
+async def test_prefix_completions_follow_shares(signed_in: SchemaClient) -> None:
+    """The completions a prefix matches through are counted over the files bob may read:
+    while alice shares files holding ten frequent completions, those take the prefix's 10
+    places; once she unshares them, bob's own rarer completion is matched again."""
+    markdown = "text/markdown"
+    await signed_in.upload(BOB, name="foraxyz.md", contentType=markdown)
+    completions = " ".join(f"fora{letter}" for letter in "abcdefghij")
+    shared = [
+        await signed_in.upload(
+            ALICE, name=f"alice {n}.md", contentType=markdown, description=completions
+        )
+        for n in range(2)
+    ]
+    assert await hits(signed_in, BOB, "fora") == ["foraxyz.md"]
+    for file in shared:
+        await signed_in.execute(SHARE, ALICE, {"id": file["id"], "u": "bob"})
+    assert sorted(await hits(signed_in, BOB, "fora")) == ["alice 0.md", "alice 1.md"]
+    for file in shared:
+        await signed_in.execute(UNSHARE, ALICE, {"id": file["id"], "u": "bob"})
+    assert await hits(signed_in, BOB, "fora") == ["foraxyz.md"]
