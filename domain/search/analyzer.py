@@ -40,12 +40,17 @@ def tokens(text: str, *, keep_stop_words: bool = False) -> list[Token]:
     found: list[Token] = []
     for start, end in _runs(text):
         for piece_start, piece_end in _pieces(text, start, end):
-            term = normalize(text[piece_start:piece_end])
-            if not term or len(term) > MAX_TERM_CHARS or not term.isalnum():
-                continue
-            if term in STOP_WORDS and not keep_stop_words:
-                continue
-            found.append(Token(term, piece_start, piece_end))
+            normalized = normalize(text[piece_start:piece_end])
+            # NFKC and case folding can change what a piece is made of ("A\u3251" -> "a21",
+            # a Cherokee capital folds to lower case): split the normalized text again, so
+            # a term typed back as a query is the very same term.
+            for sub_start, sub_end in _pieces(normalized, 0, len(normalized)):
+                term = normalized[sub_start:sub_end]
+                if not term or len(term) > MAX_TERM_CHARS or not term.isalnum():
+                    continue
+                if term in STOP_WORDS and not keep_stop_words:
+                    continue
+                found.append(Token(term, piece_start, piece_end))
     return found
 
 
