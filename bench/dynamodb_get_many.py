@@ -18,12 +18,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from adapters.dynamodb_codec import to_attributes
 from adapters.dynamodb_items import DynamoDbItemStore
+from bench.figures import Figure
 from domain.ports import Item, Key
 from ops.aws_resources import create_table
 from tests.moto_server import dynamodb_client, moto_server
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
 
+COMMAND = ".venv/bin/python -m bench.dynamodb_get_many"
 KEY_COUNTS = (1, 100, 250, 1000)
 TABLE = "bench-items"
 _BATCH_WRITE = 25  # BatchWriteItem's limit
@@ -88,18 +92,57 @@ async def timed(store: DynamoDbItemStore, keys: list[Key]) -> float:
     return elapsed
 
 
-async def run(runs: int, round_trip_ms: float) -> None:
+@dataclass(frozen=True)
+class GetManyRow:
+    round_trip_ms: float
+    keys: int
+    calls: int
+    concurrent_ms: float
+    sequential_ms: float
+
+
+async def run(
+    runs: int, round_trip_ms: float, key_counts: tuple[int, ...] = KEY_COUNTS
+) -> list[GetManyRow]:
     with moto_server() as endpoint:
         setup = dynamodb_client(endpoint)
         create_table(setup, TABLE)
-        keys = seed(setup, max(KEY_COUNTS))
+        keys = seed(setup, max(key_counts))
         setup.close()
-        await measure(endpoint, keys, runs, round_trip_ms=0)
+        rows = await measure(endpoint, keys, runs, round_trip_ms=0, key_counts=key_counts)
         if round_trip_ms:
-            await measure(endpoint, keys, runs, round_trip_ms=round_trip_ms)
+            rows += await measure(
+                endpoint, keys, runs, round_trip_ms=round_trip_ms, key_counts=key_counts
+            )
+        return rows
 
 
-async def measure(endpoint: str, keys: list[Key], runs: int, *, round_trip_ms: float) -> None:
+def figures(rows: list[GetManyRow], command: str = COMMAND) -> list[Figure]:
+    out = []
+    for row in rows:
+        where = f" + {row.round_trip_ms:g} ms round trip" if row.round_trip_ms else ""
+        out.append(
+            Figure(
+                name=f"dynamodb get_many: {row.keys} keys{where}",
+                what=f"moto server{where}; {row.calls} BatchGetItem calls, chunks concurrent",
+                command=command,
+                value=row.concurrent_ms,
+                unit="ms",
+                baseline=row.sequential_ms,
+                baseline_what="chunks awaited one by one",
+            )
+        )
+    return out
+
+
+async def measure(
+    endpoint: str,
+    keys: list[Key],
+    runs: int,
+    *,
+    round_trip_ms: float,
+    key_counts: tuple[int, ...] = KEY_COUNTS,
+) -> list[GetManyRow]:
     client = dynamodb_client(endpoint)
     counter = CallCounter()
     client.meta.events.register("before-call.dynamodb.BatchGetItem", counter)
@@ -110,8 +153,9 @@ async def measure(endpoint: str, keys: list[Key], runs: int, *, round_trip_ms: f
     extra = f" + {round_trip_ms:g} ms round trip per call" if round_trip_ms else ""
     print(f"\nmoto server on 127.0.0.1{extra}; median of {runs} runs per cell")
     print(f"{'keys':>6} {'calls':>6} {'concurrent ms':>14} {'sequential ms':>14} {'speed-up':>9}")
+    rows: list[GetManyRow] = []
     try:
-        for count in KEY_COUNTS:
+        for count in key_counts:
             wanted = keys[:count]
             counter.calls = 0
             await timed(concurrent, wanted)
@@ -127,17 +171,20 @@ async def measure(endpoint: str, keys: list[Key], runs: int, *, round_trip_ms: f
                 f"{count:>6} {calls:>6} {fast * 1000:>14.1f} {slow * 1000:>14.1f} "
                 f"{slow / fast:>8.2f}x"
             )
+            rows.append(GetManyRow(round_trip_ms, count, calls, fast * 1000, slow * 1000))
     finally:
         client.close()
+    return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--round-trip-ms", type=float, default=10.0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     asyncio.run(run(args.runs, args.round_trip_ms))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import hashlib
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -41,6 +42,7 @@ from strawberry.dataloader import DataLoader
 
 from adapters.memory_blobs import InMemoryBlobStore
 from adapters.sqlite_items import SqliteItemStore
+from bench.figures import Figure
 from domain.cursor_signer import CursorSigner
 from domain.file_items import new_file_id
 from domain.file_models import NewFile
@@ -51,6 +53,7 @@ from domain.users import UserProfiles, UserRepository
 from resolvers.context import Context, Services
 from resolvers.schema import build_schema
 
+COMMAND = ".venv/bin/python -m bench.file_listing"
 PAGE_SIZES = (10, 100)
 QUERY = """
 query Listing($n: Int!) {
@@ -193,7 +196,18 @@ def describe_calls(store: CountingItemStore) -> str:
     return f"{store.calls['query']}q+{store.calls['get_many']}g"
 
 
-async def measure(setup: Setup, runs: int, round_trip_ms: float) -> None:
+@dataclass(frozen=True)
+class ListingRow:
+    round_trip_ms: float
+    page: int
+    users: int
+    batched_calls: int
+    naive_calls: int
+    batched_ms: float
+    naive_ms: float
+
+
+async def measure(setup: Setup, runs: int, round_trip_ms: float) -> list[ListingRow]:
     schema = build_schema()
     setup.store.round_trip = round_trip_ms / 1000
     extra = f" + {round_trip_ms:g} ms per store call" if round_trip_ms else ""
@@ -203,6 +217,7 @@ async def measure(setup: Setup, runs: int, round_trip_ms: float) -> None:
         f"{'batched ms':>11} {'naive ms':>9} {'calls ratio':>12} {'ms ratio':>9}"
     )
     print(header)
+    rows: list[ListingRow] = []
     for page_size in PAGE_SIZES:
         counts: dict[bool, tuple[int, str]] = {}
         for batched in (True, False):  # warm both paths and record their store calls
@@ -221,9 +236,23 @@ async def measure(setup: Setup, runs: int, round_trip_ms: float) -> None:
             f"{fast * 1000:>11.1f} {slow * 1000:>9.1f} "
             f"{counts[False][0] / counts[True][0]:>11.1f}x {slow / fast:>8.1f}x"
         )
+        rows.append(
+            ListingRow(
+                round_trip_ms,
+                page_size,
+                setup.distinct_users[page_size],
+                counts[True][0],
+                counts[False][0],
+                fast * 1000,
+                slow * 1000,
+            )
+        )
+    return rows
 
 
-async def run(files: int, users: int, shares: int, runs: int, round_trip_ms: float) -> None:
+async def run(
+    files: int, users: int, shares: int, runs: int, round_trip_ms: float
+) -> list[ListingRow]:
     with tempfile.TemporaryDirectory() as data_dir:
         sqlite = SqliteItemStore(Path(data_dir) / "items.sqlite3")
         try:
@@ -245,25 +274,49 @@ async def run(files: int, users: int, shares: int, runs: int, round_trip_ms: flo
                 "on the page (owner included)"
             )
             setup = Setup(store, services, viewer, distinct)
-            await measure(setup, runs, 0)
+            rows = await measure(setup, runs, 0)
             if round_trip_ms:
-                await measure(setup, runs, round_trip_ms)
+                rows += await measure(setup, runs, round_trip_ms)
+            return rows
         finally:
             await sqlite.close()
 
 
-def main() -> None:
+def figures(rows: list[ListingRow], command: str = COMMAND) -> list[Figure]:
+    out = []
+    for row in rows:
+        where = f" + {row.round_trip_ms:g} ms/call" if row.round_trip_ms else ""
+        out.append(
+            Figure(
+                name=f"files: page of {row.page}{where}",
+                what=(
+                    f"myFiles with owner + sharedWith, SQLite{where}; store calls "
+                    f"{row.batched_calls} batched vs {row.naive_calls} naive"
+                ),
+                command=command,
+                value=row.batched_ms,
+                unit="ms",
+                baseline=row.naive_ms,
+                baseline_what="same schema, loaders neither batching nor caching",
+                target=1.0,
+            )
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--users", type=int, default=150)
     parser.add_argument("--shares", type=int, default=3, help="users each file is shared with")
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--round-trip-ms", type=float, default=5.0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.files < max(PAGE_SIZES):
         parser.error(f"--files must be at least {max(PAGE_SIZES)}")
     asyncio.run(run(args.files, args.users, args.shares, args.runs, args.round_trip_ms))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

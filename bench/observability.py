@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.app import build_app
 from api.bootstrap import build_deps
 from api.settings import load_settings
+from bench.figures import Figure
 
 ROOT = Path(__file__).resolve().parents[1]
+COMMAND = ".venv/bin/python -m bench.observability"
 QUERY = {"query": "query Me { me { username } }"}
 COLD = "from api.app import build_app; from api.settings import load_settings; " + (
     "build_app(load_settings())"
@@ -98,28 +101,86 @@ def cold_samples(data_dir: str, runs: int) -> dict[str, list[float]]:
     return samples
 
 
-def main() -> None:
+@dataclass(frozen=True)
+class ObservabilityResult:
+    runs: int
+    requests: int
+    cold_runs: int
+    per_request_ms: dict[str, float]  # kind -> median
+    cold_ms: dict[str, float]
+
+
+def measure(runs: int = 21, requests: int = 50, cold_runs: int = 9) -> ObservabilityResult:
+    with tempfile.TemporaryDirectory() as data_dir:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            per_request = asyncio.run(overhead(data_dir, runs, requests))
+        cold = cold_samples(data_dir, cold_runs)
+    return ObservabilityResult(
+        runs,
+        requests,
+        cold_runs,
+        {name: statistics.median(times) for name, times in per_request.items()},
+        {name: statistics.median(times) for name, times in cold.items()},
+    )
+
+
+def figures(result: ObservabilityResult, command: str = COMMAND) -> list[Figure]:
+    ms, cold = result.per_request_ms, result.cold_ms
+    return [
+        Figure(
+            name="observability: logs + metrics per request",
+            what="query Me over ASGI, observability on vs off",
+            command=command,
+            value=ms["on (logs + Prometheus)"],
+            unit="ms",
+            baseline=ms["off"],
+            baseline_what="build_app(observe=False)",
+            target=1.10,
+        ),
+        Figure(
+            name="observability: + EMF (Lambda path)",
+            what="the same with CloudWatch EMF documents written",
+            command=command,
+            value=ms["on + EMF (Lambda path)"],
+            unit="ms",
+            baseline=ms["off"],
+            baseline_what="build_app(observe=False)",
+            target=1.10,
+        ),
+        Figure(
+            name="observability: tracing at cold start",
+            what="import + build_app, TRACING on vs off (X-Ray SDK loaded only when on)",
+            command=command,
+            value=cold["tracing on"],
+            unit="ms",
+            baseline=cold["tracing off"],
+            baseline_what="tracing off",
+        ),
+    ]
+
+
+def report(result: ObservabilityResult) -> str:
+    base = result.per_request_ms["off"]
+    lines = [f"per request, median of {result.runs} x {result.requests} sequential requests"]
+    for name, median in result.per_request_ms.items():
+        lines.append(f"  {name:24s} {median:6.3f} ms   ratio {median / base:.3f}x")
+    lines.append("  (target on/off <= 1.10x)")
+    cold_base = result.cold_ms["tracing off"]
+    lines.append(f"cold import + build_app, fresh interpreter, median of {result.cold_runs}")
+    for name, median in result.cold_ms.items():
+        lines.append(f"  {name:24s} {median:6.1f} ms   ratio {median / cold_base:.3f}x")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--cold-runs", type=int, default=9)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data_dir:
-        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-            per_request = asyncio.run(overhead(data_dir, args.runs, args.requests))
-        cold = cold_samples(data_dir, args.cold_runs)
-    base = statistics.median(per_request["off"])
-    print(f"per request, median of {args.runs} x {args.requests} sequential requests")
-    for name, times in per_request.items():
-        median = statistics.median(times)
-        print(f"  {name:24s} {median:6.3f} ms   ratio {median / base:.3f}x")
-    print("  (target on/off <= 1.10x)")
-    cold_base = statistics.median(cold["tracing off"])
-    print(f"cold import + build_app, fresh interpreter, median of {args.cold_runs}")
-    for name, times in cold.items():
-        median = statistics.median(times)
-        print(f"  {name:24s} {median:6.1f} ms   ratio {median / cold_base:.3f}x")
+    args = parser.parse_args(argv)
+    print(report(measure(args.runs, args.requests, args.cold_runs)))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
