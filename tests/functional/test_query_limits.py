@@ -169,6 +169,23 @@ async def test_field_suggestions_only_while_introspection_is_on(
     assert ("username" in error["message"]) is introspection
 
 
+@pytest.mark.parametrize("introspection", [True, False])
+async def test_introspection_answers_only_while_it_is_on(
+    tmp_path: Path, introspection: bool
+) -> None:
+    async with open_rest(tmp_path, introspection=introspection) as rest:
+        auth = await rest.auth("alice")
+        body = await post(rest, auth, "{ __schema { queryType { name } } }")
+        typename = await post(rest, auth, "{ __typename }")
+    assert typename == {"data": {"__typename": "Query"}}  # not a blanket refusal
+    if introspection:
+        assert body == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+    else:
+        assert body["data"] is None
+        assert set(codes(body)) == {"BAD_USER_INPUT"}
+        assert all("introspection" in e["message"].lower() for e in body["errors"])
+
+
 NESTED_PAGES = (
     "{{ myFiles(first: {a}) {{ edges {{ node {{ owner {{"
     " files(first: {b}) {{ edges {{ node {{ id }} }} }} }} }} }} }} }}"
