@@ -19,6 +19,7 @@ from domain.file_deps import (
     epoch,
     gave_up,
     index_for_search,
+    pause_before_retry,
 )
 from domain.file_models import UNSET, FileChanges, FileRecord, FileStatus, Unset, Visibility
 from domain.file_rules import (
@@ -39,7 +40,8 @@ async def update_file(
     expected_version: int | None = None,
 ) -> FileRecord:
     cleaned = _clean(changes)  # before any read: invalid input costs no store call
-    for _ in range(SAVE_ATTEMPTS):
+    for attempt in range(SAVE_ATTEMPTS):
+        await pause_before_retry(attempt)
         record = await changeable_file(deps, viewer, file_id)
         check_expected_version(record, expected_version)
         changed = _apply(record, cleaned)
@@ -59,7 +61,8 @@ async def delete_file(
     deps: FileDeps, viewer: Principal, file_id: str, expected_version: int | None = None
 ) -> str:
     """Meta, share items and the quota it held go in one atomic write; then the bytes."""
-    for _ in range(SAVE_ATTEMPTS):
+    for attempt in range(SAVE_ATTEMPTS):
+        await pause_before_retry(attempt)
         record = await changeable_file(deps, viewer, file_id)
         check_expected_version(record, expected_version)
         try:

@@ -14,6 +14,7 @@ from domain.file_deps import (
     changeable_file,
     gave_up,
     index_for_search,
+    pause_before_retry,
 )
 from domain.file_models import FileRecord
 from domain.models import Principal
@@ -33,6 +34,7 @@ async def share_file(deps: FileDeps, viewer: Principal, file_id: str, username: 
     if user_id == record.owner_id:
         raise InvalidInputError("The owner of a file already has access to it")
     for attempt in range(SAVE_ATTEMPTS):
+        await pause_before_retry(attempt)
         if attempt:
             record = await changeable_file(deps, viewer, file_id)
         if user_id in record.shared_with:
@@ -59,6 +61,7 @@ async def unshare_file(
     record = await changeable_file(deps, viewer, file_id)
     user_id = await _user_id(deps, username)
     for attempt in range(SAVE_ATTEMPTS):
+        await pause_before_retry(attempt)
         if attempt:
             record = await changeable_file(deps, viewer, file_id)
         if user_id not in record.shared_with:

@@ -17,6 +17,7 @@ from domain.file_deps import (
     epoch,
     gave_up,
     index_for_search,
+    pause_before_retry,
 )
 from domain.file_models import FileRecord, FileStatus, NewFile
 from domain.file_rules import (
@@ -50,7 +51,8 @@ async def create_upload(
     )
     assert record.expires_at is not None
     reservation = Reservation(record.size, record.expires_at)
-    for _ in range(SAVE_ATTEMPTS):
+    for attempt in range(SAVE_ATTEMPTS):
+        await pause_before_retry(attempt)
         usage = (await deps.files.usage(viewer.user_id)).pruned(epoch(record.created_at))
         reserved = usage.reserve(
             record.id,
@@ -101,7 +103,8 @@ def _pending_record(deps: FileDeps, viewer: Principal, new: NewFile) -> FileReco
 
 
 async def complete_upload(deps: FileDeps, viewer: Principal, file_id: str) -> FileRecord:
-    for _ in range(SAVE_ATTEMPTS):
+    for attempt in range(SAVE_ATTEMPTS):
+        await pause_before_retry(attempt)
         now = deps.clock()
         record = await deps.files.get(file_id, include_expired=True)
         # Expired is missing, except to whoever could complete it: they get told why.
@@ -129,7 +132,8 @@ async def complete_upload_from_store_event(deps: FileDeps, key: str) -> FileReco
     if file_id is None:
         logger.info("files: ignoring a store event for unknown key %r", key)
         return None
-    for _ in range(SAVE_ATTEMPTS):
+    for attempt in range(SAVE_ATTEMPTS):
+        await pause_before_retry(attempt)
         record = await deps.files.get(file_id)
         if record is None:
             logger.info("files: store event for missing or expired file %s", file_id)

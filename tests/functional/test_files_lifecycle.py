@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from domain.file_items import blob_key_for
+from domain.file_repository import FileRepository
 from domain.ids import from_global_id, to_global_id
 from tests.functional.conftest import (
     ALICE,
@@ -292,6 +293,27 @@ async def test_concurrent_updates_without_a_version_lose_nothing() -> None:
         "query($id: ID!) { file(id: $id) { name description version } }", ALICE, {"id": file["id"]}
     )
     assert seen.data["file"] == {"name": "renamed.txt", "description": "both", "version": 4}
+
+
+async def test_many_parallel_uploads_of_one_user_all_complete() -> None:
+    """Each upload moves the user's one usage item (quota), so parallel uploads collide
+    on it; retries pause at random, so a burst of 32 completes instead of giving up."""
+    client = SchemaClient(wrap_store=InterleavingItemStore)
+    await client.sign_in(ALICE)
+    created = await asyncio.gather(*(client.create_upload(ALICE, DATA) for _ in range(32)))
+    for payload in created:
+        client.send_bytes(payload["upload"], DATA)
+    results = await asyncio.gather(
+        *(
+            client.execute(COMPLETE_UPLOAD, ALICE, {"id": payload["file"]["id"]})
+            for payload in created
+        )
+    )
+    assert [result.errors for result in results] == [[]] * 32
+    assert {result.data["completeUpload"]["status"] for result in results} == {"READY"}
+    # The quota counted every file once: none lost, none counted twice.
+    usage = await FileRepository(client.store, client.clock).usage(ALICE.user_id)
+    assert usage.used_bytes == 32 * len(DATA)
 
 
 async def test_delete_removes_the_file_and_its_bytes(alice_client: SchemaClient) -> None:

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from domain.errors import ConflictError, InvalidInputError
+from domain.file_deps import SAVE_ATTEMPTS
 from domain.file_models import FileRecord, NewFile
 from tests.unit.test_file_support import PENDING_TTL, World, file_items_of, make_world
 
@@ -118,4 +119,4 @@ async def test_a_hopelessly_contended_usage_item_gives_up_with_conflict(world: W
     with pytest.raises(ConflictError, match="try again"):
         await world.service.create_upload(alice, declare(1))
     world.store.inner.write = real_write  # type: ignore[method-assign]
-    assert world.store.calls["write"] == 5
+    assert world.store.calls["write"] == SAVE_ATTEMPTS
