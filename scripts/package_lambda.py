@@ -50,6 +50,8 @@ HANDLER = "api.lambda_handler.handler"
 # What the handler imports. ops/ ships for the restore drill (ops/backup, run by the
 # scheduled DrillFunction); scripts/ run on a laptop or in CI, never in the function.
 APP_PACKAGES = ("api", "resolvers", "domain", "adapters", "ops")
+# The persisted-operation allow-list, at the package root (LAMBDA_TASK_ROOT, /var/task).
+PERSISTED_OPERATIONS_NAME = "persisted-operations.json"
 # Runtime dependencies only the local server needs.
 LOCAL_ONLY_DEPENDENCIES = frozenset({"uvicorn"})
 # Lambda's Python 3.12+ runtimes run on Amazon Linux 2023 (glibc 2.34); best tag first.
@@ -218,6 +220,17 @@ def copy_app(output: Path, source_root: Path = REPO_ROOT) -> None:
         )
 
 
+def check_persisted_operations(path: Path) -> None:
+    """Refuse to package an allow-list the function would refuse at start-up."""
+    from api.persisted_operations import load_persisted_operations
+    from api.setting_errors import SettingsError
+
+    try:
+        load_persisted_operations(path)
+    except SettingsError as exc:
+        raise PackagingError(f"--persisted-operations: {exc}") from None
+
+
 def check_assets(output: Path, *, allow_missing: bool) -> bool:
     """Whether the copied package carries the self-hosted GraphiQL files, as the app
     itself would judge them (api.graphiql_assets); refuse to build without them unless
@@ -329,7 +342,10 @@ def build(
     constraints: Path | None = None,
     unzipped_budget_mb: float = DEFAULT_UNZIPPED_BUDGET_MB,
     zipped_budget_mb: float = DEFAULT_ZIPPED_BUDGET_MB,
+    persisted_operations: Path | None = None,
 ) -> Report:
+    if persisted_operations is not None:
+        check_persisted_operations(persisted_operations)
     interpreter = find_compile_python(compile_python)
     if interpreter is None and require_bytecode:
         raise PackagingError(
@@ -356,6 +372,8 @@ def build(
             raise PackagingError(f"pip install failed (exit {completed.returncode})")
         prune(staging)
         copy_app(staging)
+        if persisted_operations is not None:
+            shutil.copyfile(persisted_operations, staging / PERSISTED_OPERATIONS_NAME)
         assets = check_assets(staging, allow_missing=allow_missing_assets)
         if interpreter is not None:
             compile_bytecode(staging, interpreter)
@@ -430,6 +448,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--constraint", type=Path, default=None, help="pip constraints file")
     parser.add_argument("--max-unzipped-mb", type=float, default=DEFAULT_UNZIPPED_BUDGET_MB)
     parser.add_argument("--max-zipped-mb", type=float, default=DEFAULT_ZIPPED_BUDGET_MB)
+    parser.add_argument(
+        "--persisted-operations",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"ship this allow-list (scripts/persist_operations.py) as "
+        f"{PERSISTED_OPERATIONS_NAME}; the template's PersistedOperations=true turns it on",
+    )
     return parser
 
 
@@ -448,6 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             constraints=args.constraint,
             unzipped_budget_mb=args.max_unzipped_mb,
             zipped_budget_mb=args.max_zipped_mb,
+            persisted_operations=args.persisted_operations,
         )
     except PackagingError as exc:
         print(f"package_lambda: {exc}", file=sys.stderr)

@@ -38,6 +38,7 @@ from scripts.package_lambda import (
     write_zip,
 )
 from tests.infra.cfn import INFRA_DIR, REPO_ROOT, TEMPLATE_PATH
+from tests.infra.test_persisted_operations_wiring import write_allow_list
 from tests.infra.tools import python312, run, sam_cli, sam_env
 
 FIRST_PARTY = ("api", "resolvers", "domain", "adapters", "ops", "scripts", "tests", "bench")
@@ -246,10 +247,23 @@ def test_a_built_package_runs_the_handler_on_python_312(tmp_path: Path) -> None:
     precompiled bytecode, nothing from the repository."""
     interpreter = python312()
     output = tmp_path / "lambda"
+    allow_list = write_allow_list(tmp_path / "ops.json")
     code = package_lambda.main(
-        ["--arch", "x86_64", "--output", str(output), "--compile-python", str(interpreter)]
+        [
+            "--arch",
+            "x86_64",
+            "--output",
+            str(output),
+            "--compile-python",
+            str(interpreter),
+            "--persisted-operations",
+            str(allow_list),
+        ]
     )
     assert code == 0
+    assert (output / package_lambda.PERSISTED_OPERATIONS_NAME).read_bytes() == (
+        allow_list.read_bytes()
+    )
     manifest = json.loads((tmp_path / "lambda.manifest.json").read_text(encoding="utf-8"))
     assert manifest["bytecode"] and manifest["playground_assets"]
     assert manifest["unzipped_bytes"] < package_lambda.DEFAULT_UNZIPPED_BUDGET_MB * 2**20
@@ -268,6 +282,10 @@ def test_a_built_package_runs_the_handler_on_python_312(tmp_path: Path) -> None:
         "DEMOBACKEND_COGNITO_CLIENT_IDS": "smokeclient",
         "DEMOBACKEND_CURSOR_SECRET": CURSOR_SECRET,
         "DEMOBACKEND_INTROSPECTION": "true",
+        # Where the template points it (/var/task there): the shipped list is loaded at start.
+        "DEMOBACKEND_PERSISTED_OPERATIONS_FILE": str(
+            output / package_lambda.PERSISTED_OPERATIONS_NAME
+        ),
     }
     asset = f"{GRAPHIQL_ASSETS_PATH}/react@18.2.0/umd/react.production.min.js"
     result = run(
