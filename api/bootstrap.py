@@ -70,9 +70,17 @@ def build_deps(settings: Settings) -> Deps:
     blobs: BlobStore = CountingBlobStore(raw_blobs)
     dev_idp = _build_dev_idp(settings, items)
     verifier = _build_verifier(settings, dev_idp)
+    services = build_services(settings, items, blobs, _cursor_key(settings))
+    return Deps(settings, items, blobs, verifier, services, dev_idp, local_blobs, closers)
+
+
+def build_services(
+    settings: Settings, items: ItemStore, blobs: BlobStore, cursor_key: bytes
+) -> Services:
+    """The domain services over the given stores (tests pass wrapped ones)."""
     users = UserRepository(items)
-    cursors = CursorSigner(_cursor_key(settings))
-    services = Services(
+    cursors = CursorSigner(cursor_key)
+    return Services(
         users=users,
         profiles=UserProfiles(users, clock=utc_now),
         files=FileService(
@@ -88,7 +96,6 @@ def build_deps(settings: Settings) -> Deps:
         cursors=cursors,
         search=SearchService(items=items, cursors=cursors, clock=utc_now),
     )
-    return Deps(settings, items, blobs, verifier, services, dev_idp, local_blobs, closers)
 
 
 def _build_items(settings: Settings, closers: Closers) -> ItemStore:

@@ -1,8 +1,12 @@
 """API Gateway HTTP API (payload format 2.0) events, as Lambda receives them."""
 
+import asyncio
 import base64
 import json
 from typing import Any
+
+from api.bootstrap import build_deps
+from api.settings import load_settings
 
 
 def http_api_event(
@@ -62,3 +66,18 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
+
+
+def local_id_token(username: str) -> str:
+    """An ID token from the local dev IdP of the settings in the environment (DATA_DIR),
+    creating the user if needed: what `demobackend token` prints."""
+    deps = build_deps(load_settings())
+
+    async def issue() -> str:
+        try:
+            assert deps.dev_idp is not None
+            return (await deps.dev_idp.issue_tokens_for(username)).id_token
+        finally:
+            await deps.aclose()
+
+    return asyncio.run(issue())

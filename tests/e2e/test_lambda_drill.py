@@ -11,7 +11,6 @@ POST to moto's S3), then completeUpload.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import sqlite3
@@ -24,11 +23,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from api import lambda_handler
-from api.bootstrap import ITEMS_FILE, build_deps
+from api.bootstrap import ITEMS_FILE
 from api.lambda_handler import DrillFailedError, is_drill_event
 from api.settings import load_settings
 from domain.file_items import file_id_from_blob_key
-from tests.apigw_events import LambdaContext, http_api_event, response_json
+from tests.apigw_events import LambdaContext, http_api_event, local_id_token, response_json
 from tests.e2e.conftest import AwsPath
 from tests.file_client import FileClient, sha256_hex
 from tests.moto_server import s3_client
@@ -70,19 +69,6 @@ def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lambda_tmp: Path)
     return data_dir
 
 
-def _token_for(username: str) -> str:
-    deps = build_deps(load_settings())
-
-    async def issue() -> str:
-        try:
-            assert deps.dev_idp is not None
-            return (await deps.dev_idp.issue_tokens_for(username)).id_token
-        finally:
-            await deps.aclose()
-
-    return asyncio.run(issue())
-
-
 def _graphql_through_handler(token: str) -> Any:
     def call(query: str, variables: Mapping[str, Any] | None) -> dict[str, Any]:
         body: dict[str, Any] = {"query": query, "variables": dict(variables or {})}
@@ -108,7 +94,7 @@ def _put_through_handler(url: str, headers: Mapping[str, str], content: bytes) -
 
 
 def _create_files_locally(username: str) -> list[dict[str, Any]]:
-    files = FileClient(_graphql_through_handler(_token_for(username)))
+    files = FileClient(_graphql_through_handler(local_id_token(username)))
     ready = []
     with files:
         for name, content in CONTENTS.items():
@@ -156,7 +142,7 @@ def test_the_scheduled_event_runs_a_drill_that_restores_every_file(
 
 def test_the_drill_leaves_the_live_data_as_it_was(local_env: Path) -> None:
     ready = _create_files_locally("erin")
-    token = _token_for("erin")
+    token = local_id_token("erin")
     files = FileClient(_graphql_through_handler(token))
 
     lambda_handler.handler(dict(DRILL_EVENT), Clock())

@@ -1,14 +1,11 @@
 """The Lambda entry point answers API Gateway HTTP API v2 events with the same app."""
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from api import lambda_handler
-from api.bootstrap import build_deps
-from api.settings import load_settings
-from tests.apigw_events import LambdaContext, http_api_event, response_json
+from tests.apigw_events import LambdaContext, http_api_event, local_id_token, response_json
 
 
 @pytest.fixture
@@ -18,21 +15,8 @@ def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _token_for(username: str) -> str:
-    deps = build_deps(load_settings())
-
-    async def issue() -> str:
-        try:
-            assert deps.dev_idp is not None
-            return (await deps.dev_idp.issue_tokens_for(username)).id_token
-        finally:
-            await deps.aclose()
-
-    return asyncio.run(issue())
-
-
 def test_me_through_an_http_api_event(local_env: Path) -> None:
-    token = _token_for("dora")
+    token = local_id_token("dora")
     event = http_api_event(
         "POST",
         "/graphql",

@@ -19,13 +19,9 @@ from adapters.dev_idp import DevIdentityProvider
 from adapters.passwords import ScryptHasher
 from adapters.sqlite_items import SqliteItemStore
 from api.app import build_app
-from api.bootstrap import DEV_IDP_KEY_FILE, Deps, build_deps
+from api.bootstrap import DEV_IDP_KEY_FILE, Deps, build_deps, build_services
 from api.settings import load_settings
-from domain.clock import utc_now
-from domain.cursor_signer import CursorSigner
 from domain.errors import NotFoundError, StoreUnavailableError
-from domain.file_items import new_file_id
-from domain.file_service import FileService
 from domain.ports import (
     BlobInfo,
     BlobStore,
@@ -37,9 +33,6 @@ from domain.ports import (
     UploadTarget,
     WriteOp,
 )
-from domain.search.service import SearchService
-from domain.users import UserProfiles, UserRepository
-from resolvers.context import Services
 
 BASE_URL = "http://127.0.0.1:8000"
 PASSWORD = "correct horse battery staple"
@@ -182,30 +175,13 @@ class FailingBlobStore:
 
 
 def failing_deps(data_dir: Path, item_faults: Faults, blob_faults: Faults) -> Deps:
-    """The local deps, with every store reached through a failing wrapper — the services,
-    the sign-in routes and readiness alike (the composition root's wiring, by hand)."""
+    """The local deps, with every store reached through a failing wrapper — the services
+    (built by the composition root's build_services), the sign-in routes and readiness."""
     base = build_deps(load_settings(data_dir=data_dir))
     settings = base.settings
     items = FailingItemStore(base.items, item_faults)
     blobs = FailingBlobStore(base.blobs, blob_faults)
-    users = UserRepository(items)
-    cursors = CursorSigner(b"error-masking-cursor-key-0123456789abcdef")
-    services = Services(
-        users=users,
-        profiles=UserProfiles(users, clock=utc_now),
-        files=FileService(
-            items=items,
-            blobs=blobs,
-            clock=utc_now,
-            id_factory=new_file_id,
-            max_upload_bytes=settings.max_upload_bytes,
-            quota_bytes=settings.storage_quota_bytes,
-            pending_ttl_seconds=settings.pending_upload_ttl_seconds,
-            upload_expiry_seconds=settings.upload_url_expiry_seconds,
-        ),
-        cursors=cursors,
-        search=SearchService(items=items, cursors=cursors, clock=utc_now),
-    )
+    services = build_services(settings, items, blobs, b"error-masking-cursor-key-0123456789abcdef")
     # Same key file as the verifier's, so its tokens verify; its store is the failing one.
     idp = DevIdentityProvider(
         items,
