@@ -59,20 +59,14 @@ from strawberry.dataloader import DataLoader
 from adapters.memory_blobs import InMemoryBlobStore
 from adapters.memory_items import InMemoryItemStore
 from api.app import build_app
-from api.bootstrap import Deps, build_deps
+from api.bootstrap import Deps, build_deps, build_services
 from api.observability.counting import CountingBlobStore, CountingItemStore
 from api.settings import Settings, load_settings
 from bench.figures import Figure
-from domain.clock import utc_now
-from domain.cursor_signer import CursorSigner
-from domain.file_items import new_file_id
 from domain.file_models import NewFile
-from domain.file_service import FileService
 from domain.ids import to_global_id
 from domain.models import Principal, User
 from domain.ports import MAX_BATCH_GET
-from domain.search.service import SearchService
-from domain.users import UserProfiles, UserRepository
 from resolvers.context import Context, Services
 from resolvers.limits import QueryLimits
 from resolvers.schema import build_schema
@@ -110,28 +104,6 @@ class OverheadResult:
 
     def ratio(self, kind: str, base: str) -> float:
         return self.per_request_ms[kind] / self.per_request_ms[base]
-
-
-def _services(items: CountingItemStore, blobs: CountingBlobStore) -> Services:
-    """Wired as api/bootstrap.py wires them, over the in-memory store."""
-    users = UserRepository(items)
-    cursors = CursorSigner(b"bench-cursor-key-0123456789abcdef")
-    return Services(
-        users=users,
-        profiles=UserProfiles(users, clock=utc_now),
-        files=FileService(
-            items=items,
-            blobs=blobs,
-            clock=utc_now,
-            id_factory=new_file_id,
-            max_upload_bytes=1024 * 1024,
-            quota_bytes=1024 * 1024 * 1024,
-            pending_ttl_seconds=3600,
-            upload_expiry_seconds=900,
-        ),
-        cursors=cursors,
-        search=SearchService(items=items, cursors=cursors, clock=utc_now),
-    )
 
 
 async def _seed(services: Services, memory_blobs: InMemoryBlobStore, viewer: Principal) -> None:
@@ -193,7 +165,8 @@ async def _setup(data_dir: str) -> Setup:
     assert base.dev_idp is not None
     memory_blobs = InMemoryBlobStore()
     items, blobs = CountingItemStore(InMemoryItemStore()), CountingBlobStore(memory_blobs)
-    services = _services(items, blobs)
+    # Wired by the composition root, over the in-memory store.
+    services = build_services(settings, items, blobs, b"bench-cursor-key-0123456789abcdef")
     deps = dataclasses.replace(base, items=items, blobs=blobs, services=services, local_blobs=None)
     token = (await base.dev_idp.issue_tokens_for("bench")).id_token
     viewer = await base.verifier.verify(token)
