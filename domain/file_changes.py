@@ -19,7 +19,6 @@ from domain.file_deps import (
     epoch,
     gave_up,
     index_for_search,
-    pause_before_retry,
 )
 from domain.file_models import UNSET, FileChanges, FileRecord, FileStatus, Unset, Visibility
 from domain.file_rules import (
@@ -30,6 +29,7 @@ from domain.file_rules import (
 )
 from domain.models import Principal
 from domain.ports import WriteOp
+from domain.retries import pause_before_retry
 
 
 async def update_file(

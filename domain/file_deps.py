@@ -1,8 +1,6 @@
 """What every file use case needs, passed in explicitly, and the access checks they share."""
 
-import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -21,12 +19,8 @@ logger = logging.getLogger(__name__)
 # One message for missing and unreadable alike: a caller must not tell them apart.
 NOT_FOUND_MESSAGE = "File not found"
 # Optimistic writes retry this often on a ConflictError before giving up with it, with a
-# random pause before each retry of up to FIRST_RETRY_PAUSE * 2**(retry - 1) seconds,
-# capped at MAX_RETRY_PAUSE.
+# random pause before each retry (domain/retries.py).
 SAVE_ATTEMPTS = 8
-FIRST_RETRY_PAUSE = 0.01
-MAX_RETRY_PAUSE = 0.16
-_jitter = random.Random()  # noqa: S311 - spreads retries in time; nothing secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,16 +95,6 @@ def check_expected_version(record: FileRecord, expected_version: int | None) -> 
 async def index_for_search(deps: FileDeps, file_id: str) -> None:
     if deps.search_index is not None:
         await deps.search_index(file_id)
-
-
-async def pause_before_retry(attempt: int) -> None:
-    """Call at the top of each attempt of an optimistic write (attempt 0 does not wait).
-    Before a retry: a random pause ("full jitter"), so writers racing for one item (a
-    user's usage item under parallel uploads) spread out instead of colliding again in lock
-    step; without it, 32 parallel uploads of one user ran out of attempts (bench/load.py)."""
-    if attempt:
-        ceiling = min(MAX_RETRY_PAUSE, FIRST_RETRY_PAUSE * 2 ** (attempt - 1))
-        await asyncio.sleep(_jitter.uniform(0, ceiling))
 
 
 def gave_up() -> ConflictError:

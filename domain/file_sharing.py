@@ -14,11 +14,11 @@ from domain.file_deps import (
     changeable_file,
     gave_up,
     index_for_search,
-    pause_before_retry,
 )
 from domain.file_models import FileRecord
 from domain.models import Principal
 from domain.ports import WriteOp
+from domain.retries import pause_before_retry
 
 # Longer than any username a sign-up accepts; longer input cannot name a user.
 _USERNAME_MAX_CHARS = 256

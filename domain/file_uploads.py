@@ -17,7 +17,6 @@ from domain.file_deps import (
     epoch,
     gave_up,
     index_for_search,
-    pause_before_retry,
 )
 from domain.file_models import FileRecord, FileStatus, NewFile
 from domain.file_rules import (
@@ -32,6 +31,7 @@ from domain.file_rules import (
 from domain.models import Principal
 from domain.ports import BlobInfo, UploadTarget
 from domain.quota import Reservation
+from domain.retries import pause_before_retry
 
 logger = logging.getLogger(__name__)
 

@@ -34,6 +34,7 @@ from domain.ports import (
     VersionIs,
     WriteOp,
 )
+from domain.retries import pause_before_retry
 from domain.search import keys
 from domain.search.bm25 import Collection
 
@@ -122,7 +123,8 @@ async def _apply_chunk(
     pairs: list[tuple[str, str]],
     delta: Mapping[tuple[str, str], int],
 ) -> None:
-    for _ in range(_ATTEMPTS):
+    for attempt in range(_ATTEMPTS):
+        await pause_before_retry(attempt)
         items = await store.get_many([keys.df_key(kind, t, shard, s) for s, t in pairs])
         ops = [
             _df_op(keys.df_key(kind, term, shard, scope), term, item, delta[scope, term])
@@ -161,7 +163,8 @@ async def _apply_stats(
     store: ItemStore, kind: str, shard: int, docs_delta: int, length_delta: Mapping[str, int]
 ) -> None:
     key = keys.stats_key(kind, shard)
-    for _ in range(_ATTEMPTS):
+    for attempt in range(_ATTEMPTS):
+        await pause_before_retry(attempt)
         [item] = await store.get_many([key])
         lengths = dict(item["lengths"]) if item else {}
         for field, delta in length_delta.items():
