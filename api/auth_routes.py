@@ -1,11 +1,9 @@
 """HTTP routes of the development identity provider, mounted under ``/auth`` in local mode
 only (in Cognito mode they do not exist, so they answer 404)."""
 
-import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import ClientDisconnect, Request
@@ -14,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from adapters.dev_idp import DevIdentityProvider
 from api.http_errors import error_response, request_id_of
+from api.json_bodies import BodyTooLargeError, read_json_object
 from domain.errors import (
     ConflictError,
     DomainError,
@@ -29,7 +28,6 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 16 * 1024
 # ASCII digits only: header bytes arrive as latin-1, and "\xb2" ("²") passes str.isdigit()
 # but not int().
-_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 JWKS_CACHE_CONTROL = "public, max-age=300"
 
 # By class, walking the MRO, so a subclass (InvalidTokenError) maps like its parent.
@@ -56,10 +54,6 @@ class _TokenBody(BaseModel):
 
     username: str
     password: str
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
@@ -104,14 +98,9 @@ def _guarded(
     async def endpoint(request: Request) -> Response:
         try:
             return await handler(request)
-        except _BodyTooLarge:
-            return error_response(
-                # The documented error codes have no "too large"; the status says it.
-                request,
-                413,
-                "BAD_USER_INPUT",
-                f"Request body exceeds {MAX_BODY_BYTES} bytes",
-            )
+        except BodyTooLargeError as exc:
+            # The documented error codes have no "too large"; the status says it.
+            return error_response(request, 413, "BAD_USER_INPUT", str(exc))
         except DomainError as exc:
             return _domain_error(request, exc)
         except ClientDisconnect:
@@ -142,7 +131,7 @@ def _internal_error(request: Request, exc: Exception) -> Response:
 
 
 async def _parse_body(request: Request, model: type[BodyT]) -> BodyT:
-    data = await _read_json_object(request)
+    data = await read_json_object(request, MAX_BODY_BYTES)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -153,25 +142,3 @@ async def _parse_body(request: Request, model: type[BodyT]) -> BodyT:
         if error["type"] == "missing":
             raise InvalidInputError(f"Field '{field}' is required") from None
         raise InvalidInputError(f"Field '{field}' must be a string") from None
-
-
-async def _read_json_object(request: Request) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not _CONTENT_LENGTH.fullmatch(declared):
-            raise InvalidInputError("Invalid Content-Length header")
-        if int(declared) > MAX_BODY_BYTES:
-            raise _BodyTooLarge
-    # Counted while streaming as well: Content-Length may be absent (chunked) or wrong.
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise _BodyTooLarge
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise InvalidInputError("Request body must be valid JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidInputError("Request body must be a JSON object")
-    return data

@@ -13,7 +13,6 @@ Status choices that are the shim's own:
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -30,7 +29,9 @@ from strawberry.schema import BaseSchema
 from api import rest_documents as docs
 from api.context import build_context
 from api.http_errors import error_response, request_id_of
+from api.json_bodies import BodyTooLargeError, read_json_object
 from api.openapi import openapi_document
+from domain.errors import InvalidInputError
 from domain.ports import TokenVerifier
 from resolvers.context import Services
 from resolvers.errors import log_masked_error
@@ -55,7 +56,6 @@ _SEARCH_TYPES = frozenset({"FILE", "USER"})
 _INT = re.compile(r"-?[0-9]{1,10}")
 # ASCII digits only: header bytes arrive as latin-1, and "\xb2" ("²") passes str.isdigit()
 # but not int().
-_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 _IF_MATCH = re.compile(r'\s*(?:(\*)|([0-9]{1,10})|"([0-9]{1,10})")\s*')
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -286,34 +286,11 @@ def _search_types(request: Request) -> list[str] | None:
     return list(dict.fromkeys(types))
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 async def _json_object(request: Request) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not _CONTENT_LENGTH.fullmatch(declared):
-            raise RestError(400, "BAD_USER_INPUT", "Invalid Content-Length header")
-        if int(declared) > MAX_BODY_BYTES:
-            raise _BodyTooLarge
-    # Counted while streaming too: Content-Length may be absent (chunked) or wrong.
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise _BodyTooLarge
     try:
-        data = json.loads(body, parse_constant=_no_constants)
-    except (ValueError, RecursionError):
-        raise RestError(400, "BAD_USER_INPUT", "Request body must be valid JSON") from None
-    if not isinstance(data, dict):
-        raise RestError(400, "BAD_USER_INPUT", "Request body must be a JSON object")
-    return data
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+        return await read_json_object(request, MAX_BODY_BYTES)
+    except InvalidInputError as exc:
+        raise RestError(400, "BAD_USER_INPUT", str(exc)) from None
 
 
 # --- errors ---
@@ -325,10 +302,8 @@ def _guarded(handler: Handler) -> Handler:
             return await handler(request)
         except RestError as exc:
             return error_response(request, exc.status, exc.code, exc.message, exc.headers)
-        except _BodyTooLarge:
-            return error_response(
-                request, 413, "BAD_USER_INPUT", f"Request body exceeds {MAX_BODY_BYTES} bytes"
-            )
+        except BodyTooLargeError as exc:
+            return error_response(request, 413, "BAD_USER_INPUT", str(exc))
         except ClientDisconnect:
             # The client left before its body arrived: nothing failed on our side, so no
             # error log. The 400 is for the record; no one is left to receive it.
