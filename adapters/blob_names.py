@@ -150,6 +150,16 @@ class UploadRequest:
         return headers
 
 
+# What BlobStore.write raises when the bytes it was given are not the declared ones.
+WRITE_MISMATCH_MESSAGE = "The bytes do not match the expected SHA-256"
+
+
+def check_write_request(key: str, *, content_type: str, sha256: str) -> tuple[str, str, str]:
+    """What every store checks before BlobStore.write stores a byte: the key, the content
+    type, and the SHA-256 the bytes must have (as lowercase hex)."""
+    return validate_key(key), check_content_type(content_type), normalize_sha256_hex(sha256)
+
+
 def check_upload_request(
     key: str,
     *,

@@ -23,13 +23,13 @@ from urllib.parse import urlencode, urlsplit
 
 from adapters.blob_names import (
     DEFAULT_MAX_EXPIRY_SECONDS,
-    check_content_type,
+    WRITE_MISMATCH_MESSAGE,
     check_expiry,
     check_filename,
     check_max_expiry,
     check_upload_request,
+    check_write_request,
     content_disposition,
-    normalize_sha256_hex,
     sha256_b64_to_hex,
     validate_key,
 )
@@ -207,14 +207,14 @@ class LocalBlobStore:
     async def write(
         self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, sha256: str
     ) -> None:
-        validate_key(key)
-        content_type = check_content_type(content_type)
-        expected = normalize_sha256_hex(sha256)
+        key, content_type, expected = check_write_request(
+            key, content_type=content_type, sha256=sha256
+        )
         pending = await _in_thread(self._files.create, key)
         try:
             await _receive_into(pending, chunks, None)
             if pending.sha256 != expected:
-                raise InvalidInputError("The bytes do not match the expected SHA-256")
+                raise InvalidInputError(WRITE_MISMATCH_MESSAGE)
             await _in_thread(
                 pending.commit, content_type, uploaded_at=self._clock(), confirmed=True
             )

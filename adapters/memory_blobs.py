@@ -31,13 +31,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from adapters.blob_names import (
     CHECKSUM_HEADER,
     DEFAULT_MAX_EXPIRY_SECONDS,
+    WRITE_MISMATCH_MESSAGE,
     check_content_type,
     check_expiry,
     check_filename,
     check_max_expiry,
     check_upload_request,
+    check_write_request,
     content_disposition,
-    normalize_sha256_hex,
     sha256_b64_to_hex,
     validate_key,
 )
@@ -152,14 +153,14 @@ class InMemoryBlobStore:
     async def write(
         self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, sha256: str
     ) -> None:
-        key = validate_key(key)
-        content_type = check_content_type(content_type)
-        expected = normalize_sha256_hex(sha256)
+        key, content_type, expected = check_write_request(
+            key, content_type=content_type, sha256=sha256
+        )
         data = bytearray()
         async for chunk in chunks:
             data += chunk
         if hashlib.sha256(data).hexdigest() != expected:
-            raise InvalidInputError("The bytes do not match the expected SHA-256")
+            raise InvalidInputError(WRITE_MISMATCH_MESSAGE)
         self.objects[key] = StoredBlob(bytes(data), content_type)
         self.confirmed.add(key)
 

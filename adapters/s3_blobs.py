@@ -26,13 +26,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.blob_names import (
     DEFAULT_MAX_EXPIRY_SECONDS,
-    check_content_type,
+    WRITE_MISMATCH_MESSAGE,
     check_expiry,
     check_filename,
     check_max_expiry,
     check_upload_request,
+    check_write_request,
     content_disposition,
-    normalize_sha256_hex,
     sha256_b64_to_hex,
     sha256_hex_to_b64,
     validate_key,
@@ -218,9 +218,9 @@ class S3BlobStore:
     async def write(
         self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, sha256: str
     ) -> None:
-        key = validate_key(key)
-        content_type = check_content_type(content_type)
-        expected = normalize_sha256_hex(sha256)
+        key, content_type, expected = check_write_request(
+            key, content_type=content_type, sha256=sha256
+        )
         digest = hashlib.sha256()
         buffer = bytearray()
         upload: _MultipartUpload | None = None
@@ -234,7 +234,7 @@ class S3BlobStore:
                     await upload.send(bytes(buffer))
                     buffer.clear()
             if digest.hexdigest() != expected:
-                raise InvalidInputError("The bytes do not match the expected SHA-256")
+                raise InvalidInputError(WRITE_MISMATCH_MESSAGE)
             if upload is None:
                 # S3 recomputes the checksum and refuses the body if it differs.
                 await self._call(
