@@ -24,6 +24,11 @@ def may_read_file(viewer: Principal, file: FileRecord) -> bool:
     )
 
 
+def may_read_every_file_of(viewer: Principal, owner_id: str) -> bool:
+    """The owner and admins read all of an owner's files: their listings hide none."""
+    return viewer.is_admin or viewer.user_id == owner_id
+
+
 def may_change_file(viewer: Principal, file: FileRecord) -> bool:
     """Update, delete, share, complete: the owner or an admin."""
     return viewer.is_admin or file.owner_id == viewer.user_id

@@ -8,7 +8,7 @@ from typing import Any
 
 from strawberry import Info
 
-from domain.access import may_read_file
+from domain.access import may_read_every_file_of, may_read_file
 from domain.errors import NotFoundError
 from domain.file_deps import NOT_FOUND_MESSAGE
 from domain.file_rules import clean_filter
@@ -67,8 +67,9 @@ async def resolve_files_of(
         )
 
     scope = CursorScope(f"User.files:{owner_id}", viewer.user_id)
+    hides_records = not may_read_every_file_of(viewer, owner_id)
     return await file_connection(
-        info, list_page, scope, first=first, after=after, hides_records=True
+        info, list_page, scope, first=first, after=after, hides_records=hides_records
     )
 
 
