@@ -50,24 +50,8 @@ def authz_world(authz_template: World) -> World:
     return authz_template.restore()
 
 
-# Cells that fail today (none now), kept at what DESIGN.md requires (the table is not weakened):
-# strict, so the marker must go once the hole is fixed.
-KNOWN_HOLES: dict[tuple[str, Role], str] = {}
-
-
 def _cells() -> list[Any]:
-    cells = []
-    for row in ROWS:
-        for role in ROLES:
-            hole = KNOWN_HOLES.get((row.id, role))
-            marks = [pytest.mark.xfail(reason=hole, strict=True)] if hole else []
-            cells.append(pytest.param(row, role, id=f"{row.id}-{role.value}", marks=marks))
-    return cells
-
-
-def test_known_holes_name_real_cells() -> None:
-    cells = {(row.id, role) for row in ROWS for role in ROLES}
-    assert set(KNOWN_HOLES) <= cells
+    return [pytest.param(row, role, id=f"{row.id}-{role.value}") for row in ROWS for role in ROLES]
 
 
 @pytest.mark.parametrize(("row", "role"), _cells())
