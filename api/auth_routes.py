@@ -10,7 +10,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from adapters.dev_idp import DevIdentityProvider
+from adapters.identity.dev_idp import DevIdentityProvider
 from api.http_errors import error_response, request_id_of
 from api.json_bodies import BodyTooLargeError, read_json_object
 from domain.errors import (

@@ -13,13 +13,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from adapters.blob_names import CHECKSUM_HEADER, sha256_hex_to_b64
-from adapters.local_blobs import (
+from adapters.blobs.local.store import (
     BLOBS_PATH,
     BlobTooLargeError,
     IncomingUpload,
     LocalBlobStore,
 )
+from adapters.blobs.rules import CHECKSUM_HEADER, sha256_hex_to_b64
 from api.http_errors import error_response, request_id_of
 from domain.errors import DomainError, ForbiddenError, InvalidInputError, NotFoundError
 

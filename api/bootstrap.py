@@ -19,16 +19,15 @@ from api.setting_errors import SettingsError
 from domain.clock import utc_now
 from domain.cursor_signer import CursorSigner
 from domain.errors import StoreUnavailableError
-from domain.file_items import new_file_id
-from domain.file_service import FileService
+from domain.files import FileLimits, FileService, new_file_id
 from domain.ports import BlobStore, ItemStore, TokenVerifier
 from domain.search.service import SearchService
 from domain.users import UserProfiles, UserRepository
-from resolvers.context import Services
+from resolvers.services import Services
 
 if TYPE_CHECKING:
-    from adapters.dev_idp import DevIdentityProvider
-    from adapters.local_blobs import LocalBlobStore
+    from adapters.blobs.local.store import LocalBlobStore
+    from adapters.identity.dev_idp import DevIdentityProvider
     from api.settings import Settings
 
 JWKS_FETCH_TIMEOUT_SECONDS = 3.0
@@ -88,10 +87,12 @@ def build_services(
             blobs=blobs,
             clock=utc_now,
             id_factory=new_file_id,
-            max_upload_bytes=settings.max_upload_bytes,
-            quota_bytes=settings.storage_quota_bytes,
-            pending_ttl_seconds=settings.pending_upload_ttl_seconds,
-            upload_expiry_seconds=settings.upload_url_expiry_seconds,
+            limits=FileLimits(
+                max_upload_bytes=settings.max_upload_bytes,
+                quota_bytes=settings.storage_quota_bytes,
+                pending_ttl_seconds=settings.pending_upload_ttl_seconds,
+                upload_expiry_seconds=settings.upload_url_expiry_seconds,
+            ),
         ),
         cursors=cursors,
         search=SearchService(items=items, cursors=cursors, clock=utc_now),
@@ -100,11 +101,11 @@ def build_services(
 
 def _build_items(settings: Settings, closers: Closers) -> ItemStore:
     if settings.backend == "aws":
-        from adapters.dynamodb_items import DynamoDbItemStore
+        from adapters.items.dynamodb.store import DynamoDbItemStore
         from api.aws_clients import dynamodb_client
 
         return DynamoDbItemStore(dynamodb_client(settings), settings.table_name)
-    from adapters.sqlite_items import SqliteItemStore
+    from adapters.items.sqlite import SqliteItemStore
 
     store = SqliteItemStore(_data_dir(settings) / ITEMS_FILE)
     closers.append(store.close)
@@ -113,13 +114,13 @@ def _build_items(settings: Settings, closers: Closers) -> ItemStore:
 
 def _build_blobs(settings: Settings) -> tuple[BlobStore, LocalBlobStore | None]:
     if settings.backend == "aws":
-        from adapters.s3_blobs import S3BlobStore
+        from adapters.blobs.s3 import S3BlobStore
         from api.aws_clients import s3_client
 
         assert settings.bucket is not None  # Settings refuses BACKEND=aws without a bucket
         return S3BlobStore(s3_client(settings), settings.bucket), None
-    from adapters.local_blob_signing import BlobSigningKeyError, load_or_create_signing_key
-    from adapters.local_blobs import LocalBlobStore
+    from adapters.blobs.local.signing import BlobSigningKeyError, load_or_create_signing_key
+    from adapters.blobs.local.store import LocalBlobStore
 
     data_dir = _data_dir(settings)
     try:
@@ -169,7 +170,7 @@ def _data_dir(settings: Settings) -> Path:
 def _build_dev_idp(settings: Settings, items: ItemStore) -> DevIdentityProvider | None:
     if settings.auth_mode != "local":
         return None
-    from adapters.dev_idp import DevIdentityProvider
+    from adapters.identity.dev_idp import DevIdentityProvider
 
     return DevIdentityProvider(
         store=items,
@@ -187,11 +188,11 @@ def cognito_issuer(settings: Settings) -> str:
 
 
 def _build_verifier(settings: Settings, dev_idp: DevIdentityProvider | None) -> TokenVerifier:
-    from adapters.jwks_sources import HttpJwksSource, StaticJwksSource
-    from adapters.jwt_verifier import JwtVerifier
+    from adapters.identity.jwks_sources import HttpJwksSource, StaticJwksSource
+    from adapters.identity.jwt_verifier import JwtVerifier
 
     if dev_idp is not None:
-        from adapters.dev_idp import DevIdpKeyError
+        from adapters.identity.dev_idp import DevIdpKeyError
 
         try:
             jwks = dev_idp.jwks()

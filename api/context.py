@@ -6,7 +6,8 @@ from api.auth import principal_from_authorization
 from api.http_errors import request_id_of
 from domain.errors import DomainError
 from domain.ports import TokenVerifier
-from resolvers.context import Context, Services
+from resolvers.context import Context
+from resolvers.services import Services
 
 
 async def build_context(request: Request, services: Services, verifier: TokenVerifier) -> Context:

@@ -37,8 +37,9 @@ from api.persisted_operations import (
     resolve_without_list,
 )
 from domain.ports import TokenVerifier
-from resolvers.context import Context, Services
+from resolvers.context import Context
 from resolvers.errors import INTERNAL_CODE, INTERNAL_MESSAGE, log_masked_error
+from resolvers.services import Services
 
 logger = logging.getLogger("demobackend.graphql")
 

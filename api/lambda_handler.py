@@ -36,7 +36,7 @@ from domain.errors import ConflictError, DomainError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from api.settings import Settings
-    from resolvers.context import Services
+    from resolvers.services import Services
 
 logger = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ from api.json_bodies import BodyTooLargeError, read_json_object
 from api.openapi import openapi_document
 from domain.errors import InvalidInputError
 from domain.ports import TokenVerifier
-from resolvers.context import Services
 from resolvers.errors import log_masked_error
+from resolvers.services import Services
 
 logger = logging.getLogger(__name__)
 

@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.figures import Figure, fmt
-from domain.file_items import file_to_item, put_share, usage_key
-from domain.file_models import FileRecord, FileStatus, Visibility
+from domain.files import file_to_item, put_share, usage_key
+from domain.models import FileRecord, FileStatus, Visibility
 from domain.ports import MAX_WRITE_ITEMS, BlobStore, Item, ItemStore, Put
 from ops.backup.backup import run_backup
 from ops.backup.restore import run_restore
@@ -109,7 +109,7 @@ def port_writer(items: ItemStore) -> PutItems:
 def moto_writer(client: Any, table: str) -> PutItems:
     """BatchWriteItem straight to moto: its TransactWriteItems (what the port uses) copies
     the whole table on every call, so seeding 20k items through it would take hours."""
-    from adapters.dynamodb_codec import to_attributes
+    from adapters.items.dynamodb.codec import to_attributes
 
     async def put(batch: list[Item]) -> None:
         for start in range(0, len(batch), 25):
@@ -215,8 +215,8 @@ async def seed(
 
 
 async def _local(stack: AsyncExitStack, folder: Path) -> tuple[ItemStore, BlobStore]:
-    from adapters.local_blobs import LocalBlobStore
-    from adapters.sqlite_items import SqliteItemStore
+    from adapters.blobs.local.store import LocalBlobStore
+    from adapters.items.sqlite import SqliteItemStore
 
     items = SqliteItemStore(folder / "items.sqlite3")
     stack.push_async_callback(items.close)
@@ -231,8 +231,8 @@ def _moto(endpoint: str) -> tuple[ItemStore, BlobStore, PutItems]:
     import boto3
     from botocore.config import Config
 
-    from adapters.dynamodb_items import DynamoDbItemStore
-    from adapters.s3_blobs import S3BlobStore
+    from adapters.blobs.s3 import S3BlobStore
+    from adapters.items.dynamodb.store import DynamoDbItemStore
     from ops.aws_resources import create_table
 
     def client(service: str, config: Config) -> object:

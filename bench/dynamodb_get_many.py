@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from adapters.dynamodb_codec import to_attributes
-from adapters.dynamodb_items import DynamoDbItemStore
+from adapters.items.dynamodb.codec import to_attributes
+from adapters.items.dynamodb.store import DynamoDbItemStore
 from bench.figures import Figure
 from domain.ports import Item, Key
 from ops.aws_resources import create_table

@@ -40,18 +40,17 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from adapters.memory_blobs import InMemoryBlobStore
-from adapters.sqlite_items import SqliteItemStore
+from adapters.blobs.memory import InMemoryBlobStore
+from adapters.items.sqlite import SqliteItemStore
 from bench.figures import Figure
 from domain.cursor_signer import CursorSigner
-from domain.file_items import new_file_id
-from domain.file_models import NewFile
-from domain.file_service import FileService
+from domain.files import FileLimits, FileService, NewFile, new_file_id
 from domain.models import Principal
 from domain.ports import Item, ItemStore, Key, Page, WriteOp
 from domain.users import UserProfiles, UserRepository
-from resolvers.context import Context, Services
+from resolvers.context import Context
 from resolvers.schema import build_schema
+from resolvers.services import Services
 
 COMMAND = ".venv/bin/python -m bench.file_listing"
 PAGE_SIZES = (10, 100)
@@ -121,10 +120,12 @@ def build_services(store: ItemStore, blobs: InMemoryBlobStore) -> Services:
             blobs=blobs,
             clock=lambda: datetime.now(UTC),
             id_factory=new_file_id,
-            max_upload_bytes=1024 * 1024,
-            quota_bytes=1024 * 1024 * 1024,
-            pending_ttl_seconds=3600,
-            upload_expiry_seconds=900,
+            limits=FileLimits(
+                max_upload_bytes=1024 * 1024,
+                quota_bytes=1024 * 1024 * 1024,
+                pending_ttl_seconds=3600,
+                upload_expiry_seconds=900,
+            ),
         ),
         cursors=CursorSigner(b"bench-cursor-key-0123456789abcdef"),
     )

@@ -56,20 +56,21 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.dataloader import DataLoader
 
-from adapters.memory_blobs import InMemoryBlobStore
-from adapters.memory_items import InMemoryItemStore
+from adapters.blobs.memory import InMemoryBlobStore
+from adapters.items.memory import InMemoryItemStore
 from api.app import build_app
 from api.bootstrap import Deps, build_deps, build_services
 from api.observability.counting import CountingBlobStore, CountingItemStore
 from api.settings import Settings, load_settings
 from bench.figures import Figure
-from domain.file_models import NewFile
+from domain.files import NewFile
 from domain.ids import to_global_id
 from domain.models import Principal, User
 from domain.ports import MAX_BATCH_GET
-from resolvers.context import Context, Services
+from resolvers.context import Context
 from resolvers.limits import QueryLimits
 from resolvers.schema import build_schema
+from resolvers.services import Services
 
 COMMAND = ".venv/bin/python -m bench.request_overhead"
 PAGE = 20

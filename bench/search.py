@@ -15,11 +15,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.sqlite_items import SqliteItemStore
+from adapters.items.sqlite import SqliteItemStore
 from domain.access import may_read_file
-from domain.file_items import file_from_item, file_key, file_to_item
-from domain.file_models import FileRecord, FileStatus, Visibility
-from domain.models import Principal
+from domain.files import file_from_item, file_key, file_to_item
+from domain.models import FileRecord, FileStatus, Principal, Visibility
 from domain.ports import Item, ItemStore, Key, Page, Put, WriteOp
 from domain.search.analyzer import terms
 from domain.search.documents import FILE, Document, file_document

@@ -1,8 +1,7 @@
 """The access rules, in one place (DESIGN.md §5). Resolvers and REST call these; nothing
 else decides who may see or change what."""
 
-from domain.file_models import FileRecord, Visibility
-from domain.models import Principal, User
+from domain.models import FileRecord, Principal, User, Visibility
 
 
 def may_see_private_profile(viewer: Principal, user: User) -> bool:

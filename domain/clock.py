@@ -16,3 +16,7 @@ def to_iso(moment: datetime) -> str:
 
 def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())

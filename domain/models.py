@@ -1,5 +1,6 @@
 """Domain models shared by every layer; plain dataclasses, no framework types."""
 
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,3 +38,38 @@ class User:
     updated_at: datetime
     version: int = 1
     extra: dict[str, str] = field(default_factory=dict)
+
+
+class FileStatus(enum.Enum):
+    PENDING = "PENDING"
+    READY = "READY"
+
+
+class Visibility(enum.Enum):
+    PRIVATE = "PRIVATE"
+    PUBLIC = "PUBLIC"
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    id: str
+    owner_id: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str | None  # lowercase hex, when declared or learnt from the store
+    status: FileStatus
+    visibility: Visibility
+    description: str | None
+    tags: tuple[str, ...]
+    shared_with: tuple[str, ...]  # user ids, in the order they were shared with
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    blob_key: str
+    # Epoch seconds after which a PENDING file is gone (also the ItemStore TTL attribute);
+    # None once READY.
+    expires_at: int | None = None
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now.timestamp() >= self.expires_at

@@ -10,7 +10,11 @@ it — no gaps, no duplicates — for at most one extra fetch.
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from domain.errors import InvalidInputError
+
 T = TypeVar("T")
+
+PAGE_SIZE_MAX = 100  # the most edges one page may ask for (`first`)
 
 # A source page: entries in order (None for an entry that turned out to be missing) and the
 # cursor after the page's last entry (None when the source is exhausted).
@@ -50,3 +54,9 @@ async def collect(
         # Matches are sparse: read ahead further, so a selective filter costs few calls.
         size = min(MAX_FETCH_SIZE, max(4 * (first - len(taken)), MIN_FOLLOW_UP_SIZE))
     return taken, position
+
+
+def check_page_size(first: object) -> int:
+    if isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= PAGE_SIZE_MAX:
+        raise InvalidInputError(f"first must be between 1 and {PAGE_SIZE_MAX}")
+    return first

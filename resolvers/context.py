@@ -2,25 +2,10 @@
 
 from dataclasses import dataclass, field
 
-from domain.cursor_signer import CursorSigner
 from domain.errors import DomainError, UnauthenticatedError
-from domain.file_service import FileService
 from domain.models import Principal
-from domain.search.service import SearchService
-from domain.users import UserProfiles, UserRepository
 from resolvers.loaders import Loaders
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """Process-wide domain services, built once by the composition root."""
-
-    users: UserRepository
-    profiles: UserProfiles
-    files: FileService
-    cursors: CursorSigner
-    # Optional so that tools building Services for file work alone need not wire it.
-    search: SearchService | None = None
+from resolvers.services import Services
 
 
 @dataclass(slots=True)

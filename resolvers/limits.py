@@ -32,7 +32,7 @@ from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaEx
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
-from domain.file_rules import PAGE_SIZE_MAX
+from domain.paging import PAGE_SIZE_MAX
 
 TOO_COMPLEX_CODE = "QUERY_TOO_COMPLEX"
 _TOKEN_LIMIT = re.compile(

@@ -2,24 +2,20 @@
 
 They return raw records, unfiltered: ``file_by_id`` yields files the viewer may not read,
 so every edge that turns one into a File applies domain.access.may_read_file first
-(resolvers/files.py), never the loader itself (its cache is shared by every edge).
+(resolvers/files/queries.py), never the loader itself (its cache is shared by every edge).
 """
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from strawberry.dataloader import DataLoader
 
-from domain.files import FileRecord
-from domain.models import User
+from domain.models import FileRecord, User
 from domain.ports import MAX_BATCH_GET
-
-if TYPE_CHECKING:
-    from resolvers.context import Services
+from resolvers.services import Services
 
 
 class Loaders:
-    def __init__(self, services: "Services") -> None:
+    def __init__(self, services: Services) -> None:
         self.user_by_id: DataLoader[str, User | None] = DataLoader(
             load_fn=services.users.get_many, max_batch_size=MAX_BATCH_GET
         )

@@ -7,20 +7,20 @@ from strawberry import Info
 
 from domain.ids import from_global_id
 from resolvers.context import Context
-from resolvers.files import (
+from resolvers.files.connection import FileConnection
+from resolvers.files.inputs import FileFilterInput, or_none
+from resolvers.files.queries import (
     resolve_file,
     resolve_my_files,
     resolve_shared_with_me,
 )
+from resolvers.files.types import FILE_TYPE, FileType
+from resolvers.node import Node
 from resolvers.permissions import IsAuthenticated
-from resolvers.search import resolve_search
-from resolvers.types.file import FILE_TYPE, FileType
-from resolvers.types.file_inputs import FileFilterInput, or_none
-from resolvers.types.node import Node
-from resolvers.types.pagination import FileConnection
-from resolvers.types.search import SearchConnection, SearchFilterInput, SearchTypeEnum
-from resolvers.types.user import USER_TYPE, UserType
-from resolvers.users import resolve_user, resolve_user_by_username
+from resolvers.search.queries import resolve_search
+from resolvers.search.types import SearchConnection, SearchFilterInput, SearchTypeEnum
+from resolvers.users.queries import resolve_user, resolve_user_by_username
+from resolvers.users.types import USER_TYPE, UserType
 
 
 @strawberry.type

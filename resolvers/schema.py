@@ -14,15 +14,13 @@ from strawberry.types import ExecutionContext
 
 from resolvers.errors import ErrorCodes, ErrorCodesWithoutSuggestions
 from resolvers.extensions.metrics import OperationFigures
+from resolvers.files.mutations import FileChangeMutations, SharingMutations, UploadMutations
+from resolvers.files.types import FileType
 from resolvers.limits import QueryLimits, limit_extensions
-from resolvers.mutations.file_changes import FileChangeMutations
-from resolvers.mutations.profile import ProfileMutations
-from resolvers.mutations.sharing import SharingMutations
-from resolvers.mutations.uploads import UploadMutations
 from resolvers.query import Query
 from resolvers.scalars import SCALAR_MAP
-from resolvers.types.file import FileType
-from resolvers.types.user import UserType
+from resolvers.users.mutations import ProfileMutations
+from resolvers.users.types import UserType
 
 
 @strawberry.type

@@ -12,8 +12,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from domain.file_models import FileRecord, FileStatus, Visibility
-from domain.models import User
+from domain.models import FileRecord, FileStatus, User, Visibility
 from domain.search import keys
 from domain.search.analyzer import terms
 

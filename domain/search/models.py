@@ -5,8 +5,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.file_models import FileRecord
-from domain.models import User
+from domain.models import FileRecord, User
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from domain.clock import Clock
 from domain.cursor_signer import CursorSigner
 from domain.errors import InvalidInputError
-from domain.file_rules import check_page_size
 from domain.models import Principal
+from domain.paging import check_page_size
 from domain.ports import ItemStore
 from domain.search.analyzer import STOP_WORDS, compose, tokens
 from domain.search.documents import FILE, KINDS, USER

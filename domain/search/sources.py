@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from domain import file_items
 from domain.access import may_read_file
 from domain.clock import Clock
-from domain.file_models import FileRecord
-from domain.models import Principal, User
+from domain.files import file_from_item, file_key, is_file_id
+from domain.models import FileRecord, Principal, User
 from domain.ports import ItemStore
 from domain.search import keys
 from domain.search.documents import FILE, USER, Document, file_document, user_document
@@ -44,14 +43,14 @@ class FileSource:
         self.scopes = viewer_scopes(viewer)
 
     async def load(self, ids: Sequence[str]) -> list[Candidate]:
-        valid = [file_id for file_id in ids if file_items.is_file_id(file_id)]
-        items = await self._store.get_many([file_items.file_key(fid) for fid in valid])
+        valid = [file_id for file_id in ids if is_file_id(file_id)]
+        items = await self._store.get_many([file_key(fid) for fid in valid])
         now = self._clock()
         found: list[Candidate] = []
         for item in items:
             if item is None:
                 continue
-            record = file_items.file_from_item(item)
+            record = file_from_item(item)
             document = file_document(record)  # None while PENDING
             if (
                 document is not None

@@ -63,8 +63,8 @@ async def run_drill(
     progress: Progress | None = None,
     source: str = "local",
 ) -> DrillReport:
-    from adapters.local_blobs import LocalBlobStore
-    from adapters.sqlite_items import SqliteItemStore
+    from adapters.blobs.local.store import LocalBlobStore
+    from adapters.items.sqlite import SqliteItemStore
 
     cipher = PartCipher(encryption_key) if encryption_key is not None else None
     target = DirectoryTarget(workdir / "backup")

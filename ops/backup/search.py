@@ -4,7 +4,7 @@ and `demobackend reindex` use, over the restored metadata."""
 import asyncio
 
 from domain.clock import utc_now
-from domain.file_repository import FileRepository
+from domain.files import FileRepository
 from domain.ports import ItemStore
 from domain.search.documents import FILE, Document, file_document
 from domain.search.indexer import SearchIndexer

@@ -11,14 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.dynamodb_items import DynamoDbItemStore
-from adapters.local_blobs import LocalBlobStore
-from adapters.s3_blobs import S3BlobStore
-from adapters.sqlite_items import SqliteItemStore
-from domain.file_items import new_file_id
-from domain.file_models import NewFile, Visibility
-from domain.file_service import FileService
-from domain.models import Principal
+from adapters.blobs.local.store import LocalBlobStore
+from adapters.blobs.s3 import S3BlobStore
+from adapters.items.dynamodb.store import DynamoDbItemStore
+from adapters.items.sqlite import SqliteItemStore
+from domain.files import FileLimits, FileService, NewFile, new_file_id
+from domain.models import Principal, Visibility
 from domain.ports import BlobStore, ItemStore
 from domain.users import UserProfiles, UserRepository
 from ops.aws_resources import create_table
@@ -47,10 +45,12 @@ class Stores:
             blobs=self.blobs,
             clock=lambda: datetime.now(UTC),
             id_factory=new_file_id,
-            max_upload_bytes=10 * 1024 * 1024,
-            quota_bytes=1024 * 1024 * 1024,
-            pending_ttl_seconds=3600,
-            upload_expiry_seconds=900,
+            limits=FileLimits(
+                max_upload_bytes=10 * 1024 * 1024,
+                quota_bytes=1024 * 1024 * 1024,
+                pending_ttl_seconds=3600,
+                upload_expiry_seconds=900,
+            ),
         )
 
     @property

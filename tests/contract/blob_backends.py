@@ -31,10 +31,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from adapters.local_blob_signing import UrlSigner
-from adapters.local_blobs import BLOBS_PATH, LocalBlobStore
-from adapters.memory_blobs import InMemoryBlobStore
-from adapters.s3_blobs import S3BlobStore
+from adapters.blobs.local.signing import UrlSigner
+from adapters.blobs.local.store import BLOBS_PATH, LocalBlobStore
+from adapters.blobs.memory import InMemoryBlobStore
+from adapters.blobs.s3 import S3BlobStore
 from api.blob_routes import blob_routes
 from api.request_ids import RequestIdMiddleware
 from domain.ports import BlobStore, UploadTarget

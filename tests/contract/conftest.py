@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from adapters.dynamodb_items import DynamoDbItemStore
-from adapters.memory_items import InMemoryItemStore
-from adapters.sqlite_items import SqliteItemStore
+from adapters.items.dynamodb.store import DynamoDbItemStore
+from adapters.items.memory import InMemoryItemStore
+from adapters.items.sqlite import SqliteItemStore
 from domain.ports import MAX_WRITE_ITEMS, Item, ItemStore, Put
 from ops.aws_resources import create_table
 from tests.moto_server import dynamodb_client, shared_moto_server, unique_name

@@ -21,10 +21,10 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from adapters.blob_names import MAX_BLOB_SIZE, sha256_hex_to_b64
-from adapters.local_blob_signing import BlobSigningKeyError, load_or_create_signing_key
-from adapters.local_blobs import LocalBlobStore
-from adapters.s3_blobs import PENDING_TAGGING_XML, S3BlobStore, decode_post_policy
+from adapters.blobs.local.signing import BlobSigningKeyError, load_or_create_signing_key
+from adapters.blobs.local.store import LocalBlobStore
+from adapters.blobs.rules import MAX_BLOB_SIZE, sha256_hex_to_b64
+from adapters.blobs.s3 import PENDING_TAGGING_XML, S3BlobStore, decode_post_policy
 from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from domain.ports import BlobStore, UploadTarget
 from ops.aws_resources import create_bucket, resources

@@ -19,9 +19,9 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from mypy_boto3_dynamodb import DynamoDBClient
 
-from adapters.dynamodb_items import DynamoDbItemStore
-from adapters.item_cursors import encode_cursor
-from adapters.memory_items import InMemoryItemStore
+from adapters.items.cursors import encode_cursor
+from adapters.items.dynamodb.store import DynamoDbItemStore
+from adapters.items.memory import InMemoryItemStore
 from domain.errors import ConflictError, InvalidInputError, StoreUnavailableError
 from domain.ports import INDEXES, Absent, Item, ItemStore, Key, Put, VersionIs, index_keys
 from ops.aws_resources import (

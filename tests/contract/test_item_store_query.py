@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from adapters.item_cursors import encode_cursor
+from adapters.items.cursors import encode_cursor
 from domain.errors import InvalidInputError
 from domain.ports import INDEXES, MAX_QUERY_LIMIT, Delete, Item, ItemStore, Key, index_keys
 from tests.contract.conftest import put_all

@@ -5,9 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.file_items import file_from_item, file_key, file_to_item
-from domain.file_models import FileRecord, FileStatus, Visibility
-from domain.models import Principal
+from domain.files import file_from_item, file_key, file_to_item
+from domain.models import FileRecord, FileStatus, Principal, Visibility
 from domain.ports import Delete, ItemStore, Put
 from domain.search import engine
 from domain.search.documents import FILE, Document, file_document

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sqlite_items import SqliteItemStore
+from adapters.items.sqlite import SqliteItemStore
 from domain.errors import ConflictError, StoreUnavailableError
 from domain.ports import Item, Key, Put, VersionIs
 

@@ -26,7 +26,7 @@ from api import lambda_handler
 from api.bootstrap import ITEMS_FILE
 from api.lambda_handler import DrillFailedError, is_drill_event
 from api.settings import load_settings
-from domain.file_items import file_id_from_blob_key
+from domain.files import file_id_from_blob_key
 from tests.apigw_events import LambdaContext, http_api_event, local_id_token, response_json
 from tests.e2e.conftest import AwsPath
 from tests.file_client import FileClient, sha256_hex

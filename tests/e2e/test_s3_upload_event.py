@@ -12,7 +12,7 @@ import pytest
 from api import lambda_handler
 from api.lambda_handler import StoreEventError
 from domain.errors import StoreUnavailableError
-from domain.file_models import FileRecord
+from domain.models import FileRecord
 from tests.apigw_events import LambdaContext, http_api_event, response_json
 from tests.e2e.conftest import AwsPath
 from tests.file_client import CreatedUpload, FileClient, error_codes, sha256_hex

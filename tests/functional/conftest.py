@@ -7,18 +7,18 @@ from typing import Any
 
 import pytest
 
-from adapters.memory_blobs import InMemoryBlobStore
-from adapters.memory_items import InMemoryItemStore
+from adapters.blobs.memory import InMemoryBlobStore
+from adapters.items.memory import InMemoryItemStore
 from domain.cursor_signer import CursorSigner
-from domain.file_items import new_file_id
-from domain.file_service import FileService
+from domain.files import FileLimits, FileService, new_file_id
 from domain.ids import to_global_id
 from domain.models import Principal
 from domain.ports import ItemStore
 from domain.search.service import SearchService
 from domain.users import UserProfiles, UserRepository
-from resolvers.context import Context, Services
+from resolvers.context import Context
 from resolvers.schema import build_schema
+from resolvers.services import Services
 
 FIXED_NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -77,10 +77,12 @@ class SchemaClient:
                 blobs=self.blobs,
                 clock=self.clock,
                 id_factory=new_file_id,
-                max_upload_bytes=10 * 1024 * 1024,
-                quota_bytes=50 * 1024 * 1024,
-                pending_ttl_seconds=3600,
-                upload_expiry_seconds=900,
+                limits=FileLimits(
+                    max_upload_bytes=10 * 1024 * 1024,
+                    quota_bytes=50 * 1024 * 1024,
+                    pending_ttl_seconds=3600,
+                    upload_expiry_seconds=900,
+                ),
             ),
             cursors=cursors,
             search=SearchService(items=self.items, cursors=cursors, clock=self.clock),

@@ -10,8 +10,8 @@ import httpx
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from adapters.local_blob_signing import load_or_create_signing_key
-from adapters.local_blobs import LocalBlobStore
+from adapters.blobs.local.signing import load_or_create_signing_key
+from adapters.blobs.local.store import LocalBlobStore
 from api.app import build_app
 from api.blob_routes import BLOBS_PATH, blob_routes
 from api.bootstrap import BLOB_SIGNING_KEY_FILE, BLOBS_DIR

@@ -9,11 +9,11 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from adapters.dev_idp import DevIdentityProvider
-from adapters.jwks_sources import StaticJwksSource
-from adapters.jwt_verifier import JwtVerifier
-from adapters.memory_items import InMemoryItemStore
-from adapters.passwords import ScryptHasher
+from adapters.identity.dev_idp import DevIdentityProvider
+from adapters.identity.jwks_sources import StaticJwksSource
+from adapters.identity.jwt_verifier import JwtVerifier
+from adapters.identity.passwords import ScryptHasher
+from adapters.items.memory import InMemoryItemStore
 from api.auth_routes import auth_routes
 from domain.ports import Item, Key, WriteOp
 from tests.jwt_factory import unverified_header

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.types import Message
 
-from adapters.local_blobs import LocalBlobStore
+from adapters.blobs.local.store import LocalBlobStore
 from api.blob_routes import SignatureRedactingFilter, redact_signatures
 from domain.ports import UploadTarget
 from tests.contract.blob_backends import SIGNING_KEY, build_blob_app, files_under

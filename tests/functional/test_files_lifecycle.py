@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from domain.file_items import blob_key_for
-from domain.file_repository import FileRepository
+from domain.files import FileRepository, blob_key_for
 from domain.ids import from_global_id, to_global_id
 from tests.functional.conftest import (
     ALICE,

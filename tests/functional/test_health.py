@@ -4,7 +4,7 @@ from pathlib import Path
 
 import httpx
 
-from adapters.memory_items import InMemoryItemStore
+from adapters.items.memory import InMemoryItemStore
 from api.app import build_app
 from api.bootstrap import build_deps
 from api.settings import load_settings

@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from api.rest import MAX_BODY_BYTES
-from domain.file_service import FileService
+from domain.files import FileService
 from domain.ids import to_global_id
 from tests.functional.rest_support import Rest, assert_error, open_rest
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from domain.file_items import blob_key_for
+from domain.files import blob_key_for
 from ops.aws_resources import resources as shared_resources
 from tests.infra.cfn import (
     Template,

@@ -7,7 +7,7 @@ import json
 import re
 
 from api.settings import ENV_PREFIX, Settings
-from domain.file_items import blob_key_for
+from domain.files import blob_key_for
 from scripts.package_lambda import HANDLER, PYTHON_VERSION
 from tests.infra.cfn import (
     INFRA_DIR,

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from adapters.dev_idp import DevIdentityProvider
-from adapters.passwords import ScryptHasher
-from adapters.sqlite_items import SqliteItemStore
+from adapters.identity.dev_idp import DevIdentityProvider
+from adapters.identity.passwords import ScryptHasher
+from adapters.items.sqlite import SqliteItemStore
 from api.app import build_app
 from api.bootstrap import DEV_IDP_KEY_FILE, Deps, build_deps, build_services
 from api.settings import load_settings
@@ -45,7 +45,7 @@ TOKEN = (
 )
 TRACE = (
     "Traceback (most recent call last):\n"
-    '  File "/work/main/adapters/sqlite_items.py", line 164, in _call\ntrace-marker'
+    '  File "/work/main/adapters/items/sqlite.py", line 164, in _call\ntrace-marker'
 )
 # What must never reach a caller: the planted details and the names of the internals.
 LEAKS = (
@@ -519,7 +519,7 @@ def moto_dynamodb() -> Iterator[Any]:
 async def test_dynamodb_with_a_missing_table_raises_only_store_unavailable(
     moto_dynamodb: Any,
 ) -> None:
-    from adapters.dynamodb_items import DynamoDbItemStore
+    from adapters.items.dynamodb.store import DynamoDbItemStore
 
     store = DynamoDbItemStore(moto_dynamodb, "no-such-table", max_retries=1, base_delay=0.01)
     for call in (
@@ -538,7 +538,7 @@ async def test_s3_with_a_missing_bucket_raises_only_store_unavailable() -> None:
     from botocore.config import Config
     from moto import mock_aws
 
-    from adapters.s3_blobs import S3BlobStore
+    from adapters.blobs.s3 import S3BlobStore
 
     with mock_aws():
         client = boto3.client(

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from domain.cursor_signer import CursorSigner
 from domain.errors import InvalidInputError
-from domain.file_rules import (
+from domain.files import (
     DESCRIPTION_MAX_CHARS,
     NAME_MAX_CHARS,
     TAG_MAX_CHARS,

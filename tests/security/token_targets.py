@@ -22,8 +22,8 @@ from typing import Any, Literal
 import httpx
 from cryptography.hazmat.primitives import serialization
 
-from adapters.jwks_sources import HttpJwksSource
-from adapters.jwt_verifier import JwtVerifier
+from adapters.identity.jwks_sources import HttpJwksSource
+from adapters.identity.jwt_verifier import JwtVerifier
 from api.app import build_app
 from api.bootstrap import DEV_IDP_KEY_FILE, Deps, build_deps
 from api.settings import Settings, load_settings

@@ -8,7 +8,7 @@ import hashlib
 
 import pytest
 
-from adapters.blob_names import (
+from adapters.blobs.rules import (
     MAX_BLOB_SIZE,
     MAX_FILENAME_LENGTH,
     check_content_type,

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from adapters.dev_idp import DevIdentityProvider, DevIdpKeyError
-from adapters.jwks_sources import StaticJwksSource
-from adapters.jwt_verifier import JwtVerifier
-from adapters.memory_items import InMemoryItemStore
-from adapters.passwords import ScryptHasher
+from adapters.identity.dev_idp import DevIdentityProvider, DevIdpKeyError
+from adapters.identity.jwks_sources import StaticJwksSource
+from adapters.identity.jwt_verifier import JwtVerifier
+from adapters.identity.passwords import ScryptHasher
+from adapters.items.memory import InMemoryItemStore
 from domain.errors import ConflictError, InvalidInputError, NotFoundError, UnauthenticatedError
 from domain.models import Principal
 from domain.ports import Key

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import pytest
 
-from adapters.memory_blobs import BlobTooLargeError, InMemoryBlobStore
+from adapters.blobs.memory import BlobTooLargeError, InMemoryBlobStore
 from domain.errors import ForbiddenError, InvalidInputError, NotFoundError
 from domain.ports import UploadTarget
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.memory_blobs import InMemoryBlobStore
+from adapters.blobs.memory import InMemoryBlobStore
 from domain.errors import (
     ConflictError,
     ForbiddenError,
@@ -14,7 +14,8 @@ from domain.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
-from domain.file_models import UNSET, Visibility
+from domain.files import UNSET
+from domain.models import Visibility
 from tests.unit.test_file_support import T0, World, file_items_of, make_world
 
 

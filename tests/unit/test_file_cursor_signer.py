@@ -4,8 +4,7 @@ import pytest
 
 from domain.cursor_signer import CursorSigner
 from domain.errors import InvalidInputError
-from domain.file_models import FileFilter
-from domain.file_rules import clean_filter
+from domain.files import FileFilter, clean_filter
 from tests.unit.test_file_support import make_world
 
 KEY = bytes(range(32))

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from domain.errors import InvalidInputError
-from domain.file_models import FileFilter, FilePage, FileRecord, FileStatus, Visibility
+from domain.files import FileFilter, FilePage
+from domain.models import FileRecord, FileStatus, Visibility
 from domain.paging import MAX_FETCHES
 from tests.unit.test_file_support import World, make_world
 

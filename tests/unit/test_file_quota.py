@@ -5,8 +5,8 @@ import asyncio
 import pytest
 
 from domain.errors import ConflictError, InvalidInputError
-from domain.file_deps import SAVE_ATTEMPTS
-from domain.file_models import FileRecord, NewFile
+from domain.files import SAVE_ATTEMPTS, NewFile
+from domain.models import FileRecord
 from tests.unit.test_file_support import PENDING_TTL, World, file_items_of, make_world
 
 QUOTA = 100

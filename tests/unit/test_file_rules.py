@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from domain.errors import InvalidInputError
-from domain.file_models import FileFilter, FileStatus, NewFile, Visibility
-from domain.file_rules import clean_filter
+from domain.files import FileFilter, NewFile, clean_filter
+from domain.models import FileStatus, Visibility
 from tests.unit.test_file_support import PENDING_TTL, T0, World, file_items_of, make_world
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from domain.access import may_change_file, may_read_file, visible_shares
 from domain.errors import ForbiddenError, InvalidInputError, NotFoundError
-from domain.file_models import Visibility
+from domain.models import Visibility
 from tests.unit.test_file_support import World, make_world
 
 

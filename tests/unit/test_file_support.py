@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adapters.memory_blobs import InMemoryBlobStore
-from adapters.memory_items import InMemoryItemStore
+from adapters.blobs.memory import InMemoryBlobStore
+from adapters.items.memory import InMemoryItemStore
 from domain.errors import ConflictError
-from domain.file_models import FileRecord, NewFile
-from domain.file_service import FileService
-from domain.models import ADMIN_GROUP, Principal, User
+from domain.files import FileLimits, FileService, NewFile
+from domain.models import ADMIN_GROUP, FileRecord, Principal, User
 from domain.ports import Item, ItemStore, Key, Page, Put, VersionIs, WriteOp
 from domain.users import UserRepository
 
@@ -162,7 +161,9 @@ def make_world(
         "pending_ttl_seconds": PENDING_TTL,
         "upload_expiry_seconds": UPLOAD_EXPIRY,
     } | limits
-    service = FileService(items=store, blobs=blobs, clock=clock, id_factory=Ids(), **settings)
+    service = FileService(
+        items=store, blobs=blobs, clock=clock, id_factory=Ids(), limits=FileLimits(**settings)
+    )
     return World(items, store, blobs, clock, service)
 
 

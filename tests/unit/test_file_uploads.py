@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from domain.errors import ForbiddenError, InvalidInputError, NotFoundError
-from domain.file_models import FileStatus, NewFile, Visibility
+from domain.files import NewFile
+from domain.models import FileStatus, Visibility
 from tests.unit.test_file_support import (
     PENDING_TTL,
     T0,

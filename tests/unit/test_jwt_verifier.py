@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from jose import jwk
 
-from adapters.jwks_sources import HttpJwksSource, StaticJwksSource
-from adapters.jwt_verifier import JwtVerifier
+from adapters.identity.jwks_sources import HttpJwksSource, StaticJwksSource
+from adapters.identity.jwt_verifier import JwtVerifier
 from domain.errors import InvalidTokenError
 from domain.models import Principal
 from tests.jwt_factory import (

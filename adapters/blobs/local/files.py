@@ -1,0 +1,385 @@
+"""The files behind the local blob store. Blocking: always called in a worker thread.
+
+Layout under ``root``: the bytes of key ``files/abc/blob`` are at ``root/files/abc/blob``,
+their metadata (content type, size, SHA-256, upload time, confirmed) at
+``root/files/abc/.blob.meta.json``. Every upload is written unconfirmed; ``confirm`` flips
+the flag and ``sweep_unconfirmed`` removes unconfirmed blobs uploaded before a cut-off.
+Metadata written before the flag existed counts as confirmed: nothing is swept that this
+code did not itself mark as an unconfirmed upload.
+Temporary files are ``.<name>.<random>.tmp`` in the same directory, so ``os.replace``
+publishes them atomically. Key segments never start with "." (blob_names), so neither
+kind of hidden file can collide with a key.
+
+One process owns a folder: data and metadata are replaced as a pair under a lock held by
+this process, so two server processes sharing one folder could briefly pair new bytes
+with old metadata.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from adapters.blobs.rules import validate_key
+from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from domain.ports import BlobInfo
+
+logger = logging.getLogger(__name__)
+
+READ_CHUNK_BYTES = 256 * 1024
+UNAVAILABLE_MESSAGE = "Blob storage is unavailable"
+NOT_FOUND_MESSAGE = "Blob not found"
+
+_META_SUFFIX = ".meta.json"
+_TMP_SUFFIX = ".tmp"
+_CREATE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class BlobPaths:
+    directory: Path
+    data: Path
+    meta: Path
+
+
+@dataclass(frozen=True, slots=True)
+class BlobMeta:
+    info: BlobInfo
+    confirmed: bool
+    uploaded_at: float | None  # epoch seconds by the store's clock; None in old metadata
+
+    def to_json(self) -> bytes:
+        meta = {
+            "contentType": self.info.content_type,
+            "size": self.info.size,
+            "sha256": self.info.sha256,
+            "uploadedAt": self.uploaded_at,
+            "confirmed": self.confirmed,
+        }
+        return json.dumps(meta).encode("utf-8")
+
+
+class BlobFiles:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(os.path.abspath(root))
+        # Pairs the data file with its metadata: writers replace both, readers read both,
+        # under this lock (only for those few syscalls, never for a whole transfer).
+        self._lock = threading.Lock()
+
+    def paths(self, key: str) -> BlobPaths:
+        data = self.root.joinpath(*validate_key(key).split("/"))
+        return BlobPaths(data.parent, data, data.parent / f".{data.name}{_META_SUFFIX}")
+
+    def check_inside(self, directory: Path) -> None:
+        """Keys are validated lexically; this catches a symlink leading out of the root."""
+        real_root = os.path.realpath(self.root)
+        real = os.path.realpath(directory)
+        if real != real_root and not real.startswith(real_root + os.sep):
+            raise InvalidInputError("Invalid blob key")
+
+    def head(self, key: str) -> BlobInfo | None:
+        paths = self.paths(key)
+        self.check_inside(paths.directory)
+        with self._lock:
+            info = self._read_meta(paths)
+            if info is None or not self._data_agrees(key, paths, info):
+                return None
+        return info
+
+    def _data_agrees(self, key: str, paths: BlobPaths, info: BlobInfo) -> bool:
+        try:
+            size = os.stat(paths.data).st_size
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        return self._sizes_agree(key, info, size)
+
+    def open_blob(self, key: str) -> tuple[BinaryIO, BlobInfo] | None:
+        opened = self._open(key)
+        return (opened[0], opened[1].info) if opened is not None else None
+
+    def _open(self, key: str) -> tuple[BinaryIO, BlobMeta] | None:
+        paths = self.paths(key)
+        self.check_inside(paths.directory)
+        with self._lock:
+            record = self._read_record(paths)
+            if record is None:
+                return None
+            try:
+                file = open(paths.data, "rb")  # closed by the caller
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return None
+        try:
+            size = os.fstat(file.fileno()).st_size
+        except OSError:
+            file.close()
+            raise
+        if not self._sizes_agree(key, record.info, size):
+            file.close()
+            return None
+        return file, record
+
+    def create(self, key: str) -> "PendingBlob":
+        paths = self.paths(key)
+        for attempt in range(_CREATE_ATTEMPTS):
+            # Checked before mkdir too, which would otherwise follow a symlink out.
+            self.check_inside(paths.directory)
+            try:
+                self._make_directories(paths.directory)
+                self.check_inside(paths.directory)
+                tmp, file = _new_private_file(paths.directory, paths.data.name)
+            except FileNotFoundError:
+                # A concurrent delete pruned a directory we had just made; make it again.
+                if attempt == _CREATE_ATTEMPTS - 1:
+                    raise
+                continue
+            return PendingBlob(self, paths, tmp, file)
+        raise AssertionError("unreachable")
+
+    def _make_directories(self, directory: Path) -> None:
+        # One level at a time: mkdir(parents=True) would give the intermediate levels
+        # the umask's mode instead of 0700.
+        current = self.root
+        current.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for part in directory.relative_to(self.root).parts:
+            current = current / part
+            current.mkdir(mode=0o700, exist_ok=True)
+
+    def publish(self, paths: BlobPaths, data_tmp: Path, meta_tmp: Path) -> None:
+        with self._lock:
+            os.replace(data_tmp, paths.data)
+            os.replace(meta_tmp, paths.meta)
+        _fsync_directory(paths.directory)
+
+    def delete(self, key: str) -> None:
+        paths = self.paths(key)
+        self.check_inside(paths.directory)
+        with self._lock:
+            # Metadata first: without it the blob is already gone for readers.
+            for path in (paths.meta, paths.data):
+                try:
+                    if not path.is_dir():
+                        path.unlink()
+                except (FileNotFoundError, NotADirectoryError):
+                    pass
+        self.prune(paths.directory)
+
+    def copy(self, source_key: str, dest_key: str, *, now: float) -> None:
+        """The copy is confirmed exactly when the source is (read with the bytes, under
+        the lock); its upload time is ``now``, as S3 dates a copy by its creation."""
+        opened = self._open(source_key)
+        if opened is None:
+            raise NotFoundError(NOT_FOUND_MESSAGE)
+        source, record = opened
+        with source:
+            if source_key == dest_key:
+                return
+            pending = self.create(dest_key)
+            try:
+                while chunk := source.read(READ_CHUNK_BYTES):
+                    pending.write(chunk)
+                if pending.sha256 != record.info.sha256:
+                    # Copying would hide the damage behind freshly computed metadata.
+                    logger.error("local blobs: stored bytes of a blob no longer match its hash")
+                    raise StoreUnavailableError(UNAVAILABLE_MESSAGE)
+                pending.commit(
+                    record.info.content_type, uploaded_at=now, confirmed=record.confirmed
+                )
+            except BaseException:
+                pending.abort()
+                raise
+
+    def confirm(self, key: str) -> None:
+        """Mark the blob at ``key`` confirmed; NotFoundError when there is none (as head
+        sees it). Read, rewritten and replaced under the lock, so that a concurrent
+        upload's fresh metadata is never overwritten with the old blob's."""
+        paths = self.paths(key)
+        self.check_inside(paths.directory)
+        with self._lock:
+            record = self._read_record(paths)
+            if record is None or not self._data_agrees(key, paths, record.info):
+                raise NotFoundError(NOT_FOUND_MESSAGE)
+            if record.confirmed:
+                return
+            tmp, file = _new_private_file(paths.directory, paths.data.name)
+            try:
+                with file:
+                    file.write(BlobMeta(record.info, True, record.uploaded_at).to_json())
+                    file.flush()
+                    os.fsync(file.fileno())
+                os.replace(tmp, paths.meta)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        _fsync_directory(paths.directory)
+
+    def sweep_unconfirmed(self, uploaded_before: float) -> int:
+        """Delete every unconfirmed blob uploaded before ``uploaded_before`` (epoch
+        seconds); return how many. Each blob is re-read and removed under the lock, so a
+        concurrent confirm or re-upload wins; files vanishing meanwhile are skipped."""
+        removed = 0
+        # os.walk skips unreadable or vanished directories and never follows symlinks.
+        for directory, _, names in os.walk(self.root):
+            for name in names:
+                if not (name.startswith(".") and name.endswith(_META_SUFFIX)):
+                    continue
+                data_name = name[1 : -len(_META_SUFFIX)]
+                if not data_name:
+                    continue
+                data = Path(directory) / data_name
+                paths = BlobPaths(data.parent, data, data.parent / name)
+                if self._remove_if_stale(paths, uploaded_before):
+                    removed += 1
+                    self.prune(paths.directory)
+        if removed:
+            logger.info("local blobs: swept %d unconfirmed upload(s)", removed)
+        return removed
+
+    def _remove_if_stale(self, paths: BlobPaths, uploaded_before: float) -> bool:
+        with self._lock:
+            record = self._read_record(paths)
+            if record is None or record.confirmed:
+                return False
+            uploaded_at = record.uploaded_at
+            if uploaded_at is None:
+                try:
+                    uploaded_at = paths.meta.stat().st_mtime
+                except (FileNotFoundError, NotADirectoryError):
+                    return False
+            if uploaded_at >= uploaded_before:
+                return False
+            # Metadata first, as in delete: without it the blob is already gone.
+            for path in (paths.meta, paths.data):
+                try:
+                    if not path.is_dir():
+                        path.unlink()
+                except (FileNotFoundError, NotADirectoryError):
+                    pass
+        return True
+
+    def ping(self) -> None:
+        if not (self.root.is_dir() and os.access(self.root, os.W_OK | os.X_OK)):
+            raise StoreUnavailableError(UNAVAILABLE_MESSAGE)
+
+    def prune(self, directory: Path) -> None:
+        """Remove directories emptied by a delete, up to (never including) the root."""
+        while directory != self.root and self.root in directory.parents:
+            try:
+                directory.rmdir()
+            except OSError:
+                return
+            directory = directory.parent
+
+    def _read_meta(self, paths: BlobPaths) -> BlobInfo | None:
+        record = self._read_record(paths)
+        return record.info if record is not None else None
+
+    def _read_record(self, paths: BlobPaths) -> BlobMeta | None:
+        try:
+            raw = paths.meta.read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        try:
+            meta = json.loads(raw)
+            info = BlobInfo(
+                size=meta["size"], content_type=meta["contentType"], sha256=meta["sha256"]
+            )
+            record = BlobMeta(
+                info, meta.get("confirmed", True), _epoch_or_none(meta.get("uploadedAt"))
+            )
+            valid = (
+                isinstance(info.size, int)
+                and isinstance(info.content_type, str)
+                and isinstance(info.sha256, str)
+                and isinstance(record.confirmed, bool)
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            valid = False
+        if not valid:
+            logger.warning("local blobs: unreadable metadata file; treating the blob as missing")
+            return None
+        return record
+
+    @staticmethod
+    def _sizes_agree(key: str, info: BlobInfo, size: int) -> bool:
+        if size != info.size:
+            logger.warning("local blobs: size of %s disagrees with its metadata", key)
+            return False
+        return True
+
+
+class PendingBlob:
+    """A temporary file beside the blob's final place: it becomes the blob on commit and
+    leaves no trace on abort."""
+
+    def __init__(self, files: BlobFiles, paths: BlobPaths, tmp: Path, file: BinaryIO) -> None:
+        self._files = files
+        self._paths = paths
+        self._tmp = tmp
+        self._meta_tmp: Path | None = None
+        self._file = file
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+        self._digest.update(data)
+        self.size += len(data)
+
+    def commit(self, content_type: str, *, uploaded_at: float, confirmed: bool = False) -> BlobInfo:
+        info = BlobInfo(size=self.size, content_type=content_type, sha256=self.sha256)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        meta = BlobMeta(info, confirmed, uploaded_at)
+        self._meta_tmp, meta_file = _new_private_file(self._paths.directory, self._paths.data.name)
+        with meta_file:
+            meta_file.write(meta.to_json())
+            meta_file.flush()
+            os.fsync(meta_file.fileno())
+        self._files.publish(self._paths, self._tmp, self._meta_tmp)
+        return info
+
+    def abort(self) -> None:
+        """Best effort and never raising: it runs while another error is on its way out."""
+        try:
+            self._file.close()
+            for tmp in (self._tmp, self._meta_tmp):
+                if tmp is not None:
+                    tmp.unlink(missing_ok=True)
+            self._files.prune(self._paths.directory)
+        except OSError as exc:
+            logger.warning("local blobs: could not remove a temporary file (%s)", exc.strerror)
+
+
+def _epoch_or_none(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("uploadedAt must be a number")
+    return float(value)
+
+
+def _new_private_file(directory: Path, name: str) -> tuple[Path, BinaryIO]:
+    tmp = directory / f".{name}.{secrets.token_hex(8)}{_TMP_SUFFIX}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return tmp, os.fdopen(fd, "wb")
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the renames durable; directories cannot be opened this way on Windows.
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

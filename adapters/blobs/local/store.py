@@ -1,0 +1,319 @@
+"""The local blob store: file bytes in a folder, moved by clients through signed,
+expiring URLs served by the app's own ``/blobs`` routes — the local twin of S3 presigned
+URLs, enforcing exactly what the S3 POST policy would.
+
+The URLs are signed by local_blob_signing; the folder layout and its files are
+local_blob_files'.
+
+Lifecycle of the bytes, the local twin of the S3 bucket's rule for ``upload=pending``
+objects: every upload is stored unconfirmed, ``confirm`` marks it kept, and
+``sweep_unconfirmed`` (run by the operator: at start-up and from the CLI) deletes
+unconfirmed uploads older than a threshold.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO, ParamSpec, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+from adapters.blobs.local.files import (
+    NOT_FOUND_MESSAGE,
+    READ_CHUNK_BYTES,
+    UNAVAILABLE_MESSAGE,
+    BlobFiles,
+    PendingBlob,
+)
+from adapters.blobs.local.signing import SignedUpload, UrlSigner
+from adapters.blobs.rules import (
+    DEFAULT_MAX_EXPIRY_SECONDS,
+    WRITE_MISMATCH_MESSAGE,
+    check_expiry,
+    check_filename,
+    check_max_expiry,
+    check_upload_request,
+    check_write_request,
+    content_disposition,
+    sha256_b64_to_hex,
+    validate_key,
+)
+from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from domain.ports import BlobInfo, UploadTarget
+
+logger = logging.getLogger(__name__)
+
+BLOBS_PATH = "/blobs"  # where the app mounts api.blob_routes; the URLs below point there
+# Request chunks are small (~64 KiB); batching them makes one thread hop per MiB.
+WRITE_BUFFER_BYTES = 1024 * 1024
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class BlobTooLargeError(InvalidInputError):
+    """The body is longer than the declared size (HTTP 413 rather than 400)."""
+
+
+async def _in_thread(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run blocking file work off the event loop; no OSError (with its paths) escapes."""
+    try:
+        return await asyncio.to_thread(func, *args, **kwargs)
+    except OSError as exc:
+        logger.warning("local blobs: I/O failed: %s (%s)", type(exc).__name__, exc.strerror)
+        raise StoreUnavailableError(UNAVAILABLE_MESSAGE) from None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingUpload:
+    """The parts of an upload request the store judges; the HTTP layer fills it in."""
+
+    key: str
+    query: Mapping[str, str]
+    content_type: str | None  # None when absent (or sent more than once)
+    content_length: int | None  # None when the body is chunked
+    checksum_sha256: str | None  # the x-amz-checksum-sha256 header, when sent
+
+
+class BlobDownload:
+    """An open blob, ready to stream; close it (aclose or by exhausting iter_bytes)."""
+
+    def __init__(self, file: BinaryIO, info: BlobInfo, filename: str) -> None:
+        self._file = file
+        self.info = info
+        self.filename = filename
+
+    @property
+    def content_disposition(self) -> str:
+        return content_disposition(self.filename)
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        try:
+            while chunk := await _in_thread(self._file.read, READ_CHUNK_BYTES):
+                yield chunk
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._file.close)
+
+
+class LocalBlobStore:
+    """BlobStore over a folder. ``base_url`` is how clients reach this app (scheme, host,
+    port and any path prefix a reverse proxy adds, e.g. ``https://example.org/api``): it
+    is baked into every URL handed out, so it must be the outside view, not the bind
+    address."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        base_url: str,
+        signing_key: bytes,
+        clock: Callable[[], float] = time.time,
+        max_expiry: int = DEFAULT_MAX_EXPIRY_SECONDS,
+    ) -> None:
+        self._files = BlobFiles(root)
+        self._base_url = _check_base_url(base_url)
+        self._signer = UrlSigner(signing_key)
+        self._clock = clock
+        self._max_expiry = check_max_expiry(max_expiry)
+
+    @property
+    def root(self) -> Path:
+        return self._files.root
+
+    def prepare(self) -> None:
+        """Create the root folder (0700) if missing. Blocking: for the composition root."""
+        try:
+            self._files.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            logger.warning("local blobs: cannot create the root folder (%s)", exc.strerror)
+            raise StoreUnavailableError(UNAVAILABLE_MESSAGE) from None
+
+    # --- BlobStore ---
+
+    async def presign_upload(
+        self,
+        key: str,
+        *,
+        size: int,
+        content_type: str,
+        sha256: str | None,
+        expires_in: int,
+    ) -> UploadTarget:
+        request = check_upload_request(
+            key,
+            size=size,
+            content_type=content_type,
+            sha256=sha256,
+            expires_in=expires_in,
+            max_expiry=self._max_expiry,
+        )
+        expires = int(self._clock()) + request.expires_in
+        query = self._signer.upload_query(
+            request.key,
+            size=request.size,
+            content_type=request.content_type,
+            sha256=request.sha256,
+            expires=expires,
+        )
+        return UploadTarget(
+            url=self._url(request.key, query),
+            method="PUT",
+            fields={},
+            headers=request.put_headers(),
+            expires_at=datetime.fromtimestamp(expires, UTC),
+        )
+
+    async def presign_download(self, key: str, *, filename: str, expires_in: int) -> str:
+        key = validate_key(key)
+        filename = check_filename(filename)
+        expires = int(self._clock()) + check_expiry(expires_in, self._max_expiry)
+        return self._url(key, self._signer.download_query(key, filename=filename, expires=expires))
+
+    async def head(self, key: str) -> BlobInfo | None:
+        validate_key(key)
+        return await _in_thread(self._files.head, key)
+
+    async def delete(self, key: str) -> None:
+        validate_key(key)
+        await _in_thread(self._files.delete, key)
+
+    async def copy(self, source_key: str, dest_key: str) -> None:
+        validate_key(source_key)
+        validate_key(dest_key)
+        await _in_thread(self._files.copy, source_key, dest_key, now=self._clock())
+
+    async def confirm(self, key: str) -> None:
+        validate_key(key)
+        await _in_thread(self._files.confirm, key)
+
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        validate_key(key)
+        opened = await _in_thread(self._files.open_blob, key)
+        if opened is None:
+            raise NotFoundError(NOT_FOUND_MESSAGE)
+        file, _ = opened
+        try:
+            while chunk := await _in_thread(file.read, READ_CHUNK_BYTES):
+                yield chunk
+        finally:
+            await asyncio.to_thread(file.close)
+
+    async def write(
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, sha256: str
+    ) -> None:
+        key, content_type, expected = check_write_request(
+            key, content_type=content_type, sha256=sha256
+        )
+        pending = await _in_thread(self._files.create, key)
+        try:
+            await _receive_into(pending, chunks, None)
+            if pending.sha256 != expected:
+                raise InvalidInputError(WRITE_MISMATCH_MESSAGE)
+            await _in_thread(
+                pending.commit, content_type, uploaded_at=self._clock(), confirmed=True
+            )
+        except BaseException:
+            await asyncio.to_thread(pending.abort)
+            raise
+
+    async def ping(self) -> None:
+        await _in_thread(self._files.ping)
+
+    # --- lifecycle ---
+
+    async def sweep_unconfirmed(self, older_than_seconds: float) -> int:
+        """Delete the unconfirmed uploads stored more than ``older_than_seconds`` ago (by
+        this store's clock) and return how many; confirmed blobs are never touched. Walks
+        the whole folder in a worker thread: safe beside live traffic (a concurrent
+        confirm or re-upload wins, vanished files are skipped), but not free. Pick a
+        threshold beyond the pending TTL plus the upload URL expiry, so that no upload
+        that could still be completed is swept."""
+        if (
+            isinstance(older_than_seconds, bool)
+            or not isinstance(older_than_seconds, int | float)
+            or not older_than_seconds >= 0
+        ):
+            raise ValueError("older_than_seconds must be a number >= 0")
+        cutoff = self._clock() - older_than_seconds
+        return await _in_thread(self._files.sweep_unconfirmed, cutoff)
+
+    # --- the /blobs routes ---
+
+    async def receive_upload(self, upload: IncomingUpload, body: AsyncIterable[bytes]) -> BlobInfo:
+        """Store ``body`` under ``upload.key`` if it is exactly what the URL's signature
+        promised; otherwise raise (ForbiddenError, BlobTooLargeError, InvalidInputError)
+        having stored nothing. Reads no more than the declared size plus one chunk."""
+        signed = self._signer.verify_upload(upload.key, upload.query, self._clock())
+        key = validate_key(upload.key)
+        if upload.content_type != signed.content_type:
+            raise InvalidInputError("Content-Type must be exactly the declared content type")
+        expected_sha256 = _expected_sha256(signed, upload.checksum_sha256)
+        if upload.content_length is not None and upload.content_length > signed.size:
+            raise BlobTooLargeError("Body is larger than the declared size")
+        if upload.content_length is not None and upload.content_length < signed.size:
+            raise InvalidInputError("Body is smaller than the declared size")
+
+        pending = await _in_thread(self._files.create, key)
+        try:
+            await _receive_into(pending, body, signed.size)
+            if pending.size < signed.size:
+                raise InvalidInputError("Body is smaller than the declared size")
+            if expected_sha256 is not None and pending.sha256 != expected_sha256:
+                raise InvalidInputError("Body does not match the declared SHA-256")
+            return await _in_thread(pending.commit, signed.content_type, uploaded_at=self._clock())
+        except BaseException:
+            # Submitted to the thread pool at once, so it runs even while being cancelled.
+            await asyncio.to_thread(pending.abort)
+            raise
+
+    async def open_download(self, key: str, query: Mapping[str, str]) -> BlobDownload:
+        filename = self._signer.verify_download(key, query, self._clock())
+        opened = await _in_thread(self._files.open_blob, validate_key(key))
+        if opened is None:
+            raise NotFoundError(NOT_FOUND_MESSAGE)
+        file, info = opened
+        return BlobDownload(file, info, filename)
+
+    def _url(self, key: str, query: Mapping[str, str]) -> str:
+        # Keys are URL-safe by construction (blob_names), so they go in as they are.
+        return f"{self._base_url}{BLOBS_PATH}/{key}?{urlencode(query)}"
+
+
+def _expected_sha256(signed: SignedUpload, checksum_header: str | None) -> str | None:
+    """S3 checks a sent x-amz-checksum-sha256 header against the body whether or not a
+    checksum was declared; a header contradicting the declared one fails at once."""
+    if checksum_header is None:
+        return signed.sha256
+    sent = sha256_b64_to_hex(checksum_header)
+    if sent is None or (signed.sha256 is not None and sent != signed.sha256):
+        raise InvalidInputError("x-amz-checksum-sha256 does not match the declared SHA-256")
+    return sent
+
+
+async def _receive_into(pending: PendingBlob, body: AsyncIterable[bytes], size: int | None) -> None:
+    """Write ``body`` into ``pending``; no more than ``size`` bytes when a size is given."""
+    received = 0
+    buffer = bytearray()
+    async for chunk in body:
+        received += len(chunk)
+        if size is not None and received > size:
+            raise BlobTooLargeError("Body is larger than the declared size")
+        buffer += chunk
+        if len(buffer) >= WRITE_BUFFER_BYTES:
+            await _in_thread(pending.write, bytes(buffer))
+            buffer.clear()
+    if buffer:
+        await _in_thread(pending.write, bytes(buffer))
+
+
+def _check_base_url(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("base_url must be an absolute http(s) URL without query or fragment")
+    return base_url.rstrip("/")

@@ -1,0 +1,370 @@
+"""The S3 blob store. Clients move bytes straight to and from S3 with presigned URLs; S3
+itself enforces the declared size, content type and SHA-256 through the POST policy.
+
+Lifecycle of the bytes: the POST policy makes every upload carry the object tag
+``upload=pending``; ``confirm`` replaces it with ``upload=confirmed``. The bucket's lifecycle
+rule "expire-unconfirmed-uploads" (infra/resources.json) expires objects still tagged
+``upload=pending`` two days after their upload, so bytes of files that never became READY
+do not stay forever. Copies keep the source's tags.
+
+The boto3 client is injected (the composition root builds it once per container); every
+call runs in a worker thread because boto3 blocks. botocore errors are translated by
+their error code, never their message, and nothing of them (bucket names, AWS text)
+reaches callers.
+"""
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from adapters.blobs.rules import (
+    DEFAULT_MAX_EXPIRY_SECONDS,
+    WRITE_MISMATCH_MESSAGE,
+    check_expiry,
+    check_filename,
+    check_max_expiry,
+    check_upload_request,
+    check_write_request,
+    content_disposition,
+    sha256_b64_to_hex,
+    sha256_hex_to_b64,
+    validate_key,
+)
+from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from domain.ports import BlobInfo, UploadTarget
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE_MESSAGE = "Blob storage is unavailable"
+NOT_FOUND_MESSAGE = "Blob not found"
+CHECKSUM_FIELD = "x-amz-checksum-sha256"
+CHECKSUM_ALGORITHM_FIELD = "x-amz-checksum-algorithm"
+TAGGING_FIELD = "tagging"
+UPLOAD_TAG_KEY = "upload"
+PENDING_TAG_VALUE = "pending"
+CONFIRMED_TAG_VALUE = "confirmed"
+# The tag set a POST upload gets, as the form's "tagging" field spells it.
+PENDING_TAGGING_XML = (
+    "<Tagging><TagSet><Tag>"
+    f"<Key>{UPLOAD_TAG_KEY}</Key><Value>{PENDING_TAG_VALUE}</Value>"
+    "</Tag></TagSet></Tagging>"
+)
+# HeadObject answers a bare status code ("404") since it has no body to name the error.
+_MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+# Tagging an object whose current version is a delete marker (versioned bucket) may be
+# answered 405 MethodNotAllowed rather than 404: for confirm that, too, means missing.
+_CONFIRM_MISSING_CODES = _MISSING_CODES | {"405", "MethodNotAllowed"}
+READ_CHUNK_BYTES = 256 * 1024
+# write(): bodies up to this size go in one PutObject (S3 checks their SHA-256 itself);
+# larger ones stream as a multipart upload of parts this big (S3's minimum is 5 MiB).
+WRITE_PART_BYTES = 8 * 1024 * 1024
+CONFIRMED_TAGGING = f"{UPLOAD_TAG_KEY}={CONFIRMED_TAG_VALUE}"
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def decode_post_policy(fields: dict[str, str]) -> dict[str, Any]:
+    """The policy document inside presigned POST ``fields`` — what S3 will enforce."""
+    policy: dict[str, Any] = json.loads(base64.b64decode(fields["policy"]))
+    return policy
+
+
+class S3BlobStore:
+    def __init__(
+        self, client: "S3Client", bucket: str, *, max_expiry: int = DEFAULT_MAX_EXPIRY_SECONDS
+    ) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._max_expiry = check_max_expiry(max_expiry)
+        _require_sigv4(client, bucket)
+
+    async def presign_upload(
+        self,
+        key: str,
+        *,
+        size: int,
+        content_type: str,
+        sha256: str | None,
+        expires_in: int,
+    ) -> UploadTarget:
+        request = check_upload_request(
+            key,
+            size=size,
+            content_type=content_type,
+            sha256=sha256,
+            expires_in=expires_in,
+            max_expiry=self._max_expiry,
+        )
+        fields = {"Content-Type": request.content_type, TAGGING_FIELD: PENDING_TAGGING_XML}
+        # Every form field must be matched by a condition, or S3 refuses the POST; the
+        # bucket and exact key conditions are added by botocore itself. The exact tagging
+        # condition stops a client from uploading without the pending tag (or with
+        # "confirmed"), which would put its bytes beyond the lifecycle rule.
+        conditions: list[Any] = [
+            {"Content-Type": request.content_type},
+            {TAGGING_FIELD: PENDING_TAGGING_XML},
+            ["content-length-range", request.size, request.size],
+        ]
+        if request.sha256 is not None:
+            checksum = sha256_hex_to_b64(request.sha256)
+            fields |= {CHECKSUM_FIELD: checksum, CHECKSUM_ALGORITHM_FIELD: "SHA256"}
+            conditions += [{CHECKSUM_FIELD: checksum}, {CHECKSUM_ALGORITHM_FIELD: "SHA256"}]
+        post = await self._call(
+            self._client.generate_presigned_post,
+            Bucket=self._bucket,
+            Key=request.key,
+            Fields=fields,
+            Conditions=conditions,
+            ExpiresIn=request.expires_in,
+        )
+        post_fields = {name: str(value) for name, value in post["fields"].items()}
+        # The policy's own expiration is the instant S3 stops accepting the form.
+        expiration = decode_post_policy(post_fields)["expiration"]
+        return UploadTarget(
+            url=post["url"],
+            method="POST",
+            fields=post_fields,
+            headers={},
+            expires_at=datetime.fromisoformat(expiration.replace("Z", "+00:00")),
+        )
+
+    async def presign_download(self, key: str, *, filename: str, expires_in: int) -> str:
+        key = validate_key(key)
+        filename = check_filename(filename)
+        expires_in = check_expiry(expires_in, self._max_expiry)
+        # No ResponseContentType: the stored type is already the exact declared one (the
+        # POST policy saw to it), and finding it out would cost a HeadObject per URL.
+        url: str = await self._call(
+            self._client.generate_presigned_url,
+            "get_object",
+            Params={
+                "Bucket": self._bucket,
+                "Key": key,
+                "ResponseContentDisposition": content_disposition(filename),
+            },
+            ExpiresIn=expires_in,
+        )
+        return url
+
+    async def head(self, key: str) -> BlobInfo | None:
+        key = validate_key(key)
+        try:
+            response = await self._call(
+                self._client.head_object, Bucket=self._bucket, Key=key, ChecksumMode="ENABLED"
+            )
+        except NotFoundError:
+            return None
+        return BlobInfo(
+            size=response["ContentLength"],
+            content_type=response.get("ContentType", "application/octet-stream"),
+            sha256=_full_object_sha256(response.get("ChecksumSHA256"), response),
+        )
+
+    async def delete(self, key: str) -> None:
+        key = validate_key(key)
+        await self._call(self._client.delete_object, Bucket=self._bucket, Key=key)
+
+    async def copy(self, source_key: str, dest_key: str) -> None:
+        source_key = validate_key(source_key)
+        dest_key = validate_key(dest_key)
+        await self._call(
+            self._client.copy_object,
+            Bucket=self._bucket,
+            Key=dest_key,
+            CopySource={"Bucket": self._bucket, "Key": source_key},
+            MetadataDirective="COPY",
+            # The copy keeps the source's tags: a copy of a confirmed object is confirmed,
+            # a copy of a pending upload stays within reach of the lifecycle rule.
+            TaggingDirective="COPY",
+            # Asked for explicitly so the copy carries a whole-object SHA-256 even when
+            # the source was a multipart upload with a composite checksum.
+            ChecksumAlgorithm="SHA256",
+        )
+
+    async def confirm(self, key: str) -> None:
+        key = validate_key(key)
+        # PutObjectTagging replaces the whole tag set (ours is the only tag) and answers
+        # NoSuchKey for a missing object; DeleteObjectTagging would do as well on S3, but
+        # moto 5.2.5 fails it with a 500 for a missing key.
+        await self._call_missing(
+            _CONFIRM_MISSING_CODES,
+            self._client.put_object_tagging,
+            Bucket=self._bucket,
+            Key=key,
+            Tagging={"TagSet": [{"Key": UPLOAD_TAG_KEY, "Value": CONFIRMED_TAG_VALUE}]},
+        )
+
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        key = validate_key(key)
+        response = await self._call(self._client.get_object, Bucket=self._bucket, Key=key)
+        body = response["Body"]
+        try:
+            while chunk := await self._call(body.read, READ_CHUNK_BYTES):
+                yield chunk
+        finally:
+            await asyncio.to_thread(body.close)
+
+    async def write(
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, sha256: str
+    ) -> None:
+        key, content_type, expected = check_write_request(
+            key, content_type=content_type, sha256=sha256
+        )
+        digest = hashlib.sha256()
+        buffer = bytearray()
+        upload: _MultipartUpload | None = None
+        try:
+            async for chunk in chunks:
+                digest.update(chunk)
+                buffer += chunk
+                if len(buffer) >= WRITE_PART_BYTES:
+                    if upload is None:
+                        upload = await self._start_multipart(key, content_type)
+                    await upload.send(bytes(buffer))
+                    buffer.clear()
+            if digest.hexdigest() != expected:
+                raise InvalidInputError(WRITE_MISMATCH_MESSAGE)
+            if upload is None:
+                # S3 recomputes the checksum and refuses the body if it differs.
+                await self._call(
+                    self._client.put_object,
+                    Bucket=self._bucket,
+                    Key=key,
+                    Body=bytes(buffer),
+                    ContentType=content_type,
+                    ChecksumSHA256=sha256_hex_to_b64(expected),
+                    Tagging=CONFIRMED_TAGGING,
+                )
+                return
+            if buffer:
+                await upload.send(bytes(buffer))
+            await upload.complete()
+        except BaseException:
+            if upload is not None:
+                # Nothing was published: an unfinished multipart upload is invisible.
+                await asyncio.shield(upload.abort())
+            raise
+
+    async def _start_multipart(self, key: str, content_type: str) -> "_MultipartUpload":
+        started = await self._call(
+            self._client.create_multipart_upload,
+            Bucket=self._bucket,
+            Key=key,
+            ContentType=content_type,
+            Tagging=CONFIRMED_TAGGING,
+        )
+        return _MultipartUpload(self, key, started["UploadId"])
+
+    async def ping(self) -> None:
+        try:
+            await self._call(self._client.head_bucket, Bucket=self._bucket)
+        except NotFoundError:
+            logger.warning("s3 blobs: the configured bucket does not exist")
+            raise StoreUnavailableError(UNAVAILABLE_MESSAGE) from None
+
+    async def _call(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._call_missing(_MISSING_CODES, func, *args, **kwargs)
+
+    async def _call_missing(
+        self,
+        missing_codes: frozenset[str],
+        func: Callable[P, T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run a boto3 call in a thread; the error codes in ``missing_codes`` become
+        NotFoundError, every other failure StoreUnavailableError."""
+        try:
+            return await asyncio.to_thread(func, *args, **kwargs)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in missing_codes:
+                raise NotFoundError(NOT_FOUND_MESSAGE) from None
+            operation = getattr(exc, "operation_name", "?")
+            logger.warning("s3 blobs: %s failed with error code %s", operation, code or "?")
+            raise StoreUnavailableError(UNAVAILABLE_MESSAGE) from None
+        except BotoCoreError as exc:
+            logger.warning("s3 blobs: request failed: %s", type(exc).__name__)
+            raise StoreUnavailableError(UNAVAILABLE_MESSAGE) from None
+
+
+class _MultipartUpload:
+    """One multipart upload in progress: parts in order, then complete or abort."""
+
+    def __init__(self, store: S3BlobStore, key: str, upload_id: str) -> None:
+        self._store = store
+        self._key = key
+        self._upload_id = upload_id
+        self._parts: list[dict[str, Any]] = []
+
+    async def send(self, data: bytes) -> None:
+        number = len(self._parts) + 1
+        store = self._store
+        answer = await store._call(
+            store._client.upload_part,
+            Bucket=store._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=data,
+        )
+        self._parts.append({"ETag": answer["ETag"], "PartNumber": number})
+
+    async def complete(self) -> None:
+        store = self._store
+        await store._call(
+            store._client.complete_multipart_upload,
+            Bucket=store._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},  # type: ignore[typeddict-item]
+        )
+
+    async def abort(self) -> None:
+        """Best effort: the bucket's lifecycle also removes abandoned multipart uploads."""
+        store = self._store
+        try:
+            await store._call(
+                store._client.abort_multipart_upload,
+                Bucket=store._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+            )
+        except (NotFoundError, StoreUnavailableError):
+            logger.warning("s3 blobs: could not abort a multipart upload")
+
+
+def _require_sigv4(client: "S3Client", bucket: str) -> None:
+    """Unless ``signature_version="s3v4"`` is set explicitly, botocore presigns for
+    us-east-1 with legacy SigV2, which S3 refuses for buckets made since mid-2020. Caught
+    here, at start-up, rather than by the first user's failed upload. Runs at construction
+    (in the composition root, not on the event loop): presigning is local computation."""
+    url = client.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "sigv4-probe"}, ExpiresIn=1
+    )
+    if "X-Amz-Signature=" not in url:
+        raise ValueError(
+            "the S3 client must sign with SigV4: build it with "
+            "botocore.config.Config(signature_version='s3v4')"
+        )
+
+
+def _full_object_sha256(checksum: object, response: Any) -> str | None:
+    """Hex of a whole-object SHA-256; None for a composite (per-part) multipart checksum,
+    which is not the hash of the bytes."""
+    if not isinstance(checksum, str):
+        return None
+    if response.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+        return None
+    return sha256_b64_to_hex(checksum)

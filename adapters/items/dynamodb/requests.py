@@ -1,0 +1,138 @@
+"""DynamoDB request shapes for the ItemStore: queries resumed from the shared cursors, and
+conditional transaction items meaning what adapters/item_conditions means."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from adapters.items.cursors import decode_cursor
+from adapters.items.dynamodb.codec import key_attributes, to_attributes
+from adapters.items.dynamodb.retry import CONFLICT
+from domain.errors import ConflictError, InvalidInputError
+from domain.ports import Absent, Condition, Delete, Exists, Item, Put, WriteOp, index_keys
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        ConditionCheckTypeDef,
+        DeleteTypeDef,
+        PutTypeDef,
+        QueryInputTypeDef,
+        TransactWriteItemTypeDef,
+    )
+
+    from adapters.items.dynamodb.codec import Attributes
+
+# Stored ints have at most 38 digits (check_write_batch), so no stored version equals a
+# bigger one; boto3 could not even serialise it.
+_INT_LIMIT = 10**38
+
+
+def position(item: Item, index: str | None) -> list[str]:
+    """The item's place in a query's order, as the fake and SQLite put it in cursors."""
+    if index is None:
+        return [item["sk"]]
+    return [item[index_keys(index)[1]], item["pk"], item["sk"]]
+
+
+def query_request(
+    table: str, partition: str, *, index: str | None, prefix: str | None, descending: bool
+) -> QueryInputTypeDef:
+    pk_attr, sk_attr = index_keys(index) if index is not None else ("pk", "sk")
+    condition = "#pk = :pk"
+    names = {"#pk": pk_attr}
+    values: dict[str, AttributeValueTypeDef] = {":pk": {"S": partition}}
+    if prefix:  # begins_with refuses "", which selects everything anyway
+        condition += " AND begins_with(#sk, :prefix)"
+        names["#sk"] = sk_attr
+        values[":prefix"] = {"S": prefix}
+    request: QueryInputTypeDef = {
+        "TableName": table,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": not descending,
+    }
+    if index is None:
+        request["ConsistentRead"] = True
+    else:
+        request["IndexName"] = index  # global indexes cannot be read consistently
+    return request
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Where the page after a cursor starts."""
+
+    start_key: Attributes | None = None  # None: at the first match
+    exhausted: bool = False  # nothing can follow the cursor
+
+
+def resume(
+    after: str, *, partition: str, index: str | None, prefix: str | None, descending: bool
+) -> Resume:
+    """Turn a cursor back into an ExclusiveStartKey: the partition is the (index) partition
+    key, the cursor's position supplies the sort key and, for an index, the table key."""
+    start = decode_cursor(after, parts=1 if index is None else 3)
+    # DynamoDB refuses empty key values, and no stored item has one: no query produced this.
+    if not all(start):
+        raise InvalidInputError("Invalid cursor")
+    # DynamoDB also refuses a start key outside the key condition. A sort key that does not
+    # start with the prefix lies before or after every match, so say what that means.
+    if prefix and not start[0].startswith(prefix):
+        before_every_match = start[0] < prefix
+        return Resume(exhausted=before_every_match == descending)
+    if index is None:
+        return Resume(key_attributes(partition, start[0]))
+    pk_attr, sk_attr = index_keys(index)
+    table_key = key_attributes(start[1], start[2])
+    return Resume({pk_attr: {"S": partition}, sk_attr: {"S": start[0]}, **table_key})
+
+
+def transact_items(table: str, ops: Sequence[WriteOp]) -> list[TransactWriteItemTypeDef]:
+    """One transaction item per op; ops must have passed check_write_batch."""
+    return [_transact_item(table, op) for op in ops]
+
+
+def _transact_item(table: str, op: WriteOp) -> TransactWriteItemTypeDef:
+    if isinstance(op, Put):
+        put: PutTypeDef = {"TableName": table, "Item": to_attributes(op.item)}
+        _add_condition(put, op.condition)
+        return {"Put": put}
+    key = key_attributes(op.key.pk, op.key.sk)
+    if isinstance(op, Delete):
+        delete: DeleteTypeDef = {"TableName": table, "Key": key}
+        _add_condition(delete, op.condition)
+        return {"Delete": delete}
+    check: ConditionCheckTypeDef = {"TableName": table, "Key": key, "ConditionExpression": ""}
+    _add_condition(check, op.condition)
+    return {"ConditionCheck": check}
+
+
+def _add_condition(
+    request: PutTypeDef | DeleteTypeDef | ConditionCheckTypeDef, condition: Condition | None
+) -> None:
+    if condition is None:
+        return
+    # Names, not the bare words: DynamoDB refuses reserved words in expressions.
+    request["ExpressionAttributeNames"] = {"#pk": "pk"}
+    if isinstance(condition, Absent):
+        request["ConditionExpression"] = "attribute_not_exists(#pk)"
+    elif isinstance(condition, Exists):
+        request["ConditionExpression"] = "attribute_exists(#pk)"
+    else:
+        if not -_INT_LIMIT < condition.version < _INT_LIMIT:
+            raise ConflictError(CONFLICT)
+        # As in condition_holds, version=True must not match VersionIs(1). DynamoDB keeps
+        # BOOL and N apart, but moto compares bare values (True == 1), so the type is
+        # checked explicitly; int() makes VersionIs(True) mean 1, as it does there.
+        request["ConditionExpression"] = (
+            "attribute_exists(#pk) AND attribute_type(#version, :number) AND #version = :version"
+        )
+        request["ExpressionAttributeNames"] = {"#pk": "pk", "#version": "version"}
+        request["ExpressionAttributeValues"] = {
+            ":number": {"S": "N"},
+            ":version": {"N": str(int(condition.version))},
+        }

@@ -1,0 +1,411 @@
+"""ItemStore over one SQLite file: the local default, held to the same contract as DynamoDB
+and the fake (tests/contract).
+
+Every SQLite call runs on a worker thread so the event loop never waits on disk. Reads share
+a small pool, each thread with its own connection (WAL lets them run beside a writer); writes
+all go through one writer thread, which serialises them inside this process, and use
+BEGIN IMMEDIATE, which serialises them against other processes on the same file (a CLI
+command next to the server). Opening is lazy: the constructor does no I/O, the first call
+creates the folder, the file and the schema, and a broken file shows up as
+StoreUnavailableError from that call (ping() is the cheap way to ask).
+"""
+
+import asyncio
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from adapters.items.conditions import (
+    check_write_batch,
+    condition_holds,
+    is_storable_text,
+    op_key,
+    validate_page_size,
+    validate_query,
+)
+from adapters.items.cursors import decode_cursor, encode_cursor
+from domain.errors import ConflictError, StoreUnavailableError
+from domain.ports import INDEXES, Delete, Item, Key, Page, Put, WriteOp, index_keys
+
+_T = TypeVar("_T")
+
+_UNAVAILABLE = "The item store is unavailable"
+_CLOSED = "The item store is closed"
+_CONFLICT = "The item changed or already exists; nothing was written"
+# Two bound variables per key keeps a statement far below SQLite's smallest variable limit.
+_KEYS_PER_STATEMENT = 200
+_BACKFILL_BATCH = 500
+_MAX_CODE_POINT = 0x10FFFF
+
+_INDEX_COLUMNS: dict[str, tuple[str, str]] = {index: index_keys(index) for index in INDEXES}
+_ALL_INDEX_COLUMNS = tuple(column for pair in _INDEX_COLUMNS.values() for column in pair)
+_COLUMNS = ("pk", "sk", *_ALL_INDEX_COLUMNS, "data")
+# Column names are spliced into SQL text, so they must be plain identifiers; they come from
+# domain.ports, never from a caller, and this keeps a typo there from becoming bad SQL.
+if not all(re.fullmatch(r"[a-z][a-z0-9_]*", column) for column in _COLUMNS):
+    raise RuntimeError("index attribute names must be plain SQL identifiers")
+
+# TEXT columns compare with BINARY collation: memcmp over UTF-8, which orders valid
+# Unicode exactly as Python orders str (by code point) and DynamoDB orders keys (by bytes).
+_CREATE_TABLE = (
+    "CREATE TABLE IF NOT EXISTS items (pk TEXT NOT NULL, sk TEXT NOT NULL, "
+    + "".join(f"{column} TEXT, " for column in _ALL_INDEX_COLUMNS)
+    + "data TEXT NOT NULL, PRIMARY KEY (pk, sk))"
+)
+# Partial: items outside an index cost it nothing, and "gsiNpk = ?" still uses it.
+_CREATE_INDEXES = tuple(
+    f"CREATE INDEX IF NOT EXISTS items_{index} ON items ({pk}, {sk}, pk, sk) WHERE {pk} IS NOT NULL"
+    for index, (pk, sk) in _INDEX_COLUMNS.items()
+)
+# The S608 waivers below and in _query_sql: only these checked identifiers and "?"
+# placeholders are spliced into SQL; every value is a bound parameter.
+_ASSIGN_DATA = ", ".join(f"{column} = excluded.{column}" for column in _COLUMNS[2:])
+_PLACEHOLDERS = ", ".join("?" * len(_COLUMNS))
+_UPSERT = (
+    f"INSERT INTO items ({', '.join(_COLUMNS)}) VALUES ({_PLACEHOLDERS}) "  # noqa: S608
+    f"ON CONFLICT (pk, sk) DO UPDATE SET {_ASSIGN_DATA}"
+)
+_ASSIGN_INDEX = ", ".join(f"{column} = ?" for column in _ALL_INDEX_COLUMNS)
+_SET_INDEX_COLUMNS = f"UPDATE items SET {_ASSIGN_INDEX} WHERE rowid = ?"  # noqa: S608
+
+
+class SqliteItemStore:
+    """ItemStore on the SQLite file at ``path``. Call ``await close()`` when done: it lets
+    queued calls finish, then closes every connection; later calls raise
+    StoreUnavailableError. As with a request already sent to DynamoDB, cancelling a call
+    does not stop it: a cancelled write may still be committed."""
+
+    def __init__(self, path: Path, *, readers: int = 4, busy_timeout: float = 5.0) -> None:
+        self._path = path
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._schema_ready = False
+        self._closed = False
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-items-write")
+        self._readers = ThreadPoolExecutor(
+            max_workers=readers, thread_name_prefix="sqlite-items-read"
+        )
+
+    async def get_many(self, keys: Sequence[Key]) -> list[Item | None]:
+        if not keys:
+            return []
+        return await self._run(self._readers, partial(self._get_many, keys))
+
+    async def query(
+        self,
+        partition: str,
+        *,
+        index: str | None = None,
+        prefix: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+        descending: bool = False,
+    ) -> Page:
+        validate_query(index=index, limit=limit, partition=partition, prefix=prefix)
+        order = ("sk",) if index is None else (_INDEX_COLUMNS[index][1], "pk", "sk")
+        start = decode_cursor(after, parts=len(order)) if after is not None else None
+        sql, params = _query_sql(partition, index, prefix, start, descending, limit)
+        return await self._run(self._readers, partial(_select_page, sql, params, limit))
+
+    async def write(self, ops: Sequence[WriteOp]) -> None:
+        check_write_batch(ops)
+        await self._run(self._writer, partial(self._apply, list(ops)))
+
+    async def scan(self, *, page_size: int = 500) -> AsyncIterator[list[Item]]:
+        validate_page_size(page_size)
+        # Key order with "strictly after the last key" pages: an item rewritten mid-scan can
+        # neither appear twice nor be skipped, and no page holds more than page_size items.
+        last: tuple[str, str] | None = None
+        while True:
+            items = await self._run(self._readers, partial(_scan_page, last, page_size))
+            if items:
+                yield items
+            if len(items) < page_size:
+                return
+            last = (items[-1]["pk"], items[-1]["sk"])
+
+    async def ping(self) -> None:
+        # Touch the table, not just the connection: a file that is not a database fails here.
+        await self._run(self._readers, partial(_fetch_all, "SELECT 1 FROM items LIMIT 1", []))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.to_thread(self._shutdown)
+
+    async def _run(
+        self, executor: ThreadPoolExecutor, work: Callable[[sqlite3.Connection], _T]
+    ) -> _T:
+        if self._closed:
+            raise StoreUnavailableError(_CLOSED)
+        try:
+            future: asyncio.Future[_T] = asyncio.get_running_loop().run_in_executor(
+                executor, self._call, work
+            )
+        except RuntimeError as exc:  # close() shut the executor down after the check above
+            raise StoreUnavailableError(_CLOSED) from exc
+        return await future
+
+    def _call(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Runs on a worker thread; the only place driver errors become domain errors."""
+        try:
+            return work(self._connection())
+        except (sqlite3.Error, OSError, json.JSONDecodeError) as exc:
+            raise StoreUnavailableError(_UNAVAILABLE) from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._open()
+            self._local.connection = connection
+        return connection
+
+    def _open(self) -> sqlite3.Connection:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False only so close() can close connections from its own thread
+        # once the workers have stopped; each connection is used by exactly one worker.
+        connection = sqlite3.connect(
+            self._path,
+            timeout=self._busy_timeout,
+            isolation_level=None,  # autocommit; transactions are explicit BEGIN/COMMIT
+            check_same_thread=False,
+        )
+        try:
+            # WAL makes a crash lose at most the last commits, never corrupt the file, so
+            # NORMAL (no fsync per commit) is safe and much faster.
+            connection.execute("PRAGMA synchronous = NORMAL")
+            with self._lock:
+                if not self._schema_ready:
+                    _create_schema(connection)
+                    self._schema_ready = True
+                self._connections.append(connection)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _get_many(self, keys: Sequence[Key], connection: sqlite3.Connection) -> list[Item | None]:
+        # A key SQLite cannot even encode names no stored item (writes refuse such text).
+        wanted = list(
+            dict.fromkeys(
+                (key.pk, key.sk)
+                for key in keys
+                if isinstance(key.pk, str)
+                and isinstance(key.sk, str)
+                and is_storable_text(key.pk)
+                and is_storable_text(key.sk)
+            )
+        )
+        found: dict[tuple[str, str], str] = {}
+        # One read transaction over all chunks, so the result is one consistent snapshot.
+        with self._transaction(connection, "BEGIN"):
+            for start in range(0, len(wanted), _KEYS_PER_STATEMENT):
+                chunk = wanted[start : start + _KEYS_PER_STATEMENT]
+                params = [part for key in chunk for part in key]
+                rows = connection.execute(_select_keys_sql(len(chunk)), params)
+                found.update(((pk, sk), data) for pk, sk, data in rows)
+        # Decode per position so duplicate keys get separate, independently mutable items.
+        return [
+            _decode(found[(key.pk, key.sk)]) if (key.pk, key.sk) in found else None for key in keys
+        ]
+
+    def _apply(self, ops: list[WriteOp], connection: sqlite3.Connection) -> None:
+        rows = [_row(op.item) for op in ops if isinstance(op, Put)]
+        with self._transaction(connection, "BEGIN IMMEDIATE"):
+            for op in ops:
+                if op.condition is not None and not condition_holds(
+                    op.condition, _get_one(connection, *op_key(op))
+                ):
+                    raise ConflictError(_CONFLICT)
+            connection.executemany(_UPSERT, rows)
+            connection.executemany(
+                "DELETE FROM items WHERE pk = ? AND sk = ?",
+                [(op.key.pk, op.key.sk) for op in ops if isinstance(op, Delete)],
+            )
+
+    @contextmanager
+    def _transaction(self, connection: sqlite3.Connection, begin: str) -> Iterator[None]:
+        """``begin`` is "BEGIN" for a read snapshot, "BEGIN IMMEDIATE" to write."""
+        connection.execute(begin)
+        try:
+            yield
+            connection.execute("COMMIT")
+        except BaseException:
+            try:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+            except sqlite3.Error:
+                # A connection that cannot roll back cannot be trusted with the next
+                # transaction; drop it and let this thread open a fresh one.
+                self._local.connection = None
+                connection.close()
+            raise
+
+    def _shutdown(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            connections, self._connections = self._connections, []
+        failure: sqlite3.Error | None = None
+        for connection in connections:
+            try:
+                connection.close()
+            except sqlite3.Error as exc:
+                failure = exc
+        if failure is not None:
+            raise StoreUnavailableError(_UNAVAILABLE) from failure
+
+
+def _create_schema(connection: sqlite3.Connection) -> None:
+    # journal_mode is stored in the file and cannot change inside a transaction.
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute(_CREATE_TABLE)
+        existing = {row[1] for row in connection.execute("PRAGMA table_info(items)")}
+        missing = [column for column in _ALL_INDEX_COLUMNS if column not in existing]
+        # A file from before an index was added to INDEXES: add its columns and fill them
+        # from the stored items, so adding an index stays a one-line change in domain.ports.
+        for column in missing:
+            connection.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
+        if missing:
+            _backfill_index_columns(connection)
+        for statement in _CREATE_INDEXES:
+            connection.execute(statement)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _backfill_index_columns(connection: sqlite3.Connection) -> None:
+    last_rowid = 0
+    while True:
+        batch = connection.execute(
+            "SELECT rowid, data FROM items WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (last_rowid, _BACKFILL_BATCH),
+        ).fetchall()
+        if not batch:
+            return
+        connection.executemany(
+            _SET_INDEX_COLUMNS,
+            [(*_index_values(_decode(data)), rowid) for rowid, data in batch],
+        )
+        last_rowid = batch[-1][0]
+
+
+def _index_values(item: Item) -> list[str | None]:
+    """An item is in an index only when it holds both of that index's keys, as in DynamoDB."""
+    values: list[str | None] = []
+    for pk, sk in _INDEX_COLUMNS.values():
+        present = isinstance(item.get(pk), str) and isinstance(item.get(sk), str)
+        values += [item[pk], item[sk]] if present else [None, None]
+    return values
+
+
+def _row(item: Item) -> tuple[Any, ...]:
+    data = json.dumps(item, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (item["pk"], item["sk"], *_index_values(item), data)
+
+
+def _decode(data: str) -> Item:
+    item: Item = json.loads(data)
+    return item
+
+
+def _get_one(connection: sqlite3.Connection, pk: str, sk: str) -> Item | None:
+    row = connection.execute("SELECT data FROM items WHERE pk = ? AND sk = ?", (pk, sk)).fetchone()
+    return None if row is None else _decode(row[0])
+
+
+def _select_keys_sql(count: int) -> str:
+    # CROSS JOIN fixes the join order: walk the keys, probe the primary key for each;
+    # a plain IN (VALUES ...) made SQLite scan the whole table.
+    values = ", ".join("(?, ?)" for _ in range(count))
+    return (
+        f"SELECT items.pk, items.sk, items.data FROM (VALUES {values}) AS wanted "  # noqa: S608 - placeholders only
+        "CROSS JOIN items ON items.pk = wanted.column1 AND items.sk = wanted.column2"
+    )
+
+
+def _prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string above every string that starts with ``prefix`` (None: no bound).
+
+    A range on the sort key can use the index and, unlike LIKE, treats % and _ literally
+    and compares case-sensitively."""
+    stem = prefix.rstrip(chr(_MAX_CODE_POINT))
+    if not stem:
+        return None
+    following = ord(stem[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates cannot be stored; skip past them
+        following = 0xE000
+    return stem[:-1] + chr(following)
+
+
+def _query_sql(
+    partition: str,
+    index: str | None,
+    prefix: str | None,
+    start: list[str] | None,
+    descending: bool,
+    limit: int,
+) -> tuple[str, list[Any]]:
+    pk, sk = ("pk", "sk") if index is None else _INDEX_COLUMNS[index]
+    # Ties on an index sort key fall back to the table key, as the cursor position does.
+    order = (sk,) if index is None else (sk, "pk", "sk")
+    where = [f"{pk} = ?"]
+    params: list[Any] = [partition]
+    if prefix:
+        where.append(f"{sk} >= ?")
+        params.append(prefix)
+        upper = _prefix_upper_bound(prefix)
+        if upper is not None:
+            where.append(f"{sk} < ?")
+            params.append(upper)
+    if start is not None:
+        placeholders = ", ".join("?" for _ in order)
+        where.append(f"({', '.join(order)}) {'<' if descending else '>'} ({placeholders})")
+        params.extend(start)
+    direction = " DESC" if descending else ""
+    # One row more than the page tells whether anything follows without a second query.
+    params.append(limit + 1)
+    sql = (
+        f"SELECT data, {', '.join(order)} FROM items WHERE {' AND '.join(where)} "  # noqa: S608 - identifiers are constants
+        f"ORDER BY {', '.join(column + direction for column in order)} LIMIT ?"
+    )
+    return sql, params
+
+
+def _fetch_all(sql: str, params: list[Any], connection: sqlite3.Connection) -> list[Any]:
+    return connection.execute(sql, params).fetchall()
+
+
+def _select_page(sql: str, params: list[Any], limit: int, connection: sqlite3.Connection) -> Page:
+    # Decoding happens here, on the worker, so a 1000-item page does not stall the loop.
+    rows = connection.execute(sql, params).fetchall()
+    page = rows[:limit]
+    cursor = encode_cursor(list(page[-1][1:])) if len(rows) > limit else None
+    return Page(items=[_decode(row[0]) for row in page], cursor=cursor)
+
+
+def _scan_page(
+    last: tuple[str, str] | None, page_size: int, connection: sqlite3.Connection
+) -> list[Item]:
+    if last is None:
+        sql = "SELECT data FROM items ORDER BY pk, sk LIMIT ?"
+        params: list[Any] = [page_size]
+    else:
+        sql = "SELECT data FROM items WHERE (pk, sk) > (?, ?) ORDER BY pk, sk LIMIT ?"
+        params = [*last, page_size]
+    return [_decode(data) for (data,) in connection.execute(sql, params)]

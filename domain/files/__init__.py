@@ -1,0 +1,72 @@
+"""The files feature: uploads, reads, changes and sharing of files, behind FileService.
+
+This module is the only import path into the package from outside it (resolvers, REST, the
+Lambda handler, ops, search, tests): see README.md here for what each module holds.
+FileRecord, FileStatus and Visibility are defined in domain/models.py because the access
+rules and search read them too; they are re-exported here for the feature's callers.
+"""
+
+from domain.files.checks import NOT_FOUND_MESSAGE
+from domain.files.deps import SAVE_ATTEMPTS
+from domain.files.items import (
+    blob_key_for,
+    file_from_item,
+    file_id_from_blob_key,
+    file_key,
+    file_to_item,
+    is_file_id,
+    new_file_id,
+    put_share,
+    usage_key,
+)
+from domain.files.limits import FileLimits
+from domain.files.models import UNSET, FileChanges, FileFilter, FilePage, NewFile, Unset
+from domain.files.repository import FileRepository
+from domain.files.rules import (
+    DESCRIPTION_MAX_CHARS,
+    NAME_MAX_CHARS,
+    TAG_MAX_CHARS,
+    TAGS_MAX,
+    clean_description,
+    clean_filter,
+    clean_name,
+    clean_tag,
+    clean_tags,
+)
+from domain.files.service import FileService
+from domain.models import FileRecord, FileStatus, Visibility
+
+__all__ = [
+    "DESCRIPTION_MAX_CHARS",
+    "NAME_MAX_CHARS",
+    "NOT_FOUND_MESSAGE",
+    "SAVE_ATTEMPTS",
+    "TAGS_MAX",
+    "TAG_MAX_CHARS",
+    "UNSET",
+    "FileChanges",
+    "FileFilter",
+    "FileLimits",
+    "FilePage",
+    "FileRecord",
+    "FileRepository",
+    "FileService",
+    "FileStatus",
+    "NewFile",
+    "Unset",
+    "Visibility",
+    "blob_key_for",
+    "clean_description",
+    "clean_filter",
+    "clean_name",
+    "clean_tag",
+    "clean_tags",
+    "file_from_item",
+    "file_id_from_blob_key",
+    "file_key",
+    "file_to_item",
+    "is_file_id",
+    "new_file_id",
+    "put_share",
+    "usage_key",
+]

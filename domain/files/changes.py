@@ -1,0 +1,119 @@
+"""Changing and deleting files: optimistic writes guarded by the meta item's version.
+
+A write is conditioned on the version that was read, so of two concurrent changes exactly
+one lands. The loser re-reads and retries: with an ``expected_version`` the re-read shows
+the version moved on and the caller gets ConflictError; without one its change is applied
+on top of the winner's — no update is lost either way.
+"""
+
+from dataclasses import dataclass, replace
+
+from domain.clock import epoch
+from domain.errors import ConflictError
+from domain.files import items as file_items
+from domain.files.checks import check_expected_version
+from domain.files.deps import (
+    SAVE_ATTEMPTS,
+    FileDeps,
+    changeable_file,
+    discard_blob,
+    gave_up,
+    index_for_search,
+)
+from domain.files.models import UNSET, FileChanges, Unset
+from domain.files.rules import check_visibility, clean_description, clean_name, clean_tags
+from domain.models import FileRecord, FileStatus, Principal, Visibility
+from domain.ports import WriteOp
+from domain.retries import pause_before_retry
+
+
+async def update_file(
+    deps: FileDeps,
+    viewer: Principal,
+    file_id: str,
+    changes: FileChanges,
+    expected_version: int | None = None,
+) -> FileRecord:
+    cleaned = _clean(changes)  # before any read: invalid input costs no store call
+    for attempt in range(SAVE_ATTEMPTS):
+        await pause_before_retry(attempt)
+        record = await changeable_file(deps, viewer, file_id)
+        check_expected_version(record, expected_version)
+        changed = _apply(record, cleaned)
+        if changed == record:
+            return record  # nothing to change: no new version
+        saved = replace(changed, version=record.version + 1, updated_at=deps.clock())
+        try:
+            await deps.files.write([file_items.put_file_over(saved, record.version)])
+        except ConflictError:
+            continue
+        await index_for_search(deps, saved.id)
+        return saved
+    raise gave_up()
+
+
+async def delete_file(
+    deps: FileDeps, viewer: Principal, file_id: str, expected_version: int | None = None
+) -> str:
+    """Meta, share items and the quota it held go in one atomic write; then the bytes."""
+    for attempt in range(SAVE_ATTEMPTS):
+        await pause_before_retry(attempt)
+        record = await changeable_file(deps, viewer, file_id)
+        check_expected_version(record, expected_version)
+        try:
+            await deps.files.write(await _deletion(deps, record))
+        except ConflictError:
+            continue
+        await index_for_search(deps, record.id)
+        # Only after the metadata is gone: a failure here can never bring the file back.
+        await discard_blob(deps.blobs, record.blob_key)
+        return record.id
+    raise gave_up()
+
+
+async def _deletion(deps: FileDeps, record: FileRecord) -> list[WriteOp]:
+    ops: list[WriteOp] = [file_items.delete_file(record)]
+    ops += [file_items.delete_share(record.id, user_id) for user_id in record.shared_with]
+    usage = (await deps.files.usage(record.owner_id)).pruned(epoch(deps.clock()))
+    if usage.version:  # no usage item: nothing was ever accounted to release
+        released = usage.release(record.id, record.size, ready=record.status is FileStatus.READY)
+        ops.append(file_items.put_usage(released))
+    return ops
+
+
+@dataclass(frozen=True, slots=True)
+class _Cleaned:
+    """Validated changes; None (or UNSET for description, which None clears) means keep."""
+
+    name: str | None
+    description: str | Unset | None
+    tags: tuple[str, ...] | None
+    visibility: Visibility | None
+
+
+def _clean(changes: FileChanges) -> _Cleaned:
+    # None leaves a name or visibility alone (neither can be empty) but clears the others.
+    name, description, tags, visibility = (
+        changes.name,
+        changes.description,
+        changes.tags,
+        changes.visibility,
+    )
+    return _Cleaned(
+        name=None if name is None or name is UNSET else clean_name(name),
+        description=UNSET if description is UNSET else clean_description(description),
+        tags=None if tags is UNSET else clean_tags(tags),
+        visibility=None
+        if visibility is None or visibility is UNSET
+        else check_visibility(visibility),
+    )
+
+
+def _apply(record: FileRecord, cleaned: _Cleaned) -> FileRecord:
+    return replace(
+        record,
+        name=record.name if cleaned.name is None else cleaned.name,
+        description=record.description if cleaned.description is UNSET else cleaned.description,
+        tags=record.tags if cleaned.tags is None else cleaned.tags,
+        visibility=record.visibility if cleaned.visibility is None else cleaned.visibility,
+    )

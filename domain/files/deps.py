@@ -1,0 +1,55 @@
+"""What every file use case needs, passed in explicitly (built by FileService)."""
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from domain.clock import Clock
+from domain.errors import ConflictError
+from domain.files.checks import check_changeable
+from domain.files.limits import FileLimits
+from domain.files.repository import FileRepository
+from domain.models import FileRecord, Principal
+from domain.ports import BlobStore
+from domain.users import UserRepository
+
+logger = logging.getLogger(__name__)
+
+# Optimistic writes retry this often on a ConflictError before giving up with it, with a
+# random pause before each retry (domain/retries.py).
+SAVE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class FileDeps:
+    files: FileRepository
+    blobs: BlobStore
+    users: UserRepository
+    clock: Clock
+    new_id: Callable[[], str]
+    limits: FileLimits
+    # Brings the search index in line with a file's metadata (domain/search/indexer.py);
+    # called after each metadata write that changes what is searchable, before returning.
+    search_index: Callable[[str], Awaitable[None]] | None = None
+
+
+async def changeable_file(deps: FileDeps, viewer: Principal, file_id: str) -> FileRecord:
+    return check_changeable(viewer, await deps.files.get(file_id))
+
+
+async def index_for_search(deps: FileDeps, file_id: str) -> None:
+    if deps.search_index is not None:
+        await deps.search_index(file_id)
+
+
+def gave_up() -> ConflictError:
+    return ConflictError("The file is being changed by other requests; try again")
+
+
+async def discard_blob(blobs: BlobStore, key: str) -> None:
+    """Best effort: the metadata write already decided the outcome, so a failure here
+    leaves only unreachable bytes for the sweeper (and the bucket's lifecycle rules)."""
+    try:
+        await blobs.delete(key)
+    except Exception:
+        logger.warning("files: could not delete blob %s; left for the sweeper", key, exc_info=True)

@@ -1,0 +1,203 @@
+"""How files are laid out in the ItemStore: the only code that knows their key formats.
+
+    item        pk               sk               gsi1pk                 gsi1sk
+    file meta   FILE#<file id>   META             OWNER#<owner id>       <created at>#<file id>
+    share       FILE#<file id>   SHARE#<user id>  SHAREDWITH#<user id>   <shared at>#<file id>
+    usage       USER#<owner id>  USAGE            -                      -
+
+Times in sort keys are ISO-8601 UTC with microseconds, so they sort as text. A PENDING
+file's meta (and its share items) carry ``expires_at`` in epoch seconds: the DynamoDB TTL
+attribute, removed when the file becomes READY. The blob key derives from the id alone.
+"""
+
+import re
+import uuid
+from collections.abc import Iterable
+from types import MappingProxyType
+
+from domain.clock import from_iso, to_iso
+from domain.files.quota import Reservation, Usage
+from domain.models import FileRecord, FileStatus, Visibility
+from domain.ports import Absent, Delete, Item, Key, Put, VersionIs
+
+# Server-made ids are uuid4 hex; anything else a client sends cannot name a file. Keeping
+# ids to this alphabet also keeps "#" out of keys and makes every blob key valid.
+_FILE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_BLOB_KEY = re.compile(r"files/([A-Za-z0-9_-]{1,64})/blob")
+
+
+def new_file_id() -> str:
+    """The id_factory for production: random, so ids reveal nothing and never collide."""
+    return uuid.uuid4().hex
+
+
+def is_file_id(file_id: object) -> bool:
+    return isinstance(file_id, str) and _FILE_ID.fullmatch(file_id) is not None
+
+
+def file_key(file_id: str) -> Key:
+    return Key(f"FILE#{file_id}", "META")
+
+
+def share_key(file_id: str, user_id: str) -> Key:
+    return Key(f"FILE#{file_id}", f"SHARE#{user_id}")
+
+
+SHARE_PREFIX = "SHARE#"
+
+
+def usage_key(owner_id: str) -> Key:
+    return Key(f"USER#{owner_id}", "USAGE")
+
+
+def owner_partition(owner_id: str) -> str:
+    return f"OWNER#{owner_id}"
+
+
+def shared_with_partition(user_id: str) -> str:
+    return f"SHAREDWITH#{user_id}"
+
+
+def blob_key_for(file_id: str) -> str:
+    return f"files/{file_id}/blob"
+
+
+def file_id_from_blob_key(key: str) -> str | None:
+    match = _BLOB_KEY.fullmatch(key)
+    return match.group(1) if match else None
+
+
+# --- file meta ------------------------------------------------------------------------
+
+
+def file_to_item(record: FileRecord) -> Item:
+    key = file_key(record.id)
+    created = to_iso(record.created_at)
+    item: Item = {
+        "pk": key.pk,
+        "sk": key.sk,
+        "type": "File",
+        "id": record.id,
+        "owner_id": record.owner_id,
+        "name": record.name,
+        "content_type": record.content_type,
+        "size": record.size,
+        "sha256": record.sha256,
+        "status": record.status.value,
+        "visibility": record.visibility.value,
+        "description": record.description,
+        "tags": list(record.tags),
+        "shared_with": list(record.shared_with),
+        "version": record.version,
+        "created_at": created,
+        "updated_at": to_iso(record.updated_at),
+        "blob_key": record.blob_key,
+        "gsi1pk": owner_partition(record.owner_id),
+        "gsi1sk": f"{created}#{record.id}",
+    }
+    if record.expires_at is not None:
+        item["expires_at"] = record.expires_at
+    return item
+
+
+def file_from_item(item: Item) -> FileRecord:
+    return FileRecord(
+        id=item["id"],
+        owner_id=item["owner_id"],
+        name=item["name"],
+        content_type=item["content_type"],
+        size=item["size"],
+        sha256=item.get("sha256"),
+        status=FileStatus(item["status"]),
+        visibility=Visibility(item["visibility"]),
+        description=item.get("description"),
+        tags=tuple(item.get("tags") or ()),
+        shared_with=tuple(item.get("shared_with") or ()),
+        version=item["version"],
+        created_at=from_iso(item["created_at"]),
+        updated_at=from_iso(item["updated_at"]),
+        blob_key=item["blob_key"],
+        expires_at=item.get("expires_at"),
+    )
+
+
+def put_new_file(record: FileRecord) -> Put:
+    return Put(file_to_item(record), condition=Absent())
+
+
+def put_file_over(record: FileRecord, previous_version: int) -> Put:
+    """Store ``record`` only if the stored meta is still at ``previous_version``."""
+    return Put(file_to_item(record), condition=VersionIs(previous_version))
+
+
+def delete_file(record: FileRecord) -> Delete:
+    return Delete(file_key(record.id), condition=VersionIs(record.version))
+
+
+# --- shares ---------------------------------------------------------------------------
+
+
+def put_share(record: FileRecord, user_id: str, shared_at: str) -> Put:
+    """``shared_at`` is ISO text; a PENDING file's share expires with the file so that
+    unfinished uploads cannot leave share items behind in anyone's listing."""
+    key = share_key(record.id, user_id)
+    item: Item = {
+        "pk": key.pk,
+        "sk": key.sk,
+        "type": "FileShare",
+        "file_id": record.id,
+        "user_id": user_id,
+        "shared_at": shared_at,
+        "gsi1pk": shared_with_partition(user_id),
+        "gsi1sk": f"{shared_at}#{record.id}",
+    }
+    if record.expires_at is not None:
+        item["expires_at"] = record.expires_at
+    return Put(item)
+
+
+def delete_share(file_id: str, user_id: str) -> Delete:
+    return Delete(share_key(file_id, user_id))
+
+
+def share_times(items: Iterable[Item]) -> dict[str, str]:
+    """user id -> shared_at of a file's share items."""
+    return {item["user_id"]: item["shared_at"] for item in items}
+
+
+def shared_file_id(item: Item) -> str:
+    return str(item["file_id"])
+
+
+# --- usage ----------------------------------------------------------------------------
+
+
+def usage_from_item(owner_id: str, item: Item | None) -> Usage:
+    if item is None:
+        return Usage(owner_id)
+    pending = {
+        file_id: Reservation(int(size), int(expires_at))
+        for file_id, (size, expires_at) in (item.get("pending") or {}).items()
+    }
+    return Usage(
+        owner_id,
+        ready_bytes=item["ready_bytes"],
+        pending=MappingProxyType(pending),
+        version=item["version"],
+    )
+
+
+def put_usage(usage: Usage) -> Put:
+    """The next version of the usage item, conditioned on the version it was read at."""
+    key = usage_key(usage.owner_id)
+    item: Item = {
+        "pk": key.pk,
+        "sk": key.sk,
+        "type": "FileUsage",
+        "owner_id": usage.owner_id,
+        "ready_bytes": usage.ready_bytes,
+        "pending": {fid: [res.size, res.expires_at] for fid, res in usage.pending.items()},
+        "version": usage.version + 1,
+    }
+    condition = Absent() if usage.version == 0 else VersionIs(usage.version)
+    return Put(item, condition=condition)

@@ -1,0 +1,32 @@
+"""The limits every file use case works within, set once by the composition root."""
+
+from dataclasses import dataclass, fields
+
+from domain.ports import MAX_WRITE_ITEMS
+
+
+@dataclass(frozen=True, slots=True)
+class FileLimits:
+    max_upload_bytes: int
+    quota_bytes: int  # per user, over PENDING and READY files
+    pending_ttl_seconds: int  # how long an upload may stay unfinished
+    upload_expiry_seconds: int  # how long an upload URL works
+    download_expiry_default: int = 300
+    download_expiry_max: int = 3600
+    max_pending_uploads: int = 50  # per user; also bounds the size of the usage item
+    max_shares_per_file: int = 50
+
+    def __post_init__(self) -> None:
+        # Misconfiguration, not user input: fail at start-up, loudly.
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{field.name} must be a positive whole number")
+        if self.upload_expiry_seconds > self.pending_ttl_seconds:
+            raise ValueError("upload_expiry_seconds must not exceed pending_ttl_seconds")
+        if self.download_expiry_default > self.download_expiry_max:
+            raise ValueError("download_expiry_default must not exceed download_expiry_max")
+        # Deleting (or completing) a file writes its meta, its usage and every share item
+        # in one atomic write.
+        if self.max_shares_per_file > MAX_WRITE_ITEMS - 2:
+            raise ValueError(f"max_shares_per_file must be at most {MAX_WRITE_ITEMS - 2}")

@@ -1,0 +1,82 @@
+"""What the file use cases take and return besides FileRecord: inputs, changes, filters,
+pages. FileRecord, FileStatus and Visibility live in domain/models.py because the access
+rules and search read them too."""
+
+import enum
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, NamedTuple
+
+from domain.models import FileRecord, FileStatus, Visibility
+
+
+class Unset(enum.Enum):
+    """ "Leave this field as it is" in an update — distinct from None, which clears a field
+    that may be empty. The domain's own sentinel, so the domain never imports Strawberry."""
+
+    UNSET = "UNSET"
+
+
+UNSET: Final = Unset.UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class NewFile:
+    """What a client declares when it asks to upload; validated by file_rules."""
+
+    name: str
+    content_type: str
+    size: int
+    sha256: str | None = None
+    description: str | None = None
+    tags: Sequence[str] | None = None
+    visibility: Visibility = Visibility.PRIVATE
+
+
+@dataclass(frozen=True, slots=True)
+class FileChanges:
+    """An update. UNSET leaves a field alone. None also leaves ``name`` and ``visibility``
+    alone (they cannot be empty) but clears ``description`` and ``tags``."""
+
+    name: str | Unset | None = UNSET
+    description: str | Unset | None = UNSET
+    tags: Sequence[str] | Unset | None = UNSET
+    visibility: Visibility | Unset | None = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class FileFilter:
+    """Narrows a listing; every given criterion must hold. Normalise with file_rules.
+    clean_filter before use so that equal filters compare (and fingerprint) equal."""
+
+    status: FileStatus | None = None
+    content_type_prefix: str | None = None
+    tag: str | None = None
+
+    def matches(self, record: FileRecord) -> bool:
+        return (
+            (self.status is None or record.status is self.status)
+            and (
+                self.content_type_prefix is None
+                or record.content_type.startswith(self.content_type_prefix)
+            )
+            and (self.tag is None or self.tag in record.tags)
+        )
+
+    def fingerprint(self) -> str:
+        """A stable digest to bind a cursor to the filter it was made under."""
+        fields = [
+            self.status.value if self.status else None,
+            self.content_type_prefix,
+            self.tag,
+        ]
+        return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:32]
+
+
+class FilePage(NamedTuple):
+    records: list[FileRecord]
+    # The ItemStore cursor to continue after this page; None when nothing is left. Not
+    # signed: the GraphQL layer wraps it with CursorSigner before a client sees it.
+    next_position: str | None

@@ -1,0 +1,99 @@
+"""Reads of files, shares and usage, speaking the domain's language (key formats live in
+file_items). A PENDING file past its ``expires_at`` reads as missing everywhere: the store's
+TTL deletes it lazily (DynamoDB: within days), but to users it is gone on time."""
+
+from collections.abc import Callable, Sequence
+
+from domain.clock import Clock
+from domain.files import items as file_items
+from domain.files.models import FilePage
+from domain.files.quota import Usage
+from domain.models import FileRecord
+from domain.paging import collect
+from domain.ports import Item, ItemStore, WriteOp
+
+Keep = Callable[[FileRecord], bool]
+
+
+class FileRepository:
+    def __init__(self, items: ItemStore, clock: Clock) -> None:
+        self._items = items
+        self._clock = clock
+
+    async def get(self, file_id: str, *, include_expired: bool = False) -> FileRecord | None:
+        if not file_items.is_file_id(file_id):
+            return None
+        [item] = await self._items.get_many([file_items.file_key(file_id)])
+        if item is None:
+            return None
+        record = file_items.file_from_item(item)
+        return record if include_expired else self._unexpired(record)
+
+    async def get_many(self, file_ids: Sequence[str]) -> list[FileRecord | None]:
+        """One batched store call for DataLoaders; result i belongs to file_ids[i]."""
+        valid = [file_id for file_id in file_ids if file_items.is_file_id(file_id)]
+        items = await self._items.get_many([file_items.file_key(fid) for fid in valid])
+        found = {fid: item for fid, item in zip(valid, items, strict=True) if item is not None}
+        return [self._decode(found.get(file_id)) for file_id in file_ids]
+
+    async def usage(self, owner_id: str) -> Usage:
+        [item] = await self._items.get_many([file_items.usage_key(owner_id)])
+        return file_items.usage_from_item(owner_id, item)
+
+    async def share_times(self, file_id: str) -> dict[str, str]:
+        """user id -> shared_at of the file's share items (bounded by the share cap)."""
+        page = await self._items.query(
+            file_items.file_key(file_id).pk, prefix=file_items.SHARE_PREFIX, limit=1000
+        )
+        return file_items.share_times(page.items)
+
+    async def write(self, ops: Sequence[WriteOp]) -> None:
+        await self._items.write(ops)
+
+    async def list_owned(
+        self, owner_id: str, *, first: int, after: str | None, keep: Keep
+    ) -> FilePage:
+        """An owner's files, newest first, that ``keep`` accepts."""
+        partition = file_items.owner_partition(owner_id)
+
+        async def fetch(
+            position: str | None, limit: int
+        ) -> tuple[list[FileRecord | None], str | None]:
+            page = await self._items.query(
+                partition, index="gsi1", after=position, limit=limit, descending=True
+            )
+            return [self._decode(item) for item in page.items], page.cursor
+
+        records, position = await collect(fetch, first=first, after=after, keep=keep)
+        return FilePage(records, position)
+
+    async def list_shared_with(
+        self, user_id: str, *, first: int, after: str | None, keep: Keep
+    ) -> FilePage:
+        """Files shared with a user, most recently shared first: a page of share items,
+        then one batched read of their files (missing or expired ones dropped)."""
+        partition = file_items.shared_with_partition(user_id)
+        # The refetch of a cut page asks for files already read; don't read them twice.
+        seen: dict[str, Item | None] = {}
+
+        async def fetch(
+            position: str | None, limit: int
+        ) -> tuple[list[FileRecord | None], str | None]:
+            page = await self._items.query(
+                partition, index="gsi1", after=position, limit=limit, descending=True
+            )
+            file_ids = [file_items.shared_file_id(item) for item in page.items]
+            unread = list(dict.fromkeys(fid for fid in file_ids if fid not in seen))
+            if unread:
+                metas = await self._items.get_many([file_items.file_key(fid) for fid in unread])
+                seen.update(zip(unread, metas, strict=True))
+            return [self._decode(seen[fid]) for fid in file_ids], page.cursor
+
+        records, position = await collect(fetch, first=first, after=after, keep=keep)
+        return FilePage(records, position)
+
+    def _decode(self, item: Item | None) -> FileRecord | None:
+        return None if item is None else self._unexpired(file_items.file_from_item(item))
+
+    def _unexpired(self, record: FileRecord) -> FileRecord | None:
+        return None if record.is_expired(self._clock()) else record

@@ -1,0 +1,138 @@
+"""FileService: the file use cases behind one object, built once per process by the
+composition root with every dependency and limit passed in (nothing read from the
+environment, no adapter chosen here). Resolvers call it; it raises domain errors only."""
+
+from collections.abc import Callable, Sequence
+
+from domain.clock import Clock
+from domain.files import changes as file_changes
+from domain.files import reads as file_reads
+from domain.files import sharing as file_sharing
+from domain.files import uploads as file_uploads
+from domain.files.deps import FileDeps
+from domain.files.limits import FileLimits
+from domain.files.models import UNSET, FileChanges, FileFilter, FilePage, NewFile, Unset
+from domain.files.repository import FileRepository
+from domain.models import FileRecord, Principal, Visibility
+from domain.ports import BlobStore, ItemStore, UploadTarget
+from domain.search.documents import FILE, Document, file_document
+from domain.search.indexer import SearchIndexer
+from domain.users import UserRepository
+
+
+class FileService:
+    def __init__(
+        self,
+        *,
+        items: ItemStore,
+        blobs: BlobStore,
+        clock: Clock,
+        id_factory: Callable[[], str],
+        limits: FileLimits,
+    ) -> None:
+        self.repository = FileRepository(items, clock)
+        self._indexer = SearchIndexer(items)
+        self._deps = FileDeps(
+            files=self.repository,
+            blobs=blobs,
+            users=UserRepository(items),
+            clock=clock,
+            new_id=id_factory,
+            limits=limits,
+            search_index=self.index_for_search,
+        )
+
+    async def index_for_search(self, file_id: str) -> None:
+        """Re-index one file from its current metadata (also what reindex calls)."""
+
+        async def load() -> Document | None:
+            return file_document(await self.repository.get(file_id))
+
+        await self._indexer.sync(FILE, file_id, load)
+
+    @property
+    def limits(self) -> FileLimits:
+        return self._deps.limits
+
+    # --- uploads ---
+
+    async def create_upload(
+        self, viewer: Principal, new: NewFile
+    ) -> tuple[FileRecord, UploadTarget]:
+        return await file_uploads.create_upload(self._deps, viewer, new)
+
+    async def complete_upload(self, viewer: Principal, file_id: str) -> FileRecord:
+        return await file_uploads.complete_upload(self._deps, viewer, file_id)
+
+    async def complete_upload_from_store_event(self, key: str) -> FileRecord | None:
+        return await file_uploads.complete_upload_from_store_event(self._deps, key)
+
+    # --- reads ---
+
+    async def get_file(self, viewer: Principal, file_id: str) -> FileRecord:
+        return await file_reads.get_file(self._deps, viewer, file_id)
+
+    async def readable_files(
+        self, viewer: Principal, file_ids: Sequence[str]
+    ) -> list[FileRecord | None]:
+        return await file_reads.readable_files(self._deps, viewer, file_ids)
+
+    async def download_url(
+        self, viewer: Principal, file: FileRecord, expires_in: int | None = None
+    ) -> str | None:
+        return await file_reads.download_url(self._deps, viewer, file, expires_in)
+
+    async def list_files_of(
+        self,
+        viewer: Principal,
+        owner_id: str,
+        *,
+        first: int,
+        after: str | None = None,
+        file_filter: FileFilter | None = None,
+    ) -> FilePage:
+        """myFiles (owner_id = viewer.user_id) and User.files."""
+        return await file_reads.list_owned_by(
+            self._deps, viewer, owner_id, first=first, after=after, file_filter=file_filter
+        )
+
+    async def list_shared_with_me(
+        self,
+        viewer: Principal,
+        *,
+        first: int,
+        after: str | None = None,
+        file_filter: FileFilter | None = None,
+    ) -> FilePage:
+        return await file_reads.list_shared_with(
+            self._deps, viewer, first=first, after=after, file_filter=file_filter
+        )
+
+    # --- changes ---
+
+    async def update_file(
+        self,
+        viewer: Principal,
+        file_id: str,
+        *,
+        expected_version: int | None = None,
+        name: str | Unset | None = UNSET,
+        description: str | Unset | None = UNSET,
+        tags: Sequence[str] | Unset | None = UNSET,
+        visibility: Visibility | Unset | None = UNSET,
+    ) -> FileRecord:
+        changes = FileChanges(name=name, description=description, tags=tags, visibility=visibility)
+        return await file_changes.update_file(
+            self._deps, viewer, file_id, changes, expected_version
+        )
+
+    async def delete_file(
+        self, viewer: Principal, file_id: str, expected_version: int | None = None
+    ) -> str:
+        return await file_changes.delete_file(self._deps, viewer, file_id, expected_version)
+
+    async def share_file(self, viewer: Principal, file_id: str, username: str) -> FileRecord:
+        return await file_sharing.share_file(self._deps, viewer, file_id, username)
+
+    async def unshare_file(self, viewer: Principal, file_id: str, username: str) -> FileRecord:
+        return await file_sharing.unshare_file(self._deps, viewer, file_id, username)

@@ -1,0 +1,94 @@
+"""Sharing a file with other users by username. Who a file is shared with lives twice: on
+the meta item (one read answers "may this user read it?" and File.sharedWith) and as one
+share item per user (indexed for "shared with me"); both change in one atomic write."""
+
+from dataclasses import replace
+from datetime import datetime
+
+from domain.clock import to_iso
+from domain.errors import ConflictError, InvalidInputError
+from domain.files import items as file_items
+from domain.files.deps import SAVE_ATTEMPTS, FileDeps, changeable_file, gave_up, index_for_search
+from domain.models import FileRecord, Principal
+from domain.ports import WriteOp
+from domain.retries import pause_before_retry
+
+# Longer than any username a sign-up accepts; longer input cannot name a user.
+_USERNAME_MAX_CHARS = 256
+
+
+async def share_file(deps: FileDeps, viewer: Principal, file_id: str, username: str) -> FileRecord:
+    """Idempotent: sharing again with the same user changes nothing."""
+    # The file first: someone who may not change it learns nothing about the username.
+    record = await changeable_file(deps, viewer, file_id)
+    user_id = await _user_id(deps, username)
+    if user_id == viewer.user_id:
+        raise InvalidInputError("You cannot share a file with yourself")
+    if user_id == record.owner_id:
+        raise InvalidInputError("The owner of a file already has access to it")
+    for attempt in range(SAVE_ATTEMPTS):
+        await pause_before_retry(attempt)
+        if attempt:
+            record = await changeable_file(deps, viewer, file_id)
+        if user_id in record.shared_with:
+            return record
+        if len(record.shared_with) >= deps.limits.max_shares_per_file:
+            raise InvalidInputError(
+                f"A file can be shared with at most {deps.limits.max_shares_per_file} users"
+            )
+        now = deps.clock()
+        saved = _next(record, (*record.shared_with, user_id), now)
+        try:
+            await _save(deps, record, saved, file_items.put_share(saved, user_id, to_iso(now)))
+        except ConflictError:
+            continue
+        await index_for_search(deps, saved.id)  # search postings are partitioned by access
+        return saved
+    raise gave_up()
+
+
+async def unshare_file(
+    deps: FileDeps, viewer: Principal, file_id: str, username: str
+) -> FileRecord:
+    """Idempotent: unsharing a user the file is not shared with changes nothing."""
+    record = await changeable_file(deps, viewer, file_id)
+    user_id = await _user_id(deps, username)
+    for attempt in range(SAVE_ATTEMPTS):
+        await pause_before_retry(attempt)
+        if attempt:
+            record = await changeable_file(deps, viewer, file_id)
+        if user_id not in record.shared_with:
+            return record
+        remaining = tuple(uid for uid in record.shared_with if uid != user_id)
+        saved = _next(record, remaining, deps.clock())
+        try:
+            await _save(deps, record, saved, file_items.delete_share(record.id, user_id))
+        except ConflictError:
+            continue
+        await index_for_search(deps, saved.id)
+        return saved
+    raise gave_up()
+
+
+def _next(record: FileRecord, shared_with: tuple[str, ...], now: datetime) -> FileRecord:
+    return replace(record, shared_with=shared_with, version=record.version + 1, updated_at=now)
+
+
+async def _save(deps: FileDeps, before: FileRecord, after: FileRecord, share_op: WriteOp) -> None:
+    await deps.files.write([file_items.put_file_over(after, before.version), share_op])
+
+
+async def _user_id(deps: FileDeps, username: str) -> str:
+    valid = isinstance(username, str) and 0 < len(username) <= _USERNAME_MAX_CHARS
+    user_id = await deps.users.id_for_username(username) if valid and _storable(username) else None
+    if user_id is None:
+        raise InvalidInputError(f"There is no user named {username!r}")
+    return user_id
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -1,0 +1,197 @@
+"""Upload use cases: reserve quota and hand out an upload target; verify the stored bytes
+and make the file READY (on the client's request or on the store's ObjectCreated event)."""
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from domain.access import may_change_file
+from domain.clock import epoch
+from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from domain.files import items as file_items
+from domain.files.checks import NOT_FOUND_MESSAGE, check_changeable
+from domain.files.deps import SAVE_ATTEMPTS, FileDeps, discard_blob, gave_up, index_for_search
+from domain.files.models import NewFile
+from domain.files.quota import Reservation
+from domain.files.rules import (
+    check_size,
+    check_visibility,
+    clean_content_type,
+    clean_description,
+    clean_name,
+    clean_sha256,
+    clean_tags,
+)
+from domain.models import FileRecord, FileStatus, Principal
+from domain.ports import BlobInfo, UploadTarget
+from domain.retries import pause_before_retry
+
+logger = logging.getLogger(__name__)
+
+
+async def create_upload(
+    deps: FileDeps, viewer: Principal, new: NewFile
+) -> tuple[FileRecord, UploadTarget]:
+    record = _pending_record(deps, viewer, new)
+    # Presigning writes nothing; doing it first means a declaration the store refuses
+    # leaves no file and no reservation behind.
+    target = await deps.blobs.presign_upload(
+        record.blob_key,
+        size=record.size,
+        content_type=record.content_type,
+        sha256=record.sha256,
+        expires_in=deps.limits.upload_expiry_seconds,
+    )
+    assert record.expires_at is not None
+    reservation = Reservation(record.size, record.expires_at)
+    for attempt in range(SAVE_ATTEMPTS):
+        await pause_before_retry(attempt)
+        usage = (await deps.files.usage(viewer.user_id)).pruned(epoch(record.created_at))
+        reserved = usage.reserve(
+            record.id,
+            reservation,
+            quota_bytes=deps.limits.quota_bytes,
+            max_pending=deps.limits.max_pending_uploads,
+        )
+        try:
+            await deps.files.write(
+                [file_items.put_new_file(record), file_items.put_usage(reserved)]
+            )
+        except ConflictError:
+            continue  # another upload of this user moved the usage on: re-check the quota
+        return record, target
+    raise ConflictError("Too many uploads at once; try again")
+
+
+def _pending_record(deps: FileDeps, viewer: Principal, new: NewFile) -> FileRecord:
+    name = clean_name(new.name)
+    content_type = clean_content_type(new.content_type)
+    size = check_size(new.size, deps.limits.max_upload_bytes)
+    sha256 = clean_sha256(new.sha256)
+    description = clean_description(new.description)
+    tags = clean_tags(new.tags)
+    visibility = check_visibility(new.visibility)
+    file_id = deps.new_id()
+    if not file_items.is_file_id(file_id):
+        raise ValueError("id_factory must make ids of 1-64 letters, digits, '_' or '-'")
+    now = deps.clock()
+    return FileRecord(
+        id=file_id,
+        owner_id=viewer.user_id,
+        name=name,
+        content_type=content_type,
+        size=size,
+        sha256=sha256,
+        status=FileStatus.PENDING,
+        visibility=visibility,
+        description=description,
+        tags=tags,
+        shared_with=(),
+        version=1,
+        created_at=now,
+        updated_at=now,
+        blob_key=file_items.blob_key_for(file_id),
+        expires_at=epoch(now) + deps.limits.pending_ttl_seconds,
+    )
+
+
+async def complete_upload(deps: FileDeps, viewer: Principal, file_id: str) -> FileRecord:
+    for attempt in range(SAVE_ATTEMPTS):
+        await pause_before_retry(attempt)
+        now = deps.clock()
+        record = await deps.files.get(file_id, include_expired=True)
+        # Expired is missing, except to whoever could complete it: they get told why.
+        if record is None or (record.is_expired(now) and not may_change_file(viewer, record)):
+            raise NotFoundError(NOT_FOUND_MESSAGE)
+        record = check_changeable(viewer, record)
+        if record.status is FileStatus.READY:
+            # Idempotent, and a retry also finishes indexing that a crash interrupted.
+            await index_for_search(deps, record.id)
+            return record
+        if record.is_expired(now):
+            raise InvalidInputError("The upload expired before it was completed; start a new one")
+        try:
+            return await _verify_and_settle(deps, record, now)
+        except ConflictError:
+            continue  # completed, changed or deleted meanwhile: look again
+    raise gave_up()
+
+
+async def complete_upload_from_store_event(deps: FileDeps, key: str) -> FileRecord | None:
+    """For the blob store's ObjectCreated notification: the same checks as complete_upload,
+    with no viewer. Keys that are not a live file's, and bytes that do not match, are
+    logged and ignored (None): retrying the event could not change the outcome."""
+    file_id = file_items.file_id_from_blob_key(key)
+    if file_id is None:
+        logger.info("files: ignoring a store event for unknown key %r", key)
+        return None
+    for attempt in range(SAVE_ATTEMPTS):
+        await pause_before_retry(attempt)
+        record = await deps.files.get(file_id)
+        if record is None:
+            logger.info("files: store event for missing or expired file %s", file_id)
+            return None
+        if record.status is FileStatus.READY:
+            return record
+        try:
+            return await _verify_and_settle(deps, record, deps.clock())
+        except InvalidInputError as exc:
+            logger.warning("files: upload of file %s not accepted: %s", file_id, exc)
+            return None
+        except ConflictError:
+            continue
+    raise gave_up()
+
+
+async def _verify_and_settle(deps: FileDeps, record: FileRecord, now: datetime) -> FileRecord:
+    info = await deps.blobs.head(record.blob_key)
+    if info is None:
+        raise InvalidInputError("No bytes uploaded yet; send the file to the upload URL first")
+    problem = _mismatch(record, info)
+    if problem is not None:
+        # Removing the bad object lets the client upload again with the same target.
+        await discard_blob(deps.blobs, record.blob_key)
+        raise InvalidInputError(f"The uploaded bytes do not match the declaration: {problem}")
+    # Confirm before READY is written: READY bytes still marked as an unconfirmed upload
+    # would be deleted by the store's lifecycle. Confirming twice is harmless.
+    try:
+        await deps.blobs.confirm(record.blob_key)
+    except NotFoundError:
+        raise InvalidInputError(
+            "No bytes uploaded yet; send the file to the upload URL first"
+        ) from None
+    ready = replace(
+        record,
+        status=FileStatus.READY,
+        sha256=record.sha256 or (info.sha256.lower() if info.sha256 else None),
+        version=record.version + 1,
+        updated_at=now,
+        expires_at=None,
+    )
+    usage = (await deps.files.usage(record.owner_id)).pruned(epoch(now))
+    ops = [
+        file_items.put_file_over(ready, record.version),
+        file_items.put_usage(usage.settle(record.id, record.size)),
+    ]
+    if record.shared_with:
+        # Rewritten without the TTL the PENDING file's shares carried.
+        times = await deps.files.share_times(record.id)
+        ops += [
+            file_items.put_share(ready, user_id, times[user_id])
+            for user_id in record.shared_with
+            if user_id in times
+        ]
+    await deps.files.write(ops)
+    await index_for_search(deps, ready.id)
+    return ready
+
+
+def _mismatch(record: FileRecord, info: BlobInfo) -> str | None:
+    if info.size != record.size:
+        return f"size is {info.size} bytes, {record.size} were declared"
+    if info.content_type.strip().lower() != record.content_type:
+        return f"content type is {info.content_type!r}, {record.content_type!r} was declared"
+    stored_sha256 = info.sha256.lower() if info.sha256 is not None else None
+    if record.sha256 is not None and stored_sha256 not in (None, record.sha256):
+        return "SHA-256 differs from the declared one"
+    return None

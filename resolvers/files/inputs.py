@@ -1,0 +1,76 @@
+"""Input types for files, and their translation into the domain's inputs: Strawberry's
+UNSET (argument omitted) becomes the domain's own UNSET, enums become domain enums."""
+
+from typing import Any
+
+import strawberry
+
+from domain.errors import InvalidInputError
+from domain.files import UNSET, FileFilter, NewFile, Unset
+from domain.models import Visibility
+from resolvers.files.enums import FileStatusEnum, VisibilityEnum
+from resolvers.scalars import Long
+
+
+@strawberry.input(name="FileFilter", description="Every criterion given must hold.")
+class FileFilterInput:
+    status: FileStatusEnum | None = strawberry.UNSET
+    content_type_prefix: str | None = strawberry.UNSET
+    tag: str | None = strawberry.UNSET
+
+    def to_domain(self) -> FileFilter:
+        status = or_none(self.status)
+        return FileFilter(
+            status=None if status is None else status.to_domain(),
+            content_type_prefix=or_none(self.content_type_prefix),
+            tag=or_none(self.tag),
+        )
+
+
+@strawberry.input
+class CreateUploadInput:
+    name: str
+    content_type: str
+    size: Long
+    sha256: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    visibility: VisibilityEnum | None = VisibilityEnum.PRIVATE
+
+    def to_domain(self) -> NewFile:
+        if self.visibility is None:
+            raise InvalidInputError("visibility must be PRIVATE or PUBLIC (omit it for PRIVATE)")
+        return NewFile(
+            name=self.name,
+            content_type=self.content_type,
+            size=self.size,
+            sha256=or_none(self.sha256),
+            description=or_none(self.description),
+            tags=or_none(self.tags),
+            visibility=self.visibility.to_domain(),
+        )
+
+
+@strawberry.input(description="Omitted fields stay as they are; null clears description/tags.")
+class UpdateFileInput:
+    id: strawberry.ID
+    expected_version: int | None = strawberry.UNSET
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    visibility: VisibilityEnum | None = strawberry.UNSET
+
+    def visibility_change(self) -> Visibility | Unset | None:
+        if self.visibility is strawberry.UNSET:
+            return UNSET
+        return None if self.visibility is None else self.visibility.to_domain()
+
+
+def or_none(value: Any) -> Any:
+    """Omitted and null mean the same here: nothing declared."""
+    return None if value is strawberry.UNSET else value
+
+
+def domain_unset(value: Any) -> Any:
+    """Omitted (leave as it is) stays distinct from null (clear) in an update."""
+    return UNSET if value is strawberry.UNSET else value

@@ -1,0 +1,103 @@
+"""The files feature's mutations: uploads (createUpload, completeUpload), changes
+(updateFile, deleteFile) and sharing (shareFile, unshareFile, by username; idempotent)."""
+
+from typing import Any
+
+import strawberry
+from strawberry import Info
+
+from resolvers.context import Context
+from resolvers.files.inputs import CreateUploadInput, UpdateFileInput, domain_unset, or_none
+from resolvers.files.queries import file_id_of
+from resolvers.files.types import FileType
+from resolvers.files.upload_types import CreateUploadPayload
+from resolvers.permissions import IsAuthenticated
+
+
+@strawberry.type
+class UploadMutations:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Declare a file; send its bytes to the returned target, then complete it.",
+    )
+    async def create_upload(
+        self, info: Info[Context, Any], input: CreateUploadInput
+    ) -> CreateUploadPayload:
+        viewer = info.context.require_principal()
+        record, target = await info.context.services.files.create_upload(viewer, input.to_domain())
+        info.context.loaders.remember_files([record])
+        return CreateUploadPayload.from_domain(record, target)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Verify the stored bytes against the declaration; idempotent.",
+    )
+    async def complete_upload(self, info: Info[Context, Any], id: strawberry.ID) -> FileType:
+        viewer = info.context.require_principal()
+        record = await info.context.services.files.complete_upload(viewer, file_id_of(id))
+        info.context.loaders.remember_files([record])
+        return FileType.from_domain(record)
+
+
+@strawberry.type
+class FileChangeMutations:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="CONFLICT when expectedVersion is given and the file moved past it.",
+    )
+    async def update_file(self, info: Info[Context, Any], input: UpdateFileInput) -> FileType:
+        viewer = info.context.require_principal()
+        record = await info.context.services.files.update_file(
+            viewer,
+            file_id_of(input.id),
+            expected_version=or_none(input.expected_version),
+            name=domain_unset(input.name),
+            description=domain_unset(input.description),
+            tags=domain_unset(input.tags),
+            visibility=input.visibility_change(),
+        )
+        info.context.loaders.remember_files([record])
+        return FileType.from_domain(record)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Remove the file and its bytes; answers the deleted file's id.",
+    )
+    async def delete_file(
+        self,
+        info: Info[Context, Any],
+        id: strawberry.ID,
+        expected_version: int | None = strawberry.UNSET,
+    ) -> strawberry.ID:
+        viewer = info.context.require_principal()
+        file_id = file_id_of(id)
+        await info.context.services.files.delete_file(viewer, file_id, or_none(expected_version))
+        info.context.loaders.forget_file(file_id)
+        return id
+
+
+@strawberry.type
+class SharingMutations:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Let another user read the file (owner or admin only).",
+    )
+    async def share_file(
+        self, info: Info[Context, Any], id: strawberry.ID, username: str
+    ) -> FileType:
+        viewer = info.context.require_principal()
+        record = await info.context.services.files.share_file(viewer, file_id_of(id), username)
+        info.context.loaders.remember_files([record])
+        return FileType.from_domain(record)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Stop sharing the file with a user (owner or admin only).",
+    )
+    async def unshare_file(
+        self, info: Info[Context, Any], id: strawberry.ID, username: str
+    ) -> FileType:
+        viewer = info.context.require_principal()
+        record = await info.context.services.files.unshare_file(viewer, file_id_of(id), username)
+        info.context.loaders.remember_files([record])
+        return FileType.from_domain(record)

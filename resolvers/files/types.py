@@ -1,0 +1,87 @@
+"""The File type. A FileType is only ever built from a record the viewer may read (every
+edge that yields one checks domain.access first); its fields then apply the finer rules:
+``sharedWith`` per domain.access.visible_shares, ``downloadUrl`` through the FileService."""
+
+from datetime import datetime
+from typing import Any, Self
+
+import strawberry
+from strawberry import Info
+
+from domain.access import visible_shares
+from domain.ids import to_global_id
+from domain.models import FileRecord
+from resolvers.context import Context
+from resolvers.files.enums import FileStatusEnum, VisibilityEnum
+from resolvers.node import Node
+from resolvers.scalars import Long
+from resolvers.users.types import UserType
+
+FILE_TYPE = "File"
+
+
+async def _owner(root: "FileType", info: Info[Context, Any]) -> UserType:
+    # Any signed-in user may see any profile (private fields are filtered on UserType).
+    owner = await info.context.loaders.user_by_id.load(root.record.owner_id)
+    if owner is None:  # profiles are never deleted; a file without one is corrupt data
+        raise RuntimeError(f"owner profile missing for file {root.record.id}")
+    return UserType.from_domain(owner)
+
+
+async def _shared_with(root: "FileType", info: Info[Context, Any]) -> list[UserType]:
+    user_ids = visible_shares(info.context.require_principal(), root.record)
+    users = await info.context.loaders.user_by_id.load_many(user_ids)
+    # A user who no longer exists is simply not listed.
+    return [UserType.from_domain(user) for user in users if user is not None]
+
+
+async def _download_url(
+    root: "FileType", info: Info[Context, Any], expires_in: int | None = 300
+) -> str | None:
+    viewer = info.context.require_principal()
+    return await info.context.services.files.download_url(viewer, root.record, expires_in)
+
+
+@strawberry.type(name="File")
+class FileType(Node):
+    name: str
+    content_type: str
+    size: Long
+    sha256: str | None = strawberry.field(description="Lowercase hex, when known.")
+    status: FileStatusEnum
+    visibility: VisibilityEnum
+    description: str | None
+    tags: list[str]
+    owner: UserType = strawberry.field(resolver=_owner)
+    shared_with: list[UserType] = strawberry.field(
+        resolver=_shared_with,
+        description="The owner and admins see whom the file is shared with; others see [].",
+    )
+    version: int = strawberry.field(
+        description="+1 on every change; pass it back as expectedVersion to change safely."
+    )
+    created_at: datetime
+    updated_at: datetime
+    download_url: str | None = strawberry.field(
+        resolver=_download_url,
+        description="A short-lived URL for the bytes (expiresIn seconds); null while PENDING.",
+    )
+    record: strawberry.Private[FileRecord]
+
+    @classmethod
+    def from_domain(cls, record: FileRecord) -> Self:
+        return cls(
+            id=strawberry.ID(to_global_id(FILE_TYPE, record.id)),
+            name=record.name,
+            content_type=record.content_type,
+            size=Long(record.size),
+            sha256=record.sha256,
+            status=FileStatusEnum.from_domain(record.status),
+            visibility=VisibilityEnum.from_domain(record.visibility),
+            description=record.description,
+            tags=list(record.tags),
+            version=record.version,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            record=record,
+        )

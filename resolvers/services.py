@@ -1,0 +1,21 @@
+"""The process-wide domain services every request shares, built once by the composition
+root (api/bootstrap.py) and handed to each request's Context."""
+
+from dataclasses import dataclass
+
+from domain.cursor_signer import CursorSigner
+from domain.files import FileService
+from domain.search.service import SearchService
+from domain.users import UserProfiles, UserRepository
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Process-wide domain services, built once by the composition root."""
+
+    users: UserRepository
+    profiles: UserProfiles
+    files: FileService
+    cursors: CursorSigner
+    # Optional so that tools building Services for file work alone need not wire it.
+    search: SearchService | None = None
