@@ -1,8 +1,9 @@
-"""The REST shim under ``/rest`` (DESIGN.md §4): every route runs ONE named GraphQL document
-(api/rest_documents.py) against the same schema object and the same per-request Context as
-``/graphql``. No business rule lives here: the shim reads HTTP (path, query, JSON body,
-``If-Match``), runs the document, and turns ``data`` or ``errors[0].extensions.code`` into a
-status and a JSON body. Errors answer ``{"error": {"code", "message", "requestId"}}``.
+"""The REST shim under ``/rest`` (routes: docs/ARCHITECTURE.md "HTTP surfaces"): every
+route runs ONE named GraphQL document (api/rest_documents.py) against the same schema object
+and the same per-request Context as ``/graphql``. No business rule lives here: the shim
+reads HTTP (path, query, JSON body, ``If-Match``), runs the document, and turns ``data`` or
+``errors[0].extensions.code`` into a status and a JSON body. Errors answer
+``{"error": {"code", "message", "requestId"}}``.
 
 Status choices that are the shim's own:
 - a file or user the GraphQL answer gives as ``null`` -> 404 NOT_FOUND;

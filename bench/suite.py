@@ -179,7 +179,8 @@ _ROW = re.compile(r"^\s{2}(\S.*?)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s+(\d
 def search(options: Options) -> Outcome:
     size = options.search_size
     runs, naive_runs = (5, 1) if options.quick else (20, 2)
-    # The issue's growth check is 100k against 10k: a tenth of the size is always run too.
+    # The growth check is 100k against 10k (bench/README.md "Search"): a tenth of the size is
+    # always run too.
     sizes = sorted({min(1000, size), max(1000, size // 10), size})
     args = ["--sizes", *map(str, sizes), "--runs", str(runs), "--naive-runs", str(naive_runs)]
     command = [sys.executable, "-m", "bench.search", *args]
@@ -207,7 +208,7 @@ def search(options: Options) -> Outcome:
     if size not in rows or not rows[size]:
         outcome.status = "output not understood (bench/search.py changed its table?)"
         return outcome
-    # Growth is judged against the next smaller size (10k for 100k, as the issue asks).
+    # Growth is judged against the next smaller size (10k for 100k).
     previous = max((known for known in rows if known < size), default=size)
     largest, smallest = rows[size], rows[previous]
     for label, (p50, p95, items, naive_p50, naive_items) in largest.items():

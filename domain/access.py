@@ -1,5 +1,5 @@
-"""The access rules, in one place (DESIGN.md §5). Resolvers and REST call these; nothing
-else decides who may see or change what."""
+"""The access rules, in one place (docs/ARCHITECTURE.md "Authorization"). Resolvers and REST
+call these; nothing else decides who may see or change what."""
 
 from domain.models import FileRecord, Principal, User, Visibility
 

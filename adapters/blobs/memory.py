@@ -1,5 +1,5 @@
 """In-memory BlobStore: the fake for unit tests. It accepts and refuses exactly what the
-real stores do (adapters/blob_names), and it enforces what it presigned: an upload through
+real stores do (adapters/blobs/rules.py), and it enforces what it presigned: an upload through
 its URL must carry the declared size, content type and SHA-256 before it is stored.
 
 URLs use the ``memory://`` scheme: ``memory://upload/<key>?…`` (PUT) and

@@ -1,6 +1,6 @@
 """Optional X-Ray tracing through Powertools' Tracer (setting TRACING, off by default).
 
-Creating a ``Tracer`` imports the X-Ray SDK (~300 ms of cold start, FACTS.md) even when
+Creating a ``Tracer`` imports the X-Ray SDK (~300 ms of cold start) even when
 tracing is disabled, so nothing here is imported unless the setting is on. When on, the
 Tracer patches boto3/botocore (every DynamoDB and S3 call becomes a subsegment) and the
 middleware wraps each request in a ``## <route>`` subsegment annotated with the operation.

@@ -24,7 +24,7 @@ UNSET: Final = Unset.UNSET
 
 @dataclass(frozen=True, slots=True)
 class NewFile:
-    """What a client declares when it asks to upload; validated by file_rules."""
+    """What a client declares when it asks to upload; validated by rules.py."""
 
     name: str
     content_type: str
@@ -48,8 +48,8 @@ class FileChanges:
 
 @dataclass(frozen=True, slots=True)
 class FileFilter:
-    """Narrows a listing; every given criterion must hold. Normalise with file_rules.
-    clean_filter before use so that equal filters compare (and fingerprint) equal."""
+    """Narrows a listing; every given criterion must hold. Normalise with
+    rules.clean_filter before use so that equal filters compare (and fingerprint) equal."""
 
     status: FileStatus | None = None
     content_type_prefix: str | None = None

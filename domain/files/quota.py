@@ -3,7 +3,7 @@
 The ItemStore can only condition a write on a whole item's version, so a user's usage is
 one item, and every change to a user's files rewrites it in the same atomic write as the
 file itself (guarded by VersionIs): two uploads racing for the last free bytes cannot both
-commit. This module is the arithmetic; file_repository stores it.
+commit. This module is the arithmetic; items.py and repository.py store it.
 """
 
 from dataclasses import dataclass, field, replace

@@ -1,5 +1,5 @@
 """Reads of files, shares and usage, speaking the domain's language (key formats live in
-file_items). A PENDING file past its ``expires_at`` reads as missing everywhere: the store's
+items.py). A PENDING file past its ``expires_at`` reads as missing everywhere: the store's
 TTL deletes it lazily (DynamoDB: within days), but to users it is gone on time."""
 
 from collections.abc import Callable, Sequence

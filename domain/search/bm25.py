@@ -1,7 +1,7 @@
 """BM25 (k1 1.2, b 0.75) summed over weighted fields (a simple BM25F variant: each field
 has its own length normalisation; the field weight scales its saturated term frequency).
 
-Privacy (issue 5 point 4): a score may depend only on documents the viewer may read, so
+Privacy: a score may depend only on documents the viewer may read, so
 no index-wide statistic reaches it. N and the average field lengths are fixed reference
 constants (REFERENCE_DOCS here, documents.TYPICAL_LENGTHS); document frequencies are
 counted by the engine over the documents it accepted for this query (readable, passing

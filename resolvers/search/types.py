@@ -1,4 +1,4 @@
-"""Search types of the contract (DESIGN.md §3): SearchType, SearchHit, SearchEdge,
+"""Search types of the contract (schema.graphql): SearchType, SearchHit, SearchEdge,
 SearchConnection and the SearchFilter input."""
 
 import enum
@@ -68,7 +68,7 @@ class SearchFilterInput:
         prefix = or_none(self.content_type_prefix)
         tags = or_none(self.tags) or []
         return SearchFilter(
-            # Content types are stored lowercased (file_rules), so the prefix is too.
+            # Content types are stored lowercased (domain/files/rules.py), so the prefix is too.
             content_type_prefix=prefix.strip().lower() or None if prefix is not None else None,
             tags=tuple(dict.fromkeys(clean_tag(tag) for tag in tags)),
             owner_id=owner_id,

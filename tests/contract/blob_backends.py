@@ -102,7 +102,7 @@ def build_blob_app(store: LocalBlobStore) -> Starlette:
 async def send_upload(
     http: httpx.AsyncClient, target: UploadTarget, body: bytes, url: str | None = None
 ) -> httpx.Response:
-    """What a client does with an UploadTarget (DESIGN §3 "Upload")."""
+    """What a client does with an UploadTarget (docs/ARCHITECTURE.md "A mutation, end to end")."""
     if target.method == "POST":
         part_type = target.fields.get("Content-Type", "application/octet-stream")
         return await http.post(

@@ -97,7 +97,7 @@ async def _answer(
 async def test_others_private_files_move_neither_driver_nor_expansions(
     item_store: ItemStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 5 point 4 on the real stores: the driver's df and a prefix's completions are
+    """Search privacy on the real stores: the driver's df and a prefix's completions are
     read from the viewer's access scopes, so another user's private files change nothing
     the viewer gets, even when the accept cap binds."""
     monkeypatch.setattr(engine, "ACCEPT_TARGET", 2)

@@ -1,5 +1,5 @@
-"""Who may see and change which file (DESIGN.md §5), on every edge: file, node, myFiles,
-User.files, sharedWith, downloadUrl, sharedWithMe and every mutation."""
+"""Who may see and change which file (domain/access.py; docs/AUTHORIZATION.md), on every edge:
+file, node, myFiles, User.files, sharedWith, downloadUrl, sharedWithMe and every mutation."""
 
 from dataclasses import dataclass
 from typing import Any

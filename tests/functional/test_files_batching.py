@@ -1,4 +1,4 @@
-"""Issue 4 point 7: a page of files costs a constant number of store calls. File.owner and
+"""Batched reads: a page of files costs a constant number of store calls. File.owner and
 File.sharedWith go through the per-request user loader, so the page below costs one query
 plus one batched get per 100 distinct users, however many files it holds."""
 

@@ -1,5 +1,5 @@
 """search(...): permissions, read-your-writes after every mutation, paging, filters and
-bad input (issue 5 points 2-6), through the schema."""
+bad input (domain/search/README.md), through the schema."""
 
 import pytest
 
@@ -20,7 +20,7 @@ async def signed_in(client: SchemaClient) -> SchemaClient:
     return client
 
 
-async def test_issue_example_is_found_by_its_parts(signed_in: SchemaClient) -> None:
+async def test_analyzer_example_is_found_by_its_parts(signed_in: SchemaClient) -> None:
     await signed_in.upload(ALICE, name="Q3_Report-final.PDF")
     for query in ("q3 report pdf", "final", "quar", "Q3 REPO"):
         expected = [] if query == "quar" else ["Q3_Report-final.PDF"]

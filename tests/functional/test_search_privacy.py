@@ -1,7 +1,8 @@
-"""Issue 5 point 4: scores, highlights, hasNextPage and cursors leak nothing about files the
-viewer cannot read. Bob's whole answer — every edge, score, highlight and cursor, and the
-page info — must not move when alice adds private files that hold his query terms, or
-private files that would shift index-wide average field lengths."""
+"""Search privacy (domain/search/README.md "Scoring"): scores, highlights, hasNextPage and
+cursors leak nothing about files the viewer cannot read. Bob's whole answer — every edge,
+score, highlight and cursor, and the page info — must not move when alice adds private files
+that hold his query terms, or private files that would shift index-wide average field
+lengths."""
 
 from typing import Any
 

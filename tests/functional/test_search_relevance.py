@@ -1,4 +1,4 @@
-"""Relevance (issue 5 point 9): a small labelled corpus and the results each query must
+"""Relevance: a small labelled corpus and the results each query must
 rank first. Names weigh more than tags, tags more than descriptions, those more than the
 content type; all terms must match; the last term is a prefix."""
 

@@ -1,5 +1,6 @@
-"""A failure between the metadata write and the end of indexing never shows a wrong hit,
-and `reindex` (also while writes go on) brings the index back in line (issue 5 points 5, 7)."""
+"""A failure between the metadata write and the end of indexing never shows a wrong hit, and
+`reindex` (also while writes go on) brings the index back in line (domain/search/README.md
+"Consistency")."""
 
 import asyncio
 import base64

@@ -1,7 +1,7 @@
-"""Issue 5 point 4, read caps: file postings are partitioned by access scope, so the
-engine's read budget is spent only on postings the viewer may read. Alice's many private,
-higher-impact matches cannot push bob's weaker matches out of reach; sharing, unsharing and
-visibility changes show in search as soon as the mutation returns."""
+"""Read caps (domain/search/README.md "Access scopes"): file postings are partitioned by access
+scope, so the engine's read budget is spent only on postings the viewer may read. Alice's many
+private, higher-impact matches cannot push bob's weaker matches out of reach; sharing,
+unsharing and visibility changes show in search as soon as the mutation returns."""
 
 from typing import Any
 

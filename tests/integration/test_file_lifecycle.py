@@ -112,7 +112,7 @@ def test_upload_complete_and_download_the_same_bytes(served: Served) -> None:
         )
         target = created.target
         assert created.file["status"] == "PENDING"
-        # Each store's own way, as DESIGN.md §3 says the target tells the client.
+        # Each store's own way, as the UploadTarget tells the client (domain/ports.py).
         if served.backend == "local":
             assert (target.method, target.fields) == ("PUT", {})
             assert target.headers["Content-Type"] == "application/pdf"

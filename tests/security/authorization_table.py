@@ -1,4 +1,4 @@
-"""The authorization matrix (DESIGN.md §5) as data: who may do what, on every GraphQL root
+"""The authorization matrix (domain/access.py) as data: who may do what, on every GraphQL root
 field, every object field and every REST route, for five roles. The table is the
 documentation: docs/AUTHORIZATION.md is rendered from it (``render_markdown``) and
 tests/security/test_authorization_matrix.py executes every cell against the real schema
@@ -324,7 +324,7 @@ def _is_coordinate(surface: str) -> bool:
     return bool(dot) and type_name.isidentifier() and field_name.isidentifier()
 
 
-# --- REST (DESIGN.md §4): the same rules, as HTTP statuses ---
+# --- REST (api/rest.py): the same rules, as HTTP statuses ---
 
 REST_STATUS: dict[Outcome, str] = {
     U: "401",
@@ -409,8 +409,8 @@ REST_ROWS: tuple[RestRow, ...] = (
 
 _INTRO = """# Authorization matrix
 
-Who may do what (DESIGN.md §5), for every GraphQL root field, every object field whose
-value depends on the viewer, and every REST route. Generated from
+Who may do what (the rules: `domain/access.py`), for every GraphQL root field, every object
+field whose value depends on the viewer, and every REST route. Generated from
 `tests/security/authorization_table.py` by `render_markdown()`; every cell is executed by
 `tests/security/test_authorization_matrix.py` (GraphQL: the real schema in-process over the
 in-memory store; REST: the whole app in-process over SQLite and a blob folder), and a test

@@ -1,4 +1,4 @@
-"""Issue 7 point 6: every cell of the authorization matrix (tests/security/authorization_table.py)
+"""Every cell of the authorization matrix (tests/security/authorization_table.py)
 executed — GraphQL rows against the real schema over the in-memory store, REST rows against the
 whole app — plus the checks that keep the table honest: it lists every field the schema
 serves, each probe really selects the fields its row claims to check, and

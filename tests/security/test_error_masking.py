@@ -1,4 +1,4 @@
-"""Error masking (issue 7, point 8): whatever a store throws — SQL text, a file path, a
+"""Error masking: whatever a store throws — SQL text, a file path, a
 botocore message, a token, a traceback — the caller sees only a generic error with a
 request id, and the log holds the failure exactly once, with that request id, with
 tokens redacted. Checked through the whole app (GraphQL, REST, /auth, /readyz) with the

@@ -99,7 +99,7 @@ def test_generated_documents_never_crash_the_server(live: tuple[RunningServer, S
         else:
             CUSTOM_SCALARS["ID"] = previous_id_strategy
     labels = {label.split("/")[0] for label in ran}
-    # Every root field of the contract was fuzzed (DESIGN.md §3: 8 queries, 7 mutations).
+    # Every root field of the contract was fuzzed (schema.graphql: 8 queries, 7 mutations).
     assert len(labels) >= 15, sorted(labels)
     assert {"Query.search", "Mutation.updateFile", "Mutation.createUpload"} <= labels
     assert sent >= 300, sent  # far fewer would mean the generator stopped early

@@ -1,9 +1,9 @@
-"""JWT attack suite (issue 7, point 5; DESIGN.md §3-§5), in both auth modes, through the
-real app in-process: each forged, stale, misdirected or malformed bearer token sent to
-``{ me { id } }`` on /graphql and to GET /rest/me is refused as UNAUTHENTICATED —
-GraphQL answers 200 with ``data: null``, REST 401 with ``WWW-Authenticate: Bearer`` — with
-one message for every case in both modes, nothing about why, and the token never shows
-up in a response or a log line. Valid tokens of each mode are the controls.
+"""JWT attack suite (token rules: docs/ARCHITECTURE.md "Authorization"), in both auth modes,
+through the real app in-process: each forged, stale, misdirected or malformed bearer token sent
+to ``{ me { id } }`` on /graphql and to GET /rest/me is refused as UNAUTHENTICATED — GraphQL
+answers 200 with ``data: null``, REST 401 with ``WWW-Authenticate: Bearer`` — with one message
+for every case in both modes, nothing about why, and the token never shows up in a response or
+a log line. Valid tokens of each mode are the controls.
 """
 
 from __future__ import annotations

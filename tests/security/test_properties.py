@@ -226,7 +226,7 @@ def test_a_real_cursor_tampered_or_replayed_by_another_user_is_refused(
     assert _page(seeded_client, field, flipped).codes == ["BAD_USER_INPUT"]
 
 
-# --- file names, tags and descriptions (domain/file_rules.py) -------------------------
+# --- file names, tags and descriptions (domain/files/rules.py) -------------------------
 
 ANY_VALUE = st.one_of(
     ANY_TEXT,

@@ -1,4 +1,4 @@
-"""shareFile/unshareFile and the read rules of DESIGN.md §5 as users meet them."""
+"""shareFile/unshareFile and the read rules of domain/access.py as users meet them."""
 
 import pytest
 

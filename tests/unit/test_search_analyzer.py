@@ -1,4 +1,4 @@
-"""The analyzer's rules (issue 5 point 2), with the issue's own examples."""
+"""The analyzer's rules (domain/search/README.md "Analyzer"), with its examples."""
 
 import math
 from collections import Counter

@@ -6,9 +6,9 @@ their metadata (content type, size, SHA-256, upload time, confirmed) at
 the flag and ``sweep_unconfirmed`` removes unconfirmed blobs uploaded before a cut-off.
 Metadata written before the flag existed counts as confirmed: nothing is swept that this
 code did not itself mark as an unconfirmed upload.
-Temporary files are ``.<name>.<random>.tmp`` in the same directory, so ``os.replace``
-publishes them atomically. Key segments never start with "." (blob_names), so neither
-kind of hidden file can collide with a key.
+Temporary files are ``.<name>.<random>.tmp`` in the same directory, so ``os.replace`` publishes
+them atomically. Key segments never start with "." (adapters/blobs/rules.py), so neither kind
+of hidden file can collide with a key.
 
 One process owns a folder: data and metadata are replaced as a pair under a lock held by
 this process, so two server processes sharing one folder could briefly pair new bytes

@@ -2,8 +2,8 @@
 expiring URLs served by the app's own ``/blobs`` routes — the local twin of S3 presigned
 URLs, enforcing exactly what the S3 POST policy would.
 
-The URLs are signed by local_blob_signing; the folder layout and its files are
-local_blob_files'.
+The URLs are signed by signing.py; the folder layout and its files are
+files.py's.
 
 Lifecycle of the bytes, the local twin of the S3 bucket's rule for ``upload=pending``
 objects: every upload is stored unconfirmed, ``confirm`` marks it kept, and
@@ -281,7 +281,7 @@ class LocalBlobStore:
         return BlobDownload(file, info, filename)
 
     def _url(self, key: str, query: Mapping[str, str]) -> str:
-        # Keys are URL-safe by construction (blob_names), so they go in as they are.
+        # Keys are URL-safe by construction (adapters/blobs/rules.py), so they go in as they are.
         return f"{self._base_url}{BLOBS_PATH}/{key}?{urlencode(query)}"
 
 

@@ -1,5 +1,5 @@
 """DynamoDB request shapes for the ItemStore: queries resumed from the shared cursors, and
-conditional transaction items meaning what adapters/item_conditions means."""
+conditional transaction items meaning what adapters/items/conditions.py means."""
 
 from __future__ import annotations
 
