@@ -285,7 +285,7 @@ async def _measure_local(name: str, files: int, shares: int, blob_bytes: int) ->
 async def _measure_moto(files: int, restore_files: int, blob_bytes: int) -> list[RunFigures]:
     """Backup of ``files`` files out of moto; backup and restore of ``restore_files`` into
     moto (its transactions slow down with the table's size: see moto_writer)."""
-    from tests.moto_server import moto_server
+    from tests.support.moto_server import moto_server
 
     runs = []
     with moto_server() as endpoint, tempfile.TemporaryDirectory(prefix="bench-backup-") as tmp:

@@ -29,7 +29,7 @@ from adapters.items.dynamodb.store import DynamoDbItemStore
 from bench.figures import Figure
 from domain.ports import Item, Key
 from ops.aws_resources import create_table
-from tests.moto_server import dynamodb_client, moto_server
+from tests.support.moto_server import dynamodb_client, moto_server
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -39,7 +39,7 @@ import httpx
 
 from bench.figures import Figure
 from bench.load_client import COMPLETE, CREATE
-from tests.server_process import ROOT, free_port, running_server, server_env
+from tests.support.server_process import ROOT, free_port, running_server, server_env
 
 COMMAND = ".venv/bin/python -m bench.load"
 USERS = 4

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from api.cli import main
-from tests.backup.support import (
+from tests.support.backup import (
     KEY_HEX,
     OTHER_KEY_HEX,
     local_stores,

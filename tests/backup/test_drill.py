@@ -12,7 +12,7 @@ from ops.backup.backup import run_backup
 from ops.backup.drill import compare, run_drill
 from ops.backup.restore import run_restore
 from ops.backup.targets import DirectoryTarget
-from tests.backup.support import KEY_HEX, aws_stores, local_stores, seed
+from tests.support.backup import KEY_HEX, aws_stores, local_stores, seed
 
 
 async def test_drill_of_a_healthy_store_finds_no_difference(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from ops.backup.errors import BackupDamagedError, BackupError, BackupKeyError
 from ops.backup.restore import run_restore
 from ops.backup.targets import DirectoryTarget
 from ops.backup.verify import verify_backup
-from tests.backup.support import KEY_HEX, OTHER_KEY_HEX, local_stores, seed, snapshot
+from tests.support.backup import KEY_HEX, OTHER_KEY_HEX, local_stores, seed, snapshot
 
 
 async def make_backup(tmp_path: Path, cipher: PartCipher | None = None) -> tuple[Path, str]:

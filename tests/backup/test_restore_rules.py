@@ -16,7 +16,7 @@ from ops.backup.backup import run_backup
 from ops.backup.errors import RestoreTargetNotEmptyError
 from ops.backup.restore import run_restore
 from ops.backup.targets import DirectoryTarget
-from tests.backup.support import Stores, local_stores, seed, snapshot, upload, user
+from tests.support.backup import Stores, local_stores, seed, snapshot, upload, user
 
 
 async def test_restore_into_a_store_with_data_is_refused_unless_forced(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from ops.backup.crypto import PartCipher
 from ops.backup.restore import run_restore
 from ops.backup.targets import DirectoryTarget, S3Target
 from ops.backup.verify import verify_backup
-from tests.backup.support import (
+from tests.support.backup import (
     KEY_HEX,
     aws_stores,
     local_stores,
@@ -20,8 +20,8 @@ from tests.backup.support import (
     upload,
     user,
 )
-from tests.contract.blob_backends import sigv4_s3_client
-from tests.moto_server import shared_moto_server, unique_name
+from tests.support.blob_backends import sigv4_s3_client
+from tests.support.moto_server import shared_moto_server, unique_name
 
 
 async def test_local_round_trip_brings_back_items_bytes_and_search(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.support import (
+from tests.support.browser import (
     ACTION_TIMEOUT_MS,
     CHROMIUM_ARGS,
     LAUNCH_TIMEOUT_MS,

@@ -18,14 +18,14 @@ from starlette.routing import Route
 
 from api.graphiql import GRAPHIQL_ASSETS_PATH, NOTICE_ID, render_graphiql_html
 from api.graphiql_assets import cdn_assets
-from tests.browser.support import (
+from tests.support.browser import (
     ACTION_TIMEOUT_MS,
     BrowserTab,
     in_ci,
     require_installed_assets,
     serve_in_thread,
 )
-from tests.server_process import running_server
+from tests.support.server_process import running_server
 
 try:
     from playwright.sync_api import Locator, Page, Response, expect

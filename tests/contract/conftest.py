@@ -6,7 +6,7 @@ one ``StoreBackend`` to ``BACKENDS``. Give it ``marks=(pytest.mark.slow,)`` if i
 server. Every test that asks for ``item_store`` then runs against it too.
 """
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +17,9 @@ from moto import mock_aws
 from adapters.items.dynamodb.store import DynamoDbItemStore
 from adapters.items.memory import InMemoryItemStore
 from adapters.items.sqlite import SqliteItemStore
-from domain.ports import MAX_WRITE_ITEMS, Item, ItemStore, Put
+from domain.ports import ItemStore
 from ops.aws_resources import create_table
-from tests.moto_server import dynamodb_client, shared_moto_server, unique_name
+from tests.support.moto_server import dynamodb_client, shared_moto_server, unique_name
 
 
 @asynccontextmanager
@@ -83,10 +83,3 @@ async def item_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
     backend: StoreBackend = request.param
     async with backend.open(tmp_path) as store:
         yield store
-
-
-async def put_all(store: ItemStore, items: Iterable[Item]) -> None:
-    """Seed a store without conditions, in as many writes as the batch limit needs."""
-    items = list(items)
-    for start in range(0, len(items), MAX_WRITE_ITEMS):
-        await store.write([Put(item) for item in items[start : start + MAX_WRITE_ITEMS]])

@@ -28,8 +28,8 @@ from adapters.blobs.s3 import PENDING_TAGGING_XML, S3BlobStore, decode_post_poli
 from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from domain.ports import BlobStore, UploadTarget
 from ops.aws_resources import create_bucket, resources
-from tests.contract import blob_backends
-from tests.contract.blob_backends import (
+from tests.support import blob_backends
+from tests.support.blob_backends import (
     SIGNING_KEY,
     BlobBackend,
     LocalParts,
@@ -40,7 +40,7 @@ from tests.contract.blob_backends import (
     tag_as_real_s3_would,
     upload_state,
 )
-from tests.moto_server import REGION, s3_client, unique_name
+from tests.support.moto_server import REGION, s3_client, unique_name
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -667,7 +667,7 @@ async def test_local_refuses_a_traversal_key_even_with_a_valid_signature(
     # Presigning refuses such keys; this forges the signature to reach the file layer.
     parts = local(local_backend)
     query = parts.signer.upload_query(
-        key, size=len(BODY), content_type=PDF, sha256=None, expires=int(parts.clock()) + 60
+        key, size=len(BODY), content_type=PDF, sha256=None, expires=int(parts.clock.seconds()) + 60
     )
     # Fully escaped, so that no client or router tidies the dots away before the store.
     url = f"{parts.base_url}/blobs/{quote(key, safe='')}?{urlencode(query)}"
@@ -864,11 +864,11 @@ async def test_local_metadata_records_upload_time_and_confirmation(
     parts = local(local_backend)
     await upload(local_backend)
     meta = meta_of(parts, KEY)
-    assert meta["confirmed"] is False and meta["uploadedAt"] == parts.clock()
+    assert meta["confirmed"] is False and meta["uploadedAt"] == parts.clock.seconds()
     parts.clock.advance(10)
     await local_backend.store.confirm(KEY)
     meta = meta_of(parts, KEY)
-    assert meta["confirmed"] is True and meta["uploadedAt"] == parts.clock() - 10
+    assert meta["confirmed"] is True and meta["uploadedAt"] == parts.clock.seconds() - 10
     assert stat.S_IMODE((parts.root / KEY).with_name(".blob.meta.json").stat().st_mode) == 0o600
     assert sorted(path.name for path in files_under(parts.root)) == [".blob.meta.json", "blob"]
 
@@ -1181,7 +1181,7 @@ def bucket_of(backend: BlobBackend) -> str:
 
 @pytest.mark.slow
 def test_s3_store_refuses_a_client_that_presigns_with_sigv2() -> None:
-    # botocore's default for us-east-1 presigning: what tests/moto_server.s3_client builds.
+    # botocore's default for us-east-1 presigning: what tests/support/moto_server.s3_client builds.
     with pytest.raises(ValueError, match="SigV4"):
         S3BlobStore(s3_client("http://127.0.0.1:9"), "bucket-name")
 

@@ -31,8 +31,8 @@ from ops.aws_resources import (
     resources,
     table_drift,
 )
-from tests.contract.conftest import put_all
-from tests.moto_server import cognito_client, dynamodb_client, s3_client
+from tests.support.moto_server import cognito_client, dynamodb_client, s3_client
+from tests.support.stores import put_all
 
 TABLE = "items-table-name"
 BASE_DELAY = 0.1

@@ -8,7 +8,7 @@ import pytest
 from adapters.items.cursors import encode_cursor
 from domain.errors import InvalidInputError
 from domain.ports import INDEXES, MAX_QUERY_LIMIT, Delete, Item, ItemStore, Key, index_keys
-from tests.contract.conftest import put_all
+from tests.support.stores import put_all
 
 
 def item(pk: str, sk: str, **attributes: Any) -> Item:

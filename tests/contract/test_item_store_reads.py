@@ -7,7 +7,7 @@ import pytest
 
 from domain.errors import InvalidInputError
 from domain.ports import Item, ItemStore, Key, Put
-from tests.contract.conftest import put_all
+from tests.support.stores import put_all
 
 
 def item(pk: str, sk: str, **attributes: Any) -> Item:

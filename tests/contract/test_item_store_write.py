@@ -19,7 +19,7 @@ from domain.ports import (
     VersionIs,
     WriteOp,
 )
-from tests.contract.conftest import put_all
+from tests.support.stores import put_all
 
 
 def item(pk: str, sk: str, **attributes: Any) -> Item:

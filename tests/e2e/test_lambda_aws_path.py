@@ -4,9 +4,9 @@ answering API Gateway HTTP API v2 events that carry moto-issued Cognito tokens."
 
 import pytest
 
-from tests.apigw_events import LambdaContext, http_api_event, response_json
-from tests.e2e.conftest import AwsPath
-from tests.moto_server import cognito_client, dynamodb_client
+from tests.support.apigw_events import LambdaContext, http_api_event, response_json
+from tests.support.aws_path import AwsPath
+from tests.support.moto_server import cognito_client, dynamodb_client
 
 pytestmark = pytest.mark.slow
 

@@ -27,10 +27,10 @@ from api.bootstrap import ITEMS_FILE
 from api.lambda_handler import DrillFailedError, is_drill_event
 from api.settings import load_settings
 from domain.files import file_id_from_blob_key
-from tests.apigw_events import LambdaContext, http_api_event, local_id_token, response_json
-from tests.e2e.conftest import AwsPath
-from tests.file_client import FileClient, sha256_hex
-from tests.moto_server import s3_client
+from tests.support.apigw_events import LambdaContext, http_api_event, local_id_token, response_json
+from tests.support.aws_path import AwsPath
+from tests.support.file_client import FileClient, sha256_hex
+from tests.support.moto_server import s3_client
 
 DRILL_EVENT = {"demobackend": "drill"}
 NOTES = b"drill notes\n" * 40
@@ -42,7 +42,7 @@ CONTENTS = {
 TOTAL_BYTES = sum(len(content) for content in CONTENTS.values())
 
 
-class Clock:
+class DrillLambdaContext:
     """Lambda's context: the remaining time shrinks as the invocation runs."""
 
     function_name = LambdaContext.function_name
@@ -118,7 +118,7 @@ def test_the_scheduled_event_runs_a_drill_that_restores_every_file(
     _create_files_locally("dora")
     capsys.readouterr()
 
-    report = lambda_handler.handler(dict(DRILL_EVENT), Clock())
+    report = lambda_handler.handler(dict(DRILL_EVENT), DrillLambdaContext())
 
     assert report["ok"] is True, report["differences"]
     assert report["differences"] == []
@@ -145,7 +145,7 @@ def test_the_drill_leaves_the_live_data_as_it_was(local_env: Path) -> None:
     token = local_id_token("erin")
     files = FileClient(_graphql_through_handler(token))
 
-    lambda_handler.handler(dict(DRILL_EVENT), Clock())
+    lambda_handler.handler(dict(DRILL_EVENT), DrillLambdaContext())
 
     with files:
         after = files.my_files(first=10)
@@ -163,7 +163,7 @@ def test_a_corrupted_source_fails_the_invocation_and_logs_a_failed_drill(
     capsys.readouterr()
 
     with pytest.raises(DrillFailedError, match="did not finish"):
-        lambda_handler.handler(dict(DRILL_EVENT), Clock())
+        lambda_handler.handler(dict(DRILL_EVENT), DrillLambdaContext())
 
     [line] = _drill_lines(capsys.readouterr().out)
     assert line["DrillOk"] == 0.0
@@ -220,7 +220,7 @@ def test_a_drill_of_dynamodb_and_s3_restores_every_file(
     for name, content in CONTENTS.items():
         aws_files.upload(name, "application/octet-stream", content)
 
-    report = aws_path.handler(dict(DRILL_EVENT), Clock())
+    report = aws_path.handler(dict(DRILL_EVENT), DrillLambdaContext())
 
     assert report["ok"] is True, report["differences"]
     assert report["blobs"] == len(CONTENTS)
@@ -249,7 +249,7 @@ def test_a_file_whose_bytes_vanished_from_s3_fails_the_drill(
 
     # A file users can no longer download is a failed drill: the invocation fails.
     with pytest.raises(DrillFailedError, match="difference"):
-        aws_path.handler(dict(DRILL_EVENT), Clock())
+        aws_path.handler(dict(DRILL_EVENT), DrillLambdaContext())
 
     [line] = _drill_lines(capsys.readouterr().out)
     said = json.dumps(line["drill"])

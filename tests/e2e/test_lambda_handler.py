@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from api import lambda_handler
-from tests.apigw_events import LambdaContext, http_api_event, local_id_token, response_json
+from tests.support.apigw_events import LambdaContext, http_api_event, local_id_token, response_json
 
 
 @pytest.fixture

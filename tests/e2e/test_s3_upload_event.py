@@ -13,10 +13,10 @@ from api import lambda_handler
 from api.lambda_handler import StoreEventError
 from domain.errors import StoreUnavailableError
 from domain.models import FileRecord
-from tests.apigw_events import LambdaContext, http_api_event, response_json
-from tests.e2e.conftest import AwsPath
-from tests.file_client import CreatedUpload, FileClient, error_codes, sha256_hex
-from tests.moto_server import REGION, s3_client
+from tests.support.apigw_events import LambdaContext, http_api_event, response_json
+from tests.support.aws_path import AwsPath
+from tests.support.file_client import CreatedUpload, FileClient, error_codes, sha256_hex
+from tests.support.moto_server import REGION, s3_client
 
 pytestmark = pytest.mark.slow
 

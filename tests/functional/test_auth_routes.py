@@ -16,7 +16,7 @@ from adapters.identity.passwords import ScryptHasher
 from adapters.items.memory import InMemoryItemStore
 from api.auth_routes import auth_routes
 from domain.ports import Item, Key, WriteOp
-from tests.jwt_factory import unverified_header
+from tests.support.jwt_factory import unverified_header
 
 ISSUER = "http://localhost:8000/auth"
 CLIENT_ID = "local-dev-client"

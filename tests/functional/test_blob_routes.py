@@ -15,7 +15,7 @@ from starlette.types import Message
 from adapters.blobs.local.store import LocalBlobStore
 from api.blob_routes import SignatureRedactingFilter, redact_signatures
 from domain.ports import UploadTarget
-from tests.contract.blob_backends import SIGNING_KEY, build_blob_app, files_under
+from tests.support.blob_backends import SIGNING_KEY, build_blob_app, files_under
 
 BASE_URL = "http://testserver"
 KEY = "files/f-1/blob"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.functional.rest_support import Rest, open_rest
+from tests.support.rest import Rest, open_rest
 
 MUTATION = 'mutation { updateProfile(displayName: "pwned") { displayName } }'
 

@@ -9,7 +9,7 @@ import pytest
 from domain.ids import to_global_id
 from domain.models import Principal
 from domain.users import profile_key
-from tests.functional.conftest import (
+from tests.support.schema_client import (
     ADMIN,
     ALICE,
     BOB,

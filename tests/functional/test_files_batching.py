@@ -7,8 +7,8 @@ import math
 import pytest
 
 from domain.models import Principal
-from tests.functional.conftest import ALICE, SchemaClient
-from tests.unit.test_file_support import CountingItemStore
+from tests.support.schema_client import ALICE, SchemaClient
+from tests.support.stores import CountingItemStore
 
 PAGE = "{ myFiles(first: 100) { edges { node { owner { username } sharedWith { username } } } } }"
 SHARE = "mutation($id: ID!, $u: String!) { shareFile(id: $id, username: $u) { id } }"

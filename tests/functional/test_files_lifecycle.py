@@ -10,7 +10,7 @@ import pytest
 
 from domain.files import FileRepository, blob_key_for
 from domain.ids import from_global_id, to_global_id
-from tests.functional.conftest import (
+from tests.support.schema_client import (
     ALICE,
     COMPLETE_UPLOAD,
     CREATE_UPLOAD,
@@ -18,7 +18,7 @@ from tests.functional.conftest import (
     GraphQLResult,
     SchemaClient,
 )
-from tests.unit.test_file_support import InterleavingItemStore
+from tests.support.stores import InterleavingItemStore
 
 DATA = b"%PDF-1.7 pretend\n"
 FILE_QUERY = "query($id: ID!) { file(id: $id) { status version sha256 downloadUrl } }"

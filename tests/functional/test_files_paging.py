@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from domain.models import Principal
-from tests.functional.conftest import ADMIN, ALICE, BOB, SchemaClient, user_gid
+from tests.support.schema_client import ADMIN, ALICE, BOB, SchemaClient, user_gid
 
 MY_FILES = """query($first: Int, $after: String, $filter: FileFilter) {
   myFiles(first: $first, after: $after, filter: $filter) {

@@ -9,7 +9,7 @@ import pytest
 
 from api.lambda_handler import build_handler
 from api.settings import load_settings
-from tests.apigw_events import LambdaContext, http_api_event, response_json
+from tests.support.apigw_events import LambdaContext, http_api_event, response_json
 
 
 def emf_documents(out: str) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from api.bootstrap import build_deps
 from api.persisted_operations import document_hash
 from api.settings import SettingsError, load_settings
 from scripts.persist_operations import main as persist_main
-from tests.functional.rest_support import Rest, open_rest
+from tests.support.rest import Rest, open_rest
 
 ME = "query Me { me { username displayName } }"
 RENAME = "mutation Rename($name: String) { updateProfile(displayName: $name) { displayName } }"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.functional.rest_support import open_rest
+from tests.support.rest import open_rest
 
 APP = "https://app.example"
 OTHER = "https://evil.example"

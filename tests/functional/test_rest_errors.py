@@ -10,7 +10,7 @@ import pytest
 from api.rest import MAX_BODY_BYTES
 from domain.files import FileService
 from domain.ids import to_global_id
-from tests.functional.rest_support import Rest, assert_error, open_rest
+from tests.support.rest import Rest, assert_error, open_rest
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from domain.ids import to_global_id
-from tests.functional.rest_support import Rest, assert_error, open_rest
+from tests.support.rest import Rest, assert_error, open_rest
 
 SHARE = "mutation($id: ID!, $u: String!) { shareFile(id: $id, username: $u) { version } }"
 UNSHARE = "mutation($id: ID!, $u: String!) { unshareFile(id: $id, username: $u) { version } }"

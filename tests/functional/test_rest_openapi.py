@@ -16,9 +16,9 @@ from api.app import build_app
 from api.bootstrap import build_deps
 from api.openapi import openapi_document
 from api.settings import load_settings
-from tests.file_client import FileClient, dev_idp_token
-from tests.functional.rest_support import Rest, open_rest
-from tests.server_process import running_server
+from tests.support.file_client import FileClient, dev_idp_token
+from tests.support.rest import Rest, open_rest
+from tests.support.server_process import running_server
 
 MAX_EXAMPLES = 25
 TIME_BUDGET_SECONDS = 240.0

@@ -3,8 +3,8 @@ bad input (domain/search/README.md), through the schema."""
 
 import pytest
 
-from tests.functional.conftest import ADMIN, ALICE, BOB, SchemaClient, user_gid
-from tests.functional.search_support import hits, search
+from tests.support.schema_client import ADMIN, ALICE, BOB, SchemaClient, user_gid
+from tests.support.search import hits, search
 
 SHARE = "mutation($id: ID!, $u: String!) { shareFile(id: $id, username: $u) { id } }"
 UNSHARE = "mutation($id: ID!, $u: String!) { unshareFile(id: $id, username: $u) { id } }"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.functional.conftest import ADMIN, ALICE, BOB, SchemaClient
-from tests.functional.search_support import hits, search
+from tests.support.schema_client import ADMIN, ALICE, BOB, SchemaClient
+from tests.support.search import hits, search
 
 SHARE = "mutation($id: ID!, $u: String!) { shareFile(id: $id, username: $u) { id } }"
 # (query, first): single term, two terms, prefix, a term only in descriptions; small pages

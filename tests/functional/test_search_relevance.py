@@ -4,8 +4,8 @@ content type; all terms must match; the last term is a prefix."""
 
 import pytest
 
-from tests.functional.conftest import ALICE, SchemaClient
-from tests.functional.search_support import hits
+from tests.support.schema_client import ALICE, SchemaClient
+from tests.support.search import hits
 
 # (name, content type, tags, description)
 CORPUS: list[tuple[str, str, list[str], str]] = [

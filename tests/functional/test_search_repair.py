@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Sequence
 from domain.ports import Delete, Item, ItemStore, Key, Page, Put, WriteOp
 from domain.search import keys
 from domain.search.reindex import reindex
-from tests.functional.conftest import ALICE, BOB, SchemaClient
-from tests.functional.search_support import hits
+from tests.support.schema_client import ALICE, BOB, SchemaClient
+from tests.support.search import hits
 
 UPDATE = "mutation($input: UpdateFileInput!) { updateFile(input: $input) { id name } }"
 

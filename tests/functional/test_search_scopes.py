@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from domain.search import engine
-from tests.functional.conftest import ADMIN, ALICE, BOB, SchemaClient
-from tests.functional.search_support import hits, search
+from tests.support.schema_client import ADMIN, ALICE, BOB, SchemaClient
+from tests.support.search import hits, search
 
 SHARE = "mutation($id: ID!, $u: String!) { shareFile(id: $id, username: $u) { id } }"
 UNSHARE = "mutation($id: ID!, $u: String!) { unshareFile(id: $id, username: $u) { id } }"

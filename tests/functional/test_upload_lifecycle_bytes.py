@@ -1,7 +1,7 @@
 """Uploaded bytes are kept only once completeUpload accepts them: everything else is left
 to the store's lifecycle (S3 tag rule, local sweep), so abandoned uploads cost nothing."""
 
-from tests.functional.conftest import ALICE, SchemaClient
+from tests.support.schema_client import ALICE, SchemaClient
 
 COMPLETE = "mutation($id: ID!) { completeUpload(id: $id) { status } }"
 

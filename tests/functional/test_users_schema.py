@@ -2,7 +2,7 @@
 
 from domain.errors import InvalidTokenError
 from domain.ids import to_global_id
-from tests.functional.conftest import ADMIN, ALICE, BOB, SchemaClient
+from tests.support.schema_client import ADMIN, ALICE, BOB, SchemaClient
 
 PROFILE = "id username displayName email groups createdAt"
 

@@ -22,7 +22,7 @@ from tests.infra.cfn import INFRA_DIR, Template, as_list, load_template, paramet
 from tests.infra.cfn import resources as all_resources
 from tests.infra.checks_access import iam_statements
 from tests.infra.checks_common import ALARM_TOPIC, API_GATEWAY_TIMEOUT_SECONDS, resource_text
-from tests.infra.test_workflows import WORKFLOWS, _actionlint, load, step_runs, steps, triggers
+from tests.infra.workflows import WORKFLOWS, actionlint_findings, load, step_runs, steps, triggers
 
 API = "ApiFunction"
 DRILL = "DrillFunction"
@@ -290,15 +290,15 @@ def test_every_drill_check_has_a_regression() -> None:
 # --------------------------------------------------------------------------- workflow ----
 
 
-def test_the_drill_workflow_passes_actionlint() -> None:
-    assert _actionlint(DRILL_WORKFLOW) == []
+def test_the_drill_workflow_passesactionlint_findings() -> None:
+    assert actionlint_findings(DRILL_WORKFLOW) == []
 
 
 def test_actionlint_catches_a_broken_drill_workflow(tmp_path: Any) -> None:
     broken = tmp_path / "drill.yml"
     text = DRILL_WORKFLOW.read_text(encoding="utf-8")
     broken.write_text(text.replace("${{ vars.DRILL_AWS", "${{ varz.DRILL_AWS"), encoding="utf-8")
-    assert "varz" in " ".join(f["message"] for f in _actionlint(broken))
+    assert "varz" in " ".join(f["message"] for f in actionlint_findings(broken))
 
 
 def test_the_drill_workflow_runs_weekly_and_on_demand_with_least_privilege() -> None:

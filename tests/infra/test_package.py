@@ -37,8 +37,8 @@ from scripts.package_lambda import (
     runtime_requirements,
     write_zip,
 )
+from tests.infra.allow_list import write_allow_list
 from tests.infra.cfn import INFRA_DIR, REPO_ROOT, TEMPLATE_PATH
-from tests.infra.test_persisted_operations_wiring import write_allow_list
 from tests.infra.tools import python312, run, sam_cli, sam_env
 
 FIRST_PARTY = ("api", "resolvers", "domain", "adapters", "ops", "scripts", "tests", "bench")

@@ -4,8 +4,6 @@ PersistedOperations=true."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import pytest
@@ -16,15 +14,8 @@ from scripts.package_lambda import (
     PackagingError,
     check_persisted_operations,
 )
+from tests.infra.allow_list import write_allow_list
 from tests.infra.cfn import load_template
-
-DOCUMENT = "query Me { me { id username } }"
-
-
-def write_allow_list(path: Path, document: str = DOCUMENT) -> Path:
-    digest = hashlib.sha256(document.encode()).hexdigest()
-    path.write_text(json.dumps({f"sha256:{digest}": document}), encoding="utf-8")
-    return path
 
 
 def test_the_function_reads_the_list_only_when_the_parameter_says_so() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from ops.aws_resources import create_user_pool
 from scripts import smoke_test
-from tests.moto_server import cognito_client, shared_moto_server, unique_name
+from tests.support.moto_server import cognito_client, shared_moto_server, unique_name
 
 PASSWORD = "correct horse battery staple"
 

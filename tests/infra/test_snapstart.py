@@ -16,7 +16,7 @@ import pytest
 from api import snapstart
 from tests.infra.cfn import REPO_ROOT
 from tests.infra.tools import run
-from tests.moto_server import moto_server
+from tests.support.moto_server import moto_server
 
 
 class FakeRuntime:
@@ -150,7 +150,7 @@ runtime.register_before_snapshot = lambda f, *a: before.append((f, a))
 runtime.register_after_restore = lambda f, *a: after.append((f, a))
 sys.modules["snapshot_restore_py"] = runtime
 from ops.aws_resources import create_bucket, create_table
-from tests.moto_server import dynamodb_client, moto_server, s3_client
+from tests.support.moto_server import dynamodb_client, moto_server, s3_client
 with moto_server() as endpoint:
     create_table(dynamodb_client(endpoint), "snapstart-items")
     create_bucket(s3_client(endpoint), "snapstart-files", "us-east-1")

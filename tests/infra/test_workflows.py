@@ -14,39 +14,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.infra.cfn import INFRA_DIR, REPO_ROOT, load_template
-from tests.infra.tools import actionlint, run
+from tests.infra.workflows import (
+    WORKFLOWS,
+    Workflow,
+    actionlint_findings,
+    load,
+    step_runs,
+    steps,
+    triggers,
+)
 
-WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"
 DEPLOY = WORKFLOWS / "deploy.yml"
 SAMCONFIG = INFRA_DIR / "samconfig.toml"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+|[0-9a-f]{40})$")
 DEPLOY_JOBS = ("staging", "production")
-Workflow = dict[str, Any]
-
-
-def load(path: Path) -> Workflow:
-    loaded: Workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return loaded
-
-
-def triggers(workflow: Workflow) -> dict[str, Any]:
-    # YAML 1.1 reads the key `on` as the boolean true.
-    keys: dict[Any, Any] = workflow
-    found: dict[str, Any] = keys.get("on", keys.get(True)) or {}
-    return found
-
-
-def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = job.get("steps", [])
-    return found
-
-
-def step_runs(job: dict[str, Any]) -> str:
-    return "\n".join(str(step.get("run", "")) for step in steps(job))
 
 
 def every_job(workflows: dict[str, Workflow]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -254,18 +238,10 @@ def test_every_workflow_check_has_a_regression() -> None:
     assert {check for _, check in WORKFLOW_REGRESSIONS} == set(WORKFLOW_CHECKS)
 
 
-def _actionlint(*paths: Path) -> list[dict[str, Any]]:
-    node, runner = actionlint()
-    result = run([node, runner, *paths], timeout=120)
-    assert result.returncode == 0, result.stderr
-    findings: list[dict[str, Any]] = json.loads(result.stdout)
-    return findings
-
-
 def test_actionlint_passes_every_workflow() -> None:
     paths = sorted(WORKFLOWS.glob("*.yml"))
     assert [p.name for p in paths] == ["ci.yml", "deploy.yml", "drill.yml"]
-    assert _actionlint(*paths) == []
+    assert actionlint_findings(*paths) == []
 
 
 def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
@@ -277,7 +253,7 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
         ).replace("runs-on: ubuntu-24.04", "runs-on: ubuntu-24.04\n    timeout-minutes: soon", 1),
         encoding="utf-8",
     )
-    messages = " ".join(f["message"] for f in _actionlint(broken))
+    messages = " ".join(f["message"] for f in actionlint_findings(broken))
     assert "biuld" in messages
     assert "timeout-minutes" in messages
 

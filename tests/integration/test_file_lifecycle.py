@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from ops.emulated_aws import provision, sign_in
-from tests.file_client import (
+from tests.support.file_client import (
     FileClient,
     dev_idp_token,
     disposition_filename,
     error_codes,
     sha256_hex,
 )
-from tests.moto_server import (
+from tests.support.moto_server import (
     REGION,
     cognito_client,
     dynamodb_client,
@@ -30,7 +30,7 @@ from tests.moto_server import (
     shared_moto_server,
     unique_name,
 )
-from tests.server_process import running_server
+from tests.support.server_process import running_server
 
 pytestmark = pytest.mark.slow
 

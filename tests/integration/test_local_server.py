@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server_process import ROOT, running_server, server_env
+from tests.support.server_process import ROOT, running_server, server_env
 
 pytestmark = pytest.mark.slow
 ME = {"query": "{ me { id username email } }"}

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.models import Principal
-from tests.functional.conftest import GraphQLResult
 from tests.security.authorization_table import Case, Outcome, Role
 from tests.security.authz_world import (
     MISSING_FILE,
@@ -22,6 +21,7 @@ from tests.security.authz_world import (
     World,
     user_gid,
 )
+from tests.support.schema_client import GraphQLResult
 
 Observed = Outcome | str
 Run = Callable[[World, Role, Case], Awaitable[Observed]]

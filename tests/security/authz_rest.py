@@ -13,12 +13,12 @@ from urllib.parse import quote
 import httpx
 
 from domain.ids import to_global_id
-from tests.functional.rest_support import Rest
 from tests.security.authorization_table import (
     PRIVATE_FIELDS_HIDDEN,
     Case,
     Role,
 )
+from tests.support.rest import Rest
 
 USERNAMES = {Role.OWNER: "olivia", Role.OTHER: "oscar", Role.SHAREE: "sam", Role.ADMIN: "ada"}
 GROUPS: dict[Role, tuple[str, ...]] = {Role.OWNER: ("staff",), Role.ADMIN: ("admin",)}

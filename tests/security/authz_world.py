@@ -9,8 +9,8 @@ from typing import Any
 
 from domain.ids import to_global_id
 from domain.models import Principal
-from tests.functional.conftest import GraphQLResult, SchemaClient
 from tests.security.authorization_table import FILE_CASES, Case, Role
+from tests.support.schema_client import GraphQLResult, SchemaClient
 
 OWNER = Principal(
     user_id="u-olivia", username="olivia", email="olivia@example.com", groups=("staff",)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.file_client import FileClient, dev_idp_token
+from tests.support.file_client import FileClient, dev_idp_token
 
 ME_ID = "query { me { id } }"
 SHARE = "mutation($id: ID!, $u: String!) { shareFile(id: $id, username: $u) { id } }"

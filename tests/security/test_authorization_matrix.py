@@ -16,7 +16,6 @@ from starlette.routing import Route
 
 from api.rest import rest_app
 from resolvers.schema import build_schema, schema_sdl
-from tests.functional.rest_support import open_rest
 from tests.security.authorization_table import (
     REST_ROWS,
     ROLES,
@@ -29,6 +28,7 @@ from tests.security.authorization_table import (
 from tests.security.authz_probes import PROBES
 from tests.security.authz_rest import REST_PROBES, RestWorld, open_world
 from tests.security.authz_world import World, build_world
+from tests.support.rest import open_rest
 
 DOCS_FILE = Path(__file__).resolve().parents[2] / "docs" / "AUTHORIZATION.md"
 SCHEMA = graphql.build_schema(schema_sdl())

@@ -508,7 +508,7 @@ async def test_the_app_on_a_corrupt_database_answers_masked_errors(
 def moto_dynamodb() -> Iterator[Any]:
     from moto import mock_aws
 
-    from tests.moto_server import dynamodb_client
+    from tests.support.moto_server import dynamodb_client
 
     with mock_aws():
         client = dynamodb_client()

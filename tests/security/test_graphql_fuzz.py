@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.security.fuzz_graphql_seed import Seeded, seed
-from tests.server_process import RunningServer, running_server
+from tests.support.server_process import RunningServer, running_server
 
 MAX_EXAMPLES = 25  # per operation and generation mode
 TIME_BUDGET_SECONDS = 180.0

@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 from api.rest import MAX_BODY_BYTES
-from tests.file_client import dev_idp_token
 from tests.security.fuzz_support import (
     JSON_HEADERS,
     Site,
@@ -27,7 +26,8 @@ from tests.security.fuzz_support import (
     assert_rest_refusal,
     open_site,
 )
-from tests.server_process import RunningServer, running_server
+from tests.support.file_client import dev_idp_token
+from tests.support.server_process import RunningServer, running_server
 
 BODY_LIMIT = 64 * 1024  # the default of both /graphql (settings) and /rest (api.rest)
 UPDATE = "mutation U($i: UpdateFileInput!) { updateFile(input: $i) { id name tags } }"

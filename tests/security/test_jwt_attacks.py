@@ -21,17 +21,6 @@ import httpx
 import pytest
 
 from domain.errors import InvalidTokenError
-from tests.jwt_factory import (
-    TestKey,
-    b64url,
-    b64url_json,
-    jwks,
-    make_key,
-    mint,
-    mint_alg_none,
-    mint_hs256_with_public_key,
-    replace_claims,
-)
 from tests.security.jwks_server import JwksServer, running_jwks_server
 from tests.security.token_targets import (
     ATTACKER_SLOT,
@@ -41,6 +30,18 @@ from tests.security.token_targets import (
     Target,
     http_verifier,
     open_target,
+)
+from tests.support.clock import FakeClock
+from tests.support.jwt_factory import (
+    TestKey,
+    b64url,
+    b64url_json,
+    jwks,
+    make_key,
+    mint,
+    mint_alg_none,
+    mint_hs256_with_public_key,
+    replace_claims,
 )
 
 ME = "{ me { id } }"
@@ -458,20 +459,12 @@ async def test_burst_of_unknown_kids_fetches_the_jwks_once(cognito: Target) -> N
     assert cognito.jwks_fetches() == 1
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_rotated_key_is_accepted_after_one_refresh_and_refreshes_are_rate_limited(
     tmp_path: Path, jwks_server: JwksServer
 ) -> None:
     clock = FakeClock()
     async with open_target(
-        "cognito", tmp_path, jwks_server, verifier=http_verifier(clock)
+        "cognito", tmp_path, jwks_server, verifier=http_verifier(clock.seconds)
     ) as target:
         assert target.pool_id is not None
         old_key = target.key
@@ -483,19 +476,19 @@ async def test_rotated_key_is_accepted_after_one_refresh_and_refreshes_are_rate_
         assert target.jwks_fetches() == 1
 
         # B before the JWKS publishes it: refused, even when a refresh is allowed.
-        clock.now += 11
+        clock.advance(11)
         assert_refused_alike(await ask(target, new_token))
         assert target.jwks_fetches() == 2
 
         # The issuer publishes B, but the last refresh was under 10 s ago: still refused,
         # and the endpoint is not asked again.
         jwks_server.publish(target.pool_id, jwks(old_key, new_key))
-        clock.now += 5
+        clock.advance(5)
         assert_refused_alike(await ask(target, new_token))
         assert target.jwks_fetches() == 2
 
         # Past the interval: ONE refresh, and B is in.
-        clock.now += 6
+        clock.advance(6)
         assert_accepted(await ask(target, new_token))
         assert target.jwks_fetches() == 3
         assert_accepted(await ask(target, new_token))
@@ -510,7 +503,7 @@ async def test_rotated_key_is_accepted_after_one_refresh_and_refreshes_are_rate_
             for answer in answers:
                 assert_refused_alike(answer)
             assert target.jwks_fetches() == expected
-            clock.now += 11
+            clock.advance(11)
 
         # A retired key stops working once a refresh no longer finds it.
         jwks_server.publish(target.pool_id, jwks(new_key))

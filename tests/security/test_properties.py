@@ -28,7 +28,7 @@ from domain.files import (
 )
 from domain.search.analyzer import MAX_TERM_CHARS, STOP_WORDS, normalize, terms
 from domain.search.service import MAX_QUERY_CHARS, parse_query
-from tests.functional.conftest import ALICE, BOB, SchemaClient
+from tests.support.schema_client import ALICE, BOB, SchemaClient
 
 PROPERTY = settings(
     max_examples=300,

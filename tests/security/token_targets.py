@@ -27,8 +27,8 @@ from adapters.identity.jwt_verifier import JwtVerifier
 from api.app import build_app
 from api.bootstrap import DEV_IDP_KEY_FILE, Deps, build_deps
 from api.settings import Settings, load_settings
-from tests.jwt_factory import TestKey, access_claims, id_claims, jwks, make_key
 from tests.security.jwks_server import JWKS_SUFFIX, JwksServer
+from tests.support.jwt_factory import TestKey, access_claims, id_claims, jwks, make_key
 
 Mode = Literal["local", "cognito"]
 MODES: tuple[Mode, ...] = ("local", "cognito")
@@ -37,7 +37,7 @@ BASE_URL = "http://127.0.0.1:8000"
 REGION = "eu-west-1"
 COGNITO_CLIENT_ID = "attack-suite-client"
 FOREIGN_CLIENT_ID = "someone-elses-app-client"
-# Key slots of tests/jwt_factory (the unit tests use 0-9): distinct key material each.
+# Key slots of tests/support/jwt_factory (the unit tests use 0-9): distinct key material each.
 LOCAL_SLOT = 40
 COGNITO_SLOT = 41
 ROTATED_SLOT = 42

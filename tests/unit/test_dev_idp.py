@@ -17,7 +17,7 @@ from adapters.items.memory import InMemoryItemStore
 from domain.errors import ConflictError, InvalidInputError, NotFoundError, UnauthenticatedError
 from domain.models import Principal
 from domain.ports import Key
-from tests.jwt_factory import unverified_claims, unverified_header
+from tests.support.jwt_factory import unverified_claims, unverified_header
 
 ISSUER = "http://localhost:8000/auth"
 CLIENT_ID = "local-dev-client"

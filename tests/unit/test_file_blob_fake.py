@@ -11,26 +11,20 @@ import pytest
 from adapters.blobs.memory import BlobTooLargeError, InMemoryBlobStore
 from domain.errors import ForbiddenError, InvalidInputError, NotFoundError
 from domain.ports import UploadTarget
+from tests.support.clock import FakeClock
 
 KEY = "files/f1/blob"
 BODY = b"some bytes"
 
 
-class Clock:
-    now = datetime(2024, 5, 1, tzinfo=UTC).timestamp()
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2024, 5, 1, tzinfo=UTC))
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(clock: Clock) -> InMemoryBlobStore:
-    return InMemoryBlobStore(clock=clock)
+def store(clock: FakeClock) -> InMemoryBlobStore:
+    return InMemoryBlobStore(clock=clock.seconds)
 
 
 async def target(store: InMemoryBlobStore, sha256: str | None = None) -> UploadTarget:
@@ -78,15 +72,15 @@ async def test_a_tampered_upload_url_is_refused(
         store.receive_upload(moved, BODY, upload.headers)
 
 
-async def test_urls_expire(store: InMemoryBlobStore, clock: Clock) -> None:
+async def test_urls_expire(store: InMemoryBlobStore, clock: FakeClock) -> None:
     upload = await target(store)
-    clock.now += 61
+    clock.advance(61)
     with pytest.raises(ForbiddenError):
         store.receive_upload(upload.url, BODY, upload.headers)
-    clock.now -= 1
+    clock.advance(-1)
     store.receive_upload(upload.url, BODY, upload.headers)
     download = await store.presign_download(KEY, filename="a.txt", expires_in=60)
-    clock.now += 61
+    clock.advance(61)
     with pytest.raises(ForbiddenError):
         store.open_download(download)
 

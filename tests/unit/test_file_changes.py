@@ -16,7 +16,7 @@ from domain.errors import (
 )
 from domain.files import UNSET
 from domain.models import Visibility
-from tests.unit.test_file_support import T0, World, file_items_of, make_world
+from tests.support.file_world import T0, World, file_items_of, make_world
 
 
 @pytest.fixture

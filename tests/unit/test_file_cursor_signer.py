@@ -5,7 +5,7 @@ import pytest
 from domain.cursor_signer import CursorSigner
 from domain.errors import InvalidInputError
 from domain.files import FileFilter, clean_filter
-from tests.unit.test_file_support import make_world
+from tests.support.file_world import make_world
 
 KEY = bytes(range(32))
 POSITION = '["2024-05-01T12:00:00.000000Z#file0001","FILE#file0001","META"]'

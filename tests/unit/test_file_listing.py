@@ -10,7 +10,7 @@ from domain.errors import InvalidInputError
 from domain.files import FileFilter, FilePage
 from domain.models import FileRecord, FileStatus, Visibility
 from domain.paging import MAX_FETCHES
-from tests.unit.test_file_support import World, make_world
+from tests.support.file_world import World, make_world
 
 Lister = Callable[[int, str | None], Awaitable[FilePage]]
 

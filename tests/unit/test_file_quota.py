@@ -7,7 +7,7 @@ import pytest
 from domain.errors import ConflictError, InvalidInputError
 from domain.files import SAVE_ATTEMPTS, NewFile
 from domain.models import FileRecord
-from tests.unit.test_file_support import PENDING_TTL, World, file_items_of, make_world
+from tests.support.file_world import PENDING_TTL, World, file_items_of, make_world
 
 QUOTA = 100
 

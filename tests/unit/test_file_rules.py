@@ -8,7 +8,7 @@ import pytest
 from domain.errors import InvalidInputError
 from domain.files import FileFilter, NewFile, clean_filter
 from domain.models import FileStatus, Visibility
-from tests.unit.test_file_support import PENDING_TTL, T0, World, file_items_of, make_world
+from tests.support.file_world import PENDING_TTL, T0, World, file_items_of, make_world
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 from domain.access import may_change_file, may_read_file, visible_shares
 from domain.errors import ForbiddenError, InvalidInputError, NotFoundError
 from domain.models import Visibility
-from tests.unit.test_file_support import World, make_world
+from tests.support.file_world import World, make_world
 
 
 @pytest.fixture

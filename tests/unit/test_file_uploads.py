@@ -10,7 +10,7 @@ import pytest
 from domain.errors import ForbiddenError, InvalidInputError, NotFoundError
 from domain.files import NewFile
 from domain.models import FileStatus, Visibility
-from tests.unit.test_file_support import (
+from tests.support.file_world import (
     PENDING_TTL,
     T0,
     UPLOAD_EXPIRY,

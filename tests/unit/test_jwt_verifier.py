@@ -6,6 +6,7 @@ import http.server
 import json
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,7 +16,8 @@ from adapters.identity.jwks_sources import HttpJwksSource, StaticJwksSource
 from adapters.identity.jwt_verifier import JwtVerifier
 from domain.errors import InvalidTokenError
 from domain.models import Principal
-from tests.jwt_factory import (
+from tests.support.clock import FakeClock
+from tests.support.jwt_factory import (
     CLIENT_ID,
     ISSUER,
     OTHER_CLIENT_ID,
@@ -33,17 +35,10 @@ from tests.jwt_factory import (
 )
 
 NOW = 1_800_000_000.0
+START = datetime.fromtimestamp(NOW, UTC)
 MESSAGE = "Invalid or expired token"
 KEY = make_key("kid-1", slot=0)
 OTHER_KEY = make_key("kid-2", slot=1)
-
-
-class FakeClock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class CountingJwksSource:
@@ -69,7 +64,7 @@ def make_verifier(source: Any = None, clock: FakeClock | None = None, **kwargs: 
         issuer=ISSUER,
         client_ids=frozenset({CLIENT_ID}),
         jwks_source=source if source is not None else StaticJwksSource(jwks(KEY)),
-        clock=clock or FakeClock(),
+        clock=(clock or FakeClock(START)).seconds,
         **kwargs,
     )
 
@@ -114,7 +109,7 @@ async def test_any_configured_client_id_is_accepted() -> None:
         issuer=ISSUER,
         client_ids=[CLIENT_ID, OTHER_CLIENT_ID],
         jwks_source=StaticJwksSource(jwks(KEY)),
-        clock=FakeClock(),
+        clock=FakeClock(START).seconds,
     )
     assert await verifier.verify(mint(id_claims(NOW, aud=OTHER_CLIENT_ID), KEY))
     assert await verifier.verify(mint(access_claims(NOW, client_id=OTHER_CLIENT_ID), KEY))
@@ -260,12 +255,12 @@ async def test_key_objects_are_built_once_per_kid(monkeypatch: pytest.MonkeyPatc
         return real_construct(key_data, algorithm)
 
     monkeypatch.setattr(jwk, "construct", counting_construct)
-    clock = FakeClock()
+    clock = FakeClock(START)
     source = CountingJwksSource(KEY)
     verifier = make_verifier(source, clock)
     await verifier.verify(mint(id_claims(NOW), KEY))
     source.jwks = jwks(KEY, OTHER_KEY)
-    clock.now += 11
+    clock.advance(11)
     await verifier.verify(mint(id_claims(NOW), OTHER_KEY))
     await verifier.verify(mint(id_claims(NOW), KEY))
     assert source.fetches == 2
@@ -273,7 +268,7 @@ async def test_key_objects_are_built_once_per_kid(monkeypatch: pytest.MonkeyPatc
 
 
 async def test_rotated_key_is_accepted_after_one_refetch_and_refetches_are_rate_limited() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     source = CountingJwksSource(KEY)
     verifier = make_verifier(source, clock)
     await verifier.verify(mint(id_claims(NOW), KEY))
@@ -281,46 +276,46 @@ async def test_rotated_key_is_accepted_after_one_refetch_and_refetches_are_rate_
 
     # The issuer rotates to a new key; the first token signed with it triggers a refetch.
     source.jwks = jwks(KEY, OTHER_KEY)
-    clock.now += 11
+    clock.advance(11)
     principal = await verifier.verify(mint(id_claims(NOW), OTHER_KEY))
     assert principal.username == "alice"
     assert source.fetches == 2
 
     # Another unknown kid within 10 s of that refetch: refused without fetching again.
     stranger = make_key("kid-3", slot=2)
-    clock.now += 5
+    clock.advance(5)
     assert await rejected(verifier, mint(id_claims(NOW), stranger)) == MESSAGE
     assert await rejected(verifier, mint(id_claims(NOW), stranger)) == MESSAGE
     assert source.fetches == 2
 
     # Once the interval has passed, an unknown kid may cause one more fetch.
-    clock.now += 6
+    clock.advance(6)
     assert await rejected(verifier, mint(id_claims(NOW), stranger)) == MESSAGE
     assert source.fetches == 3
 
 
 async def test_new_kid_within_refetch_interval_waits_for_the_interval() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     source = CountingJwksSource(KEY)
     verifier = make_verifier(source, clock)
     await verifier.verify(mint(id_claims(NOW), KEY))
     source.jwks = jwks(KEY, OTHER_KEY)
-    clock.now += 3
+    clock.advance(3)
     assert await rejected(verifier, mint(id_claims(NOW), OTHER_KEY)) == MESSAGE
     assert source.fetches == 1
-    clock.now += 8
+    clock.advance(8)
     assert await verifier.verify(mint(id_claims(NOW), OTHER_KEY))
     assert source.fetches == 2
 
 
 async def test_key_removed_from_jwks_stops_working_after_refetch() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     source = CountingJwksSource(KEY)
     verifier = make_verifier(source, clock)
     old_token = mint(id_claims(NOW), KEY)
     await verifier.verify(old_token)
     source.jwks = jwks(OTHER_KEY)  # KEY revoked
-    clock.now += 11
+    clock.advance(11)
     await verifier.verify(mint(id_claims(NOW), OTHER_KEY))
     assert await rejected(verifier, old_token) == MESSAGE
 
@@ -342,7 +337,7 @@ async def test_concurrent_unknown_kids_cause_one_fetch() -> None:
 
 
 async def test_failed_fetch_refuses_token_then_recovers() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     source = CountingJwksSource(KEY)
     source.fail = True
     verifier = make_verifier(source, clock)
@@ -351,7 +346,7 @@ async def test_failed_fetch_refuses_token_then_recovers() -> None:
     assert await rejected(verifier, token) == MESSAGE
     assert source.fetches == 1  # a failing endpoint is not hammered either
     source.fail = False
-    clock.now += 11
+    clock.advance(11)
     assert await verifier.verify(token)
 
 

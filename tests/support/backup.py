@@ -22,8 +22,8 @@ from domain.users import UserProfiles, UserRepository
 from ops.aws_resources import create_table
 from ops.backup import selection
 from ops.backup.streams import closing
-from tests.contract.blob_backends import sigv4_s3_client
-from tests.moto_server import dynamodb_client, shared_moto_server, unique_name
+from tests.support.blob_backends import sigv4_s3_client
+from tests.support.moto_server import dynamodb_client, shared_moto_server, unique_name
 
 KEY_HEX = "11" * 32
 OTHER_KEY_HEX = "22" * 32

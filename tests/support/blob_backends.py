@@ -4,7 +4,7 @@ client reaches it: over HTTP on 127.0.0.1.
 - ``local``: a LocalBlobStore in the test's tmp_path, its ``/blobs`` routes served by
   uvicorn in a thread (one server per test process; each test swaps in an app for its own
   store), so uploads cross a real socket: Content-Length, chunked bodies, early 413s.
-- ``s3-moto``: the S3BlobStore against the shared moto server (tests/moto_server.py), a
+- ``s3-moto``: the S3BlobStore against the shared moto server (tests/support/moto_server.py), a
   fresh bucket per test. moto checks no signatures, expiries or POST policies, so the
   suite asserts the policy document itself as well.
 
@@ -38,7 +38,8 @@ from adapters.blobs.s3 import S3BlobStore
 from api.blob_routes import blob_routes
 from api.request_ids import RequestIdMiddleware
 from domain.ports import BlobStore, UploadTarget
-from tests.moto_server import REGION, shared_moto_server, unique_name
+from tests.support.clock import FakeClock
+from tests.support.moto_server import REGION, shared_moto_server, unique_name
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -48,24 +49,11 @@ START_TIMEOUT_SECONDS = 10.0
 HTTP_TIMEOUT_SECONDS = 10.0
 
 
-class FakeClock:
-    """Wall-clock time that a test can move forward (URLs expire without sleeping)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @dataclass
 class LocalParts:
     store: LocalBlobStore
     root: Path
-    clock: FakeClock
+    clock: FakeClock  # wall-clock time a test moves forward: URLs expire without sleeping
     signer: UrlSigner  # signs with the store's key: forges URLs a client could not make
     base_url: str
 
@@ -209,7 +197,11 @@ async def _local_backend(server: LocalServer, tmp_path: Path) -> AsyncIterator[B
     root = tmp_path / "blobs"
     clock = FakeClock()
     store = LocalBlobStore(
-        root, base_url=server.base_url, signing_key=SIGNING_KEY, clock=clock, max_expiry=3600
+        root,
+        base_url=server.base_url,
+        signing_key=SIGNING_KEY,
+        clock=clock.seconds,
+        max_expiry=3600,
     )
     store.prepare()
     server.dispatch.app = build_blob_app(store)

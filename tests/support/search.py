@@ -3,7 +3,7 @@
 from typing import Any
 
 from domain.models import Principal
-from tests.functional.conftest import GraphQLResult, SchemaClient
+from tests.support.schema_client import GraphQLResult, SchemaClient
 
 SEARCH = """
 query($q: String!, $types: [SearchType!], $filter: SearchFilter, $first: Int, $after: String) {

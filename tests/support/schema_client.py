@@ -1,0 +1,132 @@
+"""Execute the real schema with a Principal over the in-memory store (the functional tier's
+client, also used by the security tier)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from adapters.blobs.memory import InMemoryBlobStore
+from adapters.items.memory import InMemoryItemStore
+from domain.cursor_signer import CursorSigner
+from domain.files import FileLimits, FileService, new_file_id
+from domain.ids import to_global_id
+from domain.models import Principal
+from domain.ports import ItemStore
+from domain.search.service import SearchService
+from domain.users import UserProfiles, UserRepository
+from resolvers.context import Context
+from resolvers.schema import build_schema
+from resolvers.services import Services
+from tests.support.clock import FakeClock
+
+FIXED_NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class GraphQLResult:
+    data: Any
+    errors: list[dict[str, Any]]
+
+    @property
+    def codes(self) -> list[str]:
+        return [error["extensions"]["code"] for error in self.errors]
+
+
+FILE_FIELDS = (
+    "id name contentType size sha256 status visibility description tags version "
+    "createdAt updatedAt downloadUrl owner { username }"
+)
+CREATE_UPLOAD = f"""
+mutation($input: CreateUploadInput!) {{
+  createUpload(input: $input) {{
+    file {{ {FILE_FIELDS} }}
+    upload {{ url method fields headers expiresAt }}
+  }}
+}}"""
+COMPLETE_UPLOAD = f"mutation($id: ID!) {{ completeUpload(id: $id) {{ {FILE_FIELDS} }} }}"
+
+
+class SchemaClient:
+    def __init__(self, wrap_store: Callable[[ItemStore], ItemStore] | None = None) -> None:
+        self.store = InMemoryItemStore()
+        # What the services use: the store itself, or a wrapper (counting, interleaving).
+        self.items: ItemStore = self.store if wrap_store is None else wrap_store(self.store)
+        # FIXED_NOW until a test moves it on (to give files distinct creation times).
+        self.clock = FakeClock(FIXED_NOW)
+        self.blobs = InMemoryBlobStore(max_expiry=3600, clock=self.clock.seconds)
+        users = UserRepository(self.items)
+        cursors = CursorSigner(b"functional-tests-cursor-key-0123456789")
+        self.services = Services(
+            users=users,
+            profiles=UserProfiles(users, clock=self.clock),
+            files=FileService(
+                items=self.items,
+                blobs=self.blobs,
+                clock=self.clock,
+                id_factory=new_file_id,
+                limits=FileLimits(
+                    max_upload_bytes=10 * 1024 * 1024,
+                    quota_bytes=50 * 1024 * 1024,
+                    pending_ttl_seconds=3600,
+                    upload_expiry_seconds=900,
+                ),
+            ),
+            cursors=cursors,
+            search=SearchService(items=self.items, cursors=cursors, clock=self.clock),
+        )
+        self.schema = build_schema()
+
+    async def sign_in(self, principal: Principal) -> Principal:
+        await self.services.profiles.ensure_profile(principal)
+        return principal
+
+    async def execute(
+        self,
+        query: str,
+        principal: Principal | None = None,
+        variables: dict[str, Any] | None = None,
+        auth_error: Exception | None = None,
+    ) -> GraphQLResult:
+        context = Context(request_id="req-test", services=self.services, principal=principal)
+        if auth_error is not None:
+            context.auth_error = auth_error  # type: ignore[assignment]
+        result = await self.schema.execute(query, variable_values=variables, context_value=context)
+        errors = [dict(error.formatted) for error in result.errors or []]
+        return GraphQLResult(data=result.data, errors=errors)
+
+    async def create_upload(
+        self, principal: Principal, data: bytes = b"hello", **declared: Any
+    ) -> dict[str, Any]:
+        """createUpload's payload ({file, upload}); the size defaults to len(data)."""
+        fields = {"name": "notes.txt", "contentType": "text/plain", "size": len(data)}
+        result = await self.execute(CREATE_UPLOAD, principal, {"input": fields | declared})
+        assert result.errors == [], result.errors
+        payload: dict[str, Any] = result.data["createUpload"]
+        return payload
+
+    def send_bytes(self, upload: dict[str, Any], data: bytes) -> None:
+        """What a client does with an upload target (the fake store checks it as S3 would)."""
+        assert upload["method"] == "PUT"
+        self.blobs.receive_upload(upload["url"], data, upload["headers"])
+
+    async def upload(
+        self, principal: Principal, data: bytes = b"hello", **declared: Any
+    ) -> dict[str, Any]:
+        """A READY file made the way a client makes one; one second after the last."""
+        self.clock.advance(1)
+        payload = await self.create_upload(principal, data, **declared)
+        self.send_bytes(payload["upload"], data)
+        result = await self.execute(COMPLETE_UPLOAD, principal, {"id": payload["file"]["id"]})
+        assert result.errors == [], result.errors
+        file: dict[str, Any] = result.data["completeUpload"]
+        return file
+
+
+def user_gid(principal: Principal) -> str:
+    return to_global_id("User", principal.user_id)
+
+
+ALICE = Principal(user_id="u-alice", username="alice", email="alice@example.com", groups=())
+BOB = Principal(user_id="u-bob", username="bob", email="bob@example.com", groups=())
+ADMIN = Principal(user_id="u-root", username="root", email="root@example.com", groups=("admin",))
