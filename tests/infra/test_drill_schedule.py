@@ -290,7 +290,7 @@ def test_every_drill_check_has_a_regression() -> None:
 # --------------------------------------------------------------------------- workflow ----
 
 
-def test_the_drill_workflow_passesactionlint_findings() -> None:
+def test_the_drill_workflow_passes_actionlint() -> None:
     assert actionlint_findings(DRILL_WORKFLOW) == []
 
 
