@@ -199,9 +199,8 @@ async def seed(
                 "sk": key.sk,
                 "type": "FileUsage",
                 "owner_id": f"u{owner}",
-                "ready_bytes": 0,
-                "pending": {},
-                "version": 1,
+                "used_bytes": 0,
+                "pending_uploads": 0,
             }
         )
         if len(batch) >= MAX_WRITE_ITEMS:

@@ -5,8 +5,8 @@ The ItemStore is shaped like DynamoDB (one table, a partition key ``pk`` and sor
 the repositories is written once and honoured exactly by SQLite, DynamoDB and the fake.
 """
 
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -79,7 +79,29 @@ class Check:
     condition: Condition
 
 
-WriteOp = Put | Delete | Check
+@dataclass(frozen=True, slots=True)
+class Add:
+    """Add whole numbers to attributes of one item, evaluated by the store itself, so that
+    concurrent Adds to one item serialise there and none is lost (no read, no version).
+
+    A missing attribute counts as 0; a missing item is created holding its key, ``defaults``
+    and the deltas. ``defaults`` are also set on an existing item where they are missing.
+    The whole write fails with ConflictError, writing nothing, unless every attribute added
+    to is missing or a number and every attribute named in ``at_most`` is, after the
+    addition, at most its bound. Attribute names are plain identifiers (letters, digits,
+    "_"), neither key nor index attributes; deltas and bounds lie within +-MAX_ADD."""
+
+    key: Key
+    deltas: Mapping[str, int]
+    at_most: Mapping[str, int] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+
+# Far below SQLite's 64-bit integers and DynamoDB's 38 digits: sums of a few such numbers
+# stay exact everywhere.
+MAX_ADD = 10**15
+
+WriteOp = Put | Delete | Check | Add
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +135,7 @@ class ItemStore(Protocol):
 
     async def write(self, ops: Sequence[WriteOp]) -> None:
         """Apply all ops atomically (at most MAX_WRITE_ITEMS, at most one op per key).
-        A failed condition raises ConflictError and writes nothing."""
+        A failed condition (or an Add's bound) raises ConflictError and writes nothing."""
         ...
 
     def scan(self, *, page_size: int = 500) -> AsyncIterator[list[Item]]:

@@ -2,15 +2,18 @@
 "absent", "exists" and "version equals N" mean exactly the same everywhere."""
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain.errors import InvalidInputError
 from domain.ports import (
     INDEXES,
+    MAX_ADD,
     MAX_QUERY_LIMIT,
     MAX_WRITE_ITEMS,
     Absent,
+    Add,
     Condition,
     Exists,
     Item,
@@ -26,6 +29,11 @@ _INT_LIMIT = 10**38
 # DynamoDB's nesting limit; it also keeps recursive JSON encoders far from Python's limit.
 _MAX_DEPTH = 32
 MAX_ITEM_BYTES = 400 * 1024
+# Written into SQLite JSON paths and DynamoDB expression names: keep them plain.
+_ADD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_KEY_ATTRIBUTES = frozenset(
+    {"pk", "sk", *(name for index in INDEXES for name in index_keys(index))}
+)
 
 
 def op_key(op: WriteOp) -> tuple[str, str]:
@@ -46,6 +54,8 @@ def check_write_batch(ops: Sequence[WriteOp]) -> None:
     for op in ops:
         if isinstance(op, Put):
             _check_item(op.item)
+        elif isinstance(op, Add):
+            _check_add(op)
         key = op_key(op)
         if key in seen:
             raise InvalidInputError("A write may touch each item only once")
@@ -75,6 +85,61 @@ def _check_item(item: Item) -> None:
     # SQLite and the fake from accepting what the production table cannot hold.
     if len(json.dumps(item, separators=(",", ":")).encode()) > MAX_ITEM_BYTES:
         raise InvalidInputError(f"An item may hold at most {MAX_ITEM_BYTES} bytes")
+
+
+def _check_add(op: Add) -> None:
+    key = op.key
+    if not all(
+        isinstance(part, str) and part and is_storable_text(part) for part in (key.pk, key.sk)
+    ):
+        raise InvalidInputError("An Add needs a non-empty 'pk' and 'sk'")
+    if not op.deltas:
+        raise InvalidInputError("An Add needs at least one attribute to add to")
+    for name, number in [*op.deltas.items(), *op.at_most.items()]:
+        if not isinstance(name, str) or not _ADD_NAME.fullmatch(name) or name in _KEY_ATTRIBUTES:
+            raise InvalidInputError(f"Cannot add to attribute {name!r}")
+        if isinstance(number, bool) or not isinstance(number, int) or abs(number) > MAX_ADD:
+            raise InvalidInputError(f"Deltas and bounds are whole numbers within +-{MAX_ADD}")
+    if not set(op.at_most) <= set(op.deltas):
+        raise InvalidInputError("An Add bounds only attributes it adds to")
+    for name in op.defaults:
+        if not isinstance(name, str) or not _ADD_NAME.fullmatch(name) or name in _KEY_ATTRIBUTES:
+            raise InvalidInputError(f"Cannot default attribute {name!r}")
+        if name in op.deltas:
+            raise InvalidInputError("An Add's defaults and deltas name different attributes")
+    _check_value(dict(op.defaults), depth=0)
+
+
+def is_number(value: Any) -> bool:
+    """What an Add may add to: DynamoDB keeps booleans apart from numbers."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def add_holds(op: Add, current: Item | None) -> bool:
+    """Whether ``op`` may apply to the stored ``current`` (what every store evaluates)."""
+    values = current or {}
+    for name, delta in op.deltas.items():
+        value = values.get(name, 0)
+        if not is_number(value):
+            return False
+        if name in op.at_most and value + delta > op.at_most[name]:
+            return False
+    return True
+
+
+def added(op: Add, current: Item | None) -> Item:
+    """The item after ``op`` (which must hold): what the store holds once it applied."""
+    result: Item = dict(current) if current is not None else {"pk": op.key.pk, "sk": op.key.sk}
+    for name, value in op.defaults.items():
+        result.setdefault(name, value)
+    for name, delta in op.deltas.items():
+        result[name] = result.get(name, 0) + delta
+    return result
+
+
+def add_bounds(op: Add) -> Mapping[str, int]:
+    """Per bounded attribute, the most it may hold *before* the addition."""
+    return {name: bound - op.deltas[name] for name, bound in op.at_most.items()}
 
 
 def _check_value(value: Any, *, depth: int) -> None:

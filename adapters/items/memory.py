@@ -7,15 +7,18 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.items.conditions import (
+    add_holds,
+    added,
     check_write_batch,
     condition_holds,
+    op_key,
     validate_page_size,
     validate_query,
 )
 from adapters.items.cursors import decode_cursor, encode_cursor
 from domain.errors import ConflictError
 from domain.ports import (
-    Check,
+    Add,
     Delete,
     Item,
     Key,
@@ -92,16 +95,20 @@ class InMemoryItemStore:
     async def write(self, ops: Sequence[WriteOp]) -> None:
         check_write_batch(ops)
         for op in ops:
-            key = op.key if isinstance(op, Delete | Check) else Key(op.item["pk"], op.item["sk"])
-            if op.condition is not None and not condition_holds(
-                op.condition, self.items.get((key.pk, key.sk))
-            ):
+            current = self.items.get(op_key(op))
+            if isinstance(op, Add):
+                holds = add_holds(op, current)
+            else:
+                holds = op.condition is None or condition_holds(op.condition, current)
+            if not holds:
                 raise ConflictError("The item changed or already exists; nothing was written")
         for op in ops:
             if isinstance(op, Put):
-                self.items[(op.item["pk"], op.item["sk"])] = _copied(op.item)
+                self.items[op_key(op)] = _copied(op.item)
             elif isinstance(op, Delete):
-                self.items.pop((op.key.pk, op.key.sk), None)
+                self.items.pop(op_key(op), None)
+            elif isinstance(op, Add):
+                self.items[op_key(op)] = _copied(added(op, self.items.get(op_key(op))))
 
     async def scan(self, *, page_size: int = 500) -> AsyncIterator[list[Item]]:
         validate_page_size(page_size)

@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from adapters.items.conditions import (
+    add_bounds,
+    add_holds,
+    added,
     check_write_batch,
     condition_holds,
     is_storable_text,
@@ -32,7 +35,7 @@ from adapters.items.conditions import (
 )
 from adapters.items.cursors import decode_cursor, encode_cursor
 from domain.errors import ConflictError, StoreUnavailableError
-from domain.ports import INDEXES, Delete, Item, Key, Page, Put, WriteOp, index_keys
+from domain.ports import INDEXES, Add, Delete, Item, Key, Page, Put, WriteOp, index_keys
 
 _T = TypeVar("_T")
 
@@ -223,7 +226,9 @@ class SqliteItemStore:
         rows = [_row(op.item) for op in ops if isinstance(op, Put)]
         with self._transaction(connection, "BEGIN IMMEDIATE"):
             for op in ops:
-                if op.condition is not None and not condition_holds(
+                if isinstance(op, Add):
+                    _add(connection, op)
+                elif op.condition is not None and not condition_holds(
                     op.condition, _get_one(connection, *op_key(op))
                 ):
                     raise ConflictError(_CONFLICT)
@@ -322,6 +327,46 @@ def _row(item: Item) -> tuple[Any, ...]:
 def _decode(data: str) -> Item:
     item: Item = json.loads(data)
     return item
+
+
+def _add(connection: sqlite3.Connection, op: Add) -> None:
+    """One UPDATE whose WHERE is the Add's condition, so SQLite itself checks and adds
+    (the caller holds the write transaction); only a missing item needs a second step."""
+    sql, params = _add_sql(op)
+    if connection.execute(sql, params).rowcount == 1:
+        return
+    if _get_one(connection, op.key.pk, op.key.sk) is not None or not add_holds(op, None):
+        raise ConflictError(_CONFLICT)
+    connection.execute(_UPSERT, _row(added(op, None)))
+
+
+def _add_sql(op: Add) -> tuple[str, list[Any]]:
+    # JSON paths are bound parameters like every value; names are plain identifiers anyway.
+    paths = {name: f"$.{name}" for name in [*op.deltas, *op.defaults]}
+    value = "data"
+    params: list[Any] = []
+    if op.deltas:
+        value = (
+            f"json_set({value}"
+            + ", ?, coalesce(json_extract(data, ?), 0) + ?" * len(op.deltas)
+            + ")"
+        )
+        for name, delta in op.deltas.items():
+            params += [paths[name], paths[name], delta]
+    if op.defaults:
+        value = f"json_insert({value}" + ", ?, json(?)" * len(op.defaults) + ")"
+        for name, default in op.defaults.items():
+            params += [paths[name], json.dumps(default, ensure_ascii=False)]
+    where = ["pk = ?", "sk = ?"]
+    params += [op.key.pk, op.key.sk]
+    for name in op.deltas:
+        where.append("coalesce(json_type(data, ?), 'integer') = 'integer'")
+        params.append(paths[name])
+    for name, most in add_bounds(op).items():
+        where.append("coalesce(json_extract(data, ?), 0) <= ?")
+        params += [paths[name], most]
+    sql = f"UPDATE items SET data = {value} WHERE {' AND '.join(where)}"  # noqa: S608 - placeholders only
+    return sql, params
 
 
 def _get_one(connection: sqlite3.Connection, pk: str, sk: str) -> Item | None:

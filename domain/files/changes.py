@@ -8,7 +8,6 @@ on top of the winner's — no update is lost either way.
 
 from dataclasses import dataclass, replace
 
-from domain.clock import epoch
 from domain.errors import ConflictError
 from domain.files import items as file_items
 from domain.files.checks import check_expected_version
@@ -22,7 +21,7 @@ from domain.files.deps import (
 )
 from domain.files.models import UNSET, FileChanges, Unset
 from domain.files.rules import check_visibility, clean_description, clean_name, clean_tags
-from domain.models import FileRecord, FileStatus, Principal, Visibility
+from domain.models import FileRecord, Principal, Visibility
 from domain.ports import WriteOp
 from domain.retries import pause_before_retry
 
@@ -61,7 +60,7 @@ async def delete_file(
         record = await changeable_file(deps, viewer, file_id)
         check_expected_version(record, expected_version)
         try:
-            await deps.files.write(await _deletion(deps, record))
+            await deps.files.write(_deletion(record))
         except ConflictError:
             continue
         await index_for_search(deps, record.id)
@@ -71,14 +70,10 @@ async def delete_file(
     raise gave_up()
 
 
-async def _deletion(deps: FileDeps, record: FileRecord) -> list[WriteOp]:
+def _deletion(record: FileRecord) -> list[WriteOp]:
     ops: list[WriteOp] = [file_items.delete_file(record)]
     ops += [file_items.delete_share(record.id, user_id) for user_id in record.shared_with]
-    usage = (await deps.files.usage(record.owner_id)).pruned(epoch(deps.clock()))
-    if usage.version:  # no usage item: nothing was ever accounted to release
-        released = usage.release(record.id, record.size, ready=record.status is FileStatus.READY)
-        ops.append(file_items.put_usage(released))
-    return ops
+    return [*ops, *file_items.release(record)]
 
 
 @dataclass(frozen=True, slots=True)

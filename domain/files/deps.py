@@ -15,8 +15,10 @@ from domain.users import UserRepository
 
 logger = logging.getLogger(__name__)
 
-# Optimistic writes retry this often on a ConflictError before giving up with it, with a
-# random pause before each retry (domain/retries.py).
+# Optimistic writes of one file's items (conditioned on its version) retry this often on a
+# ConflictError before giving up with it, with a random pause before each retry
+# (domain/retries.py). Only changes to that same file conflict: the user's usage is added to
+# by the store, never rewritten.
 SAVE_ATTEMPTS = 8
 
 

@@ -4,6 +4,7 @@
     file meta   FILE#<file id>   META             OWNER#<owner id>       <created at>#<file id>
     share       FILE#<file id>   SHARE#<user id>  SHAREDWITH#<user id>   <shared at>#<file id>
     usage       USER#<owner id>  USAGE            -                      -
+    reservation USER#<owner id>  RESERVATION#<file id>  -                -
 
 Times in sort keys are ISO-8601 UTC with microseconds, so they sort as text. A PENDING
 file's meta (and its share items) carry ``expires_at`` in epoch seconds: the DynamoDB TTL
@@ -13,12 +14,11 @@ attribute, removed when the file becomes READY. The blob key derives from the id
 import re
 import uuid
 from collections.abc import Iterable
-from types import MappingProxyType
 
 from domain.clock import from_iso, to_iso
 from domain.files.quota import Reservation, Usage
 from domain.models import FileRecord, FileStatus, Visibility
-from domain.ports import Absent, Delete, Item, Key, Put, VersionIs
+from domain.ports import Absent, Add, Delete, Exists, Item, Key, Put, VersionIs, WriteOp
 
 # Server-made ids are uuid4 hex; anything else a client sends cannot name a file. Keeping
 # ids to this alphabet also keeps "#" out of keys and makes every blob key valid.
@@ -171,33 +171,83 @@ def shared_file_id(item: Item) -> str:
 
 # --- usage ----------------------------------------------------------------------------
 
+RESERVATION_PREFIX = "RESERVATION#"
+
+
+def reservation_key(owner_id: str, file_id: str) -> Key:
+    return Key(f"USER#{owner_id}", f"{RESERVATION_PREFIX}{file_id}")
+
+
+def reservation_partition(owner_id: str) -> str:
+    return f"USER#{owner_id}"
+
 
 def usage_from_item(owner_id: str, item: Item | None) -> Usage:
     if item is None:
         return Usage(owner_id)
-    pending = {
-        file_id: Reservation(int(size), int(expires_at))
-        for file_id, (size, expires_at) in (item.get("pending") or {}).items()
-    }
     return Usage(
         owner_id,
-        ready_bytes=item["ready_bytes"],
-        pending=MappingProxyType(pending),
-        version=item["version"],
+        used_bytes=int(item.get("used_bytes", 0)),
+        pending_uploads=int(item.get("pending_uploads", 0)),
     )
 
 
-def put_usage(usage: Usage) -> Put:
-    """The next version of the usage item, conditioned on the version it was read at."""
-    key = usage_key(usage.owner_id)
+def reservation_from_item(item: Item) -> Reservation:
+    return Reservation(str(item["file_id"]), int(item["size"]), int(item["reserved_until"]))
+
+
+def _add_usage(owner_id: str, deltas: dict[str, int], at_most: dict[str, int] | None = None) -> Add:
+    return Add(
+        usage_key(owner_id),
+        deltas,
+        at_most=at_most or {},
+        defaults={"type": "FileUsage", "owner_id": owner_id},
+    )
+
+
+def reserve(record: FileRecord, *, quota_bytes: int, max_pending: int) -> list[WriteOp]:
+    """Reserve a new PENDING file's bytes; the store refuses (ConflictError) past the quota
+    or the cap on unfinished uploads."""
+    assert record.expires_at is not None
+    key = reservation_key(record.owner_id, record.id)
     item: Item = {
         "pk": key.pk,
         "sk": key.sk,
-        "type": "FileUsage",
-        "owner_id": usage.owner_id,
-        "ready_bytes": usage.ready_bytes,
-        "pending": {fid: [res.size, res.expires_at] for fid, res in usage.pending.items()},
-        "version": usage.version + 1,
+        "type": "FileReservation",
+        "file_id": record.id,
+        "size": record.size,
+        # Not "expires_at", the table's TTL attribute: a reservation the store dropped on
+        # its own would never release its bytes.
+        "reserved_until": record.expires_at,
     }
-    condition = Absent() if usage.version == 0 else VersionIs(usage.version)
-    return Put(item, condition=condition)
+    return [
+        Put(item, condition=Absent()),
+        _add_usage(
+            record.owner_id,
+            {"used_bytes": record.size, "pending_uploads": 1},
+            {"used_bytes": quota_bytes, "pending_uploads": max_pending},
+        ),
+    ]
+
+
+def settle(record: FileRecord) -> list[WriteOp]:
+    """The upload completed: its reservation becomes READY bytes (used_bytes stays)."""
+    return [
+        Delete(reservation_key(record.owner_id, record.id), condition=Exists()),
+        _add_usage(record.owner_id, {"pending_uploads": -1}),
+    ]
+
+
+def release(record: FileRecord) -> list[WriteOp]:
+    """The file is deleted: free its READY bytes, or its reservation."""
+    if record.status is FileStatus.READY:
+        return [_add_usage(record.owner_id, {"used_bytes": -record.size})]
+    return reclaim(record.owner_id, Reservation(record.id, record.size, 0))
+
+
+def reclaim(owner_id: str, reservation: Reservation) -> list[WriteOp]:
+    """Release a reservation, unless completing, deleting or reclaiming already did."""
+    return [
+        Delete(reservation_key(owner_id, reservation.file_id), condition=Exists()),
+        _add_usage(owner_id, {"used_bytes": -reservation.size, "pending_uploads": -1}),
+    ]

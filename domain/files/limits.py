@@ -26,7 +26,7 @@ class FileLimits:
             raise ValueError("upload_expiry_seconds must not exceed pending_ttl_seconds")
         if self.download_expiry_default > self.download_expiry_max:
             raise ValueError("download_expiry_default must not exceed download_expiry_max")
-        # Deleting (or completing) a file writes its meta, its usage and every share item
-        # in one atomic write.
-        if self.max_shares_per_file > MAX_WRITE_ITEMS - 2:
-            raise ValueError(f"max_shares_per_file must be at most {MAX_WRITE_ITEMS - 2}")
+        # Deleting (or completing) a file writes its meta, its reservation, its usage and
+        # every share item in one atomic write.
+        if self.max_shares_per_file > MAX_WRITE_ITEMS - 3:
+            raise ValueError(f"max_shares_per_file must be at most {MAX_WRITE_ITEMS - 3}")

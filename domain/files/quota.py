@@ -1,73 +1,43 @@
 """Per-user storage accounting: bytes of READY files plus reservations for PENDING ones.
 
-The ItemStore can only condition a write on a whole item's version, so a user's usage is
-one item, and every change to a user's files rewrites it in the same atomic write as the
-file itself (guarded by VersionIs): two uploads racing for the last free bytes cannot both
-commit. This module is the arithmetic; items.py and repository.py store it.
+A user's usage is one counter item that the store itself adds to (ItemStore ``Add``), in
+the same atomic write as the file it accounts for: a reservation is refused by the store
+when it would take the user past the quota or past the cap on unfinished uploads, so
+parallel uploads of one user serialise in the store instead of retrying in the app, and
+two uploads racing for the last free bytes cannot both commit.
+
+Each unfinished upload also has a reservation item (its size and expiry). Completing or
+deleting the upload removes it on condition that it still exists, and so does reclaiming
+it once the upload expired unfinished: whichever comes first releases the bytes, exactly
+once. Reservation items carry no TTL, so the store never drops one without releasing it.
 """
 
-from dataclasses import dataclass, field, replace
-from types import MappingProxyType
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from domain.errors import InvalidInputError
-
-
-class Reservation(NamedTuple):
-    size: int
-    expires_at: int  # epoch seconds; the same instant the PENDING file itself expires
 
 
 @dataclass(frozen=True, slots=True)
 class Usage:
     owner_id: str
-    ready_bytes: int = 0
-    pending: MappingProxyType[str, Reservation] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
-    # The stored item's version; 0 means no item is stored yet.
-    version: int = 0
+    used_bytes: int = 0  # READY files plus reservations not yet released
+    pending_uploads: int = 0  # reservations not yet released
 
-    @property
-    def used_bytes(self) -> int:
-        return self.ready_bytes + sum(reservation.size for reservation in self.pending.values())
 
-    def pruned(self, now: int) -> "Usage":
-        """Without the reservations of uploads that expired unfinished: their files are
-        gone (or about to be, by TTL) and can no longer become READY."""
-        live = {fid: res for fid, res in self.pending.items() if now < res.expires_at}
-        return self._with(pending=live)
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    file_id: str
+    size: int
+    expires_at: int  # epoch seconds; the same instant the PENDING file itself expires
 
-    def reserve(
-        self, file_id: str, reservation: Reservation, *, quota_bytes: int, max_pending: int
-    ) -> "Usage":
-        if len(self.pending) >= max_pending:
-            raise InvalidInputError(
-                f"too many unfinished uploads ({max_pending}); complete or delete some first"
-            )
-        if self.used_bytes + reservation.size > quota_bytes:
-            raise InvalidInputError(
-                f"storage quota exceeded: {self.used_bytes} of {quota_bytes} bytes used, "
-                f"{reservation.size} more requested"
-            )
-        return self._with(pending={**self.pending, file_id: reservation})
 
-    def settle(self, file_id: str, size: int) -> "Usage":
-        """The upload completed: its reservation becomes READY bytes."""
-        pending = dict(self.pending)
-        pending.pop(file_id, None)
-        return self._with(pending=pending, ready_bytes=self.ready_bytes + size)
-
-    def release(self, file_id: str, size: int, *, ready: bool) -> "Usage":
-        """The file was deleted: free its bytes (READY) or its reservation (PENDING)."""
-        pending = dict(self.pending)
-        pending.pop(file_id, None)
-        ready_bytes = max(0, self.ready_bytes - size) if ready else self.ready_bytes
-        return self._with(pending=pending, ready_bytes=ready_bytes)
-
-    def _with(self, *, pending: dict[str, Reservation], ready_bytes: int | None = None) -> "Usage":
-        return replace(
-            self,
-            pending=MappingProxyType(pending),
-            ready_bytes=self.ready_bytes if ready_bytes is None else ready_bytes,
+def over_limit(usage: Usage, size: int, *, quota_bytes: int, max_pending: int) -> InvalidInputError:
+    """Why the store refused to reserve ``size`` more bytes, as the user should read it."""
+    if usage.pending_uploads >= max_pending:
+        return InvalidInputError(
+            f"too many unfinished uploads ({max_pending}); complete or delete some first"
         )
+    return InvalidInputError(
+        f"storage quota exceeded: {usage.used_bytes} of {quota_bytes} bytes used, "
+        f"{size} more requested"
+    )

@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 from domain.clock import Clock
 from domain.files import items as file_items
 from domain.files.models import FilePage
-from domain.files.quota import Usage
+from domain.files.quota import Reservation, Usage
 from domain.models import FileRecord
 from domain.paging import collect
-from domain.ports import Item, ItemStore, WriteOp
+from domain.ports import MAX_QUERY_LIMIT, Item, ItemStore, WriteOp
 
 Keep = Callable[[FileRecord], bool]
 
@@ -39,6 +39,16 @@ class FileRepository:
     async def usage(self, owner_id: str) -> Usage:
         [item] = await self._items.get_many([file_items.usage_key(owner_id)])
         return file_items.usage_from_item(owner_id, item)
+
+    async def reservations(self, owner_id: str) -> list[Reservation]:
+        """The owner's unreleased reservations (at most the cap on unfinished uploads, plus
+        any that expired and were not reclaimed yet; one page is enough to make room)."""
+        page = await self._items.query(
+            file_items.reservation_partition(owner_id),
+            prefix=file_items.RESERVATION_PREFIX,
+            limit=MAX_QUERY_LIMIT,
+        )
+        return [file_items.reservation_from_item(item) for item in page.items]
 
     async def share_times(self, file_id: str) -> dict[str, str]:
         """user id -> shared_at of the file's share items (bounded by the share cap)."""

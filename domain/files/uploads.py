@@ -12,7 +12,7 @@ from domain.files import items as file_items
 from domain.files.checks import NOT_FOUND_MESSAGE, check_changeable
 from domain.files.deps import SAVE_ATTEMPTS, FileDeps, discard_blob, gave_up, index_for_search
 from domain.files.models import NewFile
-from domain.files.quota import Reservation
+from domain.files.quota import over_limit
 from domain.files.rules import (
     check_size,
     check_visibility,
@@ -23,7 +23,7 @@ from domain.files.rules import (
     clean_tags,
 )
 from domain.models import FileRecord, FileStatus, Principal
-from domain.ports import BlobInfo, UploadTarget
+from domain.ports import BlobInfo, UploadTarget, WriteOp
 from domain.retries import pause_before_retry
 
 logger = logging.getLogger(__name__)
@@ -42,25 +42,52 @@ async def create_upload(
         sha256=record.sha256,
         expires_in=deps.limits.upload_expiry_seconds,
     )
-    assert record.expires_at is not None
-    reservation = Reservation(record.size, record.expires_at)
-    for attempt in range(SAVE_ATTEMPTS):
-        await pause_before_retry(attempt)
-        usage = (await deps.files.usage(viewer.user_id)).pruned(epoch(record.created_at))
-        reserved = usage.reserve(
-            record.id,
-            reservation,
-            quota_bytes=deps.limits.quota_bytes,
-            max_pending=deps.limits.max_pending_uploads,
-        )
+    # The file id is new, so the only condition that can fail is the store's check of the
+    # usage bounds: no retry loop, parallel uploads of one user serialise in the store.
+    ops = [file_items.put_new_file(record), *_reservation(deps, record)]
+    try:
+        await deps.files.write(ops)
+    except ConflictError:
+        if not await _reclaim_expired(deps, viewer.user_id, epoch(record.created_at)):
+            raise await _over_limit(deps, record) from None
         try:
-            await deps.files.write(
-                [file_items.put_new_file(record), file_items.put_usage(reserved)]
-            )
+            await deps.files.write(ops)  # once more, with what expired uploads held freed
         except ConflictError:
-            continue  # another upload of this user moved the usage on: re-check the quota
-        return record, target
-    raise ConflictError("Too many uploads at once; try again")
+            raise await _over_limit(deps, record) from None
+    return record, target
+
+
+def _reservation(deps: FileDeps, record: FileRecord) -> list[WriteOp]:
+    limits = deps.limits
+    return file_items.reserve(
+        record, quota_bytes=limits.quota_bytes, max_pending=limits.max_pending_uploads
+    )
+
+
+async def _reclaim_expired(deps: FileDeps, owner_id: str, now: int) -> bool:
+    """Release the reservations of the owner's uploads that expired unfinished; whether any
+    was released here. Each release is conditioned on the reservation still existing, so a
+    racing completion, deletion or reclaim releases it once, never twice."""
+    released = False
+    for reservation in await deps.files.reservations(owner_id):
+        if now < reservation.expires_at:
+            continue
+        try:
+            await deps.files.write(file_items.reclaim(owner_id, reservation))
+        except ConflictError:
+            continue  # released meanwhile by someone else
+        released = True
+    return released
+
+
+async def _over_limit(deps: FileDeps, record: FileRecord) -> InvalidInputError:
+    usage = await deps.files.usage(record.owner_id)
+    return over_limit(
+        usage,
+        record.size,
+        quota_bytes=deps.limits.quota_bytes,
+        max_pending=deps.limits.max_pending_uploads,
+    )
 
 
 def _pending_record(deps: FileDeps, viewer: Principal, new: NewFile) -> FileRecord:
@@ -168,10 +195,9 @@ async def _verify_and_settle(deps: FileDeps, record: FileRecord, now: datetime) 
         updated_at=now,
         expires_at=None,
     )
-    usage = (await deps.files.usage(record.owner_id)).pruned(epoch(now))
-    ops = [
+    ops: list[WriteOp] = [
         file_items.put_file_over(ready, record.version),
-        file_items.put_usage(usage.settle(record.id, record.size)),
+        *file_items.settle(record),
     ]
     if record.shared_with:
         # Rewritten without the TTL the PENDING file's shares carried.

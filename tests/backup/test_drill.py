@@ -57,7 +57,7 @@ async def test_the_comparison_finds_missing_changed_and_extra_items_and_bad_byte
 
         [usage] = await restored.items.get_many([Key("USER#u-alice", "USAGE")])
         assert usage is not None
-        await restored.items.write([Put({**usage, "ready_bytes": 1})])
+        await restored.items.write([Put({**usage, "used_bytes": 1})])
         await restored.items.write([Delete(Key("USER#u-bob", "PROFILE"))])
         await restored.items.write([Put({"pk": "EXTRA#1", "sk": "X"})])
         await restored.blobs.write(

@@ -161,7 +161,8 @@ async def test_deleting_a_pending_file_releases_its_reservation(world: World) ->
     pending = await world.pending(alice, b"x" * 100)
     await world.service.delete_file(alice, pending.id)
     usage = await world.service.repository.usage(alice.user_id)
-    assert (usage.used_bytes, dict(usage.pending)) == (0, {})
+    assert (usage.used_bytes, usage.pending_uploads) == (0, 0)
+    assert await world.service.repository.reservations(alice.user_id) == []
 
 
 async def test_delete_with_a_stale_version_is_a_conflict_and_keeps_the_file(world: World) -> None:

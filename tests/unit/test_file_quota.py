@@ -5,7 +5,8 @@ import asyncio
 import pytest
 
 from domain.errors import ConflictError, InvalidInputError
-from domain.files import SAVE_ATTEMPTS, NewFile
+from domain.files import NewFile
+from domain.files.quota import Usage
 from domain.models import FileRecord
 from tests.support.file_world import PENDING_TTL, World, file_items_of, make_world
 
@@ -14,6 +15,10 @@ QUOTA = 100
 
 def declare(size: int) -> NewFile:
     return NewFile(name="blob.bin", content_type="application/octet-stream", size=size)
+
+
+async def reserved_ids(world: World, owner_id: str) -> set[str]:
+    return {r.file_id for r in await world.service.repository.reservations(owner_id)}
 
 
 @pytest.fixture
@@ -67,11 +72,26 @@ async def test_concurrent_uploads_cannot_exceed_the_quota() -> None:
     created = [result for result in results if isinstance(result, tuple)]
     refused = [result for result in results if isinstance(result, InvalidInputError)]
     assert (len(created), len(refused)) == (3, 2), results
-    assert world.store.calls["write"] > 3  # the racing writes really conflicted and retried
     assert len(file_items_of(world.items)) == 3
     usage = await world.service.repository.usage(alice.user_id)
-    assert usage.used_bytes == 90
-    assert set(usage.pending) == {record.id for record, _ in created}
+    assert usage == Usage(alice.user_id, used_bytes=90, pending_uploads=3)
+    assert await reserved_ids(world, alice.user_id) == {record.id for record, _ in created}
+
+
+async def test_parallel_uploads_of_one_user_each_write_once_and_all_succeed() -> None:
+    world = make_world(quota_bytes=QUOTA, interleaving=True, max_pending_uploads=50)
+    alice = await world.user("alice")
+    calls_before = world.store.calls["write"]
+
+    results = await asyncio.gather(
+        *(world.service.create_upload(alice, declare(2)) for _ in range(50))
+    )
+
+    assert len(results) == 50
+    # One write per upload: the store serialised them, nothing conflicted or retried.
+    assert world.store.calls["write"] - calls_before == 50
+    usage = await world.service.repository.usage(alice.user_id)
+    assert usage == Usage(alice.user_id, used_bytes=100, pending_uploads=50)
 
 
 async def test_expired_reservations_no_longer_count(world: World) -> None:
@@ -83,9 +103,23 @@ async def test_expired_reservations_no_longer_count(world: World) -> None:
     world.clock.advance(PENDING_TTL)
     fresh, _ = await world.service.create_upload(alice, declare(80))
 
+    assert await reserved_ids(world, alice.user_id) == {fresh.id}
     usage = await world.service.repository.usage(alice.user_id)
-    assert set(usage.pending) == {fresh.id}
-    assert abandoned.id not in usage.pending
+    assert usage == Usage(alice.user_id, used_bytes=80, pending_uploads=1)
+    with pytest.raises(InvalidInputError, match="expired"):
+        await world.service.complete_upload(alice, abandoned.id)
+
+
+async def test_completed_uploads_are_never_reclaimed(world: World) -> None:
+    alice = await world.user("alice")
+    await world.ready(alice, b"x" * 25)
+    world.clock.advance(PENDING_TTL)
+
+    with pytest.raises(InvalidInputError, match="25 of 100 bytes used, 80 more requested"):
+        await world.service.create_upload(alice, declare(80))
+
+    usage = await world.service.repository.usage(alice.user_id)
+    assert usage == Usage(alice.user_id, used_bytes=25, pending_uploads=0)
 
 
 async def test_unfinished_uploads_per_user_are_capped() -> None:
@@ -97,26 +131,34 @@ async def test_unfinished_uploads_per_user_are_capped() -> None:
         await world.service.create_upload(alice, declare(1))
     assert len(file_items_of(world.items)) == 3
 
+    world.clock.advance(PENDING_TTL)  # the three expire unfinished: room for new ones
+    await world.service.create_upload(alice, declare(1))
+    usage = await world.service.repository.usage(alice.user_id)
+    assert usage == Usage(alice.user_id, used_bytes=1, pending_uploads=1)
+
 
 async def test_completing_moves_the_reservation_into_ready_bytes(world: World) -> None:
     alice = await world.user("alice")
     record: FileRecord = await world.ready(alice, b"x" * 25)
     usage = await world.service.repository.usage(alice.user_id)
-    assert (usage.ready_bytes, dict(usage.pending)) == (25, {})
+    assert usage == Usage(alice.user_id, used_bytes=25, pending_uploads=0)
+    assert await reserved_ids(world, alice.user_id) == set()
     # Completing again must not count the bytes twice.
     await world.service.complete_upload(alice, record.id)
-    assert (await world.service.repository.usage(alice.user_id)).ready_bytes == 25
+    assert await world.service.repository.usage(alice.user_id) == usage
 
 
-async def test_a_hopelessly_contended_usage_item_gives_up_with_conflict(world: World) -> None:
+async def test_a_refused_reservation_is_a_quota_error_never_a_conflict(world: World) -> None:
+    """Whatever the store refuses on createUpload is the user's limit: the file id is new,
+    so no other condition can fail, and nothing is retried."""
     alice = await world.user("alice")
     real_write = world.store.inner.write
 
-    async def always_conflicting(ops: object) -> None:
-        raise ConflictError("moved on")
+    async def always_refusing(ops: object) -> None:
+        raise ConflictError("bound")
 
-    world.store.inner.write = always_conflicting  # type: ignore[method-assign]
-    with pytest.raises(ConflictError, match="try again"):
+    world.store.inner.write = always_refusing  # type: ignore[method-assign]
+    with pytest.raises(InvalidInputError, match="quota exceeded"):
         await world.service.create_upload(alice, declare(1))
     world.store.inner.write = real_write  # type: ignore[method-assign]
-    assert world.store.calls["write"] == SAVE_ATTEMPTS
+    assert world.store.calls["write"] == 1

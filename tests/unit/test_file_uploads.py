@@ -199,7 +199,7 @@ async def test_racing_completions_count_the_bytes_once() -> None:
     assert by_user == by_event
     assert by_user.version == 2
     usage = await world.service.repository.usage(alice.user_id)
-    assert (usage.ready_bytes, dict(usage.pending)) == (len(DATA), {})
+    assert (usage.used_bytes, usage.pending_uploads) == (len(DATA), 0)
 
 
 # --- download URLs ----------------------------------------------------------------------

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from adapters.items.conditions import add_bounds
 from adapters.items.cursors import decode_cursor
 from adapters.items.dynamodb.codec import key_attributes, to_attributes
 from adapters.items.dynamodb.retry import CONFLICT
 from domain.errors import ConflictError, InvalidInputError
-from domain.ports import Absent, Condition, Delete, Exists, Item, Put, WriteOp, index_keys
+from domain.ports import Absent, Add, Condition, Delete, Exists, Item, Put, WriteOp, index_keys
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import (
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
         PutTypeDef,
         QueryInputTypeDef,
         TransactWriteItemTypeDef,
+        UpdateTypeDef,
     )
 
     from adapters.items.dynamodb.codec import Attributes
@@ -101,6 +103,8 @@ def _transact_item(table: str, op: WriteOp) -> TransactWriteItemTypeDef:
         put: PutTypeDef = {"TableName": table, "Item": to_attributes(op.item)}
         _add_condition(put, op.condition)
         return {"Put": put}
+    if isinstance(op, Add):
+        return {"Update": _update(table, op)}
     key = key_attributes(op.key.pk, op.key.sk)
     if isinstance(op, Delete):
         delete: DeleteTypeDef = {"TableName": table, "Key": key}
@@ -136,3 +140,43 @@ def _add_condition(
             ":number": {"S": "N"},
             ":version": {"N": str(int(condition.version))},
         }
+
+
+def _update(table: str, op: Add) -> UpdateTypeDef:
+    """ADD each delta, SET missing defaults, under a condition mirroring add_holds."""
+    names: dict[str, str] = {}
+    values: dict[str, AttributeValueTypeDef] = {":number": {"S": "N"}}
+    adds, conditions = [], []
+    bounds = add_bounds(op)
+    for n, (name, delta) in enumerate(op.deltas.items()):
+        names[f"#a{n}"] = name
+        values[f":d{n}"] = {"N": str(delta)}
+        adds.append(f"#a{n} :d{n}")
+        condition = f"attribute_type(#a{n}, :number)"
+        if name in bounds:
+            values[f":m{n}"] = {"N": str(bounds[name])}
+            condition += f" AND #a{n} <= :m{n}"
+        # A missing attribute counts as 0; whether 0 is within the bound is decided here,
+        # so the expression asks only about stored values.
+        if bounds.get(name, 0) >= 0:
+            condition = f"attribute_not_exists(#a{n}) OR {condition}"
+            # DynamoDB refuses redundant parentheses, and AND binds tighter than OR.
+            if len(op.deltas) > 1:
+                condition = f"({condition})"
+        conditions.append(condition)
+    expression = "ADD " + ", ".join(adds)
+    sets = []
+    for n, (name, default) in enumerate(op.defaults.items()):
+        names[f"#s{n}"] = name
+        values[f":s{n}"] = to_attributes({"v": default})["v"]
+        sets.append(f"#s{n} = if_not_exists(#s{n}, :s{n})")
+    if sets:
+        expression += " SET " + ", ".join(sets)
+    return {
+        "TableName": table,
+        "Key": key_attributes(op.key.pk, op.key.sk),
+        "UpdateExpression": expression,
+        "ConditionExpression": " AND ".join(conditions),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
