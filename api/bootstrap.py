@@ -92,6 +92,7 @@ def build_services(
                 quota_bytes=settings.storage_quota_bytes,
                 pending_ttl_seconds=settings.pending_upload_ttl_seconds,
                 upload_expiry_seconds=settings.upload_url_expiry_seconds,
+                max_pending_uploads=settings.max_pending_uploads,
             ),
         ),
         cursors=cursors,
@@ -100,6 +101,15 @@ def build_services(
 
 
 def _build_items(settings: Settings, closers: Closers) -> ItemStore:
+    store = _build_item_adapter(settings, closers)
+    if settings.test_item_store_delay_ms:
+        from adapters.items.delayed import DelayedItemStore
+
+        return DelayedItemStore(store, settings.test_item_store_delay_ms / 1000)
+    return store
+
+
+def _build_item_adapter(settings: Settings, closers: Closers) -> ItemStore:
     if settings.backend == "aws":
         from adapters.items.dynamodb.store import DynamoDbItemStore
         from api.aws_clients import dynamodb_client

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     storage_quota_bytes: int = Field(default=1024 * MIB, ge=1)
     pending_upload_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     upload_url_expiry_seconds: int = Field(default=900, ge=1, le=3600)
+    # Per user: a browser uploading a folder starts many at once. Each is a small item, and
+    # reclaiming expired ones reads them in one query (at most 1000 items).
+    max_pending_uploads: int = Field(default=100, ge=1, le=1000)
     # Signs pagination cursors (hex, >= 32 bytes). Locally a key is kept in DATA_DIR; on
     # AWS every container must share one, so it is required there.
     cursor_secret: SecretStr | None = None
@@ -104,6 +107,10 @@ class Settings(BaseSettings):
             raise ValueError("must be exactly 64 hex characters (32 bytes)")
         return value
 
+    # Tests and benches only: added delay before every item store call, to reproduce a slow
+    # store (adapters/items/delayed.py). Refused against real AWS (no AWS_ENDPOINT_URL).
+    test_item_store_delay_ms: int = Field(default=0, ge=0, le=1000)
+
     @model_validator(mode="after")
     def _check_auth(self) -> "Settings":
         if self.auth_mode == "cognito":
@@ -122,6 +129,8 @@ class Settings(BaseSettings):
                 "pending_upload_ttl_seconds: must be at most "
                 f"{S3_UNCONFIRMED_TTL_SECONDS} with BACKEND=aws"
             )
+        if self.test_item_store_delay_ms and self.backend == "aws" and not self.aws_endpoint_url:
+            raise ValueError("test_item_store_delay_ms: only for local or emulated stores")
         if self.upload_url_expiry_seconds > self.pending_upload_ttl_seconds:
             raise ValueError(
                 "upload_url_expiry_seconds: must not exceed PENDING_UPLOAD_TTL_SECONDS"

@@ -9,12 +9,13 @@ Queries use them only to choose the driving term group and the prefix expansions
 a score (bm25.py). N and the field lengths (``collection``) are index-wide, maintained but
 not read by queries.
 
-The ItemStore has no atomic increment, so a counter changes by a conditional put (version
-check) and retries on conflict. A document always updates the shard its id hashes to, so
-concurrent indexing of different documents mostly touches different items; a reader sums
-all shards (one batched read). A vocabulary item per (scope, term, shard) doubles as the
-prefix dictionary (keys.vocab_partition). Counters can drift if the indexer dies during
-its counter update; they only steer which postings are read (README.md).
+Every counter changes by the store's atomic Add: concurrent indexing never loses an update
+and never retries. A document always updates the shard its id hashes to; a reader sums all
+shards (one batched read). Counters that fall to 0 are deleted by a version-conditioned
+clean-up that runs once and gives way to any concurrent change. A vocabulary item per
+(scope, term, shard) doubles as the prefix dictionary (keys.vocab_partition). Counters can
+drift if the indexer dies during its counter update; they only steer which postings are
+read (README.md).
 """
 
 import asyncio
@@ -23,23 +24,13 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from domain.errors import ConflictError
-from domain.ports import (
-    MAX_WRITE_ITEMS,
-    Absent,
-    Delete,
-    Item,
-    ItemStore,
-    Key,
-    Put,
-    VersionIs,
-    WriteOp,
-)
-from domain.retries import pause_before_retry
+from domain.ports import MAX_WRITE_ITEMS, Add, Delete, ItemStore, Key, VersionIs
 from domain.search import keys
 from domain.search.bm25 import Collection
 
 logger = logging.getLogger(__name__)
-_ATTEMPTS = 20
+# Stats items hold one attribute per field: "length_<field>".
+_LENGTH = "length_"
 # Expansions of a prefix: read this many vocabulary items, keep this many terms (by df).
 VOCAB_READ = 200
 MAX_EXPANSIONS = 10
@@ -53,9 +44,10 @@ async def collection(store: ItemStore, kind: str) -> Collection:
     for item in items:
         if item is None:
             continue
-        docs += int(item["docs"])
-        for field, length in item["lengths"].items():
-            lengths[field] += int(length)
+        docs += int(item.get("docs", 0))
+        for name, length in item.items():
+            if name.startswith(_LENGTH):
+                lengths[name.removeprefix(_LENGTH)] += int(length)
     avg = {field: total / docs for field, total in lengths.items()} if docs > 0 else {}
     return Collection(docs=max(docs, 0), avg_lengths=avg)
 
@@ -107,13 +99,14 @@ async def apply(
     index-wide N and field lengths by the other deltas."""
     shard = keys.shard_of(doc_id, keys.DF_SHARDS)
     pairs = sorted(pair for pair, delta in df_delta.items() if delta)
-    for start in range(0, len(pairs), MAX_WRITE_ITEMS - 1):
-        chunk = pairs[start : start + MAX_WRITE_ITEMS - 1]
+    for start in range(0, len(pairs), MAX_WRITE_ITEMS):
+        chunk = pairs[start : start + MAX_WRITE_ITEMS]
         await _apply_chunk(store, kind, shard, chunk, df_delta)
-    if docs_delta or any(length_delta.values()):
-        await _apply_stats(
-            store, kind, keys.shard_of(doc_id, keys.STATS_SHARDS), docs_delta, length_delta
-        )
+    lengths = {field: delta for field, delta in length_delta.items() if delta}
+    if docs_delta or lengths:
+        key = keys.stats_key(kind, keys.shard_of(doc_id, keys.STATS_SHARDS))
+        deltas = {"docs": docs_delta, **{_LENGTH + field: d for field, d in lengths.items()}}
+        await store.write([Add(key, deltas, defaults={"type": "SearchStats"})])
 
 
 async def _apply_chunk(
@@ -123,64 +116,32 @@ async def _apply_chunk(
     pairs: list[tuple[str, str]],
     delta: Mapping[tuple[str, str], int],
 ) -> None:
-    for attempt in range(_ATTEMPTS):
-        await pause_before_retry(attempt)
-        items = await store.get_many([keys.df_key(kind, t, shard, s) for s, t in pairs])
-        ops = [
-            _df_op(keys.df_key(kind, term, shard, scope), term, item, delta[scope, term])
-            for (scope, term), item in zip(pairs, items, strict=True)
+    # The store adds (no read, no retry); "version" moves with every addition so that the
+    # clean-up below deletes a counter only if nothing moved it since it was read at 0.
+    await store.write(
+        [
+            Add(
+                keys.df_key(kind, term, shard, scope),
+                {"df": delta[scope, term], "version": 1},
+                defaults={"type": "SearchTerm", "term": term},
+            )
+            for scope, term in pairs
         ]
-        kept = [op for op in ops if op is not None]
-        if not kept:
-            return
-        try:
-            await store.write(kept)
-            return
-        except ConflictError:
+    )
+    fell = [pair for pair in pairs if delta[pair] < 0]
+    if fell:
+        await _drop_empty(store, [keys.df_key(kind, t, shard, s) for s, t in fell])
+
+
+async def _drop_empty(store: ItemStore, counter_keys: list[Key]) -> None:
+    """Delete counters at 0 (or below: drifted), so the vocabulary read for prefixes holds
+    live terms. One attempt: a counter moved meanwhile is live, or the next decrement that
+    takes it to 0 deletes it."""
+    items = await store.get_many(counter_keys)
+    for key, item in zip(counter_keys, items, strict=True):
+        if item is None or int(item.get("df", 0)) > 0:
             continue
-    logger.warning("search: gave up updating %d term counters; counts may drift", len(pairs))
-
-
-def _df_op(key: Key, term: str, item: Item | None, delta: int) -> WriteOp | None:
-    df = (int(item["df"]) if item else 0) + delta
-    if item is None and df <= 0:
-        return None  # a drifted counter: nothing to take away from
-    if item is not None and df <= 0:
-        return Delete(key, condition=VersionIs(item["version"]))
-    version = item["version"] if item else 0
-    new: Item = {
-        "pk": key.pk,
-        "sk": key.sk,
-        "type": "SearchTerm",
-        "term": term,
-        "df": df,
-        "version": version + 1,
-    }
-    return Put(new, condition=VersionIs(version) if item else Absent())
-
-
-async def _apply_stats(
-    store: ItemStore, kind: str, shard: int, docs_delta: int, length_delta: Mapping[str, int]
-) -> None:
-    key = keys.stats_key(kind, shard)
-    for attempt in range(_ATTEMPTS):
-        await pause_before_retry(attempt)
-        [item] = await store.get_many([key])
-        lengths = dict(item["lengths"]) if item else {}
-        for field, delta in length_delta.items():
-            lengths[field] = int(lengths.get(field, 0)) + delta
-        version = item["version"] if item else 0
-        new: Item = {
-            "pk": key.pk,
-            "sk": key.sk,
-            "type": "SearchStats",
-            "lengths": lengths,
-            "docs": (int(item["docs"]) if item else 0) + docs_delta,
-            "version": version + 1,
-        }
         try:
-            await store.write([Put(new, condition=VersionIs(version) if item else Absent())])
-            return
+            await store.write([Delete(key, condition=VersionIs(int(item["version"])))])
         except ConflictError:
-            continue
-    logger.warning("search: gave up updating collection statistics; they may drift")
+            logger.debug("search: counter %s moved before its clean-up; kept", key)
