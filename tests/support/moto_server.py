@@ -16,6 +16,8 @@ than creating them once per session.
 from __future__ import annotations
 
 import atexit
+import io
+import json
 import logging
 import threading
 import urllib.request
@@ -28,7 +30,13 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from botocore.config import Config
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient as CognitoClient
@@ -45,11 +53,65 @@ _stack = ExitStack()
 _shared_endpoint: str | None = None
 
 
+class _OneDynamoDbCallAtATime:
+    """moto's DynamoDB is not safe under concurrent requests: a transaction deep-copies
+    every table it touches (failing when another thread changes one meanwhile) and, when a
+    condition fails, puts that copy back, erasing writes other requests made in between.
+    DynamoDB itself applies each request atomically, so DynamoDB requests are served one at
+    a time here; S3 and Cognito requests stay concurrent.
+
+    moto also ignores TransactWriteItems' ClientRequestToken, which botocore sets once per
+    call so that DynamoDB applies a retried transaction (say, after a read timeout) only
+    once. An ADD applied twice would be counted twice, so the first answer to a token is
+    replayed here, as DynamoDB does."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self._answers: dict[str, tuple[str, list[Any], bytes]] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return self._app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        token = ""
+        if environ["HTTP_X_AMZ_TARGET"].endswith(".TransactWriteItems"):
+            token = str(json.loads(body or b"{}").get("ClientRequestToken") or "")
+        with self._lock:
+            if token and token in self._answers:
+                status, headers, answer = self._answers[token]
+                start_response(status, headers)
+                return [answer]
+            started: list[Any] = []
+
+            def remember(status: str, headers: list[Any], *rest: Any) -> Any:
+                started[:] = [status, headers]
+                return start_response(status, headers, *rest)
+
+            # The body is produced inside the lock: moto builds it before returning.
+            answer = b"".join(self._app(environ, remember))
+            if token and started:
+                self._answers[token] = (started[0], started[1], answer)
+            return [answer]
+
+
+class _AtomicDynamoDbMotoServer(ThreadedMotoServer):
+    def _server_entry(self) -> None:
+        app = _OneDynamoDbCallAtATime(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 @contextmanager
 def moto_server() -> Iterator[str]:
     """A moto server on 127.0.0.1 for the duration of the block; yields its endpoint URL."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = _AtomicDynamoDbMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
         host, port = server.get_host_and_port()

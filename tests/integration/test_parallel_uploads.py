@@ -1,0 +1,175 @@
+"""One user's 64 parallel uploads through the real `demobackend serve` process, with every
+item store call slowed on purpose (TEST_ITEM_STORE_DELAY_MS) so the requests overlap in
+the store as they do on a loaded machine: on SQLite and on DynamoDB in moto's server.
+
+None may fail for being concurrent: every upload within the quota succeeds, every refusal
+is the quota's own error, the quota is never exceeded by a byte, and the user's usage is
+exactly the sum of the sizes kept (checked as a user sees it: precisely the rest fits)."""
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ops.emulated_aws import provision, sign_in
+from tests.support.file_client import FileClient, GraphQLFailed, dev_idp_token, sha256_hex
+from tests.support.moto_server import (
+    REGION,
+    cognito_client,
+    dynamodb_client,
+    s3_client,
+    shared_moto_server,
+    unique_name,
+)
+from tests.support.server_process import running_server
+
+pytestmark = pytest.mark.slow
+
+# moto's DynamoDB deep-copies the whole table for every transaction, served one at a time
+# (tests/moto_server.py): 64 uploads there took over 3 minutes on a 2-core machine, so the
+# emulator gets fewer, still all in flight at once.
+PARALLEL = {"sqlite": 64, "dynamodb": 16}
+QUOTA = 200_000
+DELAY_MS = "20"
+PASSWORD = "correct-horse-battery-staple"
+SERVER_ENV = {
+    "DEMOBACKEND_STORAGE_QUOTA_BYTES": str(QUOTA),
+    "DEMOBACKEND_TEST_ITEM_STORE_DELAY_MS": DELAY_MS,
+    "DEMOBACKEND_LOG_LEVEL": "WARNING",
+}
+
+
+@dataclass
+class Served:
+    base_url: str
+    token_for: Callable[[str], str]
+    parallel: int
+
+    def client(self, username: str) -> FileClient:
+        # 64 requests queue behind one another in a slowed store (and, on DynamoDB, in
+        # moto's server sharing this process): patience, not failure, is what is tested.
+        return FileClient.over_http(self.base_url, self.token_for(username), timeout=180)
+
+
+@pytest.fixture(scope="module")
+def sqlite_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    data_dir = tmp_path_factory.mktemp("sqlite-slow")
+    with running_server(data_dir, **SERVER_ENV) as server:
+        yield Served(
+            server.base_url,
+            lambda name: dev_idp_token(server.base_url, name),
+            PARALLEL["sqlite"],
+        )
+
+
+@pytest.fixture(scope="module")
+def dynamodb_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    endpoint = shared_moto_server()
+    stack = provision(
+        dynamodb=dynamodb_client(endpoint),
+        s3=s3_client(endpoint),
+        cognito=cognito_client(endpoint),
+        name=unique_name("parallel"),
+        region=REGION,
+    )
+    env = {
+        **stack.settings_env(endpoint, REGION),
+        **SERVER_ENV,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+
+    def cognito_token(username: str) -> str:
+        return sign_in(
+            cognito_client(endpoint),
+            pool_id=stack.user_pool_id,
+            client_id=stack.client_id,
+            username=username,
+            password=PASSWORD,
+        ).id_token
+
+    with running_server(Path(tmp_path_factory.mktemp("dynamodb-slow")), **env) as server:
+        yield Served(server.base_url, cognito_token, PARALLEL["dynamodb"])
+
+
+@pytest.fixture(scope="module", params=["sqlite", "dynamodb"])
+def served(request: pytest.FixtureRequest) -> Served:
+    server: Served = request.getfixturevalue(f"{request.param}_served")
+    return server
+
+
+def upload(client: FileClient, size: int) -> str | None:
+    """The whole upload as a browser does it; None when it worked, else the failure."""
+    content = os.urandom(size)
+    try:
+        created = client.create_upload(
+            "part.bin", "application/octet-stream", size, sha256=sha256_hex(content)
+        )
+        sent = client.send_bytes(created.target, content)
+        if not sent.is_success:
+            return f"bytes refused: {sent.status_code}"
+        completed = client.complete_upload(created.file_id)
+    except GraphQLFailed as failed:
+        return "; ".join(
+            f"{e.get('extensions', {}).get('code')}: {e['message']}" for e in failed.errors
+        )
+    return None if completed["status"] == "READY" else f"status {completed['status']}"
+
+
+def upload_in_parallel(served: Served, username: str, sizes: list[int]) -> list[str | None]:
+    clients = [served.client(username) for _ in sizes]
+    try:
+        with ThreadPoolExecutor(max_workers=len(sizes)) as pool:
+            return list(pool.map(upload, clients, sizes))
+    finally:
+        for client in clients:
+            client.close()
+
+
+def assert_usage_is(served: Served, username: str, used: int) -> None:
+    """As the user sees it: exactly QUOTA - used more bytes fit, one more does not."""
+    with served.client(username) as client:
+        if used < QUOTA:
+            client.create_upload("rest.bin", "application/octet-stream", QUOTA - used)
+        with pytest.raises(GraphQLFailed) as refused:
+            client.create_upload("one.bin", "application/octet-stream", 1)
+        assert refused.value.codes == ["BAD_USER_INPUT"]
+        assert "storage quota exceeded" in str(refused.value)
+
+
+def test_parallel_uploads_of_one_user_all_succeed(served: Served) -> None:
+    username = f"folder-{uuid.uuid4().hex[:8]}"
+    sizes = [1000 + 37 * n for n in range(served.parallel)]
+    assert sum(sizes) < QUOTA
+
+    failures = upload_in_parallel(served, username, sizes)
+
+    assert [f for f in failures if f is not None] == []
+    with served.client(username) as client:
+        assert len(client.my_files(first=100)) == served.parallel
+    assert_usage_is(served, username, sum(sizes))
+
+
+def test_parallel_uploads_past_the_quota_never_exceed_it(served: Served) -> None:
+    username = f"overflow-{uuid.uuid4().hex[:8]}"
+    sizes = [QUOTA * 3 // (2 * served.parallel) + 61 * n for n in range(served.parallel)]
+    assert sum(sizes) > QUOTA
+
+    failures = upload_in_parallel(served, username, sizes)
+
+    kept = [size for size, failure in zip(sizes, failures, strict=True) if failure is None]
+    refused = [(size, f) for size, f in zip(sizes, failures, strict=True) if f is not None]
+    assert refused and kept
+    assert all(f.startswith("BAD_USER_INPUT: storage quota exceeded") for _, f in refused), refused
+    used = sum(kept)
+    assert used <= QUOTA
+    # Usage only grew during the run, so each refused upload would still not fit.
+    assert all(used + size > QUOTA for size, _ in refused)
+    assert_usage_is(served, username, used)
