@@ -77,6 +77,11 @@ def build_services(
     settings: Settings, items: ItemStore, blobs: BlobStore, cursor_key: bytes
 ) -> Services:
     """The domain services over the given stores (tests pass wrapped ones)."""
+    from adapters.events.memory import MemoryFileEventBus
+
+    # In-process: the local server's subscriptions. On Lambda nobody subscribes in the
+    # process (API Gateway holds the sockets), so publishing there finds no subscriber.
+    events = MemoryFileEventBus(backlog=settings.subscription_backlog)
     users = UserRepository(items)
     cursors = CursorSigner(cursor_key)
     return Services(
@@ -93,9 +98,11 @@ def build_services(
                 pending_ttl_seconds=settings.pending_upload_ttl_seconds,
                 upload_expiry_seconds=settings.upload_url_expiry_seconds,
             ),
+            events=events,
         ),
         cursors=cursors,
         search=SearchService(items=items, cursors=cursors, clock=utc_now),
+        file_events=events,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from adapters.blobs.memory import InMemoryBlobStore
+from adapters.events.memory import MemoryFileEventBus
 from adapters.items.memory import InMemoryItemStore
 from domain.cursor_signer import CursorSigner
 from domain.files import FileLimits, FileService, new_file_id
@@ -69,6 +70,7 @@ class SchemaClient:
         self.blobs = InMemoryBlobStore(max_expiry=3600, clock=lambda: self.clock().timestamp())
         users = UserRepository(self.items)
         cursors = CursorSigner(b"functional-tests-cursor-key-0123456789")
+        self.events = MemoryFileEventBus()
         self.services = Services(
             users=users,
             profiles=UserProfiles(users, clock=self.clock),
@@ -83,9 +85,11 @@ class SchemaClient:
                     pending_ttl_seconds=3600,
                     upload_expiry_seconds=900,
                 ),
+                events=self.events,
             ),
             cursors=cursors,
             search=SearchService(items=self.items, cursors=cursors, clock=self.clock),
+            file_events=self.events,
         )
         self.schema = build_schema()
 
