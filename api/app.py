@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from api.bootstrap import Deps, build_deps
 from api.cors import CorsMiddleware
@@ -17,6 +17,7 @@ from api.health import ReadyCheck, healthz
 from api.persisted_operations import load_persisted_operations
 from api.request_ids import RequestIdMiddleware
 from api.rest import rest_mount
+from api.subscriptions import SubscriptionLimits, SubscriptionPolicy
 from resolvers.limits import QueryLimits
 from resolvers.schema import build_schema
 
@@ -37,17 +38,28 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     )
     # One schema: /graphql and /rest.
     schema = build_schema(introspection=introspection, limits=limits)
+    # Read once here: a missing or bad file stops start-up with one SettingsError line.
+    persisted = load_persisted_operations(settings.persisted_operations_file)
     graphql = DemoGraphQL(
         schema,
         services=deps.services,
         verifier=deps.verifier,
         ide_html=ide_html,
         max_body_bytes=settings.max_graphql_body_bytes,
-        # Read once here: a missing or bad file stops start-up with one SettingsError line.
-        persisted=load_persisted_operations(settings.persisted_operations_file),
+        persisted=persisted,
+        subscriptions=SubscriptionPolicy(
+            services=deps.services,
+            verifier=deps.verifier,
+            limits=_subscription_limits(settings),
+            persisted=persisted,
+            hide_suggestions=not introspection,
+        ),
+        init_timeout_seconds=settings.subscription_init_timeout_seconds,
+        allowed_origins=settings.cors_origins,
     )
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
         rest_mount(schema, services=deps.services, verifier=deps.verifier),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", ReadyCheck(items=deps.items, blobs=deps.blobs).endpoint, methods=["GET"]),
@@ -93,6 +105,17 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
         )
     app.add_middleware(RequestIdMiddleware)  # outermost: the id exists before anything logs
     return app
+
+
+def _subscription_limits(settings: Settings) -> SubscriptionLimits:
+    return SubscriptionLimits(
+        per_connection=settings.subscriptions_per_connection,
+        connections_per_user=settings.subscription_connections_per_user,
+        max_message_bytes=settings.subscription_max_message_bytes,
+        messages_per_second=settings.subscription_messages_per_second,
+        message_burst=settings.subscription_message_burst,
+        keepalive_seconds=settings.subscription_keepalive_seconds,
+    )
 
 
 # The playground is off on AWS by default; its modules load only when it is served.

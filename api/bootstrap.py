@@ -77,6 +77,11 @@ def build_services(
     settings: Settings, items: ItemStore, blobs: BlobStore, cursor_key: bytes
 ) -> Services:
     """The domain services over the given stores (tests pass wrapped ones)."""
+    from adapters.events.memory import MemoryFileEventBus
+
+    # In-process: the local server's subscriptions. On Lambda nobody subscribes in the
+    # process (API Gateway holds the sockets), so publishing there finds no subscriber.
+    events = MemoryFileEventBus(backlog=settings.subscription_backlog)
     users = UserRepository(items)
     cursors = CursorSigner(cursor_key)
     return Services(
@@ -94,9 +99,11 @@ def build_services(
                 upload_expiry_seconds=settings.upload_url_expiry_seconds,
                 max_pending_uploads=settings.max_pending_uploads,
             ),
+            events=events,
         ),
         cursors=cursors,
         search=SearchService(items=items, cursors=cursors, clock=utc_now),
+        file_events=events,
     )
 
 

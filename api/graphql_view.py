@@ -16,6 +16,8 @@ Request-level defences, before anything is parsed or resolved:
 
 import logging
 import re
+import uuid
+from datetime import timedelta
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -27,6 +29,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema import BaseSchema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.context import build_context
 from api.http_errors import request_id_of
@@ -35,6 +38,11 @@ from api.persisted_operations import (
     PersistedOperations,
     requested_hash,
     resolve_without_list,
+)
+from api.subscriptions import (
+    DemoTransportWSHandler,
+    LimitedWebSocketAdapter,
+    SubscriptionPolicy,
 )
 from domain.ports import TokenVerifier
 from resolvers.context import Context
@@ -66,6 +74,9 @@ def _error(
 
 
 class DemoGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = DemoTransportWSHandler
+    websocket_adapter_class = LimitedWebSocketAdapter
+
     def __init__(
         self,
         schema: BaseSchema,
@@ -75,13 +86,24 @@ class DemoGraphQL(GraphQL[Context, None]):
         ide_html: str | None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         persisted: PersistedOperations | None = None,
+        subscriptions: SubscriptionPolicy | None = None,
+        init_timeout_seconds: float = 10.0,
+        allowed_origins: tuple[str, ...] = (),
     ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql" if ide_html is not None else None,
-            # Subscriptions are not part of the contract; no websocket surface to defend.
-            subscription_protocols=(),
+            # graphql-transport-ws only (api/subscriptions.py); the legacy
+            # subscriptions-transport-ws protocol is never offered.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,) if subscriptions else (),
+            connection_init_wait_timeout=timedelta(seconds=init_timeout_seconds),
+            max_subscriptions_per_connection=(
+                subscriptions.limits.per_connection if subscriptions else None
+            ),
+            # Browsers on other origins may open the socket only from the CORS origins.
+            allowed_origins=allowed_origins,
         )
+        self.subscription_policy = subscriptions
         self._services = services
         self._verifier = verifier
         self._ide_html = ide_html or ""
@@ -212,7 +234,9 @@ class DemoGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        assert isinstance(request, Request)  # subscriptions are off, so never a WebSocket
+        if isinstance(request, WebSocket):
+            # One per connection; the principal is set from connection_init's payload.
+            return Context(request_id=uuid.uuid4().hex, services=self._services)
         return await build_context(request, self._services, self._verifier)
 
     async def render_graphql_ide(self, request: Request) -> Response:

@@ -71,6 +71,20 @@ class Settings(BaseSettings):
     max_operations: int = Field(default=1, ge=1, le=1)
     max_graphql_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * MIB)
 
+    # Subscriptions over WebSocket (graphql-transport-ws on /graphql; README "Realtime").
+    # Over a limit: the protocol's answer (an `error` for that subscription, or a close
+    # code), and nothing else changes.
+    subscriptions_per_connection: int = Field(default=20, ge=1, le=1000)
+    subscription_connections_per_user: int = Field(default=10, ge=1, le=10_000)
+    subscription_max_message_bytes: int = Field(default=16 * 1024, ge=512, le=MIB)
+    # subscribe + complete messages per connection: sustained rate and burst.
+    subscription_messages_per_second: float = Field(default=5.0, gt=0, le=1000)
+    subscription_message_burst: int = Field(default=40, ge=1, le=10_000)
+    subscription_keepalive_seconds: float = Field(default=15.0, gt=0, le=3600)
+    subscription_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Events queued for one subscription before it is ended as too slow.
+    subscription_backlog: int = Field(default=1000, ge=1, le=1_000_000)
+
     # Persisted operations (SECURITY.md, api/persisted_operations.py): a JSON file mapping
     # "sha256:<hex>" of each registered document to its text (scripts/persist_operations.py
     # writes it). When set, /graphql runs only those documents; it is read and checked by

@@ -16,6 +16,9 @@ class Principal:
     email: str | None = None
     groups: tuple[str, ...] = ()
     token_use: str = "id"  # noqa: S105 - a claim name, not a secret
+    # The token's `exp` (epoch seconds): a WebSocket authenticated by it closes then.
+    # Not part of who the caller is, so equal principals stay equal across tokens.
+    expires_at: float | None = field(default=None, compare=False)
 
     @property
     def is_admin(self) -> bool:

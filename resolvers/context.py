@@ -15,10 +15,17 @@ class Context:
     principal: Principal | None = None
     # Why there is no principal although credentials were sent; raised on first data access.
     auth_error: DomainError | None = None
+    # A WebSocket's connection_init payload (Strawberry sets it); None over HTTP.
+    connection_params: dict[str, object] | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
         # Fresh loaders per request: a shared cache would serve one user's reads to another.
+        self.loaders = Loaders(self.services)
+
+    def renew_loaders(self) -> None:
+        """A WebSocket's context lives as long as the connection: each event delivered on
+        it reads through fresh loaders, so it shows the file as it is now."""
         self.loaders = Loaders(self.services)
 
     def require_principal(self) -> Principal:

@@ -77,38 +77,46 @@ class ErrorCodes(SchemaExtension):
         result.errors = [self._translate(error, request_id) for error in result.errors]
 
     def _translate(self, error: GraphQLError, request_id: str) -> GraphQLError:
-        original = error.original_error
-        extensions = dict(error.extensions or {})
-        message = error.message
-        if isinstance(original, DomainError) and not isinstance(original, StoreUnavailableError):
-            extensions["code"] = original.code
-        elif original is None or isinstance(original, GraphQLError):
-            # Parse, validation and variable errors (no path), or errors raised as
-            # GraphQLError on purpose (permissions, limits) that already carry a code.
-            if original is None and is_limit_error(error):
-                extensions["code"] = QUERY_TOO_COMPLEX_CODE
-            extensions.setdefault("code", BAD_INPUT_CODE)
-            if self.hide_suggestions:
-                message = _SUGGESTION.sub("", message)
-        else:
-            log_masked_error(
-                logger, "unexpected error in resolver", original, request_id, path=error.path
-            )
-            message = INTERNAL_MESSAGE
-            extensions = {"code": INTERNAL_CODE}
-        extensions["requestId"] = request_id
-        return GraphQLError(
-            message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            original_error=original if isinstance(original, DomainError) else None,
-            extensions=extensions,
-        )
+        return translate_error(error, request_id, hide_suggestions=self.hide_suggestions)
 
 
 class ErrorCodesWithoutSuggestions(ErrorCodes):
     """For a schema without introspection: "Did you mean ..." would reveal field names."""
 
     hide_suggestions = True
+
+
+def translate_error(
+    error: GraphQLError, request_id: str, *, hide_suggestions: bool
+) -> GraphQLError:
+    """The error as clients see it: a code, the request id, unexpected errors masked.
+    Also used for subscription events, which the operation hooks do not see."""
+    original = error.original_error
+    extensions = dict(error.extensions or {})
+    message = error.message
+    if isinstance(original, DomainError) and not isinstance(original, StoreUnavailableError):
+        extensions["code"] = original.code
+    elif original is None or isinstance(original, GraphQLError):
+        # Parse, validation and variable errors (no path), or errors raised as
+        # GraphQLError on purpose (permissions, limits) that already carry a code.
+        if original is None and is_limit_error(error):
+            extensions["code"] = QUERY_TOO_COMPLEX_CODE
+        extensions.setdefault("code", BAD_INPUT_CODE)
+        if hide_suggestions:
+            message = _SUGGESTION.sub("", message)
+    else:
+        log_masked_error(
+            logger, "unexpected error in resolver", original, request_id, path=error.path
+        )
+        message = INTERNAL_MESSAGE
+        extensions = {"code": INTERNAL_CODE}
+    extensions["requestId"] = request_id
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=original if isinstance(original, DomainError) else None,
+        extensions=extensions,
+    )

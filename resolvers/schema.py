@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 from resolvers.errors import ErrorCodes, ErrorCodesWithoutSuggestions
 from resolvers.extensions.metrics import OperationFigures
 from resolvers.files.mutations import FileChangeMutations, SharingMutations, UploadMutations
+from resolvers.files.subscriptions import FileSubscriptions
 from resolvers.files.types import FileType
 from resolvers.limits import QueryLimits, limit_extensions
 from resolvers.query import Query
@@ -25,6 +26,11 @@ from resolvers.users.types import UserType
 
 @strawberry.type
 class Mutation(UploadMutations, FileChangeMutations, SharingMutations, ProfileMutations):
+    pass
+
+
+@strawberry.type
+class Subscription(FileSubscriptions):
     pass
 
 
@@ -59,6 +65,7 @@ def build_schema(
     return DemoSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[UserType, FileType],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),

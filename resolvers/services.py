@@ -4,6 +4,7 @@ root (api/bootstrap.py) and handed to each request's Context."""
 from dataclasses import dataclass
 
 from domain.cursor_signer import CursorSigner
+from domain.events import FileEventSource
 from domain.files import FileService
 from domain.search.service import SearchService
 from domain.users import UserProfiles, UserRepository
@@ -19,3 +20,5 @@ class Services:
     cursors: CursorSigner
     # Optional so that tools building Services for file work alone need not wire it.
     search: SearchService | None = None
+    # Where subscriptions read file events; None: the schema's subscriptions have no feed.
+    file_events: FileEventSource | None = None

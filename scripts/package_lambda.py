@@ -8,7 +8,7 @@ assets and bytecode compiled for the function's Python, in one folder and one zi
 Python builder would drop every ``__pycache__``, ``*.pyc`` and ``*.so`` it copies.
 
 - Dependencies are the ``[project] dependencies`` of pyproject.toml minus what only the
-  local server needs (uvicorn), installed by pip as wheels for the function's platform
+  local server needs (uvicorn, websockets), installed by pip as wheels for the function's platform
   (``--platform manylinux…_aarch64 --only-binary=:all: --python-version 3.12``): no
   compiler, no Docker, works from any OS. ``--find-links DIR --no-index`` builds from a
   wheelhouse without PyPI.
@@ -53,7 +53,7 @@ APP_PACKAGES = ("api", "resolvers", "domain", "adapters", "ops")
 # The persisted-operation allow-list, at the package root (LAMBDA_TASK_ROOT, /var/task).
 PERSISTED_OPERATIONS_NAME = "persisted-operations.json"
 # Runtime dependencies only the local server needs.
-LOCAL_ONLY_DEPENDENCIES = frozenset({"uvicorn"})
+LOCAL_ONLY_DEPENDENCIES = frozenset({"uvicorn", "websockets"})
 # Lambda's Python 3.12+ runtimes run on Amazon Linux 2023 (glibc 2.34); best tag first.
 _GLIBC_TAGS = ("manylinux_2_34", "manylinux_2_28", "manylinux_2_17", "manylinux2014")
 ARCHITECTURES = {"arm64": "aarch64", "x86_64": "x86_64"}

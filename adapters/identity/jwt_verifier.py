@@ -160,7 +160,7 @@ class JwtVerifier:
     def _principal(self, claims: Mapping[str, Any]) -> Principal:
         if claims.get("iss") != self._issuer:
             raise InvalidTokenError
-        self._check_times(claims)
+        expires_at = self._check_times(claims)
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise InvalidTokenError
@@ -186,6 +186,7 @@ class JwtVerifier:
             email=email if isinstance(email, str) and email else None,
             groups=_groups(claims.get("cognito:groups")),
             token_use=token_use,
+            expires_at=expires_at,
         )
 
     def _audience_ok(self, aud: object) -> bool:
@@ -196,7 +197,8 @@ class JwtVerifier:
             return any(item in self._client_ids for item in aud)
         return False
 
-    def _check_times(self, claims: Mapping[str, Any]) -> None:
+    def _check_times(self, claims: Mapping[str, Any]) -> float:
+        """Raises unless the token is valid now; answers its expiry."""
         now = self._clock()
         exp = _numeric_date(claims, "exp", required=True)
         nbf = _numeric_date(claims, "nbf", required=False)
@@ -208,6 +210,7 @@ class JwtVerifier:
         # A token issued in the future means a forged token or a badly skewed issuer.
         if iat is not None and now + self._leeway < iat:
             raise InvalidTokenError
+        return exp
 
 
 def _decode_segment(segment: str) -> dict[str, Any]:

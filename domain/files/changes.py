@@ -19,6 +19,7 @@ from domain.files.deps import (
     gave_up,
     index_for_search,
 )
+from domain.files.events import FileEventKind, publish
 from domain.files.models import UNSET, FileChanges, Unset
 from domain.files.rules import check_visibility, clean_description, clean_name, clean_tags
 from domain.models import FileRecord, Principal, Visibility
@@ -47,6 +48,7 @@ async def update_file(
         except ConflictError:
             continue
         await index_for_search(deps, saved.id)
+        await publish(deps, FileEventKind.UPDATED, saved)
         return saved
     raise gave_up()
 
@@ -64,6 +66,7 @@ async def delete_file(
         except ConflictError:
             continue
         await index_for_search(deps, record.id)
+        await publish(deps, FileEventKind.DELETED, record)
         # Only after the metadata is gone: a failure here can never bring the file back.
         await discard_blob(deps.blobs, record.blob_key)
         return record.id

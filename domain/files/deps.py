@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from domain.clock import Clock
 from domain.errors import ConflictError
+from domain.events import FileEventPublisher
 from domain.files.checks import check_changeable
 from domain.files.limits import FileLimits
 from domain.files.repository import FileRepository
@@ -33,6 +34,8 @@ class FileDeps:
     # Brings the search index in line with a file's metadata (domain/search/indexer.py);
     # called after each metadata write that changes what is searchable, before returning.
     search_index: Callable[[str], Awaitable[None]] | None = None
+    # Told about each committed write (domain/files/events.py); None: nobody listens.
+    events: FileEventPublisher | None = None
 
 
 async def changeable_file(deps: FileDeps, viewer: Principal, file_id: str) -> FileRecord:

@@ -5,6 +5,7 @@ environment, no adapter chosen here). Resolvers call it; it raises domain errors
 from collections.abc import Callable, Sequence
 
 from domain.clock import Clock
+from domain.events import FileEventPublisher
 from domain.files import changes as file_changes
 from domain.files import reads as file_reads
 from domain.files import sharing as file_sharing
@@ -29,6 +30,7 @@ class FileService:
         clock: Clock,
         id_factory: Callable[[], str],
         limits: FileLimits,
+        events: FileEventPublisher | None = None,
     ) -> None:
         self.repository = FileRepository(items, clock)
         self._indexer = SearchIndexer(items)
@@ -40,6 +42,7 @@ class FileService:
             new_id=id_factory,
             limits=limits,
             search_index=self.index_for_search,
+            events=events,
         )
 
     async def index_for_search(self, file_id: str) -> None:

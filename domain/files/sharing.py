@@ -9,6 +9,7 @@ from domain.clock import to_iso
 from domain.errors import ConflictError, InvalidInputError
 from domain.files import items as file_items
 from domain.files.deps import SAVE_ATTEMPTS, FileDeps, changeable_file, gave_up, index_for_search
+from domain.files.events import FileEventKind, publish
 from domain.models import FileRecord, Principal
 from domain.ports import WriteOp
 from domain.retries import pause_before_retry
@@ -43,6 +44,7 @@ async def share_file(deps: FileDeps, viewer: Principal, file_id: str, username: 
         except ConflictError:
             continue
         await index_for_search(deps, saved.id)  # search postings are partitioned by access
+        await publish(deps, FileEventKind.SHARED, saved, user_id)
         return saved
     raise gave_up()
 
@@ -66,6 +68,7 @@ async def unshare_file(
         except ConflictError:
             continue
         await index_for_search(deps, saved.id)
+        await publish(deps, FileEventKind.UNSHARED, saved, user_id)
         return saved
     raise gave_up()
 

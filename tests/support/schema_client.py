@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.blobs.memory import InMemoryBlobStore
+from adapters.events.memory import MemoryFileEventBus
 from adapters.items.memory import InMemoryItemStore
 from domain.cursor_signer import CursorSigner
 from domain.files import FileLimits, FileService, new_file_id
@@ -57,6 +58,7 @@ class SchemaClient:
         self.blobs = InMemoryBlobStore(max_expiry=3600, clock=self.clock.seconds)
         users = UserRepository(self.items)
         cursors = CursorSigner(b"functional-tests-cursor-key-0123456789")
+        self.events = MemoryFileEventBus()
         self.services = Services(
             users=users,
             profiles=UserProfiles(users, clock=self.clock),
@@ -71,9 +73,11 @@ class SchemaClient:
                     pending_ttl_seconds=3600,
                     upload_expiry_seconds=900,
                 ),
+                events=self.events,
             ),
             cursors=cursors,
             search=SearchService(items=self.items, cursors=cursors, clock=self.clock),
+            file_events=self.events,
         )
         self.schema = build_schema()
 
