@@ -13,6 +13,7 @@ from domain.clock import Clock, from_iso, to_iso
 from domain.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from domain.models import Principal, User
 from domain.ports import Absent, Item, ItemStore, Key, Put, VersionIs
+from domain.retries import LOST_RACE, LostRace, retry_lost_races
 from domain.search.documents import USER, Document, user_document
 from domain.search.indexer import SearchIndexer
 
@@ -160,7 +161,8 @@ class UserProfiles:
         self, viewer: Principal, user_id: str, display_name: str | None
     ) -> User:
         cleaned = clean_display_name(display_name)
-        for _ in range(_SAVE_ATTEMPTS):
+
+        async def attempt(_: int) -> User | LostRace:
             user = await self._users.get(user_id)
             if user is None:
                 raise NotFoundError("User not found")
@@ -168,13 +170,19 @@ class UserProfiles:
                 raise ForbiddenError("You may only change your own profile")
             if user.display_name == cleaned:
                 return user
+            changed = replace(user, display_name=cleaned, updated_at=self._clock())
             try:
-                return await self._users.replace(
-                    replace(user, display_name=cleaned, updated_at=self._clock())
-                )
+                return await self._users.replace(changed)
             except ConflictError:
-                continue
-        raise ConflictError("The profile is being changed by another request; try again")
+                return LOST_RACE
+
+        return await retry_lost_races(
+            attempt,
+            attempts=_SAVE_ATTEMPTS,
+            give_up=lambda: ConflictError(
+                "The profile is being changed by another request; try again"
+            ),
+        )
 
 
 def clean_display_name(display_name: str | None) -> str | None:

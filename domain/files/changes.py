@@ -8,7 +8,6 @@ on top of the winner's — no update is lost either way.
 
 from dataclasses import dataclass, replace
 
-from domain.errors import ConflictError
 from domain.files import items as file_items
 from domain.files.checks import check_expected_version
 from domain.files.deps import (
@@ -24,7 +23,7 @@ from domain.files.models import UNSET, FileChanges, Unset
 from domain.files.rules import check_visibility, clean_description, clean_name, clean_tags
 from domain.models import FileRecord, Principal, Visibility
 from domain.ports import WriteOp
-from domain.retries import pause_before_retry
+from domain.retries import LOST_RACE, LostRace, retry_lost_races, won
 
 
 async def update_file(
@@ -35,42 +34,40 @@ async def update_file(
     expected_version: int | None = None,
 ) -> FileRecord:
     cleaned = _clean(changes)  # before any read: invalid input costs no store call
-    for attempt in range(SAVE_ATTEMPTS):
-        await pause_before_retry(attempt)
+
+    async def attempt(_: int) -> FileRecord | LostRace:
         record = await changeable_file(deps, viewer, file_id)
         check_expected_version(record, expected_version)
         changed = _apply(record, cleaned)
         if changed == record:
             return record  # nothing to change: no new version
         saved = replace(changed, version=record.version + 1, updated_at=deps.clock())
-        try:
-            await deps.files.write([file_items.put_file_over(saved, record.version)])
-        except ConflictError:
-            continue
+        if not await won(deps.files.write([file_items.put_file_over(saved, record.version)])):
+            return LOST_RACE
         await index_for_search(deps, saved.id)
         await publish(deps, FileEventKind.UPDATED, saved)
         return saved
-    raise gave_up()
+
+    return await retry_lost_races(attempt, attempts=SAVE_ATTEMPTS, give_up=gave_up)
 
 
 async def delete_file(
     deps: FileDeps, viewer: Principal, file_id: str, expected_version: int | None = None
 ) -> str:
     """Meta, share items and the quota it held go in one atomic write; then the bytes."""
-    for attempt in range(SAVE_ATTEMPTS):
-        await pause_before_retry(attempt)
+
+    async def attempt(_: int) -> str | LostRace:
         record = await changeable_file(deps, viewer, file_id)
         check_expected_version(record, expected_version)
-        try:
-            await deps.files.write(_deletion(record))
-        except ConflictError:
-            continue
+        if not await won(deps.files.write(_deletion(record))):
+            return LOST_RACE
         await index_for_search(deps, record.id)
         await publish(deps, FileEventKind.DELETED, record)
         # Only after the metadata is gone: a failure here can never bring the file back.
         await discard_blob(deps.blobs, record.blob_key)
         return record.id
-    raise gave_up()
+
+    return await retry_lost_races(attempt, attempts=SAVE_ATTEMPTS, give_up=gave_up)
 
 
 def _deletion(record: FileRecord) -> list[WriteOp]:

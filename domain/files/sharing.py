@@ -6,13 +6,13 @@ from dataclasses import replace
 from datetime import datetime
 
 from domain.clock import to_iso
-from domain.errors import ConflictError, InvalidInputError
+from domain.errors import InvalidInputError
 from domain.files import items as file_items
 from domain.files.deps import SAVE_ATTEMPTS, FileDeps, changeable_file, gave_up, index_for_search
 from domain.files.events import FileEventKind, publish
 from domain.models import FileRecord, Principal
 from domain.ports import WriteOp
-from domain.retries import pause_before_retry
+from domain.retries import LOST_RACE, LostRace, retry_lost_races, won
 
 # Longer than any username a sign-up accepts; longer input cannot name a user.
 _USERNAME_MAX_CHARS = 256
@@ -27,10 +27,10 @@ async def share_file(deps: FileDeps, viewer: Principal, file_id: str, username: 
         raise InvalidInputError("You cannot share a file with yourself")
     if user_id == record.owner_id:
         raise InvalidInputError("The owner of a file already has access to it")
-    for attempt in range(SAVE_ATTEMPTS):
-        await pause_before_retry(attempt)
-        if attempt:
-            record = await changeable_file(deps, viewer, file_id)
+    first_read = record
+
+    async def attempt(n: int) -> FileRecord | LostRace:
+        record = await changeable_file(deps, viewer, file_id) if n else first_read
         if user_id in record.shared_with:
             return record
         if len(record.shared_with) >= deps.limits.max_shares_per_file:
@@ -39,14 +39,15 @@ async def share_file(deps: FileDeps, viewer: Principal, file_id: str, username: 
             )
         now = deps.clock()
         saved = _next(record, (*record.shared_with, user_id), now)
-        try:
-            await _save(deps, record, saved, file_items.put_share(saved, user_id, to_iso(now)))
-        except ConflictError:
-            continue
+        if not await won(
+            _save(deps, record, saved, file_items.put_share(saved, user_id, to_iso(now)))
+        ):
+            return LOST_RACE
         await index_for_search(deps, saved.id)  # search postings are partitioned by access
         await publish(deps, FileEventKind.SHARED, saved, user_id)
         return saved
-    raise gave_up()
+
+    return await retry_lost_races(attempt, attempts=SAVE_ATTEMPTS, give_up=gave_up)
 
 
 async def unshare_file(
@@ -55,22 +56,21 @@ async def unshare_file(
     """Idempotent: unsharing a user the file is not shared with changes nothing."""
     record = await changeable_file(deps, viewer, file_id)
     user_id = await _user_id(deps, username)
-    for attempt in range(SAVE_ATTEMPTS):
-        await pause_before_retry(attempt)
-        if attempt:
-            record = await changeable_file(deps, viewer, file_id)
+    first_read = record
+
+    async def attempt(n: int) -> FileRecord | LostRace:
+        record = await changeable_file(deps, viewer, file_id) if n else first_read
         if user_id not in record.shared_with:
             return record
         remaining = tuple(uid for uid in record.shared_with if uid != user_id)
         saved = _next(record, remaining, deps.clock())
-        try:
-            await _save(deps, record, saved, file_items.delete_share(record.id, user_id))
-        except ConflictError:
-            continue
+        if not await won(_save(deps, record, saved, file_items.delete_share(record.id, user_id))):
+            return LOST_RACE
         await index_for_search(deps, saved.id)
         await publish(deps, FileEventKind.UNSHARED, saved, user_id)
         return saved
-    raise gave_up()
+
+    return await retry_lost_races(attempt, attempts=SAVE_ATTEMPTS, give_up=gave_up)
 
 
 def _next(record: FileRecord, shared_with: tuple[str, ...], now: datetime) -> FileRecord:

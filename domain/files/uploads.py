@@ -25,7 +25,7 @@ from domain.files.rules import (
 )
 from domain.models import FileRecord, FileStatus, Principal
 from domain.ports import BlobInfo, UploadTarget, WriteOp
-from domain.retries import pause_before_retry
+from domain.retries import LOST_RACE, LostRace, retry_lost_races
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +125,8 @@ def _pending_record(deps: FileDeps, viewer: Principal, new: NewFile) -> FileReco
 
 
 async def complete_upload(deps: FileDeps, viewer: Principal, file_id: str) -> FileRecord:
-    for attempt in range(SAVE_ATTEMPTS):
-        await pause_before_retry(attempt)
+
+    async def attempt(_: int) -> FileRecord | LostRace:
         now = deps.clock()
         record = await deps.files.get(file_id, include_expired=True)
         # Expired is missing, except to whoever could complete it: they get told why.
@@ -142,8 +142,9 @@ async def complete_upload(deps: FileDeps, viewer: Principal, file_id: str) -> Fi
         try:
             return await _verify_and_settle(deps, record, now)
         except ConflictError:
-            continue  # completed, changed or deleted meanwhile: look again
-    raise gave_up()
+            return LOST_RACE  # completed, changed or deleted meanwhile: look again
+
+    return await retry_lost_races(attempt, attempts=SAVE_ATTEMPTS, give_up=gave_up)
 
 
 async def complete_upload_from_store_event(deps: FileDeps, key: str) -> FileRecord | None:
@@ -154,8 +155,8 @@ async def complete_upload_from_store_event(deps: FileDeps, key: str) -> FileReco
     if file_id is None:
         logger.info("files: ignoring a store event for unknown key %r", key)
         return None
-    for attempt in range(SAVE_ATTEMPTS):
-        await pause_before_retry(attempt)
+
+    async def attempt(_: int) -> FileRecord | LostRace | None:
         record = await deps.files.get(file_id)
         if record is None:
             logger.info("files: store event for missing or expired file %s", file_id)
@@ -168,8 +169,9 @@ async def complete_upload_from_store_event(deps: FileDeps, key: str) -> FileReco
             logger.warning("files: upload of file %s not accepted: %s", file_id, exc)
             return None
         except ConflictError:
-            continue
-    raise gave_up()
+            return LOST_RACE
+
+    return await retry_lost_races(attempt, attempts=SAVE_ATTEMPTS, give_up=gave_up)
 
 
 async def _verify_and_settle(deps: FileDeps, record: FileRecord, now: datetime) -> FileRecord:
