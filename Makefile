@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve serve-aws test lint typecheck pytest assets token schema bench clean infra-tools realtime-clients package sam-build
+.PHONY: serve serve-aws test lint typecheck pytest assets token schema bench clean infra-tools realtime-clients e2e-tools package sam-build
 
 serve: $(STAMP) assets
 	$(BIN)/demobackend serve
@@ -82,6 +82,14 @@ realtime-clients: $(REALTIME_CLIENTS)/node_modules/.package-lock.json
 
 $(REALTIME_CLIENTS)/node_modules/.package-lock.json: $(REALTIME_CLIENTS)/package-lock.json
 	npm ci --prefix $(REALTIME_CLIENTS) --no-audit --no-fund --ignore-scripts
+
+# graphql-http's server audit (tests/e2e/test_graphql_http_audit.py): npm, pinned by its lock.
+GRAPHQL_HTTP_AUDIT := tests/e2e/graphql_http
+
+e2e-tools: $(GRAPHQL_HTTP_AUDIT)/node_modules/.package-lock.json
+
+$(GRAPHQL_HTTP_AUDIT)/node_modules/.package-lock.json: $(GRAPHQL_HTTP_AUDIT)/package-lock.json
+	npm ci --prefix $(GRAPHQL_HTTP_AUDIT) --no-audit --no-fund --ignore-scripts
 
 # The Lambda artifact without SAM: build/lambda/ and build/lambda.zip, sizes printed.
 package: $(STAMP) assets

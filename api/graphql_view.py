@@ -7,6 +7,9 @@ Request-level defences, before anything is parsed or resolved:
   without a preflight (form, multipart, text/plain) are refused (415), so a forged
   form cannot run a mutation (CSRF);
 - a mutation over GET is refused with 405 (Strawberry's own answer is 400);
+- the response media type follows Accept (api/graphql_media.py): with
+  ``application/graphql-response+json`` a request error answers 400 without ``data``;
+  an Accept allowing no JSON type at all is refused (406);
 - with a persisted-operation allow-list (api/persisted_operations.py), only registered
   documents run; without one, a query runs as before;
 - refusals are JSON ``{"errors": [{"message", "extensions": {"code", "requestId"}}]}``;
@@ -21,17 +24,21 @@ from datetime import timedelta
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
 from api.context import build_context
+from api.graphql_media import GRAPHQL_RESPONSE_JSON, JSON, negotiate, request_error_status
 from api.http_errors import request_id_of
 from api.persisted_operations import (
     PersistedOperationRefusal,
@@ -47,6 +54,7 @@ from api.subscriptions import (
 from domain.ports import TokenVerifier
 from resolvers.context import Context
 from resolvers.errors import INTERNAL_CODE, INTERNAL_MESSAGE, log_masked_error
+from resolvers.operation_selection import BAD_REQUEST_CODE
 from resolvers.services import Services
 
 logger = logging.getLogger("demobackend.graphql")
@@ -61,6 +69,12 @@ class _BodyTooLargeError(Exception):
     pass
 
 
+def _media_type(request: Request) -> str:
+    """The negotiated response media type (application/json before negotiation)."""
+    media_type = getattr(request.state, "graphql_media_type", None)
+    return media_type if isinstance(media_type, str) else JSON
+
+
 def _error(
     request: Request,
     status: int,
@@ -70,7 +84,7 @@ def _error(
 ) -> Response:
     extensions = {"code": code, "requestId": request_id_of(request)}
     body = {"errors": [{"message": message, "extensions": extensions}]}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=_media_type(request))
 
 
 class DemoGraphQL(GraphQL[Context, None]):
@@ -115,12 +129,14 @@ class DemoGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope)
-        refusal = self._refuse(request)
+        refusal = self._negotiate(request) or self._refuse(request)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
         try:
-            response = await self.run(Request(scope, self._capped(receive)))
+            response = self._as_negotiated(
+                request, await self.run(Request(scope, self._capped(receive)))
+            )
         except _BodyTooLargeError:
             response = self._too_large(request)
         except HTTPException as exc:
@@ -154,6 +170,34 @@ class DemoGraphQL(GraphQL[Context, None]):
                     "BAD_REQUEST",
                 )
         return None
+
+    def _negotiate(self, request: Request) -> Response | None:
+        """Picks the response media type (kept on the request's state), or refuses: 406."""
+        if self.should_render_graphql_ide(self.request_adapter_class(request)):
+            return None  # the playground's HTML page, not a GraphQL response
+        media_type = negotiate(request.headers.get("accept"))
+        if media_type is None:
+            return _error(
+                request,
+                406,
+                f"/graphql answers {GRAPHQL_RESPONSE_JSON} or {JSON}; the Accept header allows "
+                "neither",
+                "NOT_ACCEPTABLE",
+            )
+        request.state.graphql_media_type = media_type
+        return None
+
+    @staticmethod
+    def _as_negotiated(request: Request, response: Response) -> Response:
+        """Strawberry always answers application/json 200; under the new media type the
+        content type is that type, and a request error answers its status (400)."""
+        if _media_type(request) != GRAPHQL_RESPONSE_JSON or response.media_type != JSON:
+            return response
+        response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+        status = getattr(request.state, "graphql_request_error_status", None)
+        if isinstance(status, int):
+            response.status_code = status
+        return response
 
     def _too_large(self, request: Request) -> Response:
         return _error(
@@ -195,6 +239,11 @@ class DemoGraphQL(GraphQL[Context, None]):
         data = await super().parse_http_body(request)
         if isinstance(data, list):
             return data
+        if not isinstance(data.operation_name, str | None):
+            # Strawberry checks query, variables and extensions this way, not the name.
+            raise HTTPException(
+                400, "The GraphQL operation's `operationName` must be a string or null."
+            )
         if self._persisted is None and data.query is not None:
             return data  # the list is off and the text is there: exactly as before
         requested = requested_hash(data.extensions, await self._document_id(request))
@@ -203,6 +252,45 @@ class DemoGraphQL(GraphQL[Context, None]):
         else:
             data.query = self._persisted.resolve(data.query, requested)
         return data
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request=request,
+                request_adapter=request_adapter,
+                sub_response=sub_response,
+                context=context,
+                root_value=root_value,
+                request_data=request_data,
+            )
+        except HTTPException as exc:
+            if not isinstance(exc.__cause__, CannotGetOperationTypeError):
+                raise
+            # An operationName naming no operation: a request error like any other, so it
+            # answers by the negotiated media type instead of a bare 400.
+            extensions = {"code": BAD_REQUEST_CODE, "requestId": context.request_id}
+            return ExecutionResult(
+                data=None, errors=[GraphQLError(exc.reason, extensions=extensions)]
+            )
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        status = request_error_status(result.data, result.errors)
+        if status is not None and _media_type(request) == GRAPHQL_RESPONSE_JSON:
+            # The spec's request error has no data entry; application/json keeps its null.
+            response.pop("data", None)
+            request.state.graphql_request_error_status = status
+        return response
 
     def parse_json(self, data: str | bytes) -> Any:
         # Strawberry turns only JSONDecodeError into a 400: bytes that are not UTF-8, huge

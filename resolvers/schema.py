@@ -18,6 +18,7 @@ from resolvers.files.mutations import FileChangeMutations, SharingMutations, Upl
 from resolvers.files.subscriptions import FileSubscriptions
 from resolvers.files.types import FileType
 from resolvers.limits import QueryLimits, limit_extensions
+from resolvers.operation_selection import OperationSelection
 from resolvers.query import Query
 from resolvers.scalars import SCALAR_MAP
 from resolvers.users.mutations import ProfileMutations
@@ -59,6 +60,7 @@ def build_schema(
         # codes go on fresh copies, never on a cached error. Strawberry's ParserCache is
         # left out: with it, the token limit's error reached clients without a code.
         lambda: ValidationCache(maxsize=256),
+        OperationSelection,  # after ValidationCache: it reads the validation's errors
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
