@@ -29,7 +29,7 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     """``observe=False`` leaves out logs, metrics and tracing (bench/observability.py)."""
     deps = deps or build_deps(settings)
     introspection = settings.introspection_enabled
-    ide_html = _playground_html() if introspection else None
+    ide_html = _playground_html(sign_in=deps.dev_idp is not None) if introspection else None
     limits = QueryLimits(
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_aliases,
@@ -119,10 +119,10 @@ def _subscription_limits(settings: Settings) -> SubscriptionLimits:
 
 
 # The playground is off on AWS by default; its modules load only when it is served.
-def _playground_html() -> str:
+def _playground_html(*, sign_in: bool) -> str:
     from api.graphiql import graphiql_assets_dir, render_graphiql_html
 
-    return render_graphiql_html(assets_dir=graphiql_assets_dir())
+    return render_graphiql_html(assets_dir=graphiql_assets_dir(), sign_in=sign_in)
 
 
 def _playground_assets() -> Mount:

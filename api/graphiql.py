@@ -21,6 +21,7 @@ from api.graphiql_assets import (
     graphiql_template,
     read_manifest,
 )
+from api.graphiql_sign_in import sign_in_form_html, with_example_query, with_sign_in
 from api.http_errors import error_response
 
 GRAPHIQL_ASSETS_PATH = "/graphiql-assets"
@@ -91,17 +92,24 @@ def _inject_notice(page: str, paragraphs: list[str]) -> str:
     return re.sub(r"<body[^>]*>", lambda m: m.group(0) + notice, page, count=1)
 
 
-def render_graphiql_html(*, assets_dir: Path, graphql_path: str = "/graphql") -> str:
-    """Strawberry's GraphiQL page, pointed at our own copy of its assets when installed.
+def render_graphiql_html(
+    *, assets_dir: Path, graphql_path: str = "/graphql", sign_in: bool = False
+) -> str:
+    """Strawberry's GraphiQL page, pointed at our own copy of its assets when installed,
+    opening on an example query.
 
     `graphql_path` is where the page is served, only used to build page-relative asset
-    URLs. Strawberry's template has no placeholders to fill in this version (its own
-    `render_graphql_ide` serves the file as is; the fetch URL comes from the browser's
-    location), so nothing is substituted beyond the asset URLs.
+    and sign-in URLs. `sign_in` (the local identity provider serves ``/auth/*``) puts a
+    sign-in form above the editor instead of the ``demobackend token`` hint.
+    Strawberry's template has no placeholders (the fetch URL comes from the browser's
+    location): every change is a replacement that must find its anchor exactly once.
     """
-    page = graphiql_template()
+    page = with_example_query(graphiql_template())
     assets = cdn_assets()
     paragraphs = [token_hint_html()]
+    if sign_in:
+        page = with_sign_in(page, graphql_path)
+        paragraphs = [sign_in_form_html()]
     if assets_installed(assets_dir, assets):
         for asset in assets:
             # Only the URL changes: integrity and crossorigin stay, so the browser still

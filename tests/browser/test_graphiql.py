@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from api.graphiql import GRAPHIQL_ASSETS_PATH, NOTICE_ID, render_graphiql_html
 from api.graphiql_assets import cdn_assets
+from api.graphiql_sign_in import EXAMPLE_QUERY, SESSION_KEY, SIGN_IN_ID
 from tests.support.browser import (
     ACTION_TIMEOUT_MS,
     BrowserTab,
@@ -199,3 +200,74 @@ def test_page_without_installed_assets_shows_the_offline_notice(
         # Every file went to the CDN, and the fence stopped each one.
         assert set(browser_tab.aborted) == {asset.url for asset in cdn_assets()}
         expect(page.locator(EXECUTE_BUTTON)).to_have_count(0)
+
+
+def _sign_in_form(page: Page) -> Locator:
+    return page.locator(f"#{SIGN_IN_ID}")
+
+
+def _submit_account(page: Page, button: str, username: str, password: str) -> None:
+    form = _sign_in_form(page)
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name=button, exact=True).click()
+
+
+def test_sign_up_sign_in_and_run_the_example_from_the_page(
+    tmp_path: Path, browser_tab: BrowserTab
+) -> None:
+    require_installed_assets()
+    with running_server(tmp_path) as server:
+        page = _open_graphiql(browser_tab, server.base_url)
+        editor = page.locator(".graphiql-query-editor .CodeMirror")
+        assert _editor_value(editor) == EXAMPLE_QUERY  # not GraphiQL's welcome text
+        form = _sign_in_form(page)
+
+        _submit_account(page, "Sign up", "dave", PASSWORD)
+        expect(form).to_contain_text("Signed in as dave until", timeout=ACTION_TIMEOUT_MS)
+        form.get_by_role("button", name="Sign out").click()
+        expect(form.get_by_role("button", name="Sign in")).to_be_visible()
+        _submit_account(page, "Sign in", "dave", PASSWORD)
+        who = form.locator("[data-who]")
+        expect(who).to_contain_text("Signed in as dave until", timeout=ACTION_TIMEOUT_MS)
+
+        response, result = _run(page, "myFiles(first: 5)")
+        token = page.evaluate(f"JSON.parse(sessionStorage.getItem('{SESSION_KEY}')).token")
+        assert response.request.all_headers().get("authorization") == f"Bearer {token}"
+        assert response.status == 200
+        assert response.json() == {"data": {"me": {"username": "dave"}, "myFiles": {"edges": []}}}
+        expect(result).to_contain_text('"username": "dave"', timeout=ACTION_TIMEOUT_MS)
+        # The expiry shown is the token's own.
+        exp = page.evaluate(
+            "t => JSON.parse(atob(t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).exp",
+            token,
+        )
+        shown = page.evaluate(f"new Date({exp} * 1000).toLocaleString()")
+        expect(who).to_contain_text(shown)
+        # The token lives in this tab's sessionStorage only: not in the URL GraphiQL keeps
+        # rewriting, not in localStorage (where GraphiQL persists its Headers tab).
+        assert token not in page.url
+        assert token not in page.evaluate("JSON.stringify(Object.entries(localStorage))")
+        assert all(token not in url for url in browser_tab.requested)
+
+        form.get_by_role("button", name="Sign out").click()
+        response, result = _run(page, "myFiles(first: 5)")
+        assert "authorization" not in response.request.all_headers()
+        expect(result).to_contain_text('"code": "UNAUTHENTICATED"', timeout=ACTION_TIMEOUT_MS)
+        assert page.evaluate(f"sessionStorage.getItem('{SESSION_KEY}')") is None
+        _assert_rendered_from_own_assets(browser_tab, server.base_url)
+
+
+def test_a_wrong_password_shows_the_error_and_signs_nobody_in(
+    tmp_path: Path, browser_tab: BrowserTab
+) -> None:
+    require_installed_assets()
+    with running_server(tmp_path) as server:
+        _sign_up_and_get_token(server.base_url)
+        page = _open_graphiql(browser_tab, server.base_url)
+        _submit_account(page, "Sign in", USERNAME, "not the password")
+        error = _sign_in_form(page).locator("[data-error]")
+        expect(error).not_to_be_empty(timeout=ACTION_TIMEOUT_MS)
+        expect(_sign_in_form(page).get_by_role("button", name="Sign in")).to_be_visible()
+        assert page.evaluate(f"sessionStorage.getItem('{SESSION_KEY}')") is None
+        assert browser_tab.aborted == []

@@ -9,6 +9,13 @@ import pytest
 
 from api.graphiql import GRAPHIQL_ASSETS_PATH, NOTICE_ID, render_graphiql_html
 from api.graphiql_assets import MANIFEST_NAME, cdn_assets
+from api.graphiql_sign_in import (
+    EXAMPLE_QUERY,
+    SIGN_IN_ID,
+    TemplateChangedError,
+    with_example_query,
+    with_sign_in,
+)
 
 ASSETS = cdn_assets()
 PAGE_URL = "http://testserver/graphql"
@@ -147,3 +154,35 @@ def test_no_template_placeholder_is_left(tmp_path: Path, install: bool) -> None:
     page = render_graphiql_html(assets_dir=tmp_path)
     assert "{{" not in page
     assert "}}" not in page
+
+
+def test_the_editor_opens_on_the_example_query(tmp_path: Path) -> None:
+    page = render_graphiql_html(assets_dir=tmp_path)
+    assert f"const EXAMPLE_QUERY = {json.dumps(EXAMPLE_QUERY)};" in page
+    assert "Welcome to GraphiQL" not in page
+
+
+def test_with_the_local_identity_provider_the_notice_is_a_sign_in_form(tmp_path: Path) -> None:
+    _install_fake(tmp_path)
+    page = render_graphiql_html(assets_dir=tmp_path, sign_in=True, graphql_path="/api/graphql")
+    notice = page[page.index(f'id="{NOTICE_ID}"') : page.index('id="graphiql"')]
+    assert f'id="{SIGN_IN_ID}"' in notice
+    assert "demobackend token alice" not in notice
+    # Page-relative, like the assets: /api/graphql signs in at /auth/token.
+    assert urljoin("http://testserver/api/graphql", "../auth/token") == (
+        "http://testserver/auth/token"
+    )
+    assert '"../auth/token"' in page and '"../auth/signup"' in page
+    # The session's script is defined before GraphiQL builds its fetcher on it.
+    assert page.index("const demobackendSession") < page.index(
+        "GraphiQL.createFetcher({ fetch: demobackendSession.fetch,"
+    )
+    assert "sessionStorage.setItem" in page
+    assert "localStorage" not in page
+
+
+@pytest.mark.parametrize("change", [with_example_query, lambda page: with_sign_in(page, "/")])
+def test_a_template_without_the_anchors_is_refused_loudly(change: object) -> None:
+    assert callable(change)
+    with pytest.raises(TemplateChangedError):
+        change("<html><head><style></style></head><body></body></html>")
