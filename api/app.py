@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from api.bootstrap import Deps, build_deps
 from api.cors import CorsMiddleware
 from api.graphql_view import DemoGraphQL
 from api.health import ReadyCheck, healthz
+from api.http_errors import routing_error
 from api.persisted_operations import load_persisted_operations
 from api.request_ids import RequestIdMiddleware
 from api.rest import rest_mount
@@ -58,7 +60,9 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
         allowed_origins=settings.cors_origins,
     )
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        # Every method reaches the view, which refuses all but GET and POST in its own
+        # error shape (405 with Allow and a request id).
+        Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
         rest_mount(schema, services=deps.services, verifier=deps.verifier),
         Route("/healthz", healthz, methods=["GET"]),
@@ -90,7 +94,11 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
             sweep.cancel()
         await deps.aclose()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: routing_error},
+    )
     if settings.cors_origins:  # none configured: no CORS header is ever sent
         app.add_middleware(CorsMiddleware, origins=settings.cors_origins)
     if observability is not None:

@@ -129,7 +129,7 @@ class DemoGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope)
-        refusal = self._negotiate(request) or self._refuse(request)
+        refusal = self._refuse(request)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -155,6 +155,18 @@ class DemoGraphQL(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     def _refuse(self, request: Request) -> Response | None:
+        # First, so that the other refusals answer in the negotiated media type.
+        unacceptable = self._negotiate(request)
+        if unacceptable is not None:
+            return unacceptable
+        if request.method not in ("GET", "POST"):
+            return _error(
+                request,
+                405,
+                "/graphql takes GET (queries) and POST",
+                "METHOD_NOT_ALLOWED",
+                {"Allow": "GET, POST"},
+            )
         declared = request.headers.get("content-length")
         if declared is not None and (
             not _DIGITS.fullmatch(declared) or int(declared) > self._max_body_bytes

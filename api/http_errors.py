@@ -3,8 +3,9 @@
 
 import uuid
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 
 def request_id_of(request: Request) -> str:
@@ -25,3 +26,15 @@ def error_response(
 ) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "requestId": request_id_of(request)}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+_ROUTING_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+async def routing_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route: 404; a method the route does not take:
+    405, with Allow) in the same body as every other route's, instead of plain text."""
+    assert isinstance(exc, HTTPException)
+    code = _ROUTING_CODES.get(exc.status_code, "BAD_REQUEST")
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(request, exc.status_code, code, exc.detail, headers)

@@ -215,3 +215,33 @@ def test_limits_apply_to_the_selected_operation(api: Api) -> None:
     _refusal(cheap, 400, "QUERY_TOO_COMPLEX")
     alone = api.post({"query": "query Cheap { me { username } }", "operationName": "Cheap"})
     assert alone.json() == {"data": {"me": {"username": "carol"}}}
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_other_methods_on_graphql_are_refused_with_405_and_allow(api: Api, method: str) -> None:
+    response = api.http.request(method, "/graphql", headers=api.auth | {"Accept": NEW})
+    _refusal(response, 405, "METHOD_NOT_ALLOWED")
+    assert response.headers["allow"] == "GET, POST"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/no-such-route", 404, "NOT_FOUND"),
+        ("POST", "/healthz", 405, "METHOD_NOT_ALLOWED"),
+        ("GET", "/auth/token", 405, "METHOD_NOT_ALLOWED"),
+        ("POST", "/metrics", 405, "METHOD_NOT_ALLOWED"),
+    ],
+)
+def test_routing_refusals_answer_the_json_error_body(
+    api: Api, method: str, path: str, status: int, code: str
+) -> None:
+    response = api.http.request(method, path)
+    assert response.status_code == status
+    assert response.json() == {
+        "error": {
+            "code": code,
+            "message": response.json()["error"]["message"],
+            "requestId": response.headers["x-request-id"],
+        }
+    }
