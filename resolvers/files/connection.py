@@ -100,7 +100,11 @@ async def file_connection(
         has_next = bool((await list_page(1, page.next_position)).records)
     return FileConnection(
         edges=edges,
-        page_info=PageInfo(has_next_page=has_next, end_cursor=end_cursor),
+        page_info=PageInfo(
+            has_next_page=has_next,
+            end_cursor=end_cursor,
+            start_cursor=edges[0].cursor if edges else None,
+        ),
     )
 
 

@@ -42,9 +42,13 @@ async def resolve_search(
         )
         for hit in page.hits
     ]
-    end_cursor = edges[-1].cursor if edges else None
     return SearchConnection(
-        edges=edges, page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=end_cursor)
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=edges[0].cursor if edges else None,
+        ),
     )
 
 

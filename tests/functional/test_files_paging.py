@@ -280,3 +280,34 @@ async def test_user_files_pages_only_what_the_viewer_may_read(client: SchemaClie
             break
         after = connection["pageInfo"]["endCursor"]
     assert seen == [f"f{i:02d}" for i in (11, 9, 7, 5, 3, 1)]
+
+
+RELAY_PAGE = """query($first: Int, $after: String) {
+  myFiles(first: $first, after: $after) {
+    edges { cursor node { name } }
+    pageInfo { hasPreviousPage hasNextPage startCursor endCursor }
+  }
+}"""
+
+
+async def test_page_info_has_the_four_relay_fields(
+    client: SchemaClient, twenty_five: list[str]
+) -> None:
+    result = await client.execute(RELAY_PAGE, ALICE, {"first": 10})
+    assert result.errors == []
+    page = result.data["myFiles"]
+    info = page["pageInfo"]
+    assert info["startCursor"] == page["edges"][0]["cursor"]
+    assert info["endCursor"] == page["edges"][-1]["cursor"]
+    # Paging forward, the spec lets a server that cannot tell cheaply answer false.
+    assert info["hasPreviousPage"] is False
+    # startCursor is a real cursor: resuming after it skips exactly the first edge.
+    resumed = await client.execute(RELAY_PAGE, ALICE, {"first": 3, "after": info["startCursor"]})
+    assert names(resumed.data["myFiles"]) == newest_first(25)[1:4]
+    empty = await client.execute(RELAY_PAGE, BOB, {"first": 5})
+    assert empty.data["myFiles"]["pageInfo"] == {
+        "hasPreviousPage": False,
+        "hasNextPage": False,
+        "startCursor": None,
+        "endCursor": None,
+    }

@@ -191,6 +191,8 @@ CONNECTION_FIELDS = (
     "FileEdge.node",
     "PageInfo.hasNextPage",
     "PageInfo.endCursor",
+    "PageInfo.startCursor",
+    "PageInfo.hasPreviousPage",
 )
 SEARCH_FIELDS = (
     "SearchConnection.edges",
@@ -282,7 +284,8 @@ ROWS: tuple[Row, ...] = (
         Case.PAGED,
         SIGNED_IN,
         via="User.files(first: 1)",
-        covers=("PageInfo.endCursor",),
+        # startCursor is the first edge's own cursor; hasPreviousPage is always false.
+        covers=("PageInfo.endCursor", "PageInfo.startCursor", "PageInfo.hasPreviousPage"),
         note="ALLOW: the pages hold exactly the files the caller may read, and the last of "
         "them says hasNextPage false. Known hole: the sharee cell fails today (an xfail in "
         "the test) because an unreadable file after the last readable one makes "

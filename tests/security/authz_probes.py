@@ -158,7 +158,7 @@ SHAREE_EMAIL = "query($id: ID!) { file(id: $id) { sharedWith { id email } } }"
 SEARCH_USER = """query($q: String!) {
   search(query: $q, types: [USER], first: 50) {
     edges { cursor score highlights node { __typename ... on User { id email } } }
-    pageInfo { hasNextPage endCursor }
+    pageInfo { hasNextPage endCursor startCursor hasPreviousPage }
   }
 }"""
 
@@ -271,14 +271,16 @@ async def _search_user_email(world: World, role: Role, case: Case) -> Observed:
 
 # --- listings and search hits ---
 
-EDGES = "edges { cursor node { id } } pageInfo { hasNextPage endCursor }"
+EDGES = (
+    "edges { cursor node { id } } pageInfo { hasNextPage endCursor startCursor hasPreviousPage }"
+)
 MY_FILES = f"{{ myFiles(first: 50) {{ {EDGES} }} }}"
 SHARED_WITH_ME = f"{{ sharedWithMe(first: 50) {{ {EDGES} }} }}"
 USER_FILES = f"query($id: ID!) {{ user(id: $id) {{ files(first: 50) {{ {EDGES} }} }} }}"
 SEARCH_FILE = """query($q: String!) {
   search(query: $q, types: [FILE], first: 50) {
     edges { cursor score highlights node { __typename ... on File { id } } }
-    pageInfo { hasNextPage endCursor }
+    pageInfo { hasNextPage endCursor startCursor hasPreviousPage }
   }
 }"""
 
@@ -341,7 +343,7 @@ PAGE_USER_FILES = (
 PAGE_SEARCH = """query($q: String!, $after: String) {
   search(query: $q, types: [FILE], first: 1, after: $after) {
     edges { cursor node { __typename ... on File { id } } }
-    pageInfo { hasNextPage endCursor }
+    pageInfo { hasNextPage endCursor startCursor hasPreviousPage }
   }
 }"""
 
