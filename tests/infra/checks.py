@@ -32,6 +32,7 @@ from tests.infra.checks_function import (
     check_outputs,
     check_upload_event,
 )
+from tests.infra.checks_ops import check_production_pages
 
 __all__ = ["CHECKS", "Check", "http_api_routes"]
 
@@ -56,5 +57,6 @@ CHECKS: dict[str, Check] = {
         check_backups,
         check_alarms,
         check_outputs,
+        check_production_pages,
     )
 }

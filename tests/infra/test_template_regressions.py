@@ -269,6 +269,14 @@ def _no_playground_output(t: Template) -> None:
     del t["Outputs"]["PlaygroundUrl"]
 
 
+def _production_without_pager(t: Template) -> None:
+    del t["Rules"]["ProductionPagesSomeone"]
+
+
+def _pager_required_everywhere(t: Template) -> None:
+    del t["Rules"]["ProductionPagesSomeone"]["RuleCondition"]
+
+
 REGRESSIONS: list[tuple[Mutation, str]] = [
     (_set_bpa, "bucket_security"),
     (_allow_acls, "bucket_security"),
@@ -324,6 +332,8 @@ REGRESSIONS: list[tuple[Mutation, str]] = [
     (_dashboard_not_json, "alarms"),
     (_alarm_off_the_dashboard, "alarms"),
     (_no_playground_output, "outputs"),
+    (_production_without_pager, "production_pages"),
+    (_pager_required_everywhere, "production_pages"),
 ]
 
 

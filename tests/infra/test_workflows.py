@@ -306,3 +306,18 @@ def test_ci_installs_the_infra_tools() -> None:
     makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^infra-tools:", makefile, re.MULTILINE)
     assert "infra-tools" in (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_production_deploys_with_the_pager_from_its_environment() -> None:
+    """samconfig cannot hold the account's topic ARN; the production job must pass it, and
+    staging, which may go without, must not depend on it."""
+    jobs = load(DEPLOY)["jobs"]
+    deploy_steps = [s for s in steps(jobs["production"]) if "sam deploy" in str(s.get("run"))]
+    assert len(deploy_steps) == 1
+    step = deploy_steps[0]
+    assert step.get("env", {}).get("ALARM_TOPIC_ARN") == "${{ vars.ALARM_TOPIC_ARN }}"
+    assert "scripts.sam_overrides production" in step["run"]
+    assert '"AlarmTopicArn=${ALARM_TOPIC_ARN}"' in step["run"]
+    assert '--parameter-overrides "${overrides}"' in step["run"]
+    assert "ALARM_TOPIC_ARN" not in json.dumps(jobs["staging"])
+    assert "AlarmTopicArn" not in overrides("production")  # account-specific: not in git
