@@ -28,6 +28,24 @@ ANONYMOUS = "anonymous"
 OTHER = "other"
 NOT_GRAPHQL = "none"
 _ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,39}")
+
+# What the stack's alarms watch (infra/template.yaml; tests/infra fails when the template
+# names other metrics). Both are 0 or 1 per request, by operation and, in a directive of
+# their own, by service alone: an alarm needs fixed dimensions, and operations are many.
+# InternalErrors: the request failed on our side: HTTP 5xx (Mangum's 500 for an escaped
+# exception included), or a GraphQL answer (HTTP 200) carrying INTERNAL_SERVER_ERROR, which
+# Lambda's Errors and API Gateway's 5xx never see.
+INTERNAL_ERRORS_METRIC = "InternalErrors"
+# Unavailable: answered SERVICE_UNAVAILABLE (a dependency down, load shed) or HTTP 503.
+UNAVAILABLE_METRIC = "Unavailable"
+# BreakerOpen: the count of circuit-breaker transitions to open, dimensions (service,
+# dependency). Emitted by the breaker around the item and blob stores when it trips; the
+# alarm on it (any 1) is a rollback alarm, so the name is fixed here for both sides.
+BREAKER_OPEN_METRIC = "BreakerOpen"
+INTERNAL_CODE = "INTERNAL_SERVER_ERROR"
+UNAVAILABLE_CODE = "SERVICE_UNAVAILABLE"
+# Never folded into OTHER by the code cap: alarms and dashboards key on them.
+ALARMED_CODES = frozenset({INTERNAL_CODE, UNAVAILABLE_CODE})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -58,6 +76,15 @@ class RequestSample:
     figures: RequestFigures
     on_lambda: bool  # the request came through API Gateway and Mangum
 
+    @property
+    def internal_error(self) -> bool:
+        unavailable = self.status == 503 or UNAVAILABLE_CODE in self.error_codes
+        return INTERNAL_CODE in self.error_codes or (self.status >= 500 and not unavailable)
+
+    @property
+    def unavailable(self) -> bool:
+        return self.status == 503 or UNAVAILABLE_CODE in self.error_codes
+
 
 class Labeller:
     """Turns a request's raw figures into bounded labels; one per app."""
@@ -78,7 +105,12 @@ class Labeller:
         if not codes and status >= 400:
             codes.append(f"HTTP_{status}")
         return tuple(
-            self._codes.label(code) if _ERROR_CODE.fullmatch(code) else OTHER for code in codes
+            code
+            if code in ALARMED_CODES
+            else self._codes.label(code)
+            if _ERROR_CODE.fullmatch(code)
+            else OTHER
+            for code in codes
         )
 
 
@@ -219,6 +251,7 @@ class EmfRecorder:
         self._by_code_directive = self._directive(
             ("route", "operation", "code", "service"), (("ErrorsByCode", "Count"),)
         )
+        self._by_service = self._directive(("service",), _ALARMED)[0]
 
     def _directive(
         self, dimensions: tuple[str, ...], metrics: tuple[tuple[str, str], ...]
@@ -239,8 +272,9 @@ class EmfRecorder:
         figures = sample.figures
         searched = figures.search_ms is not None
         timestamp = int(time.time() * 1000)
+        directives = [*self._directives[searched], self._by_service]
         document: dict[str, Any] = {
-            "_aws": {"Timestamp": timestamp, "CloudWatchMetrics": self._directives[searched]},
+            "_aws": {"Timestamp": timestamp, "CloudWatchMetrics": directives},
             "route": sample.route,
             "operation": sample.operation,
             "service": self._service,
@@ -248,6 +282,8 @@ class EmfRecorder:
             "Latency": [float(sample.latency_ms)],
             "Errors": [float(len(sample.error_codes))],
             "Faults": [float(sample.status >= 500)],
+            INTERNAL_ERRORS_METRIC: [float(sample.internal_error)],
+            UNAVAILABLE_METRIC: [float(sample.unavailable)],
             "StoreCalls": [float(figures.store_calls)],
             "ItemsRead": [float(figures.items_read)],
             "BlobPresigns": [float(figures.blob_presigns)],
@@ -269,6 +305,12 @@ class EmfRecorder:
 
 
 _METRICS_SWITCHES = frozenset({"POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_DEV"})
+# By service alone, for the alarms: requests (the denominator) and the two failure counts.
+_ALARMED = (
+    ("Requests", "Count"),
+    (INTERNAL_ERRORS_METRIC, "Count"),
+    (UNAVAILABLE_METRIC, "Count"),
+)
 
 
 def _metrics(search: bool) -> tuple[tuple[str, str], ...]:
@@ -277,6 +319,7 @@ def _metrics(search: bool) -> tuple[tuple[str, str], ...]:
         ("Latency", "Milliseconds"),
         ("Errors", "Count"),
         ("Faults", "Count"),
+        *_ALARMED[1:],
         ("StoreCalls", "Count"),
         ("ItemsRead", "Count"),
         ("BlobPresigns", "Count"),

@@ -15,13 +15,13 @@ from tests.support.apigw_events import LambdaContext, http_api_event, response_j
 def emf_documents(out: str) -> list[dict[str, Any]]:
     documents = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
     for document in documents:
-        [directive] = document["_aws"]["CloudWatchMetrics"]
-        assert directive["Namespace"] == "DemoBackend"
-        for dimension_set in directive["Dimensions"]:
-            assert set(dimension_set) <= {"service", "route", "operation", "code"}
-            assert all(name in document for name in dimension_set)
-        for metric in directive["Metrics"]:
-            assert metric["Name"] in document
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            assert directive["Namespace"] == "DemoBackend"
+            for dimension_set in directive["Dimensions"]:
+                assert set(dimension_set) <= {"service", "route", "operation", "code"}
+                assert all(name in document for name in dimension_set)
+            for metric in directive["Metrics"]:
+                assert metric["Name"] in document
     return documents
 
 
@@ -40,6 +40,7 @@ def test_emf_and_the_log_line_on_the_lambda_path(
     [main, by_code] = emf_documents(out)
     assert (main["service"], main["route"], main["operation"]) == ("demobackend", "/graphql", "Me")
     assert main["Requests"] == [1.0] and main["Errors"] == [1.0] and main["Faults"] == [0.0]
+    assert main["InternalErrors"] == [0.0] and main["Unavailable"] == [0.0]
     assert main["Latency"][0] > 0 and main["StoreCalls"] == [0.0]
     assert (by_code["code"], by_code["ErrorsByCode"]) == ("UNAUTHENTICATED", [1.0])
 

@@ -148,3 +148,33 @@ def sorted_dicts(items: list[dict[str, Any]]) -> list[str]:
 
 def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def alarm_watches(alarm: dict[str, Any]) -> list[tuple[str | None, Any, Any, str]]:
+    """``(namespace, metric, statistic, dimensions)`` of every metric an alarm reads, in
+    either form (one metric, or metric math, also inside ``!If``); namespaces as written
+    (``!Sub`` text), dimensions as canonical JSON."""
+    p = props(alarm)
+    found = []
+    if p.get("MetricName"):
+        found.append(
+            (
+                sub_text(p.get("Namespace")),
+                p.get("MetricName"),
+                p.get("ExtendedStatistic"),
+                canonical(p.get("Dimensions", [])),
+            )
+        )
+    for node in walk(p.get("Metrics", [])):
+        if isinstance(node, dict) and isinstance(node.get("MetricStat"), dict):
+            stat = node["MetricStat"]
+            inner = stat.get("Metric", {})
+            found.append(
+                (
+                    sub_text(inner.get("Namespace")),
+                    inner.get("MetricName"),
+                    stat.get("Stat"),
+                    canonical(inner.get("Dimensions", [])),
+                )
+            )
+    return found

@@ -25,6 +25,7 @@ from tests.infra.checks_common import (
     FUNCTION,
     MIN_PYTHON,
     REQUIRED_OUTPUTS,
+    alarm_watches,
     bucket_props,
     field_limit,
     timeout_problems,
@@ -139,15 +140,7 @@ def check_alarms(template: Template) -> list[str]:
             action not in (ALARM_TOPIC, {"Ref": "AlarmTopicArn"}) for action in actions
         ):
             problems.append(f"alarm {name}: AlarmActions must be the alarm topic")
-    watched = set()
-    for alarm in alarms.values():
-        p = props(alarm)
-        stats = [(p.get("Namespace"), p.get("MetricName"), p.get("ExtendedStatistic"))]
-        for metric in p.get("Metrics", []):
-            stat = metric.get("MetricStat", {})
-            inner = stat.get("Metric", {})
-            stats.append((inner.get("Namespace"), inner.get("MetricName"), stat.get("Stat")))
-        watched |= set(stats)
+    watched = {watch[:3] for alarm in alarms.values() for watch in alarm_watches(alarm)}
     required = {
         ("AWS/Lambda", "Errors", None): "function errors",
         ("AWS/Lambda", "Throttles", None): "function throttles",

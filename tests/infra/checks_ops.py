@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.infra.cfn import Template
+from api.observability.logs import SERVICE
+from api.observability.metrics import (
+    BREAKER_OPEN_METRIC,
+    INTERNAL_ERRORS_METRIC,
+    UNAVAILABLE_METRIC,
+)
+from tests.infra.cfn import Template, props, resources
+from tests.infra.checks_common import FUNCTION, alarm_watches, canonical
 
 PRODUCTION = "production"
+# The metric filter on the API's access log (HTTP APIs publish no 429 metric).
+API_429_METRIC = "Api429"
 
 
 class RuleError(ValueError):
@@ -66,4 +75,68 @@ def check_production_pages(template: Template) -> list[str]:
             problems.append("rules: staging must be allowed to leave AlarmTopicArn empty")
     except (RuleError, KeyError, IndexError) as error:
         problems.append(f"rules: cannot evaluate ({error})")
+    return problems
+
+
+APP_NAMESPACE = "DemoBackend/${AWS::StackName}"
+# Each: what the alarm must watch, and whether it must roll a canary back.
+APP_ALARMS: dict[tuple[str, str], tuple[str, bool]] = {
+    (APP_NAMESPACE, INTERNAL_ERRORS_METRIC): ("the app's internal errors", True),
+    (APP_NAMESPACE, UNAVAILABLE_METRIC): ("SERVICE_UNAVAILABLE answers", True),
+    (APP_NAMESPACE, BREAKER_OPEN_METRIC): ("an opened circuit breaker", True),
+    ("AWS/ApiGateway", "4xx"): ("the API's 4xx", False),
+    (APP_NAMESPACE, API_429_METRIC): ("the API's 429s", False),
+    ("AWS/Lambda", "AsyncEventsDropped"): ("dropped S3 events", False),
+    ("AWS/Lambda", "ConcurrentExecutions"): ("reserved concurrency headroom", False),
+    ("AWS/Lambda", "ClaimedAccountConcurrency"): ("account concurrency headroom", False),
+}
+
+
+def _alarm_metrics(template: Template) -> dict[str, set[tuple[str | None, Any]]]:
+    return {
+        name: {(namespace, metric) for namespace, metric, _, _ in alarm_watches(alarm)}
+        for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items()
+    }
+
+
+def check_app_alarms(template: Template) -> list[str]:
+    """Alarms see what users see: the app's own EMF metrics (names from
+    api/observability/metrics.py, service dimension from its logger), 4xx and 429 rates,
+    dropped events and concurrency headroom; the app-fault alarms roll a canary back; one
+    error of the function pages through one alarm, not two."""
+    problems: list[str] = []
+    watched = _alarm_metrics(template)
+    preference = props(resources(template).get(FUNCTION, {})).get("DeploymentPreference", {})
+    rollback = {a.get("Ref") for a in preference.get("Alarms", []) if isinstance(a, dict)}
+    for key, (what, rolls_back) in APP_ALARMS.items():
+        names = [name for name, metrics in watched.items() if key in metrics]
+        if not names:
+            problems.append(f"alarms: nothing watches {what} ({key[1]})")
+        elif rolls_back and not rollback.intersection(names):
+            problems.append(f"function: no rollback alarm on {what}")
+    for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items():
+        for namespace, metric, _, dimensions in alarm_watches(alarm):
+            if namespace == APP_NAMESPACE and metric != API_429_METRIC:
+                if dimensions != canonical([{"Name": "service", "Value": SERVICE}]):
+                    problems.append(f"alarm {name}: {metric} is published by service={SERVICE}")
+    lambda_errors = [
+        name
+        for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items()
+        if any(w[:2] == ("AWS/Lambda", "Errors") and FUNCTION in w[3] for w in alarm_watches(alarm))
+    ]
+    if len(lambda_errors) > 1:
+        problems.append(f"alarms: {lambda_errors} page twice for the same function errors")
+    filters = [
+        props(f)
+        for f in resources(template, "AWS::Logs::MetricFilter").values()
+        if any(
+            t.get("MetricName") == API_429_METRIC for t in props(f).get("MetricTransformations", [])
+        )
+    ]
+    access_log = {"Ref": "ApiAccessLogGroup"}
+    if not any(
+        f.get("LogGroupName") == access_log and '"429"' in f.get("FilterPattern", "")
+        for f in filters
+    ):
+        problems.append(f"no metric filter counts 429s of the access log as {API_429_METRIC}")
     return problems

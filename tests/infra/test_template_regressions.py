@@ -277,6 +277,49 @@ def _pager_required_everywhere(t: Template) -> None:
     del t["Rules"]["ProductionPagesSomeone"]["RuleCondition"]
 
 
+def _rollback_on_lambda_errors_only(t: Template) -> None:
+    _res(t, "ApiFunction")["DeploymentPreference"]["Alarms"] = [{"Ref": "FunctionErrorsAlarm"}]
+
+
+def _no_breaker_alarm(t: Template) -> None:
+    del resources(t)["BreakerOpenAlarm"]
+
+
+def _metric_renamed(t: Template) -> None:
+    _res(t, "AppInternalErrorsAlarm")["MetricName"] = "InternalError"
+
+
+def _by_operation_dimension(t: Template) -> None:
+    _res(t, "AppUnavailableAlarm")["Dimensions"].append({"Name": "operation", "Value": "x"})
+
+
+def _no_4xx_alarm(t: Template) -> None:
+    del resources(t)["Api4xxRateAlarm"]
+
+
+def _no_429_filter(t: Template) -> None:
+    del resources(t)["Api429MetricFilter"]
+
+
+def _no_dropped_events_alarm(t: Template) -> None:
+    del resources(t)["AsyncEventsDroppedAlarm"]
+
+
+def _no_account_headroom(t: Template) -> None:
+    metrics = _res(t, "ConcurrencyHeadroomAlarm")["Metrics"]
+    _res(t, "ConcurrencyHeadroomAlarm")["Metrics"] = metrics["Fn::If"][1]
+
+
+def _one_error_pages_twice(t: Template) -> None:
+    original = resources(t)["FunctionErrorsAlarm"]
+    twin = dict(original, Properties=dict(props(original)))
+    twin["Properties"]["Dimensions"] = [
+        *twin["Properties"]["Dimensions"],
+        {"Name": "Resource", "Value": {"Fn::Sub": "${ApiFunction}:live"}},
+    ]
+    resources(t)["AliasErrorsAlarm"] = twin
+
+
 REGRESSIONS: list[tuple[Mutation, str]] = [
     (_set_bpa, "bucket_security"),
     (_allow_acls, "bucket_security"),
@@ -334,6 +377,15 @@ REGRESSIONS: list[tuple[Mutation, str]] = [
     (_no_playground_output, "outputs"),
     (_production_without_pager, "production_pages"),
     (_pager_required_everywhere, "production_pages"),
+    (_rollback_on_lambda_errors_only, "app_alarms"),
+    (_no_breaker_alarm, "app_alarms"),
+    (_metric_renamed, "app_alarms"),
+    (_by_operation_dimension, "app_alarms"),
+    (_no_4xx_alarm, "app_alarms"),
+    (_no_429_filter, "app_alarms"),
+    (_no_dropped_events_alarm, "app_alarms"),
+    (_no_account_headroom, "app_alarms"),
+    (_one_error_pages_twice, "app_alarms"),
 ]
 
 
