@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
     from api.settings import Settings
 
@@ -64,4 +65,10 @@ def s3_client(settings: Settings) -> S3Client:
     # refuses on buckets created since 2020. Path style keeps emulators reachable.
     addressing = {"addressing_style": "path"} if settings.aws_endpoint_url else None
     client: S3Client = _client("s3", settings, signature_version="s3v4", s3=addressing)
+    return client
+
+
+def sqs_client(settings: Settings) -> SQSClient:
+    """For ops commands (replaying the upload events' dead-letter queue), not the API."""
+    client: SQSClient = _client("sqs", settings)
     return client

@@ -69,6 +69,16 @@ def _parser() -> argparse.ArgumentParser:
         help="rebuild the search index from the metadata (safe while the server runs)",
     )
     reindex.set_defaults(run=_reindex)
+    replay = commands.add_parser(
+        "replay-upload-events",
+        help="complete the uploads whose S3 events Lambda gave up on (the stack's DLQ)",
+        epilog="QUEUE_URL: the stack's output UploadEventsDlqUrl. See infra/README.md.",
+    )
+    replay.add_argument("--queue-url", required=True, help="the dead-letter queue's URL")
+    replay.add_argument(
+        "--max-messages", type=int, default=1000, help="stop after this many (default 1000)"
+    )
+    replay.set_defaults(run=_replay_upload_events)
     _add_backup_commands(commands)
     return parser
 
@@ -255,6 +265,33 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
     print(asyncio.run(issue()))
     return 0
+
+
+def _replay_upload_events(settings: Settings, args: argparse.Namespace) -> int:
+    from api.aws_clients import sqs_client
+    from api.lambda_handler import complete_uploads
+    from ops.upload_events import ReplayError, replay_upload_events
+
+    if args.max_messages < 1:
+        print("demobackend: --max-messages must be at least 1", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+
+    async def replay(deps: "Deps") -> int:
+        summary = await replay_upload_events(
+            sqs_client(settings),
+            args.queue_url,
+            lambda records: complete_uploads(deps.services, settings.bucket, records),
+            max_messages=args.max_messages,
+        )
+        print(" ".join(f"{name}={value}" for name, value in summary.as_dict().items()))
+        # Anything left in the queue needs another run (or a look): say so in the exit code.
+        return EXIT_FAILURE if summary.retry_later or summary.unrecognised else 0
+
+    try:
+        return _with_stores(settings, replay)
+    except ReplayError as error:
+        print(f"demobackend: {error}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 def _reindex(settings: Settings, args: argparse.Namespace) -> int:

@@ -155,32 +155,39 @@ class LambdaHandler:
         return summary
 
     async def _complete_uploads(self, records: list[Any]) -> StoreEventSummary:
-        summary = StoreEventSummary(records=len(records))
-        bucket = self.deps.settings.bucket
-        for index, record in enumerate(records):
-            key = _created_object_key(record, bucket, index)
-            if key is None:
-                summary.ignored += 1
-                continue
-            try:
-                completed = await self.services.files.complete_upload_from_store_event(key)
-            except _RETRYABLE as exc:  # the store was unavailable; gave up after conflicts
-                logger.warning("s3 event: record %d not processed: %s", index, exc)
-                summary.failed += 1
-                continue
-            except DomainError as exc:  # a retry would meet the same answer
-                logger.info("s3 event: record %d ignored: %s", index, exc)
-                summary.ignored += 1
-                continue
-            except Exception:
-                logger.exception("s3 event: record %d failed", index)
-                summary.failed += 1
-                continue
-            if completed is None:
-                summary.ignored += 1
-            else:
-                summary.completed += 1
-        return summary
+        return await complete_uploads(self.services, self.deps.settings.bucket, records)
+
+
+async def complete_uploads(
+    services: Services, bucket: str | None, records: list[Any]
+) -> StoreEventSummary:
+    """Complete the uploads an S3 notification's records name: the handler's path, and
+    ``demobackend replay-upload-events`` for events Lambda gave up on."""
+    summary = StoreEventSummary(records=len(records))
+    for index, record in enumerate(records):
+        key = _created_object_key(record, bucket, index)
+        if key is None:
+            summary.ignored += 1
+            continue
+        try:
+            completed = await services.files.complete_upload_from_store_event(key)
+        except _RETRYABLE as exc:  # the store was unavailable; gave up after conflicts
+            logger.warning("s3 event: record %d not processed: %s", index, exc)
+            summary.failed += 1
+            continue
+        except DomainError as exc:  # a retry would meet the same answer
+            logger.info("s3 event: record %d ignored: %s", index, exc)
+            summary.ignored += 1
+            continue
+        except Exception:
+            logger.exception("s3 event: record %d failed", index)
+            summary.failed += 1
+            continue
+        if completed is None:
+            summary.ignored += 1
+        else:
+            summary.completed += 1
+    return summary
 
 
 def is_s3_notification(event: Any) -> bool:

@@ -32,7 +32,11 @@ from tests.infra.checks_function import (
     check_outputs,
     check_upload_event,
 )
-from tests.infra.checks_ops import check_app_alarms, check_production_pages
+from tests.infra.checks_ops import (
+    check_app_alarms,
+    check_failures_not_silent,
+    check_production_pages,
+)
 
 __all__ = ["CHECKS", "Check", "http_api_routes"]
 
@@ -59,5 +63,6 @@ CHECKS: dict[str, Check] = {
         check_outputs,
         check_production_pages,
         check_app_alarms,
+        check_failures_not_silent,
     )
 }

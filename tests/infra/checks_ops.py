@@ -11,12 +11,19 @@ from api.observability.metrics import (
     INTERNAL_ERRORS_METRIC,
     UNAVAILABLE_METRIC,
 )
-from tests.infra.cfn import Template, props, resources
-from tests.infra.checks_common import FUNCTION, alarm_watches, canonical
+from tests.infra.cfn import Template, as_list, props, resources, walk
+from tests.infra.checks_common import (
+    ALARM_TOPIC,
+    FUNCTION,
+    FUNCTION_ROLE,
+    alarm_watches,
+    canonical,
+)
 
 PRODUCTION = "production"
 # The metric filter on the API's access log (HTTP APIs publish no 429 metric).
 API_429_METRIC = "Api429"
+DRILL = "DrillFunction"
 
 
 class RuleError(ValueError):
@@ -139,4 +146,97 @@ def check_app_alarms(template: Template) -> list[str]:
         for f in filters
     ):
         problems.append(f"no metric filter counts 429s of the access log as {API_429_METRIC}")
+    return problems
+
+
+def _queue_of(value: Any) -> str | None:
+    """The logical id of ``!GetAtt QUEUE.Arn``."""
+    if isinstance(value, dict) and value.get("Fn::GetAtt", [None, None])[1:] == ["Arn"]:
+        name: str = value["Fn::GetAtt"][0]
+        return name
+    return None
+
+
+def _depth_alarmed(template: Template, queue: str) -> bool:
+    dimension = canonical([{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}])
+    return any(
+        (namespace, metric, dims) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible", dimension)
+        for alarm in resources(template, "AWS::CloudWatch::Alarm").values()
+        for namespace, metric, _, dims in alarm_watches(alarm)
+    )
+
+
+def check_failures_not_silent(template: Template) -> list[str]:
+    """Failed upload events and drill invocations land in a queue someone is paged about,
+    a drill that stops running pages, and failed backup and copy jobs page."""
+    problems: list[str] = []
+    function = props(resources(template).get(FUNCTION, {}))
+    invoke = function.get("EventInvokeConfig", {})
+    retries = invoke.get("MaximumRetryAttempts")
+    if not isinstance(retries, int) or not 0 <= retries <= 2:
+        problems.append("function: EventInvokeConfig needs MaximumRetryAttempts (0-2)")
+    if not isinstance(invoke.get("MaximumEventAgeInSeconds"), int):
+        problems.append("function: EventInvokeConfig needs MaximumEventAgeInSeconds")
+    on_failure = invoke.get("DestinationConfig", {}).get("OnFailure", {})
+    queue = _queue_of(on_failure.get("Destination"))
+    if on_failure.get("Type") != "SQS" or queue is None:
+        problems.append("function: failed S3 events need an SQS on-failure destination")
+    else:
+        if resources(template).get(queue, {}).get("Type") != "AWS::SQS::Queue":
+            problems.append(f"function: on-failure destination {queue} is not a queue")
+        sends = [
+            statement
+            for policy in props(resources(template).get(FUNCTION_ROLE, {})).get("Policies", [])
+            for statement in policy["PolicyDocument"]["Statement"]
+            if "sqs:SendMessage" in as_list(statement.get("Action"))
+        ]
+        if not any(s.get("Resource") == {"Fn::GetAtt": [queue, "Arn"]} for s in sends):
+            problems.append(f"{FUNCTION_ROLE}: may not send to {queue} (Lambda uses this role)")
+        if not _depth_alarmed(template, queue):
+            problems.append(f"alarms: nothing watches the depth of {queue}")
+    for name, rule in resources(template, "AWS::Events::Rule").items():
+        for target in props(rule).get("Targets", []):
+            if target.get("Arn") != {"Fn::GetAtt": [DRILL, "Arn"]}:
+                continue
+            dead = _queue_of(target.get("DeadLetterConfig", {}).get("Arn"))
+            if dead is None or "RetryPolicy" not in target:
+                problems.append(f"{name}: the drill target needs a RetryPolicy and a DLQ")
+            elif not _depth_alarmed(template, dead):
+                problems.append(f"alarms: nothing watches the depth of {dead}")
+            elif not any(
+                props(p).get("Queues") == [{"Ref": dead}]
+                and '"events.amazonaws.com"' in canonical(props(p))
+                and {"Fn::GetAtt": [name, "Arn"]} in walk(props(p))
+                for p in resources(template, "AWS::SQS::QueuePolicy").values()
+            ):
+                problems.append(f"{dead}: EventBridge may not send this rule's dead letters")
+    if not any(
+        props(alarm).get("TreatMissingData") == "breaching"
+        and {"Name": "FunctionName", "Value": {"Ref": DRILL}} in props(alarm).get("Dimensions", [])
+        for alarm in resources(template, "AWS::CloudWatch::Alarm").values()
+    ):
+        problems.append("alarms: a drill that stops running must page (missing data breaching)")
+    problems += _backup_failures_page(template)
+    return problems
+
+
+def _backup_failures_page(template: Template) -> list[str]:
+    problems = []
+    for name, vault in resources(template, "AWS::Backup::BackupVault").items():
+        notifications = props(vault).get("Notifications", {})
+        events = set(notifications.get("BackupVaultEvents", []))
+        if notifications.get("SNSTopicArn") != ALARM_TOPIC or "COPY_JOB_FAILED" not in events:
+            problems.append(f"{name}: failed copy jobs must notify the alarm topic")
+        if events & {"BACKUP_JOB_COMPLETED", "BACKUP_JOB_STARTED", "COPY_JOB_SUCCESSFUL"}:
+            problems.append(f"{name}: successes would page every hour")
+        if not any(
+            pattern.get("source") == ["aws.backup"]
+            and "FAILED" in pattern.get("detail", {}).get("state", [])
+            and {"Ref": name} in pattern.get("detail", {}).get("backupVaultName", [])
+            and "Backup Job State Change" in pattern.get("detail-type", [])
+            and any(t.get("Arn") == ALARM_TOPIC for t in props(rule).get("Targets", []))
+            for rule in resources(template, "AWS::Events::Rule").values()
+            for pattern in [props(rule).get("EventPattern", {})]
+        ):
+            problems.append(f"{name}: failed backup jobs must reach the alarm topic")
     return problems

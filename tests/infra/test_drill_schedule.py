@@ -162,8 +162,10 @@ def check_drill_schedule(template: Template) -> list[str]:
         re.fullmatch(pattern, value) for value in refused
     ):
         problems.append(f"{rule_name}: the schedule parameter must take rate/cron or off")
-    if not re.fullmatch(r"rate\((7 days|1 day)\)|cron\(.+\)", str(schedule.get("Default"))):
-        problems.append(f"{rule_name}: the schedule should default to weekly (or daily)")
+    # DrillMissingAlarm looks back 7 days (CloudWatch's longest window): a default schedule
+    # must fit a drill into every such window.
+    if not re.fullmatch(r"rate\(([1-6] days|1 day)\)|cron\(.+\)", str(schedule.get("Default"))):
+        problems.append(f"{rule_name}: the schedule should default to at most 6 days apart")
     name = props(rule).get("ScheduleExpression", {}).get("Ref")
     condition = template.get("Conditions", {}).get(str(rule.get("Condition")))
     if condition != {"Fn::Not": [{"Fn::Equals": [{"Ref": name}, "off"]}]}:

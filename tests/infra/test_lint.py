@@ -118,6 +118,17 @@ def test_the_transformed_template_is_clean(tmp_path: Path, parameters: dict[str,
             assert "${ApiFunctionAliaslive}" in uri
     notification = resources["FilesBucket"]["Properties"]["NotificationConfiguration"]
     assert notification["LambdaConfigurations"][0]["Function"] == {"Ref": "ApiFunctionAliaslive"}
+    # Failed upload events of the alias (what S3 invokes) go to the dead-letter queue.
+    [config] = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+        and r["Properties"]["FunctionName"] == {"Ref": "ApiFunction"}
+    ]
+    assert config["Qualifier"] == "live"
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["UploadEventsDlq", "Arn"]
+    }
 
 
 def test_a_rollback_alarm_on_api_metrics_is_a_dependency_cycle(tmp_path: Path) -> None:

@@ -320,6 +320,47 @@ def _one_error_pages_twice(t: Template) -> None:
     resources(t)["AliasErrorsAlarm"] = twin
 
 
+def _no_upload_dlq(t: Template) -> None:
+    del _res(t, "ApiFunction")["EventInvokeConfig"]["DestinationConfig"]
+
+
+def _endless_retries(t: Template) -> None:
+    del _res(t, "ApiFunction")["EventInvokeConfig"]["MaximumRetryAttempts"]
+
+
+def _role_cannot_park(t: Template) -> None:
+    policies = _res(t, "ApiFunctionRole")["Policies"]
+    policies[:] = [p for p in policies if p["PolicyName"] != "upload-events-dlq"]
+
+
+def _no_upload_dlq_alarm(t: Template) -> None:
+    del resources(t)["UploadEventsDlqAlarm"]
+
+
+def _drill_target_without_dlq(t: Template) -> None:
+    del _res(t, "DrillScheduleRule")["Targets"][0]["DeadLetterConfig"]
+
+
+def _drill_dlq_closed_to_events(t: Template) -> None:
+    del resources(t)["DrillScheduleDlqPolicy"]
+
+
+def _stopped_drills_silent(t: Template) -> None:
+    _res(t, "DrillMissingAlarm")["TreatMissingData"] = "notBreaching"
+
+
+def _vault_silent(t: Template) -> None:
+    del _res(t, "BackupVault")["Notifications"]
+
+
+def _backup_successes_page(t: Template) -> None:
+    _res(t, "BackupVault")["Notifications"]["BackupVaultEvents"].append("BACKUP_JOB_COMPLETED")
+
+
+def _failed_backup_jobs_silent(t: Template) -> None:
+    del resources(t)["BackupJobFailedRule"]
+
+
 REGRESSIONS: list[tuple[Mutation, str]] = [
     (_set_bpa, "bucket_security"),
     (_allow_acls, "bucket_security"),
@@ -386,6 +427,16 @@ REGRESSIONS: list[tuple[Mutation, str]] = [
     (_no_dropped_events_alarm, "app_alarms"),
     (_no_account_headroom, "app_alarms"),
     (_one_error_pages_twice, "app_alarms"),
+    (_no_upload_dlq, "failures_not_silent"),
+    (_endless_retries, "failures_not_silent"),
+    (_role_cannot_park, "failures_not_silent"),
+    (_no_upload_dlq_alarm, "failures_not_silent"),
+    (_drill_target_without_dlq, "failures_not_silent"),
+    (_drill_dlq_closed_to_events, "failures_not_silent"),
+    (_stopped_drills_silent, "failures_not_silent"),
+    (_vault_silent, "failures_not_silent"),
+    (_backup_successes_page, "failures_not_silent"),
+    (_failed_backup_jobs_silent, "failures_not_silent"),
 ]
 
 

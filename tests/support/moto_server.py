@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient as CognitoClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 REGION = "us-east-1"
 _DUMMY = "testing"  # access key, secret and session token: never valid anywhere
@@ -169,6 +170,11 @@ def s3_client(endpoint: str | None = None) -> S3Client:
 
 def cognito_client(endpoint: str | None = None) -> CognitoClient:
     client: CognitoClient = _client("cognito-idp", endpoint, _CONFIG)
+    return client
+
+
+def sqs_client(endpoint: str | None = None) -> SQSClient:
+    client: SQSClient = _client("sqs", endpoint, _CONFIG)
     return client
 
 
