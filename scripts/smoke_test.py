@@ -8,10 +8,9 @@ command line, which process lists and CI logs show). Sign-in is ADMIN_USER_PASSW
 so the caller's AWS credentials need cognito-idp:AdminInitiateAuth on the pool (the deploy
 role has it); with --stack they also read the stack's outputs.
 
-Checks, in order: GET /healthz answers ok; POST /graphql without a token is refused
-(the authorizer is on); sign-in yields an ID token; ``{ me { id username } }`` returns
-the signed-in user; GET /readyz with the token says ready. Exit 0 when all pass, else 1
-with one line per failure.
+The checks are ops/smoke.py's (health, the authorizer refuses a request without a token,
+sign-in, ``me``, readiness, a search), over HTTPS here. Exit 0 when all pass, else 1 with
+one line per failure.
 """
 
 from __future__ import annotations
@@ -23,21 +22,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
-ME_QUERY = "{ me { id username } }"
+from ops.smoke import ATTEMPTS, Response, Send, SmokeFailure, run_checks, sign_in
+
 TIMEOUT_SECONDS = 30.0
-ATTEMPTS = 3  # a fresh deployment's first requests may meet cold starts or a rollout
 RETRY_DELAY_SECONDS = 2.0
 USER_AGENT = "demobackend-smoke-test"
-
-
-class SmokeFailure(Exception):
-    """One check failed; the message says which and how."""
 
 
 @dataclass(frozen=True)
@@ -45,18 +40,6 @@ class Target:
     api_url: str
     user_pool_id: str
     client_id: str
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: bytes
-
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            raise SmokeFailure(f"answer is not JSON: {self.body[:200]!r}") from None
 
 
 def http(
@@ -97,54 +80,6 @@ def http(
     return last
 
 
-def sign_in(cognito: Any, target: Target, username: str, password: str) -> str:
-    """An ID token for the test user (ADMIN_USER_PASSWORD_AUTH)."""
-    try:
-        answer = cognito.admin_initiate_auth(
-            UserPoolId=target.user_pool_id,
-            ClientId=target.client_id,
-            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": username, "PASSWORD": password},
-        )
-    except Exception as error:  # botocore's ClientError and friends: name the code only
-        code = getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
-        raise SmokeFailure(f"sign-in as {username} failed: {code}") from None
-    if "AuthenticationResult" not in answer:
-        challenge = answer.get("ChallengeName", "unknown")
-        raise SmokeFailure(f"sign-in as {username} needs {challenge}; set a permanent password")
-    token: str = answer["AuthenticationResult"]["IdToken"]
-    return token
-
-
-def check_health(target: Target) -> None:
-    answer = http("GET", f"{target.api_url}/healthz")
-    if answer.status != 200 or answer.json().get("status") != "ok":
-        raise SmokeFailure(f"GET /healthz answered {answer.status} {answer.body[:200]!r}")
-
-
-def check_token_required(target: Target) -> None:
-    answer = http("POST", f"{target.api_url}/graphql", body={"query": ME_QUERY}, attempts=1)
-    if answer.status not in (401, 403):
-        raise SmokeFailure(f"POST /graphql without a token answered {answer.status}, not 401")
-
-
-def check_me(target: Target, token: str, username: str) -> str:
-    answer = http("POST", f"{target.api_url}/graphql", body={"query": ME_QUERY}, token=token)
-    document = answer.json() if answer.status == 200 else {}
-    me = (document.get("data") or {}).get("me") or {}
-    if answer.status != 200 or document.get("errors") or not me.get("id"):
-        raise SmokeFailure(f"{ME_QUERY} answered {answer.status} {answer.body[:300]!r}")
-    if str(me.get("username", "")).lower() != username.lower():
-        raise SmokeFailure(f"me is {me.get('username')!r}, signed in as {username!r}")
-    return str(me["id"])
-
-
-def check_ready(target: Target, token: str) -> None:
-    answer = http("GET", f"{target.api_url}/readyz", token=token)
-    if answer.status != 200 or answer.json().get("status") != "ready":
-        raise SmokeFailure(f"GET /readyz answered {answer.status} {answer.body[:200]!r}")
-
-
 def stack_target(cloudformation: Any, stack: str) -> Target:
     stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
@@ -158,28 +93,18 @@ def stack_target(cloudformation: Any, stack: str) -> Target:
         raise SmokeFailure(f"stack {stack} has no output {missing}") from None
 
 
-def run_checks(
-    target: Target, cognito: Any, username: str, password: str, report: Callable[[str], None]
-) -> list[str]:
-    failures: list[str] = []
+def over_https(api_url: str) -> Send:
+    def send(
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        token: str | None = None,
+        attempts: int = ATTEMPTS,
+    ) -> Response:
+        return http(method, f"{api_url}{path}", body=body, token=token, attempts=attempts)
 
-    def step(name: str, check: Callable[[], object]) -> object:
-        try:
-            outcome = check()
-        except SmokeFailure as failure:
-            failures.append(f"{name}: {failure}")
-            report(f"FAIL {name}: {failure}")
-            return None
-        report(f"ok   {name}")
-        return outcome
-
-    step("health", lambda: check_health(target))
-    step("token required", lambda: check_token_required(target))
-    token = step("sign in", lambda: sign_in(cognito, target, username, password))
-    if isinstance(token, str):
-        step("me", lambda: check_me(target, token, username))
-        step("ready", lambda: check_ready(target, token))
-    return failures
+    return send
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -216,7 +141,12 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         return 1
     cognito = session.client("cognito-idp", endpoint_url=args.endpoint_url)
     print(f"smoke test: {target.api_url} as {username}")
-    failures = run_checks(target, cognito, username, password, print)
+    failures = run_checks(
+        over_https(target.api_url),
+        lambda: sign_in(cognito, target.user_pool_id, target.client_id, username, password),
+        username,
+        print,
+    )
     if failures:
         print(f"smoke test: {len(failures)} check(s) failed", file=sys.stderr)
         return 1

@@ -36,6 +36,7 @@ from tests.infra.checks_ops import (
     check_app_alarms,
     check_failures_not_silent,
     check_production_pages,
+    check_safe_rollouts,
 )
 
 __all__ = ["CHECKS", "Check", "http_api_routes"]
@@ -64,5 +65,6 @@ CHECKS: dict[str, Check] = {
         check_production_pages,
         check_app_alarms,
         check_failures_not_silent,
+        check_safe_rollouts,
     )
 }

@@ -54,6 +54,10 @@ ALLOWED_WILDCARD_RESOURCES = frozenset(
         f"arn:${{AWS::Partition}}:s3:::{BUCKET_NAME}/files/*",
         "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
         "${FunctionLogGroup}:*",
+        # The pre-traffic hook reports to this stack's CodeDeploy application, whose
+        # deployment group SAM names itself.
+        "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:"
+        "${ServerlessDeploymentApplication}/*",
     }
 )
 # AWS managed policies our roles may attach (each has a '*' resource AWS requires).
@@ -101,6 +105,9 @@ def unless(value: Any, condition: str, pick: Callable[[Any], Any]) -> Any:
 
 
 def resource_text(resource: Any) -> str | None:
+    # SAM's !Ref FUNCTION.Version: the ARN of one published version, no wildcard.
+    if isinstance(resource, dict) and str(resource.get("Ref", "")).endswith(".Version"):
+        return f"Ref:{resource['Ref']}"
     if isinstance(resource, dict) and "Fn::GetAtt" in resource:
         target = resource["Fn::GetAtt"]
         return f"GetAtt:{target[0]}.{target[1]}" if isinstance(target, list) else None

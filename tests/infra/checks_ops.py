@@ -11,7 +11,7 @@ from api.observability.metrics import (
     INTERNAL_ERRORS_METRIC,
     UNAVAILABLE_METRIC,
 )
-from tests.infra.cfn import Template, as_list, props, resources, walk
+from tests.infra.cfn import INFRA_DIR, Template, as_list, props, resources, sub_text, walk
 from tests.infra.checks_common import (
     ALARM_TOPIC,
     FUNCTION,
@@ -24,6 +24,9 @@ PRODUCTION = "production"
 # The metric filter on the API's access log (HTTP APIs publish no 429 metric).
 API_429_METRIC = "Api429"
 DRILL = "DrillFunction"
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:pager"
+SMOKE_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:smoke-user-AbCdEf"
+HOOK_HANDLER = "ops.pre_traffic.handler"
 
 
 class RuleError(ValueError):
@@ -71,15 +74,29 @@ def rule_failures(template: Template, overrides: dict[str, Any]) -> list[str]:
 
 def check_production_pages(template: Template) -> list[str]:
     """Production without a paging topic is refused; staging without one is not."""
+    return _required_on(template, "AlarmTopicArn", TOPIC, {PRODUCTION}, ("staging", "dev"))
+
+
+def _required_on(
+    template: Template, name: str, value: str, required: set[str], optional: tuple[str, ...]
+) -> list[str]:
+    """The Rules refuse ``required`` environments without the parameter ``name``, accept
+    them with ``value``, and let ``optional`` ones leave it empty."""
     problems = []
-    topic = {"AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:pager"}
+
+    def refused(environment: str, given: dict[str, str]) -> bool:
+        failures = rule_failures(template, {"EnvironmentName": environment, **given})
+        return any(name in failure for failure in failures)
+
     try:
-        if not rule_failures(template, {"EnvironmentName": PRODUCTION}):
-            problems.append("rules: production deploys without AlarmTopicArn")
-        if rule_failures(template, {"EnvironmentName": PRODUCTION, **topic}):
-            problems.append("rules: production with AlarmTopicArn is refused")
-        if rule_failures(template, {"EnvironmentName": "staging"}):
-            problems.append("rules: staging must be allowed to leave AlarmTopicArn empty")
+        for environment in sorted(required):
+            if not refused(environment, {}):
+                problems.append(f"rules: {environment} deploys without {name}")
+            if refused(environment, {name: value}):
+                problems.append(f"rules: {environment} with {name} is refused")
+        for environment in optional:
+            if refused(environment, {}):
+                problems.append(f"rules: {environment} must be allowed to leave {name} empty")
     except (RuleError, KeyError, IndexError) as error:
         problems.append(f"rules: cannot evaluate ({error})")
     return problems
@@ -239,4 +256,41 @@ def _backup_failures_page(template: Template) -> list[str]:
             for pattern in [props(rule).get("EventPattern", {})]
         ):
             problems.append(f"{name}: failed backup jobs must reach the alarm topic")
+    return problems
+
+
+def check_safe_rollouts(template: Template) -> list[str]:
+    """A pre-traffic hook runs the smoke checks against exactly the new version, may do
+    nothing else, and staging and production cannot go without its test user."""
+    problems: list[str] = []
+    preference = props(resources(template).get(FUNCTION, {})).get("DeploymentPreference", {})
+    hook = preference.get("Hooks", {}).get("PreTraffic", {})
+    name = hook.get("Ref") if isinstance(hook, dict) else None
+    function = resources(template).get(str(name), {})
+    p = props(function)
+    if function.get("Type") != "AWS::Serverless::Function" or p.get("Handler") != HOOK_HANDLER:
+        return [f"function: no PreTraffic hook running {HOOK_HANDLER}"]
+    if not str(sub_text(p.get("FunctionName")) or "").startswith("CodeDeployHook_"):
+        problems.append(f"{name}: CodeDeploy may invoke only functions named CodeDeployHook_*")
+    version = {"Ref": f"{FUNCTION}.Version"}
+    if p.get("Environment", {}).get("Variables", {}).get("PRE_TRAFFIC_TARGET") != version:
+        problems.append(f"{name}: PRE_TRAFFIC_TARGET must be the version being deployed")
+    role = (p.get("Role") or {}).get("Fn::GetAtt", [None])[0]
+    invokes = [
+        statement.get("Resource")
+        for policy in props(resources(template).get(str(role), {})).get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+        if "lambda:InvokeFunction" in as_list(statement.get("Action"))
+    ]
+    if invokes != [version]:
+        problems.append(f"{name}: its role must invoke the new version and nothing else")
+    if p.get("DeploymentPreference", {}).get("Enabled") is not False:
+        problems.append(f"{name}: the hook itself must not be deployed gradually")
+    makefile = INFRA_DIR / str(p.get("CodeUri", "")) / "Makefile"
+    text = makefile.read_text(encoding="utf-8") if makefile.is_file() else ""
+    if f"build-{name}:" not in text:
+        problems.append(f"{makefile}: no build-{name} target for sam build")
+    problems += _required_on(
+        template, "SmokeUserSecretArn", SMOKE_SECRET, {PRODUCTION, "staging"}, ("dev",)
+    )
     return problems

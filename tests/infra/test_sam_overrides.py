@@ -14,15 +14,17 @@ from tests.infra.cfn import REPO_ROOT, load_template
 from tests.infra.checks_ops import rule_failures
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:pager"
+SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:smoke-user-AbCdEf"
 
 
 def _parsed(text: str) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in shlex.split(text))
 
 
-def test_the_pager_is_added_to_productions_overrides() -> None:
-    values = _parsed(merged("production", [f"AlarmTopicArn={TOPIC}"]))
-    assert values == {**configured("production"), "AlarmTopicArn": TOPIC}
+def test_the_pager_and_test_user_are_added_to_productions_overrides() -> None:
+    extra = {"AlarmTopicArn": TOPIC, "SmokeUserSecretArn": SECRET}
+    values = _parsed(merged("production", [f"{k}={v}" for k, v in extra.items()]))
+    assert values == {**configured("production"), **extra}
     assert rule_failures(load_template(), values) == []
 
 
@@ -31,8 +33,11 @@ def test_production_as_configured_alone_is_refused_by_the_template() -> None:
     assert failures and "AlarmTopicArn" in failures[0]
 
 
-def test_staging_deploys_without_a_pager() -> None:
-    assert rule_failures(load_template(), configured("staging")) == []
+def test_staging_deploys_without_a_pager_but_not_without_a_test_user() -> None:
+    failures = rule_failures(load_template(), configured("staging"))
+    assert failures and all("SmokeUserSecretArn" in failure for failure in failures)
+    staged = {**configured("staging"), "SmokeUserSecretArn": SECRET}
+    assert rule_failures(load_template(), staged) == []
 
 
 @pytest.mark.parametrize(

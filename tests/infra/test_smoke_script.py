@@ -29,6 +29,7 @@ class FakeApi:
     me_errors: bool = False
     ready: bool = True
     healthy: bool = True
+    search_broken: bool = False
     seen: list[str] = field(default_factory=list)
 
 
@@ -77,12 +78,17 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             api.seen.append(f"POST {self.path}")
-            self.rfile.read(int(self.headers.get("content-length", "0")))
+            query = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
             user = self._user()
             if user is None and api.require_token:
                 self._send(401, {"message": "Unauthorized"})
             elif api.me_errors:
                 self._send(200, {"data": None, "errors": [{"message": "boom"}]})
+            elif "search(" in query["query"]:
+                if api.search_broken:
+                    self._send(200, {"data": None, "errors": [{"message": "index"}]})
+                else:
+                    self._send(200, {"data": {"search": {"edges": []}}})
             else:
                 self._send(200, {"data": {"me": {"id": "u-1", "username": user or "anonymous"}}})
 
@@ -154,7 +160,13 @@ def test_a_healthy_deployment_passes(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "all checks passed" in out
-    assert fake.seen == ["GET /healthz", "POST /graphql", "POST /graphql", "GET /readyz"]
+    assert fake.seen == [
+        "GET /healthz",
+        "POST /graphql",
+        "POST /graphql",
+        "GET /readyz",
+        "POST /graphql",
+    ]
 
 
 @pytest.mark.slow
@@ -165,6 +177,7 @@ def test_a_healthy_deployment_passes(
         ({"me_errors": True}, "me:"),
         ({"ready": False}, "ready:"),
         ({"healthy": False}, "health:"),
+        ({"search_broken": True}, "search:"),
     ],
 )
 def test_a_broken_deployment_fails(

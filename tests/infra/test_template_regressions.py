@@ -361,6 +361,29 @@ def _failed_backup_jobs_silent(t: Template) -> None:
     del resources(t)["BackupJobFailedRule"]
 
 
+def _no_pre_traffic_hook(t: Template) -> None:
+    del _res(t, "ApiFunction")["DeploymentPreference"]["Hooks"]
+
+
+def _hook_tests_the_old_version(t: Template) -> None:
+    variables = _res(t, "PreTrafficHookFunction")["Environment"]["Variables"]
+    variables["PRE_TRAFFIC_TARGET"] = {"Ref": "ApiFunction.Alias"}
+
+
+def _hook_invokes_anything(t: Template) -> None:
+    policy = _res(t, "PreTrafficHookRole")["Policies"][1]
+    policy["PolicyDocument"]["Statement"][0]["Resource"] = {"Fn::GetAtt": ["ApiFunction", "Arn"]}
+
+
+def _hook_name_codedeploy_cannot_invoke(t: Template) -> None:
+    _res(t, "PreTrafficHookFunction")["FunctionName"] = {"Fn::Sub": "${AWS::StackName}-hook"}
+
+
+def _staging_without_test_user(t: Template) -> None:
+    condition = t["Rules"]["DeployedStagesSmokeTest"]["RuleCondition"]
+    t["Rules"]["DeployedStagesSmokeTest"]["RuleCondition"] = condition["Fn::Or"][0]
+
+
 REGRESSIONS: list[tuple[Mutation, str]] = [
     (_set_bpa, "bucket_security"),
     (_allow_acls, "bucket_security"),
@@ -437,6 +460,11 @@ REGRESSIONS: list[tuple[Mutation, str]] = [
     (_vault_silent, "failures_not_silent"),
     (_backup_successes_page, "failures_not_silent"),
     (_failed_backup_jobs_silent, "failures_not_silent"),
+    (_no_pre_traffic_hook, "safe_rollouts"),
+    (_hook_tests_the_old_version, "safe_rollouts"),
+    (_hook_invokes_anything, "safe_rollouts"),
+    (_hook_name_codedeploy_cannot_invoke, "safe_rollouts"),
+    (_staging_without_test_user, "safe_rollouts"),
 ]
 
 

@@ -321,3 +321,18 @@ def test_production_deploys_with_the_pager_from_its_environment() -> None:
     assert '--parameter-overrides "${overrides}"' in step["run"]
     assert "ALARM_TOPIC_ARN" not in json.dumps(jobs["staging"])
     assert "AlarmTopicArn" not in overrides("production")  # account-specific: not in git
+
+
+@pytest.mark.parametrize("environment", DEPLOY_JOBS)
+def test_each_stage_deploys_with_the_hooks_test_user(environment: str) -> None:
+    jobs = load(DEPLOY)["jobs"]
+    [step] = [s for s in steps(jobs[environment]) if "sam deploy" in str(s.get("run"))]
+    assert step.get("env", {}).get("SMOKE_SECRET_ARN") == "${{ vars.SMOKE_SECRET_ARN }}"
+    assert f"scripts.sam_overrides {environment}" in step["run"]
+    assert '"SmokeUserSecretArn=${SMOKE_SECRET_ARN}"' in step["run"]
+    assert '--parameter-overrides "${overrides}"' in step["run"]
+
+
+def test_staging_rehearses_productions_canary() -> None:
+    assert overrides("staging")["DeploymentType"] == overrides("production")["DeploymentType"]
+    assert overrides("production")["DeploymentType"] != "AllAtOnce"

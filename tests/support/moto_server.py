@@ -178,6 +178,10 @@ def sqs_client(endpoint: str | None = None) -> SQSClient:
     return client
 
 
+def secrets_client(endpoint: str | None = None) -> Any:
+    return _client("secretsmanager", endpoint, _CONFIG)
+
+
 def _client(service: str, endpoint: str | None, config: Config) -> Any:
     return _session().client(
         service,  # type: ignore[call-overload]
