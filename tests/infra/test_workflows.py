@@ -29,7 +29,10 @@ from tests.infra.workflows import (
 CI = WORKFLOWS / "ci.yml"
 DEPLOY = WORKFLOWS / "deploy.yml"
 SAMCONFIG = INFRA_DIR / "samconfig.toml"
-PINNED = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+|[0-9a-f]{40})$")
+# A tag can be moved to other code; a commit cannot. The release it is stays beside it as a
+# comment (`@<sha> # v4.4.0`) for people and for update tools.
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+PINNED_LINE = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 DEPLOY_JOBS = ("staging", "production")
 
 
@@ -48,7 +51,7 @@ def check_actions_pinned(workflows: dict[str, Workflow]) -> list[str]:
         for step in steps(job):
             uses = step.get("uses")
             if uses and not str(uses).startswith("./") and not PINNED.match(str(uses)):
-                problems.append(f"{where}: {uses} is not pinned to a major version or a SHA")
+                problems.append(f"{where}: {uses} is not pinned to a commit SHA")
     return problems
 
 
@@ -167,6 +170,10 @@ def _unpinned(w: dict[str, Workflow]) -> None:
     steps(_job(w, "deploy.yml", "build"))[0]["uses"] = "actions/checkout@main"
 
 
+def _major_version_only(w: dict[str, Workflow]) -> None:
+    steps(_job(w, "deploy.yml", "production"))[0]["uses"] = "actions/checkout@v4"
+
+
 def _stored_keys(w: dict[str, Workflow]) -> None:
     for step in steps(_job(w, "deploy.yml", "staging")):
         if "configure-aws-credentials" in str(step.get("uses", "")):
@@ -209,6 +216,7 @@ def _ci_without_pull_requests(w: dict[str, Workflow]) -> None:
 
 WORKFLOW_REGRESSIONS = [
     (_unpinned, "actions_pinned"),
+    (_major_version_only, "actions_pinned"),
     (_stored_keys, "no_stored_keys"),
     (_no_oidc_permission, "no_stored_keys"),
     (_write_all, "least_permissions"),
@@ -336,3 +344,10 @@ def test_each_stage_deploys_with_the_hooks_test_user(environment: str) -> None:
 def test_staging_rehearses_productions_canary() -> None:
     assert overrides("staging")["DeploymentType"] == overrides("production")["DeploymentType"]
     assert overrides("production")["DeploymentType"] != "AllAtOnce"
+
+
+def test_every_pinned_action_names_its_release() -> None:
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "uses:" in line and "uses: ./" not in line:
+                assert PINNED_LINE.search(line.strip()), f"{path.name}: {line.strip()}"
