@@ -35,6 +35,7 @@ from tests.infra.checks_function import (
 from tests.infra.checks_ops import (
     check_app_alarms,
     check_failures_not_silent,
+    check_files_survive_a_region,
     check_production_pages,
     check_safe_rollouts,
 )
@@ -66,5 +67,6 @@ CHECKS: dict[str, Check] = {
         check_app_alarms,
         check_failures_not_silent,
         check_safe_rollouts,
+        check_files_survive_a_region,
     )
 }

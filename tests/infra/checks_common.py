@@ -54,6 +54,8 @@ ALLOWED_WILDCARD_RESOURCES = frozenset(
         f"arn:${{AWS::Partition}}:s3:::{BUCKET_NAME}/files/*",
         "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
         "${FunctionLogGroup}:*",
+        # Replicas of the files' bytes in the second region (FilesReplicaBucket).
+        "arn:${AWS::Partition}:s3:::${FilesReplicaBucket}/files/*",
         # The pre-traffic hook reports to this stack's CodeDeploy application, whose
         # deployment group SAM names itself.
         "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:"

@@ -11,6 +11,7 @@ from api.observability.metrics import (
     INTERNAL_ERRORS_METRIC,
     UNAVAILABLE_METRIC,
 )
+from domain.files import blob_key_for
 from tests.infra.cfn import INFRA_DIR, Template, as_list, props, resources, sub_text, walk
 from tests.infra.checks_common import (
     ALARM_TOPIC,
@@ -27,6 +28,7 @@ DRILL = "DrillFunction"
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:pager"
 SMOKE_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:smoke-user-AbCdEf"
 HOOK_HANDLER = "ops.pre_traffic.handler"
+REPLICA_ARN = "arn:${AWS::Partition}:s3:::${FilesReplicaBucket}"
 
 
 class RuleError(ValueError):
@@ -293,4 +295,42 @@ def check_safe_rollouts(template: Template) -> list[str]:
     problems += _required_on(
         template, "SmokeUserSecretArn", SMOKE_SECRET, {PRODUCTION, "staging"}, ("dev",)
     )
+    return problems
+
+
+def check_files_survive_a_region(template: Template) -> list[str]:
+    """With FilesReplicaBucket, every file's bytes replicate to it within 15 minutes, by a
+    role that can do that and no more, and a failing or late replication pages."""
+    problems: list[str] = []
+    bucket = props(resources(template).get("FilesBucket", {}))
+    replication = bucket.get("ReplicationConfiguration", {}).get("Fn::If", [None, {}, None])
+    condition, config = replication[0], replication[1]
+    if condition != "ReplicateFiles" or not isinstance(config, dict):
+        return ["FilesBucket: replication must follow the FilesReplicaBucket parameter"]
+    rules = config.get("Rules", [])
+    prefix = blob_key_for("0123abcd").split("/")[0] + "/"
+    if not any(
+        rule.get("Status") == "Enabled"
+        and rule.get("Filter", {}).get("Prefix") in ("", prefix)
+        and rule.get("Destination", {}).get("ReplicationTime", {}).get("Status") == "Enabled"
+        and sub_text(rule.get("Destination", {}).get("Bucket")) == REPLICA_ARN
+        for rule in rules
+    ):
+        problems.append("FilesBucket: no rule replicates files/ to the replica with RTC")
+    role_name = (config.get("Role") or {}).get("Fn::GetAtt", [None])[0]
+    role = resources(template).get(str(role_name), {})
+    if role.get("Condition") != "ReplicateFiles":
+        problems.append("replication role: must exist only with FilesReplicaBucket")
+    written = {
+        str(action)
+        for policy in props(role).get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+        if sub_text(statement.get("Resource")) == f"{REPLICA_ARN}/files/*"
+        for action in as_list(statement.get("Action"))
+    }
+    if written != {"s3:ReplicateObject", "s3:ReplicateTags"}:
+        problems.append(f"replication role: writes {sorted(written)} to the replica")
+    watched = {metric for alarm in _alarm_metrics(template).values() for _, metric in alarm}
+    if "OperationsFailedReplication" not in watched:
+        problems.append("alarms: nothing watches failed replication")
     return problems

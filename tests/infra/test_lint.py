@@ -47,6 +47,8 @@ PARAMETER_SETS: dict[str, dict[str, Any]] = {
         "CorsOrigins": "https://app.example.com,https://admin.example.com",
         "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops",
         "BackupCopyRegion": "eu-central-1",
+        "FilesReplicaBucket": "demobackend-production-files-replica",
+        "SmokeUserSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:smoke-AbCdEf",
         "ReservedConcurrency": 50,
         "Tracing": "true",
         "DeploymentType": "AllAtOnce",

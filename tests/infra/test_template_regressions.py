@@ -384,6 +384,24 @@ def _staging_without_test_user(t: Template) -> None:
     t["Rules"]["DeployedStagesSmokeTest"]["RuleCondition"] = condition["Fn::Or"][0]
 
 
+def _replication_always_off(t: Template) -> None:
+    del _res(t, "FilesBucket")["ReplicationConfiguration"]
+
+
+def _replication_without_rtc(t: Template) -> None:
+    rule = _res(t, "FilesBucket")["ReplicationConfiguration"]["Fn::If"][1]["Rules"][0]
+    del rule["Destination"]["ReplicationTime"]
+
+
+def _replica_deletes_too(t: Template) -> None:
+    statements = _res(t, "FilesReplicationRole")["Policies"][0]["PolicyDocument"]["Statement"]
+    statements[2]["Action"].append("s3:ReplicateDelete")
+
+
+def _replication_unwatched(t: Template) -> None:
+    del resources(t)["FilesReplicationAlarm"]
+
+
 REGRESSIONS: list[tuple[Mutation, str]] = [
     (_set_bpa, "bucket_security"),
     (_allow_acls, "bucket_security"),
@@ -465,6 +483,10 @@ REGRESSIONS: list[tuple[Mutation, str]] = [
     (_hook_invokes_anything, "safe_rollouts"),
     (_hook_name_codedeploy_cannot_invoke, "safe_rollouts"),
     (_staging_without_test_user, "safe_rollouts"),
+    (_replication_always_off, "files_survive_a_region"),
+    (_replication_without_rtc, "files_survive_a_region"),
+    (_replica_deletes_too, "files_survive_a_region"),
+    (_replication_unwatched, "files_survive_a_region"),
 ]
 
 

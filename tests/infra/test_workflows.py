@@ -351,3 +351,10 @@ def test_every_pinned_action_names_its_release() -> None:
         for line in path.read_text(encoding="utf-8").splitlines():
             if "uses:" in line and "uses: ./" not in line:
                 assert PINNED_LINE.search(line.strip()), f"{path.name}: {line.strip()}"
+
+
+def test_production_keeps_its_data_in_a_second_region() -> None:
+    production = overrides("production")
+    assert production["FilesReplicaBucket"]
+    assert production["BackupCopyRegion"]
+    assert "FilesReplicaBucket" not in overrides("staging")
