@@ -269,7 +269,7 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
 def _replay_upload_events(settings: Settings, args: argparse.Namespace) -> int:
     from api.aws_clients import sqs_client
-    from api.lambda_handler import complete_uploads
+    from api.lambda_handler import complete_uploads, is_s3_notification
     from ops.upload_events import ReplayError, replay_upload_events
 
     if args.max_messages < 1:
@@ -281,6 +281,7 @@ def _replay_upload_events(settings: Settings, args: argparse.Namespace) -> int:
             sqs_client(settings),
             args.queue_url,
             lambda records: complete_uploads(deps.services, settings.bucket, records),
+            is_s3_notification,
             max_messages=args.max_messages,
         )
         print(" ".join(f"{name}={value}" for name, value in summary.as_dict().items()))

@@ -18,15 +18,24 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-    from api.lambda_handler import StoreEventSummary
 
-CompleteRecords = Callable[[list[Any]], Awaitable["StoreEventSummary"]]
+class RecordsOutcome(Protocol):
+    """What completing an event's records came to (the handler's StoreEventSummary)."""
+
+    completed: int
+    ignored: int
+    failed: int
+
+
+# Both injected by the caller (api/cli.py): ops never imports the API layer.
+CompleteRecords = Callable[[list[Any]], Awaitable[RecordsOutcome]]
+IsUploadEvent = Callable[[Any], bool]
 
 RECEIVE_BATCH = 10  # SQS's largest
 # Long enough to complete ten events' uploads; a crashed replay's messages come back then.
@@ -50,22 +59,21 @@ class ReplaySummary:
         return dict(vars(self))
 
 
-def s3_event_of(body: str) -> dict[str, Any] | None:
+def s3_event_of(body: str, is_upload_event: IsUploadEvent) -> dict[str, Any] | None:
     """The original S3 event inside an on-failure destination's invocation record."""
-    from api.lambda_handler import is_s3_notification
-
     try:
         record = json.loads(body)
     except ValueError:
         return None
     payload = record.get("requestPayload") if isinstance(record, dict) else None
-    return payload if is_s3_notification(payload) else None
+    return payload if isinstance(payload, dict) and is_upload_event(payload) else None
 
 
 async def replay_upload_events(
     sqs: SQSClient,
     queue_url: str,
     complete: CompleteRecords,
+    is_upload_event: IsUploadEvent,
     *,
     max_messages: int = 1000,
 ) -> ReplaySummary:
@@ -88,7 +96,7 @@ async def replay_upload_events(
             for message in messages:
                 seen.add(message["MessageId"])
                 summary.messages += 1
-                if await _replay_one(message, complete, summary):
+                if await _replay_one(message, complete, is_upload_event, summary):
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
     except (BotoCoreError, ClientError) as error:
         # The class name only: botocore messages may carry account ids and queue names.
@@ -98,10 +106,13 @@ async def replay_upload_events(
 
 
 async def _replay_one(
-    message: MessageTypeDef, complete: CompleteRecords, summary: ReplaySummary
+    message: MessageTypeDef,
+    complete: CompleteRecords,
+    is_upload_event: IsUploadEvent,
+    summary: ReplaySummary,
 ) -> bool:
     """True when the message may be deleted."""
-    event = s3_event_of(message.get("Body", ""))
+    event = s3_event_of(message.get("Body", ""), is_upload_event)
     if event is None:
         summary.unrecognised += 1
         return False

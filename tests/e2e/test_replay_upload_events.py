@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from api.lambda_handler import StoreEventSummary
+from api.lambda_handler import StoreEventSummary, is_s3_notification
 from ops.upload_events import replay_upload_events
 from tests.e2e.conftest import AwsPath
 from tests.e2e.test_s3_upload_event import (
@@ -136,7 +136,8 @@ def test_a_record_that_fails_again_stays_for_the_next_replay(
     # A loop of its own: asyncio.run would leave none for the handler's next request.
     loop = asyncio.new_event_loop()
     try:
-        summary = loop.run_until_complete(replay_upload_events(sqs, queue, still_unavailable))
+        pending = replay_upload_events(sqs, queue, still_unavailable, is_s3_notification)
+        summary = loop.run_until_complete(pending)
     finally:
         loop.close()
 
