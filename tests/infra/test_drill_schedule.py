@@ -81,7 +81,8 @@ def check_drill_function(template: Template) -> list[str]:
     for key in ("Handler", "CodeUri", "Runtime", "Architectures"):
         if p.get(key) != api.get(key):
             problems.append(f"{DRILL}: {key} {p.get(key)!r} != {API}'s {api.get(key)!r}")
-    if drill.get("Metadata") != _resource(template, API).get("Metadata"):
+    build_method = _resource(template, API).get("Metadata", {}).get("BuildMethod")
+    if drill.get("Metadata", {}).get("BuildMethod") != build_method:
         problems.append(f"{DRILL}: must be built like {API} (Metadata BuildMethod)")
     timeout = p.get("Timeout")
     if not isinstance(timeout, int) or not API_GATEWAY_TIMEOUT_SECONDS < timeout <= 900:
