@@ -111,3 +111,17 @@ def run(
         timeout=timeout,
         check=False,
     )
+
+
+CHECKOV_VENV = REPO_ROOT / "build" / "checkov"
+
+
+def checkov() -> Path:
+    """checkov in its own venv (``make infra-tools``): it pins boto3 below the project's."""
+    found = CHECKOV_VENV / "bin" / "checkov"
+    return require(found if found.is_file() else None, "checkov")
+
+
+def checkov_env() -> dict[str, str]:
+    """Offline: no policy mapping or guideline download from the vendor's service."""
+    return {**sam_env(), "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
