@@ -36,6 +36,7 @@ from tests.infra.checks_ops import (
     check_app_alarms,
     check_failures_not_silent,
     check_files_survive_a_region,
+    check_logs_to_search_stack,
     check_production_pages,
     check_safe_rollouts,
 )
@@ -68,5 +69,6 @@ CHECKS: dict[str, Check] = {
         check_failures_not_silent,
         check_safe_rollouts,
         check_files_survive_a_region,
+        check_logs_to_search_stack,
     )
 }

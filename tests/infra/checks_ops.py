@@ -334,3 +334,41 @@ def check_files_survive_a_region(template: Template) -> list[str]:
     if "OperationsFailedReplication" not in watched:
         problems.append("alarms: nothing watches failed replication")
     return problems
+
+
+def check_logs_to_search_stack(template: Template) -> list[str]:
+    """With LogsFirehoseArn (off by default), the function's and the API's logs go to that
+    Firehose stream, by a role that may put records there and nowhere else."""
+    problems: list[str] = []
+    spec = template.get("Parameters", {}).get("LogsFirehoseArn", {})
+    if spec.get("Default") != "":
+        problems.append("LogsFirehoseArn: shipping logs must be off by default")
+    shipping = template.get("Conditions", {}).get("ShipLogs")
+    if shipping != {"Fn::Not": [{"Fn::Equals": [{"Ref": "LogsFirehoseArn"}, ""]}]}:
+        problems.append("ShipLogs: must mean LogsFirehoseArn is set")
+    filters = resources(template, "AWS::Logs::SubscriptionFilter").values()
+    shipped = {
+        props(f).get("LogGroupName", {}).get("Ref")
+        for f in filters
+        if props(f).get("DestinationArn") == {"Ref": "LogsFirehoseArn"}
+        and f.get("Condition") == "ShipLogs"
+        and props(f).get("FilterPattern") == ""
+    }
+    for group in ("FunctionLogGroup", "ApiAccessLogGroup"):
+        if group not in shipped:
+            problems.append(f"{group}: not shipped to LogsFirehoseArn (only with ShipLogs)")
+    roles = {(props(f).get("RoleArn") or {}).get("Fn::GetAtt", [None])[0] for f in filters}
+    for name in roles:
+        role = resources(template).get(str(name), {})
+        statements = [
+            statement
+            for policy in props(role).get("Policies", [])
+            for statement in policy["PolicyDocument"]["Statement"]
+        ]
+        if role.get("Condition") != "ShipLogs" or any(
+            sub_text(s.get("Resource")) != "${LogsFirehoseArn}"
+            or set(as_list(s.get("Action"))) - {"firehose:PutRecord", "firehose:PutRecordBatch"}
+            for s in statements
+        ):
+            problems.append(f"{name}: may only put records into LogsFirehoseArn, with ShipLogs")
+    return problems

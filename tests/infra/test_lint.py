@@ -60,6 +60,7 @@ PARAMETER_SETS: dict[str, dict[str, Any]] = {
         "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops",
         "BackupCopyRegion": "eu-central-1",
         "FilesReplicaBucket": "demobackend-production-files-replica",
+        "LogsFirehoseArn": "arn:aws:firehose:eu-west-1:123456789012:deliverystream/elk",
         "SmokeUserSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:smoke-AbCdEf",
         "ReservedConcurrency": 50,
         "Tracing": "true",

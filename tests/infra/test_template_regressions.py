@@ -402,6 +402,25 @@ def _replication_unwatched(t: Template) -> None:
     del resources(t)["FilesReplicationAlarm"]
 
 
+def _logs_shipped_by_default(t: Template) -> None:
+    t["Parameters"]["LogsFirehoseArn"]["Default"] = (
+        "arn:aws:firehose:eu-west-1:123456789012:deliverystream/elk"
+    )
+
+
+def _access_logs_not_shipped(t: Template) -> None:
+    del resources(t)["AccessLogsSubscription"]
+
+
+def _shipping_role_reaches_every_stream(t: Template) -> None:
+    statement = _res(t, "LogsToFirehoseRole")["Policies"][0]["PolicyDocument"]["Statement"][0]
+    statement["Action"] = ["firehose:*"]
+
+
+def _filter_always_on(t: Template) -> None:
+    del resources(t)["FunctionLogsSubscription"]["Condition"]
+
+
 REGRESSIONS: list[tuple[Mutation, str]] = [
     (_set_bpa, "bucket_security"),
     (_allow_acls, "bucket_security"),
@@ -487,6 +506,10 @@ REGRESSIONS: list[tuple[Mutation, str]] = [
     (_replication_without_rtc, "files_survive_a_region"),
     (_replica_deletes_too, "files_survive_a_region"),
     (_replication_unwatched, "files_survive_a_region"),
+    (_logs_shipped_by_default, "logs_to_search_stack"),
+    (_access_logs_not_shipped, "logs_to_search_stack"),
+    (_shipping_role_reaches_every_stream, "logs_to_search_stack"),
+    (_filter_always_on, "logs_to_search_stack"),
 ]
 
 
