@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from ops.pre_traffic import FAILED, SUCCEEDED, HookConfig, Invoke, run_hook, smoke_checks
-from tests.apigw_events import LambdaContext
-from tests.e2e.conftest import PASSWORD, AwsPath
-from tests.moto_server import cognito_client, secrets_client, unique_name
+from tests.support.apigw_events import LambdaContext
+from tests.support.aws_path import PASSWORD, AwsPath
+from tests.support.moto_server import cognito_client, secrets_client, unique_name
 
 pytestmark = pytest.mark.slow
 

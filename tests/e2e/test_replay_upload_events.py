@@ -16,15 +16,15 @@ import pytest
 
 from api.lambda_handler import StoreEventSummary, is_s3_notification
 from ops.upload_events import replay_upload_events
-from tests.e2e.conftest import AwsPath
 from tests.e2e.test_s3_upload_event import (
     CONTENT,
     _record_for,
     _upload_bytes,
     s3_event,
 )
-from tests.file_client import FileClient
-from tests.moto_server import sqs_client, unique_name
+from tests.support.aws_path import AwsPath
+from tests.support.file_client import FileClient
+from tests.support.moto_server import sqs_client, unique_name
 
 pytestmark = pytest.mark.slow
 

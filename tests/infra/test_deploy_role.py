@@ -14,8 +14,9 @@ import pytest
 
 from tests.infra.cfn import INFRA_DIR, Template, as_list, dump_template, load_template, props
 from tests.infra.checks_common import resource_text
-from tests.infra.test_workflows import DEPLOY, DEPLOY_JOBS, load, steps
+from tests.infra.test_workflows import DEPLOY, DEPLOY_JOBS
 from tests.infra.tools import cfn_lint, run
+from tests.infra.workflows import load, steps
 
 DEPLOY_ROLE = INFRA_DIR / "deploy-role.yaml"
 SUBJECT = {"Fn::Sub": "repo:${GitHubRepository}:environment:${EnvironmentName}"}
