@@ -73,7 +73,8 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     if deps.local_blobs is not None:
         from api.blob_routes import BLOBS_PATH, blob_routes
 
-        routes.append(Mount(BLOBS_PATH, routes=blob_routes(deps.local_blobs)))
+        accepts_upload = deps.services.files.accepts_upload
+        routes.append(Mount(BLOBS_PATH, routes=blob_routes(deps.local_blobs, accepts_upload)))
     if deps.dev_idp is not None:
         from api.auth_routes import auth_routes
 

@@ -21,7 +21,13 @@ from adapters.blobs.local.store import (
 )
 from adapters.blobs.rules import CHECKSUM_HEADER, sha256_hex_to_b64
 from api.http_errors import error_response, request_id_of
-from domain.errors import DomainError, ForbiddenError, InvalidInputError, NotFoundError
+from domain.errors import (
+    ConflictError,
+    DomainError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+)
 
 __all__ = ["BLOBS_PATH", "SignatureRedactingFilter", "blob_routes", "redact_signatures"]
 
@@ -33,6 +39,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (InvalidInputError, 400),
     (ForbiddenError, 403),
     (NotFoundError, 404),
+    (ConflictError, 409),
 )
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _DOWNLOAD_HEADERS = {
@@ -44,17 +51,27 @@ _DOWNLOAD_HEADERS = {
 }
 
 
-def blob_routes(store: LocalBlobStore) -> list[BaseRoute]:
+def blob_routes(
+    store: LocalBlobStore, accepts_upload: Callable[[str], Awaitable[bool]]
+) -> list[BaseRoute]:
+    """``accepts_upload(key)``: whether a file still waits for bytes at ``key``; a PUT
+    to any other key is refused (409) however valid its URL."""
+
     async def blob(request: Request) -> Response:
         key: str = request.path_params["key"]
         if request.method == "PUT":
-            return await _upload(store, request, key)
+            return await _upload(store, request, key, accepts_upload)
         return await _download(store, request, key)
 
     return [Route("/{key:path}", _guarded(blob), methods=["GET", "HEAD", "PUT"])]
 
 
-async def _upload(store: LocalBlobStore, request: Request, key: str) -> Response:
+async def _upload(
+    store: LocalBlobStore,
+    request: Request,
+    key: str,
+    accepts_upload: Callable[[str], Awaitable[bool]],
+) -> Response:
     upload = IncomingUpload(
         key=key,
         query=request.query_params,
@@ -62,7 +79,7 @@ async def _upload(store: LocalBlobStore, request: Request, key: str) -> Response
         content_length=_content_length(request),
         checksum_sha256=_single_header(request, CHECKSUM_HEADER),
     )
-    info = await store.receive_upload(upload, request.stream())
+    info = await store.receive_upload(upload, request.stream(), accepts_upload)
     headers = {CHECKSUM_HEADER: sha256_hex_to_b64(info.sha256)} if info.sha256 else None
     return Response(status_code=200, headers=headers)
 

@@ -17,6 +17,7 @@ from domain.files.items import (
     is_file_id,
     new_file_id,
     put_share,
+    ready_key_for,
     usage_key,
 )
 from domain.files.limits import FileLimits
@@ -68,5 +69,6 @@ __all__ = [
     "is_file_id",
     "new_file_id",
     "put_share",
+    "ready_key_for",
     "usage_key",
 ]

@@ -8,10 +8,16 @@
 
 Times in sort keys are ISO-8601 UTC with microseconds, so they sort as text. A PENDING
 file's meta (and its share items) carry ``expires_at`` in epoch seconds: the DynamoDB TTL
-attribute, removed when the file becomes READY. The blob key derives from the id alone.
+attribute, removed when the file becomes READY.
+
+Blob keys: a PENDING file's bytes arrive at its upload key ``files/<id>/blob`` (derived
+from the id alone; upload URLs name it); completing copies them to a fresh ready key
+``files/<id>/ready-<random>`` that no URL can write, and the file's ``blob_key`` moves
+there. Files made READY before ready keys existed keep ``files/<id>/blob``.
 """
 
 import re
+import secrets
 import uuid
 from collections.abc import Iterable
 
@@ -62,7 +68,14 @@ def blob_key_for(file_id: str) -> str:
     return f"files/{file_id}/blob"
 
 
+def ready_key_for(file_id: str) -> str:
+    """A new key for a READY file's bytes, fresh per completion attempt: no upload URL
+    names it, and two racing completions never write the same key."""
+    return f"files/{file_id}/ready-{secrets.token_hex(8)}"
+
+
 def file_id_from_blob_key(key: str) -> str | None:
+    """The file whose upload key ``key`` is; None for any other key (ready keys too)."""
     match = _BLOB_KEY.fullmatch(key)
     return match.group(1) if match else None
 

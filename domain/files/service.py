@@ -70,6 +70,9 @@ class FileService:
     async def complete_upload_from_store_event(self, key: str) -> FileRecord | None:
         return await file_uploads.complete_upload_from_store_event(self._deps, key)
 
+    async def accepts_upload(self, key: str) -> bool:
+        return await file_uploads.accepts_upload(self._deps, key)
+
     # --- reads ---
 
     async def get_file(self, viewer: Principal, file_id: str) -> FileRecord:

@@ -162,6 +162,10 @@ async def complete_upload_from_store_event(deps: FileDeps, key: str) -> FileReco
             logger.info("files: store event for missing or expired file %s", file_id)
             return None
         if record.status is FileStatus.READY:
+            if record.blob_key != key:
+                # Bytes sent after completion through a still-valid upload URL: never
+                # served (the file reads its ready key), so only removed.
+                await discard_blob(deps.blobs, key)
             return record
         try:
             return await _verify_and_settle(deps, record, deps.clock())
@@ -175,22 +179,26 @@ async def complete_upload_from_store_event(deps: FileDeps, key: str) -> FileReco
 
 
 async def _verify_and_settle(deps: FileDeps, record: FileRecord, now: datetime) -> FileRecord:
-    info = await deps.blobs.head(record.blob_key)
-    if info is None:
-        raise InvalidInputError("No bytes uploaded yet; send the file to the upload URL first")
-    problem = _mismatch(record, info)
-    if problem is not None:
-        # Removing the bad object lets the client upload again with the same target.
-        await discard_blob(deps.blobs, record.blob_key)
-        raise InvalidInputError(f"The uploaded bytes do not match the declaration: {problem}")
-    # Confirm before READY is written: READY bytes still marked as an unconfirmed upload
-    # would be deleted by the store's lifecycle. Confirming twice is harmless.
+    upload_key = record.blob_key
+    # Checked here first so that bad bytes are removed before any copy, letting the
+    # client upload again with the same target.
+    await _check_blob(deps, record, upload_key)
+    # The upload URL stays valid after completion, and S3 cannot refuse a second POST to
+    # it: a READY file's bytes live at a fresh key no URL names, copied server-side, and
+    # only that copy is checked and recorded — whatever reaches the upload key after the
+    # check above cannot become the READY bytes unchecked.
+    ready_key = file_items.ready_key_for(record.id)
     try:
-        await deps.blobs.confirm(record.blob_key)
+        await deps.blobs.copy(upload_key, ready_key)
     except NotFoundError:
-        raise InvalidInputError(
-            "No bytes uploaded yet; send the file to the upload URL first"
-        ) from None
+        raise InvalidInputError(_NO_BYTES) from None
+    try:
+        info = await _check_blob(deps, record, ready_key)
+        # Confirm before READY is written: READY bytes still marked as an unconfirmed
+        # upload would be deleted by the store's lifecycle.
+        await deps.blobs.confirm(ready_key)
+    except NotFoundError:
+        raise InvalidInputError(_NO_BYTES) from None
     ready = replace(
         record,
         status=FileStatus.READY,
@@ -198,7 +206,39 @@ async def _verify_and_settle(deps: FileDeps, record: FileRecord, now: datetime) 
         version=record.version + 1,
         updated_at=now,
         expires_at=None,
+        blob_key=ready_key,
     )
+    try:
+        await _save_ready(deps, record, ready)
+    except ConflictError:
+        # Another completion (or a change) won: this copy is nobody's. Not on other
+        # failures: a write that timed out may still have made this copy the READY one.
+        await discard_blob(deps.blobs, ready_key)
+        raise
+    await discard_blob(deps.blobs, upload_key)
+    await index_for_search(deps, ready.id)
+    await publish(deps, FileEventKind.READY, ready)
+    return ready
+
+
+_NO_BYTES = "No bytes uploaded yet; send the file to the upload URL first"
+
+
+async def _check_blob(deps: FileDeps, record: FileRecord, key: str) -> BlobInfo:
+    """What is stored at ``key``, if it is what the PENDING ``record`` declares; otherwise
+    InvalidInputError, with the blob and the upload it came from removed."""
+    info = await deps.blobs.head(key)
+    if info is None:
+        raise InvalidInputError(_NO_BYTES)
+    problem = _mismatch(record, info)
+    if problem is not None:
+        for stale in dict.fromkeys((key, record.blob_key)):
+            await discard_blob(deps.blobs, stale)
+        raise InvalidInputError(f"The uploaded bytes do not match the declaration: {problem}")
+    return info
+
+
+async def _save_ready(deps: FileDeps, record: FileRecord, ready: FileRecord) -> None:
     ops: list[WriteOp] = [
         file_items.put_file_over(ready, record.version),
         *file_items.settle(record),
@@ -212,9 +252,6 @@ async def _verify_and_settle(deps: FileDeps, record: FileRecord, now: datetime) 
             if user_id in times
         ]
     await deps.files.write(ops)
-    await index_for_search(deps, ready.id)
-    await publish(deps, FileEventKind.READY, ready)
-    return ready
 
 
 def _mismatch(record: FileRecord, info: BlobInfo) -> str | None:
@@ -226,3 +263,14 @@ def _mismatch(record: FileRecord, info: BlobInfo) -> str | None:
     if record.sha256 is not None and stored_sha256 not in (None, record.sha256):
         return "SHA-256 differs from the declared one"
     return None
+
+
+async def accepts_upload(deps: FileDeps, key: str) -> bool:
+    """Whether a live PENDING file waits for its bytes at ``key``. A blob store that can
+    refuse writes (the local one) asks before it stores an upload, so a URL still valid
+    after completion, deletion or expiry writes nothing."""
+    file_id = file_items.file_id_from_blob_key(key)
+    if file_id is None:
+        return False
+    record = await deps.files.get(file_id)
+    return record is not None and record.status is FileStatus.PENDING and record.blob_key == key

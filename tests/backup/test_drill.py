@@ -12,7 +12,7 @@ from ops.backup.backup import run_backup
 from ops.backup.drill import compare, run_drill
 from ops.backup.restore import run_restore
 from ops.backup.targets import DirectoryTarget
-from tests.support.backup import KEY_HEX, aws_stores, local_stores, seed
+from tests.support.backup import KEY_HEX, aws_stores, blob_key_of, local_stores, seed
 
 
 async def test_drill_of_a_healthy_store_finds_no_difference(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ async def test_drill_of_a_healthy_store_finds_no_difference(tmp_path: Path) -> N
 async def test_drill_fails_when_a_ready_file_has_lost_its_bytes(tmp_path: Path) -> None:
     async with local_stores(tmp_path / "source") as source:
         ready = await seed(source)
-        await source.blobs.delete(f"files/{ready[4]}/blob")
+        await source.blobs.delete(await blob_key_of(source, ready[4]))
         report = await run_drill(source.items, source.blobs, workdir=tmp_path / "drill")
     assert not report.ok
     assert report.differences == [
@@ -61,7 +61,7 @@ async def test_the_comparison_finds_missing_changed_and_extra_items_and_bad_byte
         await restored.items.write([Delete(Key("USER#u-bob", "PROFILE"))])
         await restored.items.write([Put({"pk": "EXTRA#1", "sk": "X"})])
         await restored.blobs.write(
-            f"files/{ready[3]}/blob",
+            await blob_key_of(restored, ready[3]),
             one(b"other"),
             content_type="text/plain",
             sha256=hashlib.sha256(b"other").hexdigest(),

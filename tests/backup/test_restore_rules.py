@@ -16,7 +16,15 @@ from ops.backup.backup import run_backup
 from ops.backup.errors import RestoreTargetNotEmptyError
 from ops.backup.restore import run_restore
 from ops.backup.targets import DirectoryTarget
-from tests.support.backup import Stores, local_stores, seed, snapshot, upload, user
+from tests.support.backup import (
+    Stores,
+    blob_key_of,
+    local_stores,
+    seed,
+    snapshot,
+    upload,
+    user,
+)
 
 
 async def test_restore_into_a_store_with_data_is_refused_unless_forced(tmp_path: Path) -> None:
@@ -190,7 +198,7 @@ async def test_a_file_whose_bytes_vanish_mid_backup_is_left_out(
         ready = await seed(source)
         victim = ready[3]
         await source.files.share_file(user("alice"), victim, "bob")
-        blobs = DeletingOnRead(source, f"files/{victim}/blob", by_user=by_user)
+        blobs = DeletingOnRead(source, await blob_key_of(source, victim), by_user=by_user)
         result = await run_backup(source.items, blobs, target)  # type: ignore[arg-type]
     if by_user:
         assert result.ok

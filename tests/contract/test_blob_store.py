@@ -21,11 +21,12 @@ import httpx
 import pytest
 from botocore.config import Config
 
+from adapters.blobs.local.files import BlobFiles
 from adapters.blobs.local.signing import BlobSigningKeyError, load_or_create_signing_key
 from adapters.blobs.local.store import LocalBlobStore
 from adapters.blobs.rules import MAX_BLOB_SIZE, sha256_hex_to_b64
 from adapters.blobs.s3 import PENDING_TAGGING_XML, S3BlobStore, decode_post_policy
-from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from domain.errors import ConflictError, InvalidInputError, NotFoundError, StoreUnavailableError
 from domain.ports import BlobStore, UploadTarget
 from ops.aws_resources import create_bucket, resources
 from tests.support import blob_backends
@@ -149,12 +150,30 @@ async def test_download_is_an_attachment_with_the_exact_name(
     assert not set(plain) & set('/\\"%\r\n')
 
 
-async def test_a_new_upload_replaces_the_old_bytes(blob_backend: BlobBackend) -> None:
+async def test_a_second_upload_to_a_key_is_refused_where_the_store_can_refuse(
+    blob_backend: BlobBackend,
+) -> None:
     await upload(blob_backend, b"first version")
-    await upload(blob_backend, b"second, longer version", content_type="text/plain")
+    second = b"second, longer version"
+    target = await blob_backend.store.presign_upload(
+        KEY, size=len(second), content_type="text/plain", sha256=None, expires_in=300
+    )
+    response = await send_upload(blob_backend.http, target, second)
     info = await blob_backend.store.head(KEY)
-    assert info is not None and (info.size, info.content_type) == (22, "text/plain")
-    assert (await download(blob_backend)).content == b"second, longer version"
+    assert info is not None
+    if blob_backend.local is not None:
+        # The local endpoint is ours, so it refuses: an upload key is written at most once.
+        assert response.status_code == 409
+        assert response.json()["error"]["code"] == "CONFLICT"
+        assert "already holds bytes" in response.json()["error"]["message"]
+        assert (info.size, info.content_type) == (13, PDF)
+        assert (await download(blob_backend)).content == b"first version"
+    else:
+        # S3 cannot refuse a second POST to a key (nor does the fake): the files never
+        # serve an upload key, they copy it to a ready key when completing.
+        assert response.is_success, response.text
+        assert (info.size, info.content_type) == (22, "text/plain")
+        assert (await download(blob_backend)).content == second
 
 
 async def test_head_of_a_missing_blob_is_none(blob_backend: BlobBackend) -> None:
@@ -248,6 +267,12 @@ async def test_a_new_upload_over_a_confirmed_blob_is_pending_again(
 ) -> None:
     await upload(blob_backend)
     await blob_backend.store.confirm(KEY)
+    if blob_backend.local is not None:
+        # The local endpoint refuses it outright: the confirmed blob stays as it was.
+        response = await send_upload(blob_backend.http, await presign(blob_backend), BODY)
+        assert response.status_code == 409
+        assert await upload_state(blob_backend, KEY) == "confirmed"
+        return
     await pending_upload(blob_backend, b"replacement")
     assert await upload_state(blob_backend, KEY) == "pending"
 
@@ -261,8 +286,9 @@ async def test_a_copy_is_confirmed_exactly_when_its_source_is(blob_backend: Blob
     await blob_backend.store.copy(KEY, third)
     assert await upload_state(blob_backend, third) == "confirmed"
     # Over a confirmed target, a pending source's state wins too.
-    await pending_upload(blob_backend, b"other", key=OTHER_KEY)
-    await blob_backend.store.copy(OTHER_KEY, third)
+    fourth = "files/f-000/blob"
+    await pending_upload(blob_backend, b"other", key=fourth)
+    await blob_backend.store.copy(fourth, third)
     assert await upload_state(blob_backend, third) == "pending"
     assert await upload_state(blob_backend, KEY) == "confirmed"
 
@@ -697,7 +723,8 @@ async def test_local_rejected_reupload_keeps_the_old_blob(local_backend: BlobBac
     before = sorted(path.name for path in files_under(local(local_backend).root))
     target = await presign(local_backend, b"replacement")
     response = await send_upload(local_backend.http, target, b"replacement, too long")
-    assert response.status_code == 413
+    # Refused for the key already holding bytes, before the body is judged at all.
+    assert response.status_code == 409
     assert (await download(local_backend)).content == b"keep me"
     assert sorted(path.name for path in files_under(local(local_backend).root)) == before
 
@@ -778,12 +805,31 @@ async def test_local_concurrent_uploads_of_one_key_leave_one_whole_blob(
     responses = await asyncio.gather(
         *(send_upload(local_backend.http, t, b) for t, b in zip(targets, bodies, strict=True))
     )
-    assert all(response.status_code == 200 for response in responses)
+    # An upload key is written once: exactly one racer wins, every other one is told.
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] + [409] * (len(bodies) - 1)
+    winner = bodies[[response.status_code for response in responses].index(200)]
     info = await local_backend.store.head(KEY)
     assert info is not None
-    stored = (await download(local_backend)).content
-    assert stored in bodies and (info.size, info.sha256) == (len(stored), sha256_hex(stored))
+    assert (await download(local_backend)).content == winner
+    assert (info.size, info.sha256) == (len(winner), sha256_hex(winner))
     assert len(files_under(local(local_backend).root)) == 2
+
+
+async def test_local_publishing_where_a_blob_already_is_loses_whole(tmp_path: Path) -> None:
+    # Two uploads that both passed the early check race to publish: link(2) lets one in.
+    files = BlobFiles(tmp_path)
+    first, second = files.create(KEY), files.create(KEY)
+    first.write(b"first bytes")
+    second.write(b"other bytes")
+    first.commit("text/plain", uploaded_at=1.0, exclusive=True)
+    with pytest.raises(ConflictError):
+        second.commit("text/plain", uploaded_at=2.0, exclusive=True)
+    second.abort()
+    info = files.head(KEY)
+    assert info is not None and info.sha256 == sha256_hex(b"first bytes")
+    assert files.paths(KEY).data.read_bytes() == b"first bytes"
+    assert len(files_under(tmp_path)) == 2  # no temporary file left behind
 
 
 async def test_local_ping_fails_without_a_writable_root(tmp_path: Path) -> None:

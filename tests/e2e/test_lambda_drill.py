@@ -26,7 +26,6 @@ from api import lambda_handler
 from api.bootstrap import ITEMS_FILE
 from api.lambda_handler import DrillFailedError, is_drill_event
 from api.settings import load_settings
-from domain.files import file_id_from_blob_key
 from tests.support.apigw_events import LambdaContext, http_api_event, local_id_token, response_json
 from tests.support.aws_path import AwsPath
 from tests.support.file_client import FileClient, sha256_hex
@@ -253,8 +252,9 @@ def test_a_file_whose_bytes_vanished_from_s3_fails_the_drill(
 
     [line] = _drill_lines(capsys.readouterr().out)
     said = json.dumps(line["drill"])
-    lost_id, kept_id = file_id_from_blob_key(lost_key), file_id_from_blob_key(kept_key)
-    assert lost_id and kept_id
+    # files/<id>/ready-<random>: a READY file's only object.
+    lost_id, kept_id = lost_key.split("/")[1], kept_key.split("/")[1]
+    assert lost_key.startswith(f"files/{lost_id}/ready-") and lost_id != kept_id
     assert line["DrillOk"] == 0.0 and line["drill"]["ok"] is False
     assert f"file {lost_id}" in said and "missing" in said, said
     assert kept_id not in said

@@ -16,6 +16,7 @@ from api.app import build_app
 from api.blob_routes import BLOBS_PATH, blob_routes
 from api.bootstrap import BLOB_SIGNING_KEY_FILE, BLOBS_DIR
 from api.settings import load_settings
+from tests.support.blob_backends import every_key_open
 
 THREE_DAYS = 3 * 86_400
 
@@ -24,7 +25,7 @@ async def _upload_at(store: LocalBlobStore, key: str, data: bytes) -> None:
     target = await store.presign_upload(
         key, size=len(data), content_type="text/plain", sha256=None, expires_in=600
     )
-    blob_app = Starlette(routes=[Mount(BLOBS_PATH, routes=blob_routes(store))])
+    blob_app = Starlette(routes=[Mount(BLOBS_PATH, routes=blob_routes(store, every_key_open))])
     transport = httpx.ASGITransport(app=blob_app)
     async with httpx.AsyncClient(transport=transport) as http:
         sent = await http.put(target.url, content=data, headers=target.headers)

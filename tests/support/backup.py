@@ -125,6 +125,13 @@ async def upload(
     return record.id
 
 
+async def blob_key_of(stores: Stores, file_id: str) -> str:
+    """Where a file's bytes are: a READY file's ready key is fresh per completion."""
+    record = await stores.files.repository.get(file_id)
+    assert record is not None
+    return record.blob_key
+
+
 async def seed(stores: Stores, *, files: int = 6) -> list[str]:
     """Two users, ``files`` READY files (one shared, one of them a duplicate of another's
     bytes), and one PENDING upload. Returns the READY file ids."""

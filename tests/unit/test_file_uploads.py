@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from adapters.blobs.memory import InMemoryBlobStore
 from domain.errors import ForbiddenError, InvalidInputError, NotFoundError
 from domain.files import NewFile
 from domain.models import FileStatus, Visibility
@@ -255,3 +256,53 @@ async def test_only_readers_get_a_download_url(world: World) -> None:
         await world.service.download_url(carol, shared)
     public = await world.service.update_file(alice, ready.id, visibility=Visibility.PUBLIC)
     assert await world.service.download_url(carol, public) is not None
+
+
+class _SwapBeforeCopy(InMemoryBlobStore):
+    """A client's second upload landing at the upload key just before the server copies
+    it: S3 cannot refuse it while the upload URL is valid."""
+
+    swapped = DATA.upper()
+
+    async def copy(self, source_key: str, dest_key: str) -> None:
+        await asyncio.sleep(0)
+        self.put_object(source_key, self.swapped, "application/pdf")
+        await super().copy(source_key, dest_key)
+
+
+async def _served(world: World, key: str) -> bytes:
+    return b"".join([chunk async for chunk in world.blobs.read(key)])
+
+
+async def test_bytes_swapped_before_the_copy_are_the_ones_checked_and_recorded() -> None:
+    world = make_world(blob_store=_SwapBeforeCopy)
+    alice = await world.user("alice")
+    record, target = await world.service.create_upload(alice, declare())
+    world.blobs.receive_upload(target.url, DATA, target.headers)
+
+    ready = await world.service.complete_upload(alice, record.id)
+
+    assert ready.blob_key != record.blob_key
+    assert await _served(world, ready.blob_key) == _SwapBeforeCopy.swapped
+    assert ready.sha256 == sha256_hex(_SwapBeforeCopy.swapped)
+    assert set(world.blobs.objects) == {ready.blob_key}
+
+
+async def test_racing_completions_keep_one_copy_whose_bytes_match_the_recorded_hash() -> None:
+    world = make_world(interleaving=True, blob_store=_SwapBeforeCopy)
+    alice = await world.user("alice")
+    record, target = await world.service.create_upload(alice, declare())
+    world.blobs.receive_upload(target.url, DATA, target.headers)
+
+    # The client's completeUpload and the store's event for the same upload, at once.
+    by_client, by_event = await asyncio.gather(
+        world.service.complete_upload(alice, record.id),
+        world.service.complete_upload_from_store_event(record.blob_key),
+    )
+
+    assert by_event is not None and by_client.blob_key == by_event.blob_key
+    saved = await world.service.get_file(alice, record.id)
+    assert saved.status is FileStatus.READY and saved.blob_key == by_client.blob_key
+    assert saved.sha256 == sha256_hex(await _served(world, saved.blob_key))
+    # The losing copy and the upload itself are gone: only the READY bytes remain.
+    assert set(world.blobs.objects) == {saved.blob_key}

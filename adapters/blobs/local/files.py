@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from adapters.blobs.rules import validate_key
-from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from domain.errors import ConflictError, InvalidInputError, NotFoundError, StoreUnavailableError
 from domain.ports import BlobInfo
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 READ_CHUNK_BYTES = 256 * 1024
 UNAVAILABLE_MESSAGE = "Blob storage is unavailable"
 NOT_FOUND_MESSAGE = "Blob not found"
+OCCUPIED_MESSAGE = "This upload already holds bytes; start a new upload to send other bytes"
 
 _META_SUFFIX = ".meta.json"
 _TMP_SUFFIX = ".tmp"
@@ -149,11 +150,32 @@ class BlobFiles:
             current = current / part
             current.mkdir(mode=0o700, exist_ok=True)
 
-    def publish(self, paths: BlobPaths, data_tmp: Path, meta_tmp: Path) -> None:
+    def publish(
+        self, paths: BlobPaths, data_tmp: Path, meta_tmp: Path, *, exclusive: bool = False
+    ) -> None:
+        """Move the temporary files into place. ``exclusive``: only where no blob is, else
+        ConflictError and nothing changes. The data file is then linked, not renamed, into
+        place: link(2) refuses an existing target, so of two racing writers exactly one
+        wins (the lock pairs data with metadata within this process)."""
         with self._lock:
-            os.replace(data_tmp, paths.data)
+            if exclusive:
+                self._link_new(paths, data_tmp)
+            else:
+                os.replace(data_tmp, paths.data)
             os.replace(meta_tmp, paths.meta)
+        # After a link the temporary name is a second name of the blob's bytes.
+        data_tmp.unlink(missing_ok=True)
         _fsync_directory(paths.directory)
+
+    def _link_new(self, paths: BlobPaths, data_tmp: Path) -> None:
+        try:
+            os.link(data_tmp, paths.data)
+        except FileExistsError:
+            if self._read_record(paths) is not None:
+                raise ConflictError(OCCUPIED_MESSAGE) from None
+            # Bytes without metadata are no blob (a crash between the two writes, or
+            # a delete interrupted halfway): nothing to protect, so take the place.
+            os.replace(data_tmp, paths.data)
 
     def delete(self, key: str) -> None:
         paths = self.paths(key)
@@ -334,7 +356,14 @@ class PendingBlob:
         self._digest.update(data)
         self.size += len(data)
 
-    def commit(self, content_type: str, *, uploaded_at: float, confirmed: bool = False) -> BlobInfo:
+    def commit(
+        self,
+        content_type: str,
+        *,
+        uploaded_at: float,
+        confirmed: bool = False,
+        exclusive: bool = False,
+    ) -> BlobInfo:
         info = BlobInfo(size=self.size, content_type=content_type, sha256=self.sha256)
         self._file.flush()
         os.fsync(self._file.fileno())
@@ -345,7 +374,7 @@ class PendingBlob:
             meta_file.write(meta.to_json())
             meta_file.flush()
             os.fsync(meta_file.fileno())
-        self._files.publish(self._paths, self._tmp, self._meta_tmp)
+        self._files.publish(self._paths, self._tmp, self._meta_tmp, exclusive=exclusive)
         return info
 
     def abort(self) -> None:

@@ -14,7 +14,7 @@ unconfirmed uploads older than a threshold.
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 from adapters.blobs.local.files import (
     NOT_FOUND_MESSAGE,
+    OCCUPIED_MESSAGE,
     READ_CHUNK_BYTES,
     UNAVAILABLE_MESSAGE,
     BlobFiles,
@@ -41,12 +42,18 @@ from adapters.blobs.rules import (
     sha256_b64_to_hex,
     validate_key,
 )
-from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StoreUnavailableError,
+)
 from domain.ports import BlobInfo, UploadTarget
 
 logger = logging.getLogger(__name__)
 
 BLOBS_PATH = "/blobs"  # where the app mounts api.blob_routes; the URLs below point there
+CLOSED_MESSAGE = "This upload is closed: its file is no longer waiting for bytes"
 # Request chunks are small (~64 KiB); batching them makes one thread hop per MiB.
 WRITE_BUFFER_BYTES = 1024 * 1024
 
@@ -245,12 +252,28 @@ class LocalBlobStore:
 
     # --- the /blobs routes ---
 
-    async def receive_upload(self, upload: IncomingUpload, body: AsyncIterable[bytes]) -> BlobInfo:
+    async def receive_upload(
+        self,
+        upload: IncomingUpload,
+        body: AsyncIterable[bytes],
+        accepts: Callable[[str], Awaitable[bool]],
+    ) -> BlobInfo:
         """Store ``body`` under ``upload.key`` if it is exactly what the URL's signature
         promised; otherwise raise (ForbiddenError, BlobTooLargeError, InvalidInputError)
-        having stored nothing. Reads no more than the declared size plus one chunk."""
+        having stored nothing. Reads no more than the declared size plus one chunk.
+
+        An upload target is written at most once: ConflictError when ``accepts(key)``
+        says nothing waits for bytes at the key any more (the file was completed,
+        deleted or has expired), or when the key already holds bytes — a still-valid
+        URL must not swap bytes that may already have been verified."""
         signed = self._signer.verify_upload(upload.key, upload.query, self._clock())
         key = validate_key(upload.key)
+        if not await accepts(key):
+            raise ConflictError(CLOSED_MESSAGE)
+        if await _in_thread(self._files.head, key) is not None:
+            # Checked again, atomically, when the bytes are published; this early check
+            # spares the client sending a body that could only be refused.
+            raise ConflictError(OCCUPIED_MESSAGE)
         if upload.content_type != signed.content_type:
             raise InvalidInputError("Content-Type must be exactly the declared content type")
         expected_sha256 = _expected_sha256(signed, upload.checksum_sha256)
@@ -266,7 +289,9 @@ class LocalBlobStore:
                 raise InvalidInputError("Body is smaller than the declared size")
             if expected_sha256 is not None and pending.sha256 != expected_sha256:
                 raise InvalidInputError("Body does not match the declared SHA-256")
-            return await _in_thread(pending.commit, signed.content_type, uploaded_at=self._clock())
+            return await _in_thread(
+                pending.commit, signed.content_type, uploaded_at=self._clock(), exclusive=True
+            )
         except BaseException:
             # Submitted to the thread pool at once, so it runs even while being cancelled.
             await asyncio.to_thread(pending.abort)
