@@ -124,6 +124,43 @@ def test_object_created_event_makes_the_upload_ready(aws_path: AwsPath, files: F
     assert files.complete_upload(file_id)["version"] == 2
 
 
+def test_a_second_event_for_the_upload_key_leaves_the_ready_file_as_it_was(
+    aws_path: AwsPath, files: FileClient
+) -> None:
+    # No sha256 declared: the event's completion records whatever it verified.
+    created = files.create_upload("greeting.txt", "text/plain", len(CONTENT))
+    _send(files, created, CONTENT)
+    assert aws_path.handler(s3_event(_record_for(aws_path, created)), LambdaContext()) == {
+        "records": 1,
+        "completed": 1,
+        "ignored": 0,
+        "failed": 0,
+    }
+    ready = files.file(created.file_id)
+    assert ready is not None and ready["status"] == "READY"
+
+    # The form replayed while its policy is still valid (S3 takes it), and the
+    # notification S3 sends for it.
+    swapped = CONTENT.upper()
+    assert len(swapped) == len(CONTENT) and swapped != CONTENT
+    _send(files, created, swapped)
+    again = aws_path.handler(s3_event(_record_for(aws_path, created)), LambdaContext())
+
+    assert again["failed"] == 0
+    after = files.file(created.file_id)
+    assert after is not None
+    assert files.download(after["downloadUrl"]).content == CONTENT
+    assert (after["version"], after["sha256"]) == (ready["version"], ready["sha256"])
+    assert after["sha256"] == sha256_hex(CONTENT)
+    # The replayed bytes are removed, not kept beside the file until the lifecycle rule.
+    upload_key = _key_of(created)
+    listed = s3_client(aws_path.endpoint).list_objects_v2(
+        Bucket=aws_path.stack.bucket, Prefix=upload_key.rsplit("/", 1)[0] + "/"
+    )
+    keys = [entry["Key"] for entry in listed.get("Contents", [])]
+    assert len(keys) == 1 and upload_key not in keys
+
+
 def test_unknown_foreign_and_malformed_records_do_not_fail_the_batch(
     aws_path: AwsPath, files: FileClient
 ) -> None:
