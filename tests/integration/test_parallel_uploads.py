@@ -30,7 +30,7 @@ from tests.support.server_process import running_server
 pytestmark = pytest.mark.slow
 
 # moto's DynamoDB deep-copies the whole table for every transaction, served one at a time
-# (tests/moto_server.py): 64 uploads there took over 3 minutes on a 2-core machine, so the
+# (tests/support/moto_server.py): 64 uploads there took over 3 minutes on a 2-core machine, so the
 # emulator gets fewer, still all in flight at once.
 PARALLEL = {"sqlite": 64, "dynamodb": 16}
 QUOTA = 200_000

@@ -1,4 +1,4 @@
-"""Real subscription clients against the real server process (tests/server_process.py).
+"""Real subscription clients against the real server process (tests/support/server_process.py).
 
 - ``NodeSubscriber``: the npm ``graphql-ws`` client (pinned in clients/package-lock.json,
   installed by ``make realtime-clients``) in a Node process, driven by JSON lines
