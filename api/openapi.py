@@ -98,7 +98,14 @@ _SCHEMAS: dict[str, Any] = {
         },
         "additionalProperties": False,
     },
-    "PageInfo": _object({"hasNextPage": {"type": "boolean"}, "endCursor": _NULLABLE_STRING}),
+    "PageInfo": _object(
+        {
+            "hasNextPage": {"type": "boolean"},
+            "endCursor": _NULLABLE_STRING,
+            "hasPreviousPage": {"type": "boolean"},
+            "startCursor": _NULLABLE_STRING,
+        }
+    ),
     "FilePage": _object(
         {"items": {"type": "array", "items": _ref("File")}, "pageInfo": _ref("PageInfo")}
     ),
@@ -171,6 +178,21 @@ _PAGING = [
     },
     {"name": "after", "in": "query", "schema": {"type": "string"}, "description": "endCursor"},
 ]
+_BACKWARD_PAGING = [
+    *_PAGING,
+    {
+        "name": "last",
+        "in": "query",
+        "schema": {"type": "integer"},
+        "description": "page backward: page size (1-100); not with first or after",
+    },
+    {
+        "name": "before",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "page backward: a startCursor (or any edge's cursor)",
+    },
+]
 _IF_MATCH = {
     "name": "If-Match",
     "in": "header",
@@ -206,7 +228,7 @@ _PATHS: dict[str, Any] = {
         "get": _op(
             "listMyFiles",
             "The caller's files, newest first (GraphQL myFiles)",
-            parameters=_PAGING,
+            parameters=_BACKWARD_PAGING,
             responses={"200": _ok("FilePage", "A page of files"), **_errors(*_READ_ERRORS)},
         ),
         "post": _op(

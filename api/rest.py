@@ -151,7 +151,7 @@ class _RestApi:
             file = payload["file"]
             headers = {"Location": f"/rest/files/{quote(file['id'], safe='')}", **_etag(file)}
             return JSONResponse(payload, status_code=201, headers=headers)
-        variables = _page_params(request)
+        variables = _page_params(request, backward=True)
         data = await self.run(request, docs.MY_FILES, "RestMyFiles", variables)
         connection = data["myFiles"]
         items = [edge["node"] for edge in connection["edges"]]
@@ -263,16 +263,33 @@ def _if_match(request: Request) -> int | None:
     return int(match.group(2) or match.group(3))
 
 
-def _page_params(request: Request) -> dict[str, Any]:
+def _page_params(request: Request, *, backward: bool = False) -> dict[str, Any]:
+    """``first``/``after``, and with ``backward`` also ``last``/``before``; ranked search
+    pages forward only, so there they are refused rather than ignored. Mixing directions
+    is left to the schema, which refuses it as GraphQL does."""
+    sizes, cursors = ["first"], ["after"]
+    if backward:
+        sizes.append("last")
+        cursors.append("before")
+    else:
+        refused = [name for name in ("last", "before") if name in request.query_params]
+        if refused:
+            raise RestError(
+                400, "BAD_USER_INPUT", f"Query parameter '{refused[0]}' is not supported here"
+            )
     variables: dict[str, Any] = {}
-    first = request.query_params.get("first")
-    if first is not None:
-        if not _INT.fullmatch(first):
-            raise RestError(400, "BAD_USER_INPUT", "Query parameter 'first' must be an integer")
-        variables["first"] = int(first)
-    after = request.query_params.get("after")
-    if after is not None:
-        variables["after"] = after
+    for name in sizes:
+        value = request.query_params.get(name)
+        if value is not None:
+            if not _INT.fullmatch(value):
+                raise RestError(
+                    400, "BAD_USER_INPUT", f"Query parameter '{name}' must be an integer"
+                )
+            variables[name] = int(value)
+    for name in cursors:
+        value = request.query_params.get(name)
+        if value is not None:
+            variables[name] = value
     return variables
 
 

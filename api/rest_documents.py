@@ -10,13 +10,15 @@ fragment RestFile on File {
   owner { ...RestUserRef }
   sharedWith { ...RestUserRef }
 }"""
-_PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+_PAGE_INFO = "pageInfo { hasNextPage endCursor hasPreviousPage startCursor }"
 
 ME = f"query RestMe {{ me {{ ...RestUser }} }}\n{_USER}"
 USER = f"query RestUser($id: ID!) {{ user(id: $id) {{ ...RestUser }} }}\n{_USER}"
 MY_FILES = f"""
-query RestMyFiles($first: Int, $after: String) {{
-  myFiles(first: $first, after: $after) {{ edges {{ node {{ ...RestFile }} }} {_PAGE_INFO} }}
+query RestMyFiles($first: Int, $after: String, $last: Int, $before: String) {{
+  myFiles(first: $first, after: $after, last: $last, before: $before) {{
+    edges {{ node {{ ...RestFile }} }} {_PAGE_INFO}
+  }}
 }}
 {_FILE}
 {_USER_REF}"""

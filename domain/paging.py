@@ -1,24 +1,45 @@
-"""Filtered pagination over an ordered source that only hands out a cursor for the end of
-each page it returns (as DynamoDB and the ItemStore do).
+"""Filtered pagination over an ordered source that names every entry's position (as the
+ItemStore's item cursors do).
 
 Filtering while paging means a page of the source may hold more matches than the caller
-wants. A cursor cannot point into the middle of a source page, so the last page is fetched
-again, cut to end exactly at the last match taken: the next call then resumes right after
-it — no gaps, no duplicates — for at most one extra fetch.
+wants. Every entry comes with a position that resumes right after it, so a page stops at
+its last match exactly: the next call resumes right after it — no gaps, no duplicates —
+without fetching anything again. Run on the source in the other direction, the same
+positions resume right before their entries: that is how a listing pages backward, at the
+same cost as forward.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from domain.errors import InvalidInputError
 
 T = TypeVar("T")
 
-PAGE_SIZE_MAX = 100  # the most edges one page may ask for (`first`)
+PAGE_SIZE_MAX = 100  # the most edges one page may ask for (`first` or `last`)
 
-# A source page: entries in order (None for an entry that turned out to be missing) and the
-# cursor after the page's last entry (None when the source is exhausted).
-Fetch = Callable[[str | None, int], Awaitable[tuple[list[T | None], str | None]]]
+
+@dataclass(frozen=True, slots=True)
+class SourcePage(Generic[T]):
+    """Entries in order (None for one that turned out to be missing), the position of each,
+    and the position after the last one (None when the source is exhausted)."""
+
+    entries: list[T | None]
+    positions: list[str]
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Collected(Generic[T]):
+    """Kept entries, the position of each, and where to continue (None: nothing is left)."""
+
+    entries: list[T]
+    positions: list[str]
+    cursor: str | None
+
+
+Fetch = Callable[[str | None, int], Awaitable[SourcePage[T]]]
 
 MAX_FETCHES = 8  # bounds the store calls one listing costs when a filter matches little
 MAX_FETCH_SIZE = 100
@@ -27,36 +48,34 @@ MIN_FOLLOW_UP_SIZE = 25
 
 async def collect(
     fetch: Fetch[T], *, first: int, after: str | None, keep: Callable[[T], bool]
-) -> tuple[list[T], str | None]:
-    """Up to ``first`` kept entries after ``after``, and the cursor to continue from.
-    Returns fewer (with a cursor) when MAX_FETCHES pages held too few matches."""
+) -> Collected[T]:
+    """Up to ``first`` kept entries after ``after``, and the position to continue from.
+    Returns fewer (with a position) when MAX_FETCHES pages held too few matches."""
     taken: list[T] = []
+    positions: list[str] = []
     position = after
     # The first fetch asks for exactly ``first``: when everything matches, as in a user's
     # own unfiltered listing, one source call answers the page.
     size = first
     for _ in range(MAX_FETCHES):
-        wanted = first - len(taken)
-        entries, cursor = await fetch(position, size)
-        matches = [
-            (i, entry) for i, entry in enumerate(entries) if entry is not None and keep(entry)
-        ]
-        if len(matches) > wanted:
-            entries, cursor = await fetch(position, matches[wanted - 1][0] + 1)
-            # The refetch normally holds exactly ``wanted`` matches; an entry that began to
-            # match in between is left out rather than overflowing the page.
-            taken += [entry for entry in entries if entry is not None and keep(entry)][:wanted]
-            return taken, cursor
-        taken += [entry for _, entry in matches]
-        position = cursor
-        if cursor is None or len(taken) == first:
-            return taken, cursor
+        page = await fetch(position, size)
+        for entry, at in zip(page.entries, page.positions, strict=True):
+            if entry is None or not keep(entry):
+                continue
+            taken.append(entry)
+            positions.append(at)
+            if len(taken) == first:
+                more = at != page.positions[-1] or page.cursor is not None
+                return Collected(taken, positions, at if more else None)
+        position = page.cursor
+        if position is None:
+            return Collected(taken, positions, None)
         # Matches are sparse: read ahead further, so a selective filter costs few calls.
         size = min(MAX_FETCH_SIZE, max(4 * (first - len(taken)), MIN_FOLLOW_UP_SIZE))
-    return taken, position
+    return Collected(taken, positions, position)
 
 
-def check_page_size(first: object) -> int:
+def check_page_size(first: object, *, name: str = "first") -> int:
     if isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= PAGE_SIZE_MAX:
-        raise InvalidInputError(f"first must be between 1 and {PAGE_SIZE_MAX}")
+        raise InvalidInputError(f"{name} must be between 1 and {PAGE_SIZE_MAX}")
     return first

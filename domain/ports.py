@@ -109,6 +109,10 @@ class Page:
     items: list[Item]
     # Opaque; None exactly when there are no more items after this page.
     cursor: str | None = None
+    # item_cursors[i] names items[i]: as ``after`` it resumes right after that item, and in
+    # the same query with the other direction right before it. So a listing can stop or
+    # turn round at any item without asking the store again.
+    item_cursors: list[str] = field(default_factory=list)
 
 
 class ItemStore(Protocol):
@@ -129,7 +133,9 @@ class ItemStore(Protocol):
     ) -> Page:
         """Items of one partition (of the table, or of ``index``), ordered by sort key
         (ties in an index broken by table key), optionally only sort keys starting with
-        ``prefix``; ``after`` is a cursor from a previous Page of the same query.
+        ``prefix``; ``after`` is a cursor from a previous Page of the same query — or of
+        the same query in the other direction, which resumes on the other side of the item
+        it names (what paging backward needs). ``item_cursors`` holds one cursor per item.
         1 <= limit <= MAX_QUERY_LIMIT. A malformed cursor raises InvalidInputError."""
         ...
 

@@ -3,7 +3,7 @@
 Depth and alias limits reuse Strawberry's validation rules; their errors (and the
 parser's token-limit error) are tagged ``extensions.code = QUERY_TOO_COMPLEX`` so
 ErrorCodes keeps that code instead of the generic BAD_USER_INPUT. The cost rule (an
-upper bound multiplied through ``first`` page sizes) is our own and tags its error itself.
+upper bound multiplied through ``first``/``last`` page sizes) is our own and tags its error itself.
 """
 
 import re
@@ -72,13 +72,14 @@ def _too_complex(rule: type[ValidationRule]) -> type[ValidationRule]:
     return TooComplex
 
 
-DEFAULT_PAGE_SIZE = 20  # the schema's default for every ``first`` argument
+DEFAULT_PAGE_SIZE = 20  # the page size when a request gives neither ``first`` nor ``last``
+_PAGE_SIZE_ARGUMENTS = ("first", "last")
 
 
 class _Cost:
     """An upper bound on the fields a document resolves: each field counts once per
-    time it may run, and a field taking ``first`` multiplies what is below it by that
-    page size (the schema default when absent, the cap when given as a variable)."""
+    time it may run, and a field taking ``first`` (and ``last``) multiplies what is below
+    it by that page size (the default when absent, the cap when given as a variable)."""
 
     def __init__(self, context: ValidationContext) -> None:
         self._schema = context.schema
@@ -130,11 +131,15 @@ class _Cost:
             field = parent.fields.get(node.name.value)
         size = 1
         if field is not None and "first" in field.args:
-            size = DEFAULT_PAGE_SIZE
-            for argument in node.arguments or ():
-                if argument.name.value == "first":
-                    value = argument.value
-                    size = int(value.value) if isinstance(value, IntValueNode) else PAGE_SIZE_MAX
+            sizes = [
+                int(argument.value.value)
+                if isinstance(argument.value, IntValueNode)
+                else PAGE_SIZE_MAX
+                for argument in node.arguments or ()
+                if argument.name.value in _PAGE_SIZE_ARGUMENTS
+            ]
+            # Both given is refused when the field runs; count the larger until then.
+            size = max(sizes, default=DEFAULT_PAGE_SIZE)
             size = max(1, min(size, PAGE_SIZE_MAX))  # beyond the cap is refused anyway
         child = get_named_type(field.type) if field is not None else None
         return multiplier + self._selections(node.selection_set, child, multiplier * size, seen)

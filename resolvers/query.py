@@ -7,7 +7,7 @@ from strawberry import Info
 
 from domain.ids import from_global_id
 from resolvers.context import Context
-from resolvers.files.connection import FileConnection
+from resolvers.files.connection import FileConnection, PageArgs
 from resolvers.files.inputs import FileFilterInput, or_none
 from resolvers.files.queries import (
     resolve_file,
@@ -16,6 +16,7 @@ from resolvers.files.queries import (
 )
 from resolvers.files.types import FILE_TYPE, FileType
 from resolvers.node import Node
+from resolvers.pagination import After, Before, First, Last
 from resolvers.permissions import IsAuthenticated
 from resolvers.search.queries import resolve_search
 from resolvers.search.types import SearchConnection, SearchFilterInput, SearchTypeEnum
@@ -63,13 +64,17 @@ class Query:
     async def my_files(
         self,
         info: Info[Context, Any],
-        first: int | None = 20,
-        after: str | None = strawberry.UNSET,
+        first: First = strawberry.UNSET,
+        after: After = strawberry.UNSET,
         filter: FileFilterInput | None = strawberry.UNSET,
+        last: Last = strawberry.UNSET,
+        before: Before = strawberry.UNSET,
     ) -> FileConnection:
         wanted = or_none(filter)
         return await resolve_my_files(
-            info, first, or_none(after), None if wanted is None else wanted.to_domain()
+            info,
+            PageArgs.of(first, after, last, before),
+            None if wanted is None else wanted.to_domain(),
         )
 
     @strawberry.field(
@@ -78,10 +83,12 @@ class Query:
     async def shared_with_me(
         self,
         info: Info[Context, Any],
-        first: int | None = 20,
-        after: str | None = strawberry.UNSET,
+        first: First = strawberry.UNSET,
+        after: After = strawberry.UNSET,
+        last: Last = strawberry.UNSET,
+        before: Before = strawberry.UNSET,
     ) -> FileConnection:
-        return await resolve_shared_with_me(info, first, or_none(after))
+        return await resolve_shared_with_me(info, PageArgs.of(first, after, last, before))
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],

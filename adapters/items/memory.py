@@ -89,8 +89,11 @@ class InMemoryItemStore:
                 if (position(item) < start if descending else position(item) > start)
             ]
         page = matching[:limit]
-        cursor = encode_cursor(position(page[-1])) if len(matching) > limit else None
-        return Page(items=[_copied(item) for item in page], cursor=cursor)
+        item_cursors = [encode_cursor(position(item)) for item in page]
+        cursor = item_cursors[-1] if len(matching) > limit else None
+        return Page(
+            items=[_copied(item) for item in page], cursor=cursor, item_cursors=item_cursors
+        )
 
     async def write(self, ops: Sequence[WriteOp]) -> None:
         check_write_batch(ops)

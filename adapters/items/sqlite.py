@@ -440,8 +440,9 @@ def _select_page(sql: str, params: list[Any], limit: int, connection: sqlite3.Co
     # Decoding happens here, on the worker, so a 1000-item page does not stall the loop.
     rows = connection.execute(sql, params).fetchall()
     page = rows[:limit]
-    cursor = encode_cursor(list(page[-1][1:])) if len(rows) > limit else None
-    return Page(items=[_decode(row[0]) for row in page], cursor=cursor)
+    item_cursors = [encode_cursor(list(row[1:])) for row in page]
+    cursor = item_cursors[-1] if len(rows) > limit else None
+    return Page(items=[_decode(row[0]) for row in page], cursor=cursor, item_cursors=item_cursors)
 
 
 def _scan_page(

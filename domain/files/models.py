@@ -76,7 +76,12 @@ class FileFilter:
 
 
 class FilePage(NamedTuple):
+    # In the order read: listing order, or nearest first when paging backward.
     records: list[FileRecord]
-    # The ItemStore cursor to continue after this page; None when nothing is left. Not
-    # signed: the GraphQL layer wraps it with CursorSigner before a client sees it.
+    # The ItemStore cursor to continue after this page, in the direction it was read; None
+    # when nothing is left. Not signed: the GraphQL layer wraps it with CursorSigner
+    # before a client sees it.
     next_position: str | None
+    # positions[i] names records[i]: it resumes right after it, or (read in the other
+    # direction) right before it.
+    positions: tuple[str, ...]

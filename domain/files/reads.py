@@ -50,9 +50,11 @@ async def list_owned_by(
     first: int,
     after: str | None = None,
     file_filter: FileFilter | None = None,
+    backward: bool = False,
 ) -> FilePage:
     """An owner's files newest first: all of them for the owner and admins, only the
-    readable ones (PUBLIC or shared with the viewer) for anyone else."""
+    readable ones (PUBLIC or shared with the viewer) for anyone else. ``backward``: the
+    ``first`` before ``after``, nearest first."""
     first = check_page_size(first)
     wanted = clean_filter(file_filter)
     return await deps.files.list_owned(
@@ -60,6 +62,7 @@ async def list_owned_by(
         first=first,
         after=after,
         keep=lambda record: wanted.matches(record) and may_read_file(viewer, record),
+        backward=backward,
     )
 
 
@@ -70,8 +73,10 @@ async def list_shared_with(
     first: int,
     after: str | None = None,
     file_filter: FileFilter | None = None,
+    backward: bool = False,
 ) -> FilePage:
-    """Files shared with the viewer, most recently shared first."""
+    """Files shared with the viewer, most recently shared first (``backward`` as in
+    list_owned_by)."""
     first = check_page_size(first)
     wanted = clean_filter(file_filter)
     return await deps.files.list_shared_with(
@@ -80,4 +85,5 @@ async def list_shared_with(
         after=after,
         # The share item says so, but the meta item is the authority on who it is shared with.
         keep=lambda record: viewer.user_id in record.shared_with and wanted.matches(record),
+        backward=backward,
     )

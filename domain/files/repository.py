@@ -9,7 +9,7 @@ from domain.files import items as file_items
 from domain.files.models import FilePage
 from domain.files.quota import Reservation, Usage
 from domain.models import FileRecord
-from domain.paging import collect
+from domain.paging import Collected, SourcePage, collect
 from domain.ports import MAX_QUERY_LIMIT, Item, ItemStore, WriteOp
 
 Keep = Callable[[FileRecord], bool]
@@ -61,49 +61,49 @@ class FileRepository:
         await self._items.write(ops)
 
     async def list_owned(
-        self, owner_id: str, *, first: int, after: str | None, keep: Keep
+        self, owner_id: str, *, first: int, after: str | None, keep: Keep, backward: bool = False
     ) -> FilePage:
-        """An owner's files, newest first, that ``keep`` accepts."""
+        """An owner's files, newest first, that ``keep`` accepts; ``backward``: the ones
+        before ``after``, nearest first."""
         partition = file_items.owner_partition(owner_id)
 
-        async def fetch(
-            position: str | None, limit: int
-        ) -> tuple[list[FileRecord | None], str | None]:
+        async def fetch(position: str | None, limit: int) -> SourcePage[FileRecord]:
             page = await self._items.query(
-                partition, index="gsi1", after=position, limit=limit, descending=True
+                partition, index="gsi1", after=position, limit=limit, descending=not backward
             )
-            return [self._decode(item) for item in page.items], page.cursor
+            records = [self._decode(item) for item in page.items]
+            return SourcePage(records, page.item_cursors, page.cursor)
 
-        records, position = await collect(fetch, first=first, after=after, keep=keep)
-        return FilePage(records, position)
+        return _file_page(await collect(fetch, first=first, after=after, keep=keep))
 
     async def list_shared_with(
-        self, user_id: str, *, first: int, after: str | None, keep: Keep
+        self, user_id: str, *, first: int, after: str | None, keep: Keep, backward: bool = False
     ) -> FilePage:
-        """Files shared with a user, most recently shared first: a page of share items,
-        then one batched read of their files (missing or expired ones dropped)."""
+        """Files shared with a user, most recently shared first (``backward``: the ones
+        before ``after``, nearest first): a page of share items, then one batched read of
+        their files (missing or expired ones dropped)."""
         partition = file_items.shared_with_partition(user_id)
-        # The refetch of a cut page asks for files already read; don't read them twice.
-        seen: dict[str, Item | None] = {}
 
-        async def fetch(
-            position: str | None, limit: int
-        ) -> tuple[list[FileRecord | None], str | None]:
+        async def fetch(position: str | None, limit: int) -> SourcePage[FileRecord]:
             page = await self._items.query(
-                partition, index="gsi1", after=position, limit=limit, descending=True
+                partition, index="gsi1", after=position, limit=limit, descending=not backward
             )
             file_ids = [file_items.shared_file_id(item) for item in page.items]
-            unread = list(dict.fromkeys(fid for fid in file_ids if fid not in seen))
-            if unread:
-                metas = await self._items.get_many([file_items.file_key(fid) for fid in unread])
-                seen.update(zip(unread, metas, strict=True))
-            return [self._decode(seen[fid]) for fid in file_ids], page.cursor
+            unique = list(dict.fromkeys(file_ids))
+            keys = [file_items.file_key(fid) for fid in unique]
+            metas = await self._items.get_many(keys) if keys else []
+            found = dict(zip(unique, metas, strict=True))
+            records = [self._decode(found[fid]) for fid in file_ids]
+            return SourcePage(records, page.item_cursors, page.cursor)
 
-        records, position = await collect(fetch, first=first, after=after, keep=keep)
-        return FilePage(records, position)
+        return _file_page(await collect(fetch, first=first, after=after, keep=keep))
 
     def _decode(self, item: Item | None) -> FileRecord | None:
         return None if item is None else self._unexpired(file_items.file_from_item(item))
 
     def _unexpired(self, record: FileRecord) -> FileRecord | None:
         return None if record.is_expired(self._clock()) else record
+
+
+def _file_page(collected: Collected[FileRecord]) -> FilePage:
+    return FilePage(collected.entries, collected.cursor, tuple(collected.positions))

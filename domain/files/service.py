@@ -96,10 +96,17 @@ class FileService:
         first: int,
         after: str | None = None,
         file_filter: FileFilter | None = None,
+        backward: bool = False,
     ) -> FilePage:
         """myFiles (owner_id = viewer.user_id) and User.files."""
         return await file_reads.list_owned_by(
-            self._deps, viewer, owner_id, first=first, after=after, file_filter=file_filter
+            self._deps,
+            viewer,
+            owner_id,
+            first=first,
+            after=after,
+            file_filter=file_filter,
+            backward=backward,
         )
 
     async def list_shared_with_me(
@@ -109,9 +116,15 @@ class FileService:
         first: int,
         after: str | None = None,
         file_filter: FileFilter | None = None,
+        backward: bool = False,
     ) -> FilePage:
         return await file_reads.list_shared_with(
-            self._deps, viewer, first=first, after=after, file_filter=file_filter
+            self._deps,
+            viewer,
+            first=first,
+            after=after,
+            file_filter=file_filter,
+            backward=backward,
         )
 
     # --- changes ---

@@ -1,18 +1,16 @@
-"""File listings as connections, with signed cursors for every edge.
+"""File listings as connections, with signed cursors for every edge, paged both ways.
 
-The domain pages by store positions and hands out only the position after a page's last
-record (the ItemStore cannot name a position inside a page without one store call per
-item). So a client cursor is a signed *resume point*:
+Every record of a page comes with its store position (the ItemStore names each item), so
+an edge's cursor is a signed *resume point* naming exactly that record:
 
-- ``(position, 0, -)``: resume exactly at a store position. The endCursor of a page with
-  more to come is always one of these, so paging with endCursor is exact: no gaps, no
-  repeats, whatever happens to the data in between.
-- ``(start, k, anchor)``: the cursor of an edge inside a page — "the k-th record after
-  ``start``, which was ``anchor``". Resuming from it lists those k records again (one
-  more domain call) to learn the store position after them; if records before the anchor
-  went away meanwhile, the anchor is found earlier and the position is still exact. Only
-  when the anchor itself is gone (deleted, or no longer matching) does it fall back to
-  counting k records.
+- ``(position, 0, -)``: the record at a store position. ``after`` it resumes right after
+  the record, ``before`` it reads the listing in the other direction from the same
+  position, right before the record. Both are exact — no gaps, no repeats, whatever is
+  inserted or deleted in between — and cost the same store calls: one listing.
+- ``(start, k, anchor)``: "the k-th record after ``start``, which was ``anchor``", the
+  form edges inside a page had before records came with positions. Such a cursor is still
+  honoured: resuming from it lists those k records again (one more domain call) to find
+  the anchor's position; when the anchor is gone it counts k records instead.
 
 Every cursor is signed (domain.cursor_signer) for one query, viewer and filter: a cursor
 from elsewhere, or an altered one, is refused with BAD_USER_INPUT.
@@ -31,7 +29,9 @@ from domain.errors import InvalidInputError
 from domain.files import FilePage
 from domain.paging import PAGE_SIZE_MAX, check_page_size
 from resolvers.context import Context
+from resolvers.files.inputs import or_none
 from resolvers.files.types import FileType
+from resolvers.limits import DEFAULT_PAGE_SIZE
 from resolvers.pagination import PageInfo
 
 
@@ -47,8 +47,9 @@ class FileConnection:
     page_info: PageInfo
 
 
-# (first, store position or None for the start) -> a page of what the listing shows.
-ListPage = Callable[[int, str | None], Awaitable[FilePage]]
+# (size, store position or None for the start, backward) -> a page of what the listing
+# shows: forward the records after the position, backward the ones before it, nearest first.
+ListPage = Callable[[int, str | None, bool], Awaitable[FilePage]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,66 +68,98 @@ class _Resume:
     anchor: str | None = None  # the id of the last record passed over
 
 
+@dataclass(frozen=True, slots=True)
+class PageArgs:
+    """A connection's arguments as the Relay Cursor Connections spec names them."""
+
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+
+    @classmethod
+    def of(cls, first: object, after: object, last: object, before: object) -> "PageArgs":
+        """From resolver arguments, where an argument left out is UNSET."""
+        return cls(or_none(first), or_none(after), or_none(last), or_none(before))
+
+
+def _direction(args: PageArgs) -> tuple[int, str | None, bool]:
+    """(page size, cursor, backward). One direction per request: ``first``/``after`` page
+    forward, ``last``/``before`` backward; mixing them is refused, never guessed."""
+    forward = args.first is not None or args.after is not None
+    backward = args.last is not None or args.before is not None
+    if args.first is not None and args.last is not None:
+        raise InvalidInputError("Pass first or last, not both")
+    if forward and backward:
+        raise InvalidInputError(
+            "first/after page forward and last/before backward: use one pair, not both"
+        )
+    if backward:
+        size = DEFAULT_PAGE_SIZE if args.last is None else args.last
+        return check_page_size(size, name="last"), args.before, True
+    size = DEFAULT_PAGE_SIZE if args.first is None else args.first
+    return check_page_size(size, name="first"), args.after, False
+
+
 async def file_connection(
     info: Info[Context, Any],
     list_page: ListPage,
     scope: CursorScope,
+    args: PageArgs,
     *,
-    first: int | None,
-    after: str | None,
     hides_records: bool = False,
 ) -> FileConnection:
-    """One page of a file listing. ``hides_records``: the listing may hold records the
-    viewer cannot read (another user's files); then ``hasNextPage`` looks one readable
-    record ahead, since "more in the store" would tell that unreadable files follow."""
-    first = check_page_size(first)
+    """One page of a file listing, forward (``first``/``after``) or backward
+    (``last``/``before``). ``hides_records``: the listing may hold records the viewer
+    cannot read (another user's files); then ``hasNextPage``/``hasPreviousPage`` look one
+    readable record ahead, since "more in the store" would tell that unreadable files
+    follow."""
+    size, cursor, backward = _direction(args)
     signer = info.context.services.cursors
-    resume = _Resume(None) if after is None else _read(signer, scope, after)
+    resume = _Resume(None) if cursor is None else _read(signer, scope, cursor)
     start, more = await _position_of(list_page, resume)
     if not more:
         return FileConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
-    page = await list_page(first, start)
+    page = await list_page(size, start, backward)
     info.context.loaders.remember_files(page.records)
     edges = [
-        FileEdge(cursor=_write(signer, scope, resume_point), node=FileType.from_domain(record))
-        for record, resume_point in zip(page.records, _edge_resume_points(page, start), strict=True)
+        FileEdge(cursor=_write(signer, scope, _Resume(position)), node=FileType.from_domain(record))
+        for record, position in zip(page.records, page.positions, strict=True)
     ]
-    end_cursor = edges[-1].cursor if edges else None
-    if end_cursor is None and page.next_position is not None:
-        # A sparse filter can yield an empty page that still has more after it.
-        end_cursor = _write(signer, scope, _Resume(page.next_position))
-    has_next = page.next_position is not None
-    if has_next and hides_records and edges:
-        has_next = bool((await list_page(1, page.next_position)).records)
+    beyond = page.next_position is not None
+    if beyond and hides_records and edges:
+        beyond = bool((await list_page(1, page.next_position, backward)).records)
+    # A sparse filter can yield an empty page that still has more beyond it.
+    resume_from = None
+    if not edges and page.next_position is not None:
+        resume_from = _write(signer, scope, _Resume(page.next_position))
+    if backward:
+        edges.reverse()
+    start_cursor = edges[0].cursor if edges else (resume_from if backward else None)
+    end_cursor = edges[-1].cursor if edges else (None if backward else resume_from)
+    # The spec lets a server answer false for the direction it did not page in when it
+    # cannot tell cheaply; telling would cost another store call.
     return FileConnection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=has_next,
+            has_next_page=beyond and not backward,
+            has_previous_page=beyond and backward,
             end_cursor=end_cursor,
-            start_cursor=edges[0].cursor if edges else None,
+            start_cursor=start_cursor,
         ),
     )
 
 
-def _edge_resume_points(page: FilePage, start: str | None) -> list[_Resume]:
-    points = [
-        _Resume(start, skip=index + 1, anchor=record.id)
-        for index, record in enumerate(page.records)
-    ]
-    if points and page.next_position is not None:
-        points[-1] = _Resume(page.next_position)
-    return points
-
-
 async def _position_of(list_page: ListPage, resume: _Resume) -> tuple[str | None, bool]:
-    """The store position a resume point stands for, and whether anything can follow it."""
+    """The store position a resume point names, and whether the listing goes on there."""
     if resume.skip == 0:
         return resume.after, True
-    passed = await list_page(resume.skip, resume.after)
+    passed = await list_page(resume.skip, resume.after, False)
+    if not passed.records:
+        return passed.next_position, passed.next_position is not None
     ids = [record.id for record in passed.records]
-    if resume.anchor in ids and ids.index(resume.anchor) < len(ids) - 1:
-        passed = await list_page(ids.index(resume.anchor) + 1, resume.after)
-    return passed.next_position, passed.next_position is not None
+    at = ids.index(resume.anchor) if resume.anchor in ids else len(ids) - 1
+    return passed.positions[at], True
 
 
 def _write(signer: CursorSigner, scope: CursorScope, resume: _Resume) -> str:

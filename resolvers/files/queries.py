@@ -13,7 +13,7 @@ from domain.errors import NotFoundError
 from domain.files import NOT_FOUND_MESSAGE, FileFilter, FilePage, clean_filter
 from domain.ids import from_global_id
 from resolvers.context import Context
-from resolvers.files.connection import CursorScope, FileConnection, file_connection
+from resolvers.files.connection import CursorScope, FileConnection, PageArgs, file_connection
 from resolvers.files.types import FILE_TYPE, FileType
 
 
@@ -36,51 +36,50 @@ async def resolve_file(info: Info[Context, Any], file_id: str) -> FileType | Non
 
 
 async def resolve_my_files(
-    info: Info[Context, Any], first: int | None, after: str | None, file_filter: FileFilter | None
+    info: Info[Context, Any], args: PageArgs, file_filter: FileFilter | None
 ) -> FileConnection:
     viewer = info.context.require_principal()
     # Cleaned first: equal filters ("Image/" and "image/") share cursors.
     wanted = clean_filter(file_filter)
 
-    async def list_page(size: int, position: str | None) -> FilePage:
+    async def list_page(size: int, position: str | None, backward: bool) -> FilePage:
         return await info.context.services.files.list_files_of(
-            viewer, viewer.user_id, first=size, after=position, file_filter=wanted
+            viewer,
+            viewer.user_id,
+            first=size,
+            after=position,
+            file_filter=wanted,
+            backward=backward,
         )
 
     scope = CursorScope("myFiles", viewer.user_id, wanted.fingerprint())
-    return await file_connection(info, list_page, scope, first=first, after=after)
+    return await file_connection(info, list_page, scope, args)
 
 
 async def resolve_files_of(
-    info: Info[Context, Any], owner_id: str, first: int | None, after: str | None
+    info: Info[Context, Any], owner_id: str, args: PageArgs
 ) -> FileConnection:
     """``User.files``: everything for the owner and admins, otherwise only the files the
     viewer may read (the domain's listing applies the read rule to every record)."""
     viewer = info.context.require_principal()
 
-    async def list_page(size: int, position: str | None) -> FilePage:
+    async def list_page(size: int, position: str | None, backward: bool) -> FilePage:
         return await info.context.services.files.list_files_of(
-            viewer, owner_id, first=size, after=position
+            viewer, owner_id, first=size, after=position, backward=backward
         )
 
     scope = CursorScope(f"User.files:{owner_id}", viewer.user_id)
     hides_records = not may_read_every_file_of(viewer, owner_id)
-    return await file_connection(
-        info, list_page, scope, first=first, after=after, hides_records=hides_records
-    )
+    return await file_connection(info, list_page, scope, args, hides_records=hides_records)
 
 
-async def resolve_shared_with_me(
-    info: Info[Context, Any], first: int | None, after: str | None
-) -> FileConnection:
+async def resolve_shared_with_me(info: Info[Context, Any], args: PageArgs) -> FileConnection:
     viewer = info.context.require_principal()
 
-    async def list_page(size: int, position: str | None) -> FilePage:
+    async def list_page(size: int, position: str | None, backward: bool) -> FilePage:
         return await info.context.services.files.list_shared_with_me(
-            viewer, first=size, after=position
+            viewer, first=size, after=position, backward=backward
         )
 
     scope = CursorScope("sharedWithMe", viewer.user_id)
-    return await file_connection(
-        info, list_page, scope, first=first, after=after, hides_records=True
-    )
+    return await file_connection(info, list_page, scope, args, hides_records=True)

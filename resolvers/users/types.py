@@ -12,6 +12,7 @@ from domain.ids import to_global_id
 from domain.models import User
 from resolvers.context import Context
 from resolvers.node import Node
+from resolvers.pagination import After, Before, First, Last
 
 if TYPE_CHECKING:
     from resolvers.files.connection import FileConnection
@@ -50,12 +51,13 @@ class UserType(Node):
     async def files(
         self,
         info: Info[Context, Any],
-        first: int | None = 20,
-        after: str | None = strawberry.UNSET,
+        first: First = strawberry.UNSET,
+        after: After = strawberry.UNSET,
+        last: Last = strawberry.UNSET,
+        before: Before = strawberry.UNSET,
     ) -> Annotated["FileConnection", strawberry.lazy("resolvers.files.connection")]:
         # Imported here: files and pagination build on this module's UserType.
+        from resolvers.files.connection import PageArgs
         from resolvers.files.queries import resolve_files_of
 
-        return await resolve_files_of(
-            info, self.user.id, first, None if after is strawberry.UNSET else after
-        )
+        return await resolve_files_of(info, self.user.id, PageArgs.of(first, after, last, before))

@@ -231,6 +231,56 @@ async def test_following_cursors_yields_the_full_result_once(
     assert len({(entry["pk"], entry["sk"]) for entry in paged}) == len(paged)
 
 
+def table_keys(items: list[Item]) -> list[tuple[str, str]]:
+    return [(entry["pk"], entry["sk"]) for entry in items]
+
+
+@pytest.mark.parametrize("index", [None, "gsi1"], ids=["table", "index"])
+@pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
+@pytest.mark.parametrize("prefixed", [False, True], ids=["all", "prefix"])
+async def test_item_cursors_resume_after_their_item_or_before_it_in_reverse(
+    item_store: ItemStore, index: str | None, descending: bool, prefixed: bool
+) -> None:
+    """Paging backward asks the same query in the other direction from an item's cursor:
+    it must answer exactly the items before that one, nearest first."""
+    await put_all(item_store, PAGING_ITEMS)
+    partition = "G" if index else "P"
+    prefix = ("T#" if index else "S#") if prefixed else None
+    options: dict[str, Any] = {"index": index, "prefix": prefix}
+    page = await item_store.query(partition, limit=7, descending=descending, **options)
+    expected = expected_order(partition, index, prefix, descending)
+
+    assert len(page.item_cursors) == len(page.items) == 7
+    assert page.cursor == page.item_cursors[-1]
+    for i, cursor in enumerate(page.item_cursors):
+        onward = await item_store.query(
+            partition, limit=MAX_QUERY_LIMIT, descending=descending, after=cursor, **options
+        )
+        back = await item_store.query(
+            partition, limit=MAX_QUERY_LIMIT, descending=not descending, after=cursor, **options
+        )
+        assert table_keys(onward.items) == table_keys(expected[i + 1 :])
+        assert table_keys(back.items) == table_keys(expected[:i][::-1])
+
+
+async def test_a_reversed_cursor_still_works_after_its_item_is_deleted(
+    item_store: ItemStore,
+) -> None:
+    await put_all(item_store, [item("P", f"{i}", gsi1pk="G", gsi1sk=f"{i}") for i in range(6)])
+    page = await item_store.query("G", index="gsi1", limit=6, descending=True)  # 5 4 3 2 1 0
+    named_3 = page.item_cursors[2]
+
+    await item_store.write([Delete(Key("P", "3")), Delete(Key("P", "4"))])
+
+    back = await item_store.query("G", index="gsi1", limit=10, after=named_3)
+    assert sort_keys(back.items) == ["5"]
+
+
+async def test_an_empty_page_has_no_item_cursors(item_store: ItemStore) -> None:
+    page = await item_store.query("nothing-here")
+    assert page.item_cursors == []
+
+
 async def test_cursor_is_none_exactly_when_nothing_follows(item_store: ItemStore) -> None:
     await put_all(item_store, [item("P", f"{i:02}") for i in range(10)])
 

@@ -167,3 +167,50 @@ async def test_missing_file_is_404_everywhere(rest: Rest) -> None:
     )
     # An id that is not one of ours at all: the schema's BAD_USER_INPUT.
     assert_error(await rest.http.get("/rest/files/nope", headers=alice), 400, "BAD_USER_INPUT")
+
+
+async def test_listing_pages_backward_with_last_and_before(rest: Rest) -> None:
+    alice = await rest.auth("alice")
+    made = [(await rest.upload(alice, b"x", name=f"f{i}.txt"))["id"] for i in range(5)]
+    newest_first = made[::-1]
+
+    tail = await rest.http.get("/rest/files", params={"last": 2}, headers=alice)
+    assert tail.status_code == 200, tail.text
+    assert [f["id"] for f in tail.json()["items"]] == newest_first[-2:]
+    info = tail.json()["pageInfo"]
+    assert (info["hasPreviousPage"], info["hasNextPage"]) == (True, False)
+    seen = [f["id"] for f in tail.json()["items"]]
+    before = info["startCursor"]
+    while True:
+        page = await rest.http.get(
+            "/rest/files", params={"last": 2, "before": before}, headers=alice
+        )
+        assert page.status_code == 200, page.text
+        seen = [f["id"] for f in page.json()["items"]] + seen
+        if not page.json()["pageInfo"]["hasPreviousPage"]:
+            break
+        before = page.json()["pageInfo"]["startCursor"]
+    assert seen == newest_first
+
+    # A forward page's cursor works as ``before`` too.
+    forward = await rest.http.get("/rest/files", params={"first": 3}, headers=alice)
+    end = forward.json()["pageInfo"]["endCursor"]
+    back = await rest.http.get("/rest/files", params={"last": 5, "before": end}, headers=alice)
+    assert [f["id"] for f in back.json()["items"]] == newest_first[:2]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["first=2&last=2", "first=2&before=x", "last=2&after=x", "last=two", "last=0", "last=101"],
+)
+async def test_listing_refuses_mixed_directions_and_bad_last(rest: Rest, query: str) -> None:
+    alice = await rest.auth("alice")
+    await rest.upload(alice, b"x", name="a.txt")
+    assert_error(await rest.http.get(f"/rest/files?{query}", headers=alice), 400, "BAD_USER_INPUT")
+
+
+@pytest.mark.parametrize("query", ["last=2", "before=x"])
+async def test_ranked_search_stays_forward_only(rest: Rest, query: str) -> None:
+    alice = await rest.auth("alice")
+    response = await rest.http.get(f"/rest/search?q=a&{query}", headers=alice)
+    assert_error(response, 400, "BAD_USER_INPUT")

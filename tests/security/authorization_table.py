@@ -276,6 +276,27 @@ ROWS: tuple[Row, ...] = (
         note="made by owner on the owner's User.files",
     ),
     Row(
+        "Query.myFiles",
+        Case.CURSOR,
+        CURSOR_REPLAY,
+        via="the before: argument",
+        note="made by owner, paging backward",
+    ),
+    Row(
+        "Query.sharedWithMe",
+        Case.CURSOR,
+        _roles(U, BAD, BAD, A, BAD),
+        via="the before: argument",
+        note="made by sharee, paging backward",
+    ),
+    Row(
+        "User.files",
+        Case.CURSOR,
+        CURSOR_REPLAY,
+        via="the before: argument",
+        note="made by owner on the owner's User.files, paging backward",
+    ),
+    Row(
         "Query.search", Case.CURSOR, CURSOR_REPLAY, via="the after: argument", note="made by owner"
     ),
     # A page must not hint at what follows it unless the viewer may read that.
@@ -284,12 +305,19 @@ ROWS: tuple[Row, ...] = (
         Case.PAGED,
         SIGNED_IN,
         via="User.files(first: 1)",
-        # startCursor is the first edge's own cursor; hasPreviousPage is always false.
-        covers=("PageInfo.endCursor", "PageInfo.startCursor", "PageInfo.hasPreviousPage"),
+        covers=("PageInfo.endCursor",),
         note="ALLOW: the pages hold exactly the files the caller may read, and the last of "
-        "them says hasNextPage false. Known hole: the sharee cell fails today (an xfail in "
-        "the test) because an unreadable file after the last readable one makes "
-        "hasNextPage true, followed by an empty page",
+        "them says hasNextPage false, even when an unreadable file follows the last "
+        "readable one (the listing looks one readable record ahead)",
+    ),
+    Row(
+        "PageInfo.hasPreviousPage",
+        Case.PAGED,
+        SIGNED_IN,
+        via="User.files(last: 1)",
+        covers=("PageInfo.startCursor",),
+        note="ALLOW: paging backward from the end, the pages hold exactly the files the "
+        "caller may read, and the first of them says hasPreviousPage false",
     ),
     # --- Mutation ---
     Row(
@@ -418,6 +446,12 @@ REST_ROWS: tuple[RestRow, ...] = (
     ),
     RestRow(
         "GET /rest/files?after=", Case.CURSOR, _statuses(CURSOR_REPLAY), note="cursor made by owner"
+    ),
+    RestRow(
+        "GET /rest/files?before=",
+        Case.CURSOR,
+        _statuses(CURSOR_REPLAY),
+        note="cursor made by owner, paging backward",
     ),
     RestRow("POST /rest/files", Case.OWN, _statuses(SIGNED_IN, {A: "201"})),
     *_rest_per_file("GET /rest/files/{id}", {c: _statuses(READ[c]) for c in FILE_CASES}),

@@ -348,15 +348,32 @@ PAGE_SEARCH = """query($q: String!, $after: String) {
 }"""
 
 
+BACK_MY_FILES = f"query($before: String) {{ myFiles(last: 1, before: $before) {{ {EDGES} }} }}"
+BACK_SHARED = f"query($before: String) {{ sharedWithMe(last: 1, before: $before) {{ {EDGES} }} }}"
+BACK_USER_FILES = (
+    "query($id: ID!, $before: String) "
+    f"{{ user(id: $id) {{ files(last: 1, before: $before) {{ {EDGES} }} }} }}"
+)
+
+
 def _cursor_probe(
-    document: str, path: tuple[str, ...], maker: Role, variables: dict[str, Any]
+    document: str,
+    path: tuple[str, ...],
+    maker: Role,
+    variables: dict[str, Any],
+    *,
+    backward: bool = False,
 ) -> Run:
-    """``maker`` pages once; the role asks for the next page with the maker's cursor."""
+    """``maker`` pages once; the role asks for the next page (``backward``: the previous
+    one) with the maker's cursor."""
+    more, cursor, argument = ("hasNextPage", "endCursor", "after")
+    if backward:
+        more, cursor, argument = ("hasPreviousPage", "startCursor", "before")
 
     async def run(world: World, role: Role, case: Case) -> Observed:
         outcome, first = await _listing(world, maker, document, path, variables)
-        assert outcome is None and first["pageInfo"]["hasNextPage"], first
-        replay = variables | {"after": first["pageInfo"]["endCursor"]}
+        assert outcome is None and first["pageInfo"][more], first
+        replay = variables | {argument: first["pageInfo"][cursor]}
         outcome, second = await _listing(world, maker, document, path, replay)
         assert outcome is None and second["edges"], second
         outcome, seen = await _listing(world, role, document, path, replay)
@@ -367,30 +384,38 @@ def _cursor_probe(
     return run
 
 
-async def _paged_one_by_one(world: World, role: Role, case: Case) -> Observed:
-    """Every page of the owner's User.files with first: 1, against what the role can read
-    file by file."""
-    readable: list[str] = []
-    for file_case in sorted(world.files, key=lambda c: world.reference[c]["createdAt"]):
-        outcome, _ = await read_root(world, role, file_case, FILE_NAME, "file")
-        if outcome is None:
-            readable.insert(0, world.files[file_case])  # newest first, as listed
-        elif outcome is not Outcome.NOT_FOUND:
-            return outcome
-    pages: list[tuple[list[str], bool]] = []
-    variables: dict[str, Any] = {"id": user_gid(OWNER)}
-    for _ in range(len(world.files) + 2):  # bounded: one page per file, and a spare
-        outcome, page = await _listing(world, role, PAGE_USER_FILES, ("user", "files"), variables)
-        if outcome is not None:
-            return outcome
-        pages.append(
-            ([edge["node"]["id"] for edge in page["edges"]], page["pageInfo"]["hasNextPage"])
-        )
-        if not page["pageInfo"]["hasNextPage"]:
-            break
-        variables["after"] = page["pageInfo"]["endCursor"]
-    wanted = [([file_id], index < len(readable) - 1) for index, file_id in enumerate(readable)]
-    return Outcome.ALLOW if pages == wanted else unexpected(pages)
+def _paged_one_by_one(*, backward: bool) -> Run:
+    """Every page of the owner's User.files with first: 1 (``backward``: last: 1 from the
+    end), against what the role can read file by file."""
+    document = BACK_USER_FILES if backward else PAGE_USER_FILES
+    more, cursor, argument = ("hasNextPage", "endCursor", "after")
+    if backward:
+        more, cursor, argument = ("hasPreviousPage", "startCursor", "before")
+
+    async def run(world: World, role: Role, case: Case) -> Observed:
+        readable: list[str] = []
+        for file_case in sorted(world.files, key=lambda c: world.reference[c]["createdAt"]):
+            outcome, _ = await read_root(world, role, file_case, FILE_NAME, "file")
+            if outcome is None:
+                readable.insert(0, world.files[file_case])  # newest first, as listed
+            elif outcome is not Outcome.NOT_FOUND:
+                return outcome
+        if backward:
+            readable.reverse()  # the order the pages come in
+        pages: list[tuple[list[str], bool]] = []
+        variables: dict[str, Any] = {"id": user_gid(OWNER)}
+        for _ in range(len(world.files) + 2):  # bounded: one page per file, and a spare
+            outcome, page = await _listing(world, role, document, ("user", "files"), variables)
+            if outcome is not None:
+                return outcome
+            pages.append(([edge["node"]["id"] for edge in page["edges"]], page["pageInfo"][more]))
+            if not page["pageInfo"][more]:
+                break
+            variables[argument] = page["pageInfo"][cursor]
+        wanted = [([file_id], index < len(readable) - 1) for index, file_id in enumerate(readable)]
+        return Outcome.ALLOW if pages == wanted else unexpected(pages)
+
+    return run
 
 
 # --- mutations ---
@@ -512,11 +537,28 @@ PROBES: dict[tuple[str, str], Probe] = {
         (PAGE_USER_FILES,),
         _cursor_probe(PAGE_USER_FILES, ("user", "files"), Role.OWNER, {"id": user_gid(OWNER)}),
     ),
+    ("Query.myFiles", "the before: argument"): Probe(
+        (BACK_MY_FILES,),
+        _cursor_probe(BACK_MY_FILES, ("myFiles",), Role.OWNER, {}, backward=True),
+    ),
+    ("Query.sharedWithMe", "the before: argument"): Probe(
+        (BACK_SHARED,),
+        _cursor_probe(BACK_SHARED, ("sharedWithMe",), Role.SHAREE, {}, backward=True),
+    ),
+    ("User.files", "the before: argument"): Probe(
+        (BACK_USER_FILES,),
+        _cursor_probe(
+            BACK_USER_FILES, ("user", "files"), Role.OWNER, {"id": user_gid(OWNER)}, backward=True
+        ),
+    ),
     ("Query.search", "the after: argument"): Probe(
         (PAGE_SEARCH,), _cursor_probe(PAGE_SEARCH, ("search",), Role.OWNER, {"q": "report"})
     ),
     ("PageInfo.hasNextPage", "User.files(first: 1)"): Probe(
-        (FILE_NAME, PAGE_USER_FILES), _paged_one_by_one
+        (FILE_NAME, PAGE_USER_FILES), _paged_one_by_one(backward=False)
+    ),
+    ("PageInfo.hasPreviousPage", "User.files(last: 1)"): Probe(
+        (FILE_NAME, BACK_USER_FILES), _paged_one_by_one(backward=True)
     ),
     ("Mutation.createUpload", ""): Probe((CREATE,), _unchanged_probe(CREATE, NEW_UPLOAD, _created)),
     ("Mutation.completeUpload", ""): Probe(

@@ -172,14 +172,28 @@ async def _search(world: RestWorld, role: Role, case: Case) -> str:
 
 
 async def _cursor(world: RestWorld, role: Role, case: Case) -> str:
+    return await _replayed_cursor(world, role, backward=False)
+
+
+async def _backward_cursor(world: RestWorld, role: Role, case: Case) -> str:
+    return await _replayed_cursor(world, role, backward=True)
+
+
+async def _replayed_cursor(world: RestWorld, role: Role, *, backward: bool) -> str:
+    """The owner pages once; the role asks for the owner's next (``backward``: previous)
+    page with the owner's cursor."""
+    size, cursor, argument = (
+        ("last", "startCursor", "before") if backward else ("first", "endCursor", "after")
+    )
     for _ in range(2):
         await world.make_file(Case.PRIVATE)
     owner = world.auth[Role.OWNER]
-    first = await world.http.get("/rest/files?first=1", headers=owner)
-    after = first.json()["pageInfo"]["endCursor"]
-    assert after, first.text
-    params = {"first": "1", "after": after}
+    first = await world.http.get(f"/rest/files?{size}=1", headers=owner)
+    position = first.json()["pageInfo"][cursor]
+    assert position, first.text
+    params = {size: "1", argument: position}
     second = await world.http.get("/rest/files", params=params, headers=owner)
+    assert second.json()["items"], second.text
     response = await world.http.get("/rest/files", params=params, headers=world.auth[role])
     if response.status_code == 200:
         assert response.json() == second.json()
@@ -249,6 +263,7 @@ REST_PROBES: dict[str, Probe] = {
     "GET /rest/users/{id}": _user,
     "GET /rest/files": _list_files,
     "GET /rest/files?after=": _cursor,
+    "GET /rest/files?before=": _backward_cursor,
     "POST /rest/files": _create,
     "GET /rest/files/{id}": _get_file,
     "PATCH /rest/files/{id}": _change_probe(

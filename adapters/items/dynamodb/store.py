@@ -122,7 +122,10 @@ class DynamoDbItemStore:
         # The item beyond the page only tells that something follows.
         page = collected[:limit]
         more = len(collected) > limit
-        return Page(items=page, cursor=encode_cursor(position(page[-1], index)) if more else None)
+        item_cursors = [encode_cursor(position(item, index)) for item in page]
+        return Page(
+            items=page, cursor=item_cursors[-1] if more else None, item_cursors=item_cursors
+        )
 
     async def write(self, ops: Sequence[WriteOp]) -> None:
         check_write_batch(ops)
