@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from api.bootstrap import Deps, build_deps
 from api.cors import CorsMiddleware
+from api.deadlines import DeadlineMiddleware
 from api.graphql_view import DemoGraphQL
 from api.health import ReadyCheck, healthz
 from api.persisted_operations import load_persisted_operations
@@ -50,7 +51,7 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
         Route("/graphql", graphql, methods=["GET", "POST"]),
         rest_mount(schema, services=deps.services, verifier=deps.verifier),
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", ReadyCheck(items=deps.items, blobs=deps.blobs).endpoint, methods=["GET"]),
+        Route("/readyz", _ready_check(deps).endpoint, methods=["GET"]),
     ]
     if ide_html is not None:
         routes.append(_playground_assets())
@@ -67,7 +68,7 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     if observe:
         from api.observability.setup import build_observability
 
-        observability = build_observability(settings)
+        observability = build_observability(settings, deps.breakers)
         routes.extend(observability.routes)
 
     @contextlib.asynccontextmanager
@@ -91,8 +92,14 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
             recorders=observability.recorders,
             tracer=observability.tracer,
         )
+    # Every request's deadline (api/deadlines.py), set before anything it runs starts.
+    app.add_middleware(DeadlineMiddleware, timeout_seconds=settings.request_timeout_seconds)
     app.add_middleware(RequestIdMiddleware)  # outermost: the id exists before anything logs
     return app
+
+
+def _ready_check(deps: Deps) -> ReadyCheck:
+    return ReadyCheck(items=deps.items, blobs=deps.blobs, breakers=deps.breakers)
 
 
 # The playground is off on AWS by default; its modules load only when it is served.

@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema import BaseSchema
 
@@ -36,6 +36,7 @@ from api.persisted_operations import (
     requested_hash,
     resolve_without_list,
 )
+from api.unavailable import whole_operation_unavailable
 from domain.ports import TokenVerifier
 from resolvers.context import Context
 from resolvers.errors import INTERNAL_CODE, INTERNAL_MESSAGE, log_masked_error
@@ -214,6 +215,19 @@ class DemoGraphQL(GraphQL[Context, None]):
     ) -> Context:
         assert isinstance(request, Request)  # subscriptions are off, so never a WebSocket
         return await build_context(request, self._services, self._verifier)
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if isinstance(response_data, dict):
+            wait = whole_operation_unavailable(response_data)
+            if wait is not None:
+                response.status_code = 503
+                response.headers["Retry-After"] = str(wait)
+        return response
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._ide_html)

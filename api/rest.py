@@ -31,6 +31,7 @@ from api.context import build_context
 from api.http_errors import error_response, request_id_of
 from api.json_bodies import BodyTooLargeError, read_json_object
 from api.openapi import openapi_document
+from api.unavailable import SERVICE_UNAVAILABLE, retry_after
 from domain.errors import InvalidInputError
 from domain.ports import TokenVerifier
 from resolvers.errors import log_masked_error
@@ -49,6 +50,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "BAD_USER_INPUT": 400,
     "CONFLICT": 409,
     "QUERY_TOO_COMPLEX": 400,
+    SERVICE_UNAVAILABLE: 503,
     INTERNAL: 500,
 }
 _PATCHABLE = frozenset({"name", "description", "tags", "visibility"})
@@ -124,6 +126,8 @@ class _RestApi:
                 status = 412
             message = error.message if status != 500 else "Internal server error"
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            if status == 503:
+                headers = {"Retry-After": str(retry_after([error.formatted]) or 1)}
             raise RestError(status, code, message, headers)
         if result.data is None:
             raise RestError(500, INTERNAL, "Internal server error")

@@ -147,7 +147,9 @@ def check_alarms(template: Template) -> list[str]:
             stat = metric.get("MetricStat", {})
             inner = stat.get("Metric", {})
             stats.append((inner.get("Namespace"), inner.get("MetricName"), stat.get("Stat")))
-        watched |= set(stats)
+        # A namespace may be a !Sub (a dict): such alarms watch our own metrics, none of the
+        # required AWS ones below.
+        watched |= {stat for stat in stats if not isinstance(stat[0], dict)}
     required = {
         ("AWS/Lambda", "Errors", None): "function errors",
         ("AWS/Lambda", "Throttles", None): "function throttles",
