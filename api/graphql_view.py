@@ -29,6 +29,7 @@ from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema import BaseSchema
 
 from api.context import build_context
+from api.http_caching import conditional, digest, private_headers
 from api.http_errors import request_id_of
 from api.persisted_operations import (
     PersistedOperationRefusal,
@@ -100,6 +101,8 @@ class DemoGraphQL(GraphQL[Context, None]):
             return
         try:
             response = await self.run(Request(scope, self._capped(receive)))
+            if request.method == "GET" and response.status_code == 200:
+                response = self._validated(request, response)
         except _BodyTooLargeError:
             response = self._too_large(request)
         except HTTPException as exc:
@@ -116,6 +119,17 @@ class DemoGraphQL(GraphQL[Context, None]):
             log_masked_error(logger, "unexpected error in /graphql", exc, request_id_of(request))
             response = _error(request, 500, INTERNAL_MESSAGE, INTERNAL_CODE)
         await response(scope, receive, send)
+
+    @staticmethod
+    def _validated(request: Request, response: Response) -> Response:
+        """A query over GET (a persisted one, typically) gets a per-viewer ETag and
+        answers 304 when the caller holds this very answer (api/http_caching.py)."""
+        if not response.headers.get("content-type", "").startswith("application/"):
+            return response  # the playground's HTML
+        viewer = getattr(request.state, "viewer", "")
+        headers = private_headers(f'"{digest(viewer, bytes(response.body))}"')
+        response.headers.update(headers)
+        return conditional(request, bytes(response.body), headers) or response
 
     def _refuse(self, request: Request) -> Response | None:
         declared = request.headers.get("content-length")
@@ -214,7 +228,10 @@ class DemoGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         assert isinstance(request, Request)  # subscriptions are off, so never a WebSocket
-        return await build_context(request, self._services, self._verifier)
+        context = await build_context(request, self._services, self._verifier)
+        # Whose answer this is, for the ETag of a GET (request.state lives in the scope).
+        request.state.viewer = context.principal.user_id if context.principal else ""
+        return context
 
     def create_response(
         self,
