@@ -92,8 +92,9 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
             recorders=observability.recorders,
             tracer=observability.tracer,
         )
-    # Every request's deadline (api/deadlines.py), set before anything it runs starts.
-    app.add_middleware(DeadlineMiddleware, timeout_seconds=settings.request_timeout_seconds)
+    if settings.resilience:
+        # Every request's deadline (api/deadlines.py), set before anything it runs starts.
+        app.add_middleware(DeadlineMiddleware, timeout_seconds=settings.request_timeout_seconds)
     app.add_middleware(RequestIdMiddleware)  # outermost: the id exists before anything logs
     return app
 

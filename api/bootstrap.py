@@ -77,15 +77,21 @@ def build_deps(settings: Settings) -> Deps:
             ("jwks", "identity provider"),
         )
     }
-    budget = RetryBudget(ratio=settings.retry_budget_ratio)
+    budget = RetryBudget(ratio=settings.retry_budget_ratio) if settings.resilience else None
     # Innermost the adapter, then its deadline + breaker, then per-request counting (logs
     # and metrics); the adapters are unaware of both.
-    guarded_items = GuardedItemStore(_build_items(settings, closers, budget), breakers["items"])
-    items: ItemStore = CountingItemStore(guarded_items)
+    items: ItemStore = _build_items(settings, closers, budget)
     raw_blobs, local_blobs = _build_blobs(settings)
-    blobs: BlobStore = CountingBlobStore(GuardedBlobStore(raw_blobs, breakers["blobs"]))
+    blobs: BlobStore = raw_blobs
+    if settings.resilience:
+        items = GuardedItemStore(items, breakers["items"])
+        blobs = GuardedBlobStore(blobs, breakers["blobs"])
+    else:
+        breakers = {}
+    items = CountingItemStore(items)
+    blobs = CountingBlobStore(blobs)
     dev_idp = _build_dev_idp(settings, items)
-    verifier = _build_verifier(settings, dev_idp, breakers["jwks"])
+    verifier = _build_verifier(settings, dev_idp, breakers.get("jwks"))
     services = build_services(settings, items, blobs, _cursor_key(settings))
     return Deps(settings, items, blobs, verifier, services, dev_idp, local_blobs, closers, breakers)
 
@@ -127,7 +133,7 @@ def build_services(
     )
 
 
-def _build_items(settings: Settings, closers: Closers, budget: RetryBudget) -> ItemStore:
+def _build_items(settings: Settings, closers: Closers, budget: RetryBudget | None) -> ItemStore:
     if settings.backend == "aws":
         from adapters.items.dynamodb.store import DynamoDbItemStore
         from api.aws_clients import dynamodb_client
@@ -216,9 +222,9 @@ def cognito_issuer(settings: Settings) -> str:
 
 
 def _build_verifier(
-    settings: Settings, dev_idp: DevIdentityProvider | None, breaker: CircuitBreaker
+    settings: Settings, dev_idp: DevIdentityProvider | None, breaker: CircuitBreaker | None
 ) -> TokenVerifier:
-    from adapters.identity.jwks_sources import HttpJwksSource, StaticJwksSource
+    from adapters.identity.jwks_sources import HttpJwksSource, JwksSource, StaticJwksSource
     from adapters.identity.jwt_verifier import JwtVerifier
     from adapters.resilience.guarded import GuardedJwksSource
 
@@ -242,13 +248,9 @@ def _build_verifier(
         if settings.aws_endpoint_url
         else issuer
     )
-    return JwtVerifier(
-        issuer=issuer,
-        client_ids=frozenset(settings.client_ids),
-        jwks_source=GuardedJwksSource(
-            HttpJwksSource(
-                f"{jwks_base}/.well-known/jwks.json", timeout=JWKS_FETCH_TIMEOUT_SECONDS
-            ),
-            breaker,
-        ),
+    source: JwksSource = HttpJwksSource(
+        f"{jwks_base}/.well-known/jwks.json", timeout=JWKS_FETCH_TIMEOUT_SECONDS
     )
+    if breaker is not None:
+        source = GuardedJwksSource(source, breaker)
+    return JwtVerifier(issuer=issuer, client_ids=frozenset(settings.client_ids), jwks_source=source)

@@ -109,9 +109,12 @@ class LambdaHandler:
         if is_drill_event(event):
             return self.handle_drill(context)
         # The request answers (503 at worst) before Lambda's own timeout could cut it off.
-        margin = self.deps.settings.lambda_deadline_margin_seconds
-        with lambda_invocation_deadline(context, margin):
+        settings = self.deps.settings
+        if not settings.resilience:
             response: dict[str, Any] = self.http(event, context)
+            return response
+        with lambda_invocation_deadline(context, settings.lambda_deadline_margin_seconds):
+            response = self.http(event, context)
         return response
 
     def handle_store_event(self, event: Mapping[str, Any]) -> dict[str, Any]:

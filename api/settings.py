@@ -68,7 +68,10 @@ class Settings(BaseSettings):
     max_operations: int = Field(default=1, ge=1, le=1)
     max_graphql_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * MIB)
 
-    # Resilience (docs/RUNBOOK.md). Each request gets this long, or on Lambda
+    # Resilience (docs/RUNBOOK.md). Off: no deadlines, breakers or retry budget at all (a
+    # kill switch, and the baseline bench/brownout.py measures their cost against).
+    resilience: bool = True
+    # Each request gets this long, or on Lambda
     # the invocation's remaining time less LAMBDA_DEADLINE_MARGIN_SECONDS if that is less;
     # a request out of time answers SERVICE_UNAVAILABLE (503 + Retry-After).
     request_timeout_seconds: float = Field(default=10.0, gt=0, le=900)

@@ -19,6 +19,7 @@ does, so the adapter's retries are tested against AWS's contract, not moto's sho
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import json
@@ -32,9 +33,10 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 FaultKind = Literal["throttle", "error", "latency", "reset", "timeout", "lose_response"]
+_MAX_ARRIVALS = 1_000_000
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
 
 
@@ -61,9 +63,17 @@ class FaultProxy:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._tokens: dict[str, _Answer] = {}
+        # moto's threaded server races concurrent DynamoDB requests (TransactWriteItems
+        # deep-copies the table while another request changes it: a 500 AWS would never
+        # give). DynamoDB itself is one at a time here; injected latency stays parallel.
+        self._dynamodb = threading.Lock()
+        self._in_flight: dict[str, threading.Lock] = {}
         self.arrived: Counter[str] = Counter()  # every request, by "service:operation"
         self.forwarded: Counter[str] = Counter()  # those that reached moto
         self.faulted: Counter[str] = Counter()
+        # (time.time(), operation) of each arrival, bounded: bench/brownout.py lines them
+        # up with the server's breaker log lines.
+        self.arrivals: list[tuple[float, str]] = []
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -81,9 +91,19 @@ class FaultProxy:
         with self._lock:
             return sum(n for name, n in self.arrived.items() if name.split(":")[0] == service)
 
+    def _token_lock(self, token: str | None) -> Any:
+        """A repeat of a request still in flight waits for it, as DynamoDB makes a repeat
+        of a running transaction wait or fail rather than apply it twice."""
+        if token is None:
+            return contextlib.nullcontext()
+        with self._lock:
+            return self._in_flight.setdefault(token, threading.Lock())
+
     def _pick(self, operation: str) -> Fault | None:
         with self._lock:
             self.arrived[operation] += 1
+            if len(self.arrivals) < _MAX_ARRIVALS:
+                self.arrivals.append((time.time(), operation))
             fault = self._faults.get(operation) or self._faults.get(operation.split(":")[0])
             if fault is None or self._random.random() >= fault.rate:
                 return None
@@ -138,15 +158,20 @@ class FaultProxy:
                     self._send(_fault_answer(operation, fault.kind))
                     return
                 token = _client_token(operation, body)
-                with proxy._lock:
-                    seen = proxy._tokens.get(token) if token else None
-                if seen is not None:
-                    self._send(seen)  # DynamoDB's idempotency: not applied again
-                    return
-                answer = proxy._forward(self.command, self.path, headers, body)
-                if token and answer.status == 200:
+                with proxy._token_lock(token):
                     with proxy._lock:
-                        proxy._tokens[token] = answer
+                        seen = proxy._tokens.get(token) if token else None
+                    if seen is not None:
+                        self._send(seen)  # DynamoDB's idempotency: not applied again
+                        return
+                    if operation.startswith("dynamodb:"):
+                        with proxy._dynamodb:
+                            answer = proxy._forward(self.command, self.path, headers, body)
+                    else:
+                        answer = proxy._forward(self.command, self.path, headers, body)
+                    if token and answer.status == 200:
+                        with proxy._lock:
+                            proxy._tokens[token] = answer
                 if fault is not None and fault.kind == "lose_response":
                     answer = _fault_answer(operation, "error")
                 self._send(answer)

@@ -98,3 +98,12 @@ def test_lambda_answers_503_before_the_invocation_runs_out(tmp_path: Path) -> No
     assert took < 1.3  # answered within the invocation, not cut off by Lambda
     assert response_json(response)["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     assert int(response["headers"]["retry-after"]) >= 1
+
+
+async def test_resilience_off_is_a_kill_switch(tmp_path: Path) -> None:
+    async with open_rest(tmp_path, resilience=False) as rest:
+        assert rest.deps.breakers == {}
+        ready = await rest.http.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["breakers"] == {}
+        alice = await rest.auth("alice")
+        assert (await rest.http.get("/rest/me", headers=alice)).status_code == 200
