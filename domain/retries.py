@@ -3,6 +3,8 @@
 import asyncio
 import random
 
+from domain.deadline import ensure_time_for
+
 # Before retry n (n >= 1): a random pause of up to FIRST_RETRY_PAUSE * 2**(n - 1) seconds,
 # capped at MAX_RETRY_PAUSE.
 FIRST_RETRY_PAUSE = 0.01
@@ -17,4 +19,8 @@ async def pause_before_retry(attempt: int) -> None:
     step; without it, 32 parallel uploads of one user ran out of attempts (bench/load.py)."""
     if attempt:
         ceiling = min(MAX_RETRY_PAUSE, FIRST_RETRY_PAUSE * 2 ** (attempt - 1))
-        await asyncio.sleep(_jitter.uniform(0, ceiling))
+        pause = _jitter.uniform(0, ceiling)
+        # Not retried past the request's deadline: SERVICE_UNAVAILABLE instead of a write
+        # that would start too late to finish.
+        ensure_time_for(pause)
+        await asyncio.sleep(pause)
