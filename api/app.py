@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from api.bootstrap import Deps, build_deps
 from api.cors import CorsMiddleware
+from api.deadlines import DeadlineMiddleware
 from api.graphql_view import DemoGraphQL
 from api.health import ReadyCheck, healthz
 from api.http_errors import routing_error
@@ -66,7 +67,7 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
         WebSocketRoute("/graphql", graphql),
         rest_mount(schema, services=deps.services, verifier=deps.verifier),
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", ReadyCheck(items=deps.items, blobs=deps.blobs).endpoint, methods=["GET"]),
+        Route("/readyz", _ready_check(deps).endpoint, methods=["GET"]),
     ]
     if ide_html is not None:
         routes.append(_playground_assets())
@@ -84,7 +85,7 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     if observe:
         from api.observability.setup import build_observability
 
-        observability = build_observability(settings)
+        observability = build_observability(settings, deps.breakers)
         routes.extend(observability.routes)
 
     @contextlib.asynccontextmanager
@@ -112,6 +113,9 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
             recorders=observability.recorders,
             tracer=observability.tracer,
         )
+    if settings.resilience:
+        # Every request's deadline (api/deadlines.py), set before anything it runs starts.
+        app.add_middleware(DeadlineMiddleware, timeout_seconds=settings.request_timeout_seconds)
     app.add_middleware(RequestIdMiddleware)  # outermost: the id exists before anything logs
     return app
 
@@ -125,6 +129,10 @@ def _subscription_limits(settings: Settings) -> SubscriptionLimits:
         message_burst=settings.subscription_message_burst,
         keepalive_seconds=settings.subscription_keepalive_seconds,
     )
+
+
+def _ready_check(deps: Deps) -> ReadyCheck:
+    return ReadyCheck(items=deps.items, blobs=deps.blobs, breakers=deps.breakers)
 
 
 # The playground is off on AWS by default; its modules load only when it is served.

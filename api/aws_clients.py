@@ -13,11 +13,14 @@ if TYPE_CHECKING:
 
     from api.settings import Settings
 
-# Short timeouts: an API request waits on these; botocore's standard retry mode adds
-# bounded, jittered retries for throttling and transient errors.
-_CONNECT_TIMEOUT_SECONDS = 2
-_READ_TIMEOUT_SECONDS = 10
-_MAX_ATTEMPTS = 3
+# Short timeouts: an API request waits on these (and on its own deadline, which cuts the
+# wait shorter still). botocore's retries are OFF: one attempt per call. The DynamoDB
+# adapter is the one retry layer (adapters/items/dynamodb/retry.py), because only there
+# are the request's deadline and the process-wide retry budget known; botocore retrying
+# inside it made one throttled operation up to 3 x 6 = 18 calls.
+_CONNECT_TIMEOUT_SECONDS = 1
+_READ_TIMEOUT_SECONDS = 5
+BOTOCORE_TOTAL_MAX_ATTEMPTS = 1  # the first attempt and no retry
 _POOL_SIZE = 32  # BatchGetItem chunks run concurrently
 # Every client this process made: api.snapstart closes their pooled connections after a
 # SnapStart restore (the sockets in the snapshot lead nowhere).
@@ -46,7 +49,7 @@ def _client(service: str, settings: Settings, **config: Any) -> Any:
         config=Config(
             connect_timeout=_CONNECT_TIMEOUT_SECONDS,
             read_timeout=_READ_TIMEOUT_SECONDS,
-            retries={"mode": "standard", "max_attempts": _MAX_ATTEMPTS},
+            retries={"total_max_attempts": BOTOCORE_TOTAL_MAX_ATTEMPTS, "mode": "standard"},
             max_pool_connections=_POOL_SIZE,
             **config,
         ),

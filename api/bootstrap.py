@@ -28,6 +28,8 @@ from resolvers.services import Services
 if TYPE_CHECKING:
     from adapters.blobs.local.store import LocalBlobStore
     from adapters.identity.dev_idp import DevIdentityProvider
+    from adapters.resilience.breaker import CircuitBreaker
+    from adapters.resilience.budget import RetryBudget
     from api.settings import Settings
 
 JWKS_FETCH_TIMEOUT_SECONDS = 3.0
@@ -51,6 +53,8 @@ class Deps:
     # Set in local mode: the app serves its signed upload/download URLs under /blobs.
     local_blobs: LocalBlobStore | None
     closers: Closers = field(default_factory=list)
+    # One per dependency, by name ("items", "blobs", "jwks"): /readyz, metrics, bench.
+    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
 
     async def aclose(self) -> None:
         for close in reversed(self.closers):
@@ -60,17 +64,47 @@ class Deps:
 
 
 def build_deps(settings: Settings) -> Deps:
+    from adapters.resilience.budget import RetryBudget
+    from adapters.resilience.guarded import GuardedBlobStore, GuardedItemStore
     from api.observability.counting import CountingBlobStore, CountingItemStore
 
     closers: Closers = []
-    # Counted per request for logs and metrics; the adapters are unaware.
-    items: ItemStore = CountingItemStore(_build_items(settings, closers))
+    breakers = {
+        name: _breaker(settings, name, label)
+        for name, label in (
+            ("items", "item store"),
+            ("blobs", "blob store"),
+            ("jwks", "identity provider"),
+        )
+    }
+    budget = RetryBudget(ratio=settings.retry_budget_ratio) if settings.resilience else None
+    # Innermost the adapter, then its deadline + breaker, then per-request counting (logs
+    # and metrics); the adapters are unaware of both.
+    items: ItemStore = _build_items(settings, closers, budget)
     raw_blobs, local_blobs = _build_blobs(settings)
-    blobs: BlobStore = CountingBlobStore(raw_blobs)
+    blobs: BlobStore = raw_blobs
+    if settings.resilience:
+        items = GuardedItemStore(items, breakers["items"])
+        blobs = GuardedBlobStore(blobs, breakers["blobs"])
+    else:
+        breakers = {}
+    items = CountingItemStore(items)
+    blobs = CountingBlobStore(blobs)
     dev_idp = _build_dev_idp(settings, items)
-    verifier = _build_verifier(settings, dev_idp)
+    verifier = _build_verifier(settings, dev_idp, breakers.get("jwks"))
     services = build_services(settings, items, blobs, _cursor_key(settings))
-    return Deps(settings, items, blobs, verifier, services, dev_idp, local_blobs, closers)
+    return Deps(settings, items, blobs, verifier, services, dev_idp, local_blobs, closers, breakers)
+
+
+def _breaker(settings: Settings, name: str, label: str) -> CircuitBreaker:
+    from adapters.resilience.breaker import CircuitBreaker
+
+    return CircuitBreaker(
+        name,
+        label=label,
+        failure_threshold=settings.breaker_failure_threshold,
+        reset_seconds=settings.breaker_reset_seconds,
+    )
 
 
 def build_services(
@@ -107,8 +141,8 @@ def build_services(
     )
 
 
-def _build_items(settings: Settings, closers: Closers) -> ItemStore:
-    store = _build_item_adapter(settings, closers)
+def _build_items(settings: Settings, closers: Closers, budget: RetryBudget | None) -> ItemStore:
+    store = _build_item_adapter(settings, closers, budget)
     if settings.test_item_store_delay_ms:
         from adapters.items.delayed import DelayedItemStore
 
@@ -116,12 +150,14 @@ def _build_items(settings: Settings, closers: Closers) -> ItemStore:
     return store
 
 
-def _build_item_adapter(settings: Settings, closers: Closers) -> ItemStore:
+def _build_item_adapter(
+    settings: Settings, closers: Closers, budget: RetryBudget | None
+) -> ItemStore:
     if settings.backend == "aws":
         from adapters.items.dynamodb.store import DynamoDbItemStore
         from api.aws_clients import dynamodb_client
 
-        return DynamoDbItemStore(dynamodb_client(settings), settings.table_name)
+        return DynamoDbItemStore(dynamodb_client(settings), settings.table_name, budget=budget)
     from adapters.items.sqlite import SqliteItemStore
 
     store = SqliteItemStore(_data_dir(settings) / ITEMS_FILE)
@@ -204,9 +240,12 @@ def cognito_issuer(settings: Settings) -> str:
     )
 
 
-def _build_verifier(settings: Settings, dev_idp: DevIdentityProvider | None) -> TokenVerifier:
-    from adapters.identity.jwks_sources import HttpJwksSource, StaticJwksSource
+def _build_verifier(
+    settings: Settings, dev_idp: DevIdentityProvider | None, breaker: CircuitBreaker | None
+) -> TokenVerifier:
+    from adapters.identity.jwks_sources import HttpJwksSource, JwksSource, StaticJwksSource
     from adapters.identity.jwt_verifier import JwtVerifier
+    from adapters.resilience.guarded import GuardedJwksSource
 
     if dev_idp is not None:
         from adapters.identity.dev_idp import DevIdpKeyError
@@ -228,10 +267,9 @@ def _build_verifier(settings: Settings, dev_idp: DevIdentityProvider | None) -> 
         if settings.aws_endpoint_url
         else issuer
     )
-    return JwtVerifier(
-        issuer=issuer,
-        client_ids=frozenset(settings.client_ids),
-        jwks_source=HttpJwksSource(
-            f"{jwks_base}/.well-known/jwks.json", timeout=JWKS_FETCH_TIMEOUT_SECONDS
-        ),
+    source: JwksSource = HttpJwksSource(
+        f"{jwks_base}/.well-known/jwks.json", timeout=JWKS_FETCH_TIMEOUT_SECONDS
     )
+    if breaker is not None:
+        source = GuardedJwksSource(source, breaker)
+    return JwtVerifier(issuer=issuer, client_ids=frozenset(settings.client_ids), jwks_source=source)

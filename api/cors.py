@@ -24,10 +24,19 @@ ALLOW_HEADERS = (
     "authorization",
     "content-type",
     "if-match",
+    "if-none-match",
     "x-amz-checksum-sha256",
     "x-request-id",
 )
-EXPOSE_HEADERS = ("ETag", "Location", "WWW-Authenticate", "X-Request-Id", "x-amz-checksum-sha256")
+# Retry-After: a browser app can only honour a 503's wait if it may read it.
+EXPOSE_HEADERS = (
+    "ETag",
+    "Location",
+    "Retry-After",
+    "WWW-Authenticate",
+    "X-Request-Id",
+    "x-amz-checksum-sha256",
+)
 MAX_AGE_SECONDS = 600
 
 

@@ -39,6 +39,7 @@ from strawberry.types import ExecutionResult
 
 from api.context import build_context
 from api.graphql_media import GRAPHQL_RESPONSE_JSON, JSON, negotiate, request_error_status
+from api.http_caching import conditional, digest, private_headers
 from api.http_errors import request_id_of
 from api.persisted_operations import (
     PersistedOperationRefusal,
@@ -51,6 +52,7 @@ from api.subscriptions import (
     LimitedWebSocketAdapter,
     SubscriptionPolicy,
 )
+from api.unavailable import whole_operation_unavailable
 from domain.ports import TokenVerifier
 from resolvers.context import Context
 from resolvers.errors import INTERNAL_CODE, INTERNAL_MESSAGE, log_masked_error
@@ -137,6 +139,8 @@ class DemoGraphQL(GraphQL[Context, None]):
             response = self._as_negotiated(
                 request, await self.run(Request(scope, self._capped(receive)))
             )
+            if request.method == "GET" and response.status_code == 200:
+                response = self._validated(request, response)
         except _BodyTooLargeError:
             response = self._too_large(request)
         except HTTPException as exc:
@@ -153,6 +157,17 @@ class DemoGraphQL(GraphQL[Context, None]):
             log_masked_error(logger, "unexpected error in /graphql", exc, request_id_of(request))
             response = _error(request, 500, INTERNAL_MESSAGE, INTERNAL_CODE)
         await response(scope, receive, send)
+
+    @staticmethod
+    def _validated(request: Request, response: Response) -> Response:
+        """A query over GET (a persisted one, typically) gets a per-viewer ETag and
+        answers 304 when the caller holds this very answer (api/http_caching.py)."""
+        if not response.headers.get("content-type", "").startswith("application/"):
+            return response  # the playground's HTML
+        viewer = getattr(request.state, "viewer", "")
+        headers = private_headers(f'"{digest(viewer, bytes(response.body))}"')
+        response.headers.update(headers)
+        return conditional(request, bytes(response.body), headers) or response
 
     def _refuse(self, request: Request) -> Response | None:
         # First, so that the other refusals answer in the negotiated media type.
@@ -337,7 +352,23 @@ class DemoGraphQL(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             # One per connection; the principal is set from connection_init's payload.
             return Context(request_id=uuid.uuid4().hex, services=self._services)
-        return await build_context(request, self._services, self._verifier)
+        context = await build_context(request, self._services, self._verifier)
+        # Whose answer this is, for the ETag of a GET (request.state lives in the scope).
+        request.state.viewer = context.principal.user_id if context.principal else ""
+        return context
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if isinstance(response_data, dict):
+            wait = whole_operation_unavailable(response_data)
+            if wait is not None:
+                response.status_code = 503
+                response.headers["Retry-After"] = str(wait)
+        return response
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._ide_html)

@@ -32,6 +32,7 @@ from api import snapstart
 from api.app import build_app
 from api.aws_clients import created_clients
 from api.bootstrap import Deps, build_deps
+from api.deadlines import lambda_invocation_deadline
 from domain.errors import ConflictError, DomainError, StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -78,12 +79,23 @@ class StoreEventSummary:
         }
 
 
+def _alarm_on_breakers(deps: Deps) -> None:
+    """On Lambda a breaker opening prints an EMF metric (the BreakerOpenAlarm's)."""
+    from api.observability.breakers import EmfBreakerListener
+    from api.observability.logs import SERVICE
+
+    listener = EmfBreakerListener(deps.settings.metrics_namespace, SERVICE)
+    for breaker in deps.breakers.values():
+        breaker.add_listener(listener)
+
+
 class LambdaHandler:
     """What the Lambda runtime calls: ``handler(event, context) -> dict``. Built once per
     container; ``services`` are the deps' domain services, shared by both event kinds."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+        _alarm_on_breakers(deps)
         # lifespan off: a Lambda container is frozen, not shut down; nothing waits on it.
         self.http = Mangum(build_app(deps.settings, deps), lifespan="off")
 
@@ -96,7 +108,13 @@ class LambdaHandler:
             return self.handle_store_event(event)
         if is_drill_event(event):
             return self.handle_drill(context)
-        response: dict[str, Any] = self.http(event, context)
+        # The request answers (503 at worst) before Lambda's own timeout could cut it off.
+        settings = self.deps.settings
+        if not settings.resilience:
+            response: dict[str, Any] = self.http(event, context)
+            return response
+        with lambda_invocation_deadline(context, settings.lambda_deadline_margin_seconds):
+            response = self.http(event, context)
         return response
 
     def handle_store_event(self, event: Mapping[str, Any]) -> dict[str, Any]:

@@ -142,6 +142,8 @@ _ERROR_TEXT = {
     "412": "If-Match named a version the file has moved past",
     "413": "Request body larger than 64 KiB",
     "500": "Unexpected failure (INTERNAL_SERVER_ERROR), logged with the request id",
+    "503": "A dependency is down or slow, or the request ran out of time "
+    "(SERVICE_UNAVAILABLE); retry after the Retry-After seconds",
 }
 
 
@@ -159,7 +161,11 @@ def _ok(schema_name: str, description: str, *, etag: bool = False) -> dict[str, 
     }
     if etag:
         response["headers"] = {
-            "ETag": {"description": 'the version, quoted: "3"', "schema": {"type": "string"}}
+            "ETag": {
+                "description": 'the version and a per-viewer digest: "3-<32 hex>"; send it '
+                "back as If-Match, or as If-None-Match for a 304",
+                "schema": {"type": "string"},
+            }
         }
     return response
 
@@ -197,11 +203,15 @@ _IF_MATCH = {
     "name": "If-Match",
     "in": "header",
     "required": False,
-    "description": 'the version the change is based on: 3 or "3" (weak tags are refused)',
-    "schema": {"type": "string", "pattern": '^(\\*|[0-9]{1,9}|"[0-9]{1,9}")$'},
+    "description": 'the version the change is based on: the ETag as sent, 3 or "3" (weak '
+    "tags are refused)",
+    "schema": {
+        "type": "string",
+        "pattern": '^(\\*|[0-9]{1,9}|"[0-9]{1,9}(-[0-9a-f]{32})?")$',
+    },
 }
-_READ_ERRORS = ("400", "401", "403", "404", "500")
-_WRITE_ERRORS = ("400", "401", "403", "404", "409", "413", "500")
+_READ_ERRORS = ("400", "401", "403", "404", "500", "503")
+_WRITE_ERRORS = ("400", "401", "403", "404", "409", "413", "500", "503")
 
 
 def _op(operation_id: str, summary: str, **rest: Any) -> dict[str, Any]:

@@ -29,9 +29,11 @@ from strawberry.schema import BaseSchema
 
 from api import rest_documents as docs
 from api.context import build_context
+from api.http_caching import conditional, digest, private_headers
 from api.http_errors import error_response, request_id_of
 from api.json_bodies import BodyTooLargeError, read_json_object
 from api.openapi import openapi_document
+from api.unavailable import SERVICE_UNAVAILABLE, retry_after
 from domain.errors import InvalidInputError
 from domain.ports import TokenVerifier
 from resolvers.errors import log_masked_error
@@ -50,6 +52,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "BAD_USER_INPUT": 400,
     "CONFLICT": 409,
     "QUERY_TOO_COMPLEX": 400,
+    SERVICE_UNAVAILABLE: 503,
     INTERNAL: 500,
 }
 _PATCHABLE = frozenset({"name", "description", "tags", "visibility"})
@@ -57,7 +60,10 @@ _SEARCH_TYPES = frozenset({"FILE", "USER"})
 _INT = re.compile(r"-?[0-9]{1,10}")
 # ASCII digits only: header bytes arrive as latin-1, and "\xb2" ("²") passes str.isdigit()
 # but not int().
-_IF_MATCH = re.compile(r'\s*(?:(\*)|([0-9]{1,10})|"([0-9]{1,10})")\s*')
+# The ETag of a file is "<version>-<per-viewer digest>"; If-Match takes it as sent, or the
+# bare version.
+_IF_MATCH = re.compile(r'\s*(?:(\*)|([0-9]{1,10})|"([0-9]{1,10})(?:-[0-9a-f]{32})?")\s*')
+OPENAPI_CACHE_CONTROL = "public, max-age=300"
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -102,6 +108,7 @@ class _RestApi:
         self._schema = schema
         self._services = services
         self._verifier = verifier
+        self._openapi: tuple[bytes, dict[str, str]] | None = None
 
     async def run(
         self,
@@ -114,6 +121,8 @@ class _RestApi:
     ) -> dict[str, Any]:
         """``data`` of the document's answer, or a RestError built from ``errors[0]``."""
         context = await build_context(request, self._services, self._verifier)
+        # Whose answer this is: part of every ETag, so caches never mix two users' answers.
+        request.state.viewer = context.principal.user_id if context.principal else ""
         result = await self._schema.execute(
             document, variable_values=variables, context_value=context, operation_name=operation
         )
@@ -125,6 +134,8 @@ class _RestApi:
                 status = 412
             message = error.message if status != 500 else "Internal server error"
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            if status == 503:
+                headers = {"Retry-After": str(retry_after([error.formatted]) or 1)}
             raise RestError(status, code, message, headers)
         if result.data is None:
             raise RestError(500, INTERNAL, "Internal server error")
@@ -133,15 +144,20 @@ class _RestApi:
     # --- routes ---
 
     async def openapi(self, request: Request) -> Response:
-        return JSONResponse(openapi_document())
+        if self._openapi is None:
+            content = _render(openapi_document())
+            headers = {"ETag": f'"{digest(content)}"', "Cache-Control": OPENAPI_CACHE_CONTROL}
+            self._openapi = (content, headers)
+        content, headers = self._openapi
+        return conditional(request, content, headers) or _json(content, 200, headers)
 
     async def me(self, request: Request) -> Response:
         data = await self.run(request, docs.ME, "RestMe", {})
-        return JSONResponse(data["me"])
+        return _private(request, data["me"])
 
     async def user(self, request: Request) -> Response:
         data = await self.run(request, docs.USER, "RestUser", {"id": request.path_params["id"]})
-        return JSONResponse(_found(data["user"], "User"))
+        return _private(request, _found(data["user"], "User"))
 
     async def files(self, request: Request) -> Response:
         if request.method == "POST":
@@ -149,20 +165,24 @@ class _RestApi:
             data = await self.run(request, docs.CREATE_UPLOAD, "RestCreateUpload", {"input": body})
             payload = data["createUpload"]
             file = payload["file"]
-            headers = {"Location": f"/rest/files/{quote(file['id'], safe='')}", **_etag(file)}
-            return JSONResponse(payload, status_code=201, headers=headers)
+            content = _render(payload)
+            headers = {
+                "Location": f"/rest/files/{quote(file['id'], safe='')}",
+                "ETag": _file_etag(request, file),
+                "Cache-Control": "no-store",  # it holds the upload's signed form
+            }
+            return _json(content, 201, headers)
         variables = _page_params(request, backward=True)
         data = await self.run(request, docs.MY_FILES, "RestMyFiles", variables)
         connection = data["myFiles"]
         items = [edge["node"] for edge in connection["edges"]]
-        return JSONResponse({"items": items, "pageInfo": connection["pageInfo"]})
+        return _private(request, {"items": items, "pageInfo": connection["pageInfo"]})
 
     async def file(self, request: Request) -> Response:
         file_id: str = request.path_params["id"]
         if request.method == "GET":
             data = await self.run(request, docs.FILE, "RestFile", {"id": file_id})
-            file = _found(data["file"], "File")
-            return JSONResponse(file, headers=_etag(file))
+            return _file(request, _found(data["file"], "File"))
         expected = _if_match(request)
         if request.method == "DELETE":
             variables: dict[str, Any] = {"id": file_id, "expectedVersion": expected}
@@ -190,14 +210,12 @@ class _RestApi:
             {"input": update},
             precondition=expected is not None,
         )
-        file = data["updateFile"]
-        return JSONResponse(file, headers=_etag(file))
+        return _file(request, data["updateFile"])
 
     async def complete(self, request: Request) -> Response:
         variables = {"id": request.path_params["id"]}
         data = await self.run(request, docs.COMPLETE_UPLOAD, "RestCompleteUpload", variables)
-        file = data["completeUpload"]
-        return JSONResponse(file, headers=_etag(file))
+        return _file(request, data["completeUpload"])
 
     async def download(self, request: Request) -> Response:
         variables = {"id": request.path_params["id"], "expiresIn": DOWNLOAD_URL_SECONDS}
@@ -241,8 +259,35 @@ def _found(value: dict[str, Any] | None, kind: str) -> dict[str, Any]:
     return value
 
 
-def _etag(file: Mapping[str, Any]) -> dict[str, str]:
-    return {"ETag": f'"{file["version"]}"'}
+# --- answers and their validators ---
+
+
+def _render(body: Any) -> bytes:
+    return bytes(JSONResponse(body).body)
+
+
+def _json(content: bytes, status: int, headers: dict[str, str]) -> Response:
+    return Response(content, status_code=status, headers=headers, media_type="application/json")
+
+
+def _private(request: Request, body: Any) -> Response:
+    """A per-viewer answer: its ETag hashes the viewer and the bytes (api/http_caching)."""
+    content = _render(body)
+    headers = private_headers(f'"{digest(request.state.viewer, content)}"')
+    return conditional(request, content, headers) or _json(content, 200, headers)
+
+
+def _file_etag(request: Request, file: Mapping[str, Any]) -> str:
+    # The version first: If-Match conditions writes on it. The digest makes the tag the
+    # viewer's own and changes when anything shown changes (an owner's display name).
+    content = _render(file)
+    return f'"{file["version"]}-{digest(request.state.viewer, content)}"'
+
+
+def _file(request: Request, file: Mapping[str, Any]) -> Response:
+    content = _render(file)
+    headers = private_headers(_file_etag(request, file))
+    return conditional(request, content, headers) or _json(content, 200, headers)
 
 
 def _if_match(request: Request) -> int | None:

@@ -85,6 +85,21 @@ class Settings(BaseSettings):
     # Events queued for one subscription before it is ended as too slow.
     subscription_backlog: int = Field(default=1000, ge=1, le=1_000_000)
 
+    # Resilience (docs/RUNBOOK.md). Off: no deadlines, breakers or retry budget at all (a
+    # kill switch, and the baseline bench/brownout.py measures their cost against).
+    resilience: bool = True
+    # Each request gets this long, or on Lambda
+    # the invocation's remaining time less LAMBDA_DEADLINE_MARGIN_SECONDS if that is less;
+    # a request out of time answers SERVICE_UNAVAILABLE (503 + Retry-After).
+    request_timeout_seconds: float = Field(default=10.0, gt=0, le=900)
+    lambda_deadline_margin_seconds: float = Field(default=1.0, ge=0, le=60)
+    # A dependency's breaker opens after this many failures in a row and lets one trial
+    # call through after BREAKER_RESET_SECONDS.
+    breaker_failure_threshold: int = Field(default=5, ge=1, le=1000)
+    breaker_reset_seconds: float = Field(default=5.0, gt=0, le=600)
+    # DynamoDB retries may add at most this share of the calls made (plus 1 per second).
+    retry_budget_ratio: float = Field(default=0.1, ge=0, le=1)
+
     # Persisted operations (SECURITY.md, api/persisted_operations.py): a JSON file mapping
     # "sha256:<hex>" of each registered document to its text (scripts/persist_operations.py
     # writes it). When set, /graphql runs only those documents; it is read and checked by

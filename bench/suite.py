@@ -137,6 +137,18 @@ def load(options: Options) -> Outcome:
     return Outcome(bench.figures(result, command), bench.report(result))
 
 
+def brownout(options: Options) -> Outcome:
+    from bench import brownout as bench
+
+    if options.quick:
+        result = bench.measure(4.0, overhead_runs=7)
+        command = f"{PY} -m bench.brownout --quick"
+    else:
+        result = bench.measure(10.0)
+        command = f"{PY} -m bench.brownout"
+    return Outcome(bench.figures(result, command), bench.report(result))
+
+
 def _child(command: list[str]) -> tuple[int, str, float]:
     """Run a bench in its own interpreter: exit code, output, and its peak RSS (MiB).
 
@@ -292,6 +304,7 @@ BENCHES: dict[str, Bench] = {
     "search": search,
     "backup": backup,
     "load": load,
+    "brownout": brownout,
 }
 
 

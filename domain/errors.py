@@ -43,3 +43,34 @@ class StoreUnavailableError(DomainError):
     """The backing store failed or timed out; the message never carries driver details."""
 
     code = "INTERNAL_SERVER_ERROR"
+
+
+class ServiceUnavailableError(StoreUnavailableError):
+    """A dependency cannot answer in time (deadline spent, breaker open, retries used up).
+
+    Unlike its base class, the message is always one of ours and is shown as it is, with
+    ``retry_after_seconds`` for the HTTP ``Retry-After`` header."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(
+        self, message: str = "Service temporarily unavailable", *, retry_after_seconds: int = 1
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class DeadlineExceededError(ServiceUnavailableError):
+    def __init__(self) -> None:
+        super().__init__("The request ran out of time; try again shortly")
+
+
+class CircuitOpenError(ServiceUnavailableError):
+    """Refused without calling the dependency: its breaker is open."""
+
+    def __init__(self, dependency: str, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"The {dependency} is unavailable; try again shortly",
+            retry_after_seconds=retry_after_seconds,
+        )
+        self.dependency = dependency

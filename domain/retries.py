@@ -12,6 +12,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from domain.deadline import ensure_time_for
 from domain.errors import ConflictError, DomainError
 
 T = TypeVar("T")
@@ -35,7 +36,11 @@ async def pause_before_retry(attempt: int) -> None:
     racing for one item spread out instead of colliding again in lock step."""
     if attempt:
         ceiling = min(MAX_RETRY_PAUSE, FIRST_RETRY_PAUSE * 2 ** (attempt - 1))
-        await asyncio.sleep(_jitter.uniform(0, ceiling))
+        pause = _jitter.uniform(0, ceiling)
+        # Not retried past the request's deadline: SERVICE_UNAVAILABLE instead of a write
+        # that would start too late to finish.
+        ensure_time_for(pause)
+        await asyncio.sleep(pause)
 
 
 async def won(write: Awaitable[None]) -> bool:

@@ -12,7 +12,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult
 
-from domain.errors import DomainError, StoreUnavailableError
+from domain.errors import DomainError, ServiceUnavailableError, StoreUnavailableError
 from resolvers.limits import TOO_COMPLEX_CODE, is_limit_error
 
 logger = logging.getLogger("demobackend.graphql")
@@ -94,7 +94,11 @@ def translate_error(
     original = error.original_error
     extensions = dict(error.extensions or {})
     message = error.message
-    if isinstance(original, DomainError) and not isinstance(original, StoreUnavailableError):
+    if isinstance(original, ServiceUnavailableError):
+        # Our own words (deadline, breaker, busy store), never a driver's: shown as is.
+        extensions["code"] = original.code
+        extensions["retryAfter"] = original.retry_after_seconds
+    elif isinstance(original, DomainError) and not isinstance(original, StoreUnavailableError):
         extensions["code"] = original.code
     elif original is None or isinstance(original, GraphQLError):
         # Parse, validation and variable errors (no path), or errors raised as

@@ -39,7 +39,7 @@ INTERNAL_ERRORS_METRIC = "InternalErrors"
 # Unavailable: answered SERVICE_UNAVAILABLE (a dependency down, load shed) or HTTP 503.
 UNAVAILABLE_METRIC = "Unavailable"
 # BreakerOpen: the count of circuit-breaker transitions to open, dimensions (service,
-# dependency). Emitted by the breaker around the item and blob stores when it trips; the
+# dependency). Emitted by api/observability/breakers.py when a breaker opens; the
 # alarm on it (any 1) is a rollback alarm, so the name is fixed here for both sides.
 BREAKER_OPEN_METRIC = "BreakerOpen"
 INTERNAL_CODE = "INTERNAL_SERVER_ERROR"

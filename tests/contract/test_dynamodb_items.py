@@ -508,9 +508,17 @@ FAILURES: dict[str, Callable[[], Exception]] = {
 }
 
 
-@pytest.mark.parametrize("failure", FAILURES.values(), ids=FAILURES.keys())
+# A dropped connection or a read timeout may or may not have reached DynamoDB; with
+# botocore's retries off this adapter repeats them, which is safe because every call is
+# idempotent (reads, and writes carrying a ClientRequestToken).
+TRANSIENT = frozenset({"connection", "read-timeout"})
+
+
+@pytest.mark.parametrize("failure_name", FAILURES.keys())
 @pytest.mark.parametrize("call", CALLS.values(), ids=CALLS.keys())
-async def test_no_botocore_error_escapes_any_method(call, failure) -> None:
+async def test_no_botocore_error_escapes_any_method(call, failure_name: str) -> None:
+    failure = FAILURES[failure_name]
+
     def failing(name: str, kwargs: dict[str, Any]) -> Any:
         raise failure()
 
@@ -521,9 +529,13 @@ async def test_no_botocore_error_escapes_any_method(call, failure) -> None:
         await call(make_store(client, Sleeps(), scan_segments=2))
 
     assert type(caught.value.__cause__) is type(failure())
-    # Not retried (it is not throttling): one call, or one per scan segment at most (the
-    # second segment's call may not have started when the first one's failure cancels it).
-    assert 1 <= len(client.calls) <= (2 if call is CALLS["scan"] else 1)
+    segments = 2 if call is CALLS["scan"] else 1
+    if failure_name in TRANSIENT:  # repeated up to the bound (4 retries), then unavailable
+        assert 5 <= len(client.calls) <= 5 * segments
+    else:
+        # Not retried: one call, or one per scan segment at most (the second segment's
+        # call may not have started when the first one's failure cancels it).
+        assert 1 <= len(client.calls) <= segments
     message = str(caught.value)
     assert TABLE not in message and "arn:" not in message and "127.0.0.1" not in message
 

@@ -31,5 +31,6 @@ async def test_readiness_reports_which_store_failed(tmp_path: Path) -> None:
     assert ready.json() == {
         "status": "unavailable",
         "checks": {"store": "unavailable", "blobs": "ok"},
+        "breakers": {"items": "closed", "blobs": "closed", "jwks": "closed"},
     }
     assert alive.status_code == 200

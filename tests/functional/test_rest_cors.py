@@ -40,6 +40,7 @@ async def test_allowed_origin_gets_headers_other_origin_none(tmp_path: Path) -> 
         assert allowed.headers["access-control-allow-origin"] == APP
         assert allowed.headers["access-control-allow-credentials"] == "true"
         assert "ETag" in allowed.headers["access-control-expose-headers"]
+        assert "Retry-After" in allowed.headers["access-control-expose-headers"]
         assert "Origin" in allowed.headers["vary"]
 
         other = await rest.http.get("/rest/me", headers={**alice, "Origin": OTHER})
@@ -56,6 +57,7 @@ async def test_preflights_for_graphql_rest_and_blobs(tmp_path: Path) -> None:
             ("/graphql", "POST", "authorization, content-type"),
             ("/rest/files/abc", "PATCH", "authorization, content-type, if-match"),
             ("/rest/files/abc", "DELETE", "authorization"),
+            ("/rest/files/abc", "GET", "authorization, if-none-match"),
             ("/blobs/files/f-1/blob", "PUT", "content-type, x-amz-checksum-sha256"),
         ]:
             response = await rest.http.options(path, headers=preflight(APP, method, headers))

@@ -1,6 +1,12 @@
 """Where DynamoDB calls leave the event loop, where botocore errors become domain errors, and
 the bounded retry (capped exponential backoff with full jitter) every call goes through.
 
+This is the ONLY retry layer for DynamoDB: the client is built with botocore's retries off
+(api/aws_clients.py), because only here is the request's deadline known, so no retry
+starts that cannot finish, and the process-wide RetryBudget caps retries as a share of
+calls. Every call is safe to repeat: reads are, and writes are transactions carrying a
+ClientRequestToken, which makes a repeat within ten minutes a no-op on DynamoDB's side.
+
 Errors are classified by their code fields only: AWS message text is neither stable nor safe
 to show, so no message here carries it (or a table name, or an ARN).
 """
@@ -10,9 +16,23 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
-from domain.errors import ConflictError, StoreUnavailableError
+from adapters.resilience.budget import RetryBudget
+from domain.deadline import remaining
+from domain.errors import (
+    ConflictError,
+    DeadlineExceededError,
+    ServiceUnavailableError,
+    StoreUnavailableError,
+)
 
 _T = TypeVar("_T")
 
@@ -44,6 +64,17 @@ _RETRYABLE_REASONS = frozenset(
 # 2**62 times any sane base delay is already far above any cap; this only keeps the
 # arithmetic away from float overflow for absurd retry counts.
 _MAX_EXPONENT = 62
+# Transport failures after which the request may or may not have been applied: repeated
+# only because every call is idempotent (see the module docstring).
+_TRANSIENT_TRANSPORT = (
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+# A retry is not started unless this much time would be left after its pause: a DynamoDB
+# call rarely takes longer, and one that cannot finish only adds load.
+MIN_ATTEMPT_SECONDS = 0.05
 
 
 class RetryLater(Exception):
@@ -77,6 +108,8 @@ async def in_thread(work: Callable[[], _T]) -> _T:
         return await asyncio.to_thread(work)
     except ClientError as exc:
         raise classify(exc) from exc
+    except _TRANSIENT_TRANSPORT as exc:
+        raise RetryLater from exc
     except BotoCoreError as exc:  # connection, timeout, parameter and credential errors
         raise StoreUnavailableError(UNAVAILABLE) from exc
 
@@ -89,13 +122,15 @@ def _finished(_: object) -> bool:
 class RetryPolicy:
     """At most ``max_retries`` repeats after the first attempt; before repeat number ``n``
     (from 0) it sleeps ``random() * min(max_delay, base_delay * 2**n)`` ("full jitter", so
-    clients throttled together do not retry together)."""
+    clients throttled together do not retry together). Each attempt is bounded by the
+    request's deadline; a retry is skipped when the deadline or the budget says so."""
 
     max_retries: int
     base_delay: float
     max_delay: float
     sleep: Callable[[float], Awaitable[None]]
     random: Callable[[], float]
+    budget: RetryBudget | None = None
 
     def __post_init__(self) -> None:
         if self.max_retries < 0 or self.base_delay < 0 or self.max_delay < 0:
@@ -113,13 +148,21 @@ class RetryPolicy:
         gave_up: str = BUSY,
     ) -> _T:
         """Await ``attempt()`` until it neither raises RetryLater nor returns a result that
-        is not ``finished``; past the bound, raise StoreUnavailableError(gave_up)."""
+        is not ``finished``; past the bound, raise ServiceUnavailableError(gave_up)."""
         retry_later: RetryLater | None = None
         for retry in range(self.max_retries + 1):
             if retry:
-                await self.sleep(self.delay(retry - 1))
+                pause = self.delay(retry - 1)
+                left = remaining()
+                if left is not None and left < pause + MIN_ATTEMPT_SECONDS:
+                    break
+                if self.budget is not None and not self.budget.try_retry():
+                    break
+                await self.sleep(pause)
+            elif self.budget is not None:
+                self.budget.record_call()
             try:
-                result = await attempt()
+                result = await _within_deadline(attempt)
             except RetryLater as exc:
                 retry_later = exc
                 continue
@@ -127,4 +170,19 @@ class RetryPolicy:
             if finished(result):
                 return result
         cause = retry_later.__cause__ if retry_later is not None else None
-        raise StoreUnavailableError(gave_up) from cause
+        raise ServiceUnavailableError(gave_up) from cause
+
+
+async def _within_deadline(attempt: Callable[[], Awaitable[_T]]) -> _T:
+    """The attempt, cut off when the request's deadline passes. The worker thread may go on
+    until botocore's read timeout; the request does not wait for it."""
+    left = remaining()
+    if left is None:
+        return await attempt()
+    if left <= 0:
+        raise DeadlineExceededError
+    try:
+        async with asyncio.timeout(left):
+            return await attempt()
+    except TimeoutError:
+        raise DeadlineExceededError from None

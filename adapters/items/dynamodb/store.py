@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import random as random_module
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,6 +21,7 @@ from adapters.items.cursors import encode_cursor
 from adapters.items.dynamodb.codec import from_attributes, key_attributes
 from adapters.items.dynamodb.requests import Resume, position, query_request, resume, transact_items
 from adapters.items.dynamodb.retry import UNAVAILABLE, RetryPolicy, in_thread
+from adapters.resilience.budget import RetryBudget
 from domain.errors import StoreUnavailableError
 from domain.ports import MAX_BATCH_GET, Item, Key, Page, WriteOp
 
@@ -38,12 +40,13 @@ _PING_KEY = key_attributes("#ping", "#ping")
 class DynamoDbItemStore:
     """ItemStore on the DynamoDB table ``table_name``, through an injected boto3 client.
 
-    The client is the composition root's: its region, endpoint, timeouts, botocore retry
-    mode and ``max_pool_connections`` (keep it >= the chunks of the largest get_many) are
-    configured there. Every call runs on a worker thread of the event loop's default
-    executor; on top of botocore's own retries, throttling and UnprocessedKeys are repeated
-    here at most ``max_retries`` times with capped, fully jittered exponential backoff, then
-    StoreUnavailableError. No botocore exception leaves this class.
+    The client is the composition root's: its region, endpoint, timeouts and
+    ``max_pool_connections`` (keep it >= the chunks of the largest get_many) are configured
+    there, with botocore's own retries OFF. Every call runs on a worker thread of the event
+    loop's default executor; throttling, 5xx answers, dropped connections and
+    UnprocessedKeys are repeated here at most ``max_retries`` times with capped, fully
+    jittered exponential backoff, within the request's deadline and the shared
+    ``budget``, then ServiceUnavailableError. No botocore exception leaves this class.
 
     Where DynamoDB differs from the contract:
     - Index ties: the contract orders items with equal index sort keys by table key
@@ -68,12 +71,13 @@ class DynamoDbItemStore:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float] = random_module.random,
         scan_segments: int = 4,
+        budget: RetryBudget | None = None,
     ) -> None:
         if scan_segments < 1:
             raise ValueError("scan_segments must be at least 1")
         self._client = client
         self._table = table_name
-        self._retry = RetryPolicy(max_retries, base_delay, max_delay, sleep, random)
+        self._retry = RetryPolicy(max_retries, base_delay, max_delay, sleep, random, budget)
         self._scan_segments = scan_segments
 
     async def get_many(self, keys: Sequence[Key]) -> list[Item | None]:
@@ -132,7 +136,14 @@ class DynamoDbItemStore:
         # Always a transaction, even for one op: one code path, and conditions and
         # atomicity mean the same for one op as for a hundred.
         request = transact_items(self._table, ops)
-        await self._call(partial(self._client.transact_write_items, TransactItems=request))
+        # The token makes a repeat of this exact request (after a throttle, a 5xx or a lost
+        # answer) a no-op if the first one was applied: no write is ever applied twice.
+        token = str(uuid.uuid4())
+        await self._call(
+            partial(
+                self._client.transact_write_items, TransactItems=request, ClientRequestToken=token
+            )
+        )
 
     async def scan(self, *, page_size: int = 500) -> AsyncIterator[list[Item]]:
         validate_page_size(page_size)

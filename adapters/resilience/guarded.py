@@ -1,0 +1,162 @@
+"""Deadline and circuit breaker around each dependency, applied by the composition root
+to whichever adapters it built (DynamoDB or SQLite, S3 or the folder, Cognito's JWKS).
+
+Each call first checks the request still has time, then goes through the dependency's
+breaker, bounded by the time left (asyncio.timeout): a slow dependency answers
+SERVICE_UNAVAILABLE when the request's time is up instead of holding it (and, on Lambda,
+the invocation) until the function's own timeout. What needs no network passes straight
+through: presigning, so uploads and downloads can still be handed out while S3 is slow;
+streams (read, write, scan) serve backups and the local blob routes, whose length is the
+data's; ping, so /readyz asks the dependency itself rather than its breaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from domain.deadline import ensure_time_for, remaining
+from domain.errors import DeadlineExceededError, InvalidTokenError, StoreUnavailableError
+
+if TYPE_CHECKING:
+    from adapters.identity.jwks_sources import JwksSource
+    from adapters.resilience.breaker import CircuitBreaker
+    from domain.ports import BlobInfo, BlobStore, Item, ItemStore, Key, Page, UploadTarget, WriteOp
+
+_T = TypeVar("_T")
+
+
+async def guarded(breaker: CircuitBreaker, work: Callable[[], Awaitable[_T]]) -> _T:
+    ensure_time_for(0.0)
+    return await breaker.call(lambda: _bounded(work))
+
+
+async def _bounded(work: Callable[[], Awaitable[_T]]) -> _T:
+    left = remaining()
+    if left is None:
+        return await work()
+    try:
+        async with asyncio.timeout(left):
+            return await work()
+    except TimeoutError:
+        raise DeadlineExceededError from None
+
+
+class GuardedItemStore:
+    def __init__(self, inner: ItemStore, breaker: CircuitBreaker) -> None:
+        self.inner = inner
+        self.breaker = breaker
+
+    def __getattr__(self, name: str) -> Any:  # adapter extras (close, ...) pass through
+        return getattr(self.inner, name)
+
+    async def get_many(self, keys: Sequence[Key]) -> list[Item | None]:
+        return await guarded(self.breaker, lambda: self.inner.get_many(keys))
+
+    async def query(
+        self,
+        partition: str,
+        *,
+        index: str | None = None,
+        prefix: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+        descending: bool = False,
+    ) -> Page:
+        return await guarded(
+            self.breaker,
+            lambda: self.inner.query(
+                partition,
+                index=index,
+                prefix=prefix,
+                after=after,
+                limit=limit,
+                descending=descending,
+            ),
+        )
+
+    async def write(self, ops: Sequence[WriteOp]) -> None:
+        await guarded(self.breaker, lambda: self.inner.write(ops))
+
+    def scan(self, *, page_size: int = 500) -> AsyncIterator[list[Item]]:
+        return self.inner.scan(page_size=page_size)
+
+    async def ping(self) -> None:
+        await self.inner.ping()
+
+
+class GuardedBlobStore:
+    def __init__(self, inner: BlobStore, breaker: CircuitBreaker) -> None:
+        self.inner = inner
+        self.breaker = breaker
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def presign_upload(
+        self,
+        key: str,
+        *,
+        size: int,
+        content_type: str,
+        sha256: str | None,
+        expires_in: int,
+    ) -> UploadTarget:
+        return await self.inner.presign_upload(
+            key, size=size, content_type=content_type, sha256=sha256, expires_in=expires_in
+        )
+
+    async def presign_download(self, key: str, *, filename: str, expires_in: int) -> str:
+        return await self.inner.presign_download(key, filename=filename, expires_in=expires_in)
+
+    async def head(self, key: str) -> BlobInfo | None:
+        return await guarded(self.breaker, lambda: self.inner.head(key))
+
+    async def delete(self, key: str) -> None:
+        await guarded(self.breaker, lambda: self.inner.delete(key))
+
+    async def copy(self, source_key: str, dest_key: str) -> None:
+        await guarded(self.breaker, lambda: self.inner.copy(source_key, dest_key))
+
+    async def confirm(self, key: str) -> None:
+        await guarded(self.breaker, lambda: self.inner.confirm(key))
+
+    def read(self, key: str) -> AsyncIterator[bytes]:
+        return self.inner.read(key)
+
+    async def write(
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, sha256: str
+    ) -> None:
+        await self.inner.write(key, chunks, content_type=content_type, sha256=sha256)
+
+    async def ping(self) -> None:
+        await self.inner.ping()
+
+
+class GuardedJwksSource:
+    """The identity provider's key set behind its breaker. The verifier keeps the keys it
+    has; this bounds only the refetch for an unknown key id, which then fails closed
+    (UNAUTHENTICATED) at once while the endpoint is down."""
+
+    def __init__(self, inner: JwksSource, breaker: CircuitBreaker) -> None:
+        self.inner = inner
+        self.breaker = breaker
+
+    async def fetch(self) -> dict[str, Any]:
+        try:
+            return await guarded(self.breaker, self._fetch)
+        except _KeysUnavailableError:
+            raise InvalidTokenError from None
+
+    async def _fetch(self) -> dict[str, Any]:
+        try:
+            return await self.inner.fetch()
+        except InvalidTokenError as exc:
+            # The source says "invalid token" for an unreachable endpoint too (callers
+            # learn nothing); to the breaker that is the dependency failing.
+            raise _KeysUnavailableError from exc
+
+
+class _KeysUnavailableError(StoreUnavailableError):
+    pass
