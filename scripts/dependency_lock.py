@@ -123,7 +123,8 @@ def drift(lock: Path, pyproject: Path = PYPROJECT) -> str | None:
     removed = sorted(set(recorded) - set(expected))
     changes = [f"new in pyproject.toml: {', '.join(added)}"] if added else []
     changes += [f"no longer in pyproject.toml: {', '.join(removed)}"] if removed else []
-    return f"{_shown(lock)} is out of date ({'; '.join(changes) or 'order'}): {RELOCK_HINT}"
+    what = "; ".join(changes) or "a requirement listed twice"
+    return f"{_shown(lock)} is out of date ({what}): {RELOCK_HINT}"
 
 
 def pins(lock: Path) -> list[Pin]:
