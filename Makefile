@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve serve-aws test lint typecheck pytest assets token schema bench clean infra-tools realtime-clients e2e-tools package sam-build
+.PHONY: serve serve-aws test lint typecheck pytest assets token schema bench clean infra-tools realtime-clients e2e-tools package sam-build lock
 
 serve: $(STAMP) assets
 	$(BIN)/demobackend serve
@@ -22,12 +22,31 @@ typecheck: $(STAMP)
 pytest: $(STAMP) assets
 	$(BIN)/pytest
 
-$(STAMP): pyproject.toml
+# The venv installs exactly the pinned, hash-checked wheels of requirements/dev.lock, then
+# the project itself without resolving anything (its build backend is in the lock too).
+LOCKS := requirements/dev.lock requirements/runtime.lock
+
+$(STAMP): pyproject.toml $(LOCKS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DemoBackend needs Python 3.11+; run make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Re-resolve the locks after changing a requirement in pyproject.toml (a test fails until
+# you do); LOCK_ARGS=--upgrade moves every pin to the newest allowed. uv is pinned and
+# lives in a venv of its own, never in the project's.
+UV_VERSION := 0.13.9
+LOCK_TOOLS := build/lock-tools
+
+lock: $(LOCK_TOOLS)/.installed-$(UV_VERSION)
+	$(PYTHON) -m scripts.lock_dependencies --uv $(LOCK_TOOLS)/bin/uv $(LOCK_ARGS)
+
+$(LOCK_TOOLS)/.installed-$(UV_VERSION):
+	$(PYTHON) -m venv $(LOCK_TOOLS)
+	$(LOCK_TOOLS)/bin/python -m pip install --quiet 'uv==$(UV_VERSION)'
+	touch $@
 
 # GraphiQL's browser assets, fetched with npm and checked against Strawberry's SRI hashes.
 # Without npm this prints one line and the playground falls back to the CDN.

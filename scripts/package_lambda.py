@@ -7,11 +7,13 @@ assets and bytecode compiled for the function's Python, in one folder and one zi
 `sam build` calls it through infra/function/Makefile (``BuildMethod: makefile``); its own
 Python builder would drop every ``__pycache__``, ``*.pyc`` and ``*.so`` it copies.
 
-- Dependencies are the ``[project] dependencies`` of pyproject.toml minus what only the
-  local server needs (uvicorn, websockets), installed by pip as wheels for the function's platform
-  (``--platform manylinux…_aarch64 --only-binary=:all: --python-version 3.12``): no
-  compiler, no Docker, works from any OS. ``--find-links DIR --no-index`` builds from a
-  wheelhouse without PyPI.
+- Dependencies are requirements/runtime.lock (scripts/dependency_lock.py): the ``[project]
+  dependencies`` of pyproject.toml minus what only the local server needs (uvicorn,
+  websockets), pinned with hashes, installed by pip ``--require-hashes`` as wheels for the
+  function's platform (``--platform manylinux…_aarch64 --only-binary=:all: --python-version
+  3.12``): no compiler, no Docker, works from any OS, and a rebuild of a commit (a rollback)
+  ships the very same wheels. A lock made from other requirements than pyproject.toml's
+  stops the build. ``--find-links DIR --no-index`` builds from a wheelhouse without PyPI.
 - Lambda's code directory is read-only, so a package without bytecode recompiles every
   module on every cold start (measured: 1185 ms instead of 376 ms for the web stack).
   compileall runs with a 3.12 interpreter (the magic number must match the runtime), with
@@ -29,19 +31,18 @@ import glob
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from scripts.dependency_lock import RUNTIME_LOCK, LockError, drift, normalize
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PYPROJECT = REPO_ROOT / "pyproject.toml"
 
 # The function's runtime. infra/template.yaml says the same; tests/infra checks they agree.
 PYTHON_VERSION = "3.12"
@@ -52,8 +53,6 @@ HANDLER = "api.lambda_handler.handler"
 APP_PACKAGES = ("api", "resolvers", "domain", "adapters", "ops")
 # The persisted-operation allow-list, at the package root (LAMBDA_TASK_ROOT, /var/task).
 PERSISTED_OPERATIONS_NAME = "persisted-operations.json"
-# Runtime dependencies only the local server needs.
-LOCAL_ONLY_DEPENDENCIES = frozenset({"uvicorn", "websockets"})
 # Lambda's Python 3.12+ runtimes run on Amazon Linux 2023 (glibc 2.34); best tag first.
 _GLIBC_TAGS = ("manylinux_2_34", "manylinux_2_28", "manylinux_2_17", "manylinux2014")
 ARCHITECTURES = {"arm64": "aarch64", "x86_64": "x86_64"}
@@ -73,7 +72,6 @@ GRAPHIQL_DIR = Path("api") / "static" / "vendor" / "graphiql"
 _PRUNED_DIRS = frozenset({"__pycache__", "tests"})
 _PRUNED_SUFFIXES = (".pyc", ".pyo", ".pyi", ".pyx", ".pxd", ".c", ".h", ".cpp")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 class PackagingError(Exception):
@@ -110,17 +108,15 @@ class Report:
         ]
 
 
-def runtime_requirements(pyproject: Path = PYPROJECT) -> list[str]:
-    """The ``[project] dependencies`` the function needs, as written in pyproject.toml."""
-    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
-    requirements: list[str] = []
-    for requirement in project["dependencies"]:
-        match = _REQUIREMENT_NAME.match(requirement)
-        if match is None:
-            raise PackagingError(f"cannot read the requirement {requirement!r}")
-        if _normalize(match.group(1)) not in LOCAL_ONLY_DEPENDENCIES:
-            requirements.append(requirement)
-    return requirements
+def check_lock(lock: Path) -> None:
+    """Refuse a lock made from other requirements than pyproject.toml's: the artifact would
+    not ship what the project declares."""
+    try:
+        problem = drift(lock)
+    except LockError as exc:
+        raise PackagingError(str(exc)) from None
+    if problem is not None:
+        raise PackagingError(problem)
 
 
 def platform_tags(architecture: str) -> list[str]:
@@ -135,7 +131,7 @@ def platform_tags(architecture: str) -> list[str]:
 
 def pip_install_command(
     target: Path,
-    requirements: Sequence[str],
+    lock: Path,
     architecture: str,
     *,
     python_version: str = PYTHON_VERSION,
@@ -159,6 +155,9 @@ def pip_install_command(
         "--python-version",
         python_version,
         "--only-binary=:all:",
+        # Every distribution pinned and checked against the lock's sha256s: no resolution
+        # against whatever the index holds today.
+        "--require-hashes",
     ]
     for tag in platform_tags(architecture):
         command += ["--platform", tag]
@@ -168,7 +167,7 @@ def pip_install_command(
         command.append("--no-index")
     if constraints is not None:
         command += ["--constraint", str(constraints)]
-    return [*command, *requirements]
+    return [*command, "--requirement", str(lock)]
 
 
 def find_compile_python(explicit: str | None, version: str = PYTHON_VERSION) -> str | None:
@@ -291,7 +290,7 @@ def installed_distributions(root: Path) -> dict[str, str]:
     found: dict[str, str] = {}
     for info in sorted(root.glob("*.dist-info")):
         name, _, version = info.name.removesuffix(".dist-info").rpartition("-")
-        found[_normalize(name)] = version
+        found[normalize(name)] = version
     return found
 
 
@@ -325,10 +324,6 @@ def _files(root: Path) -> Iterable[Path]:
             yield Path(directory) / name
 
 
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def build(
     output: Path,
     zip_path: Path | None,
@@ -343,7 +338,9 @@ def build(
     unzipped_budget_mb: float = DEFAULT_UNZIPPED_BUDGET_MB,
     zipped_budget_mb: float = DEFAULT_ZIPPED_BUDGET_MB,
     persisted_operations: Path | None = None,
+    lock: Path = RUNTIME_LOCK,
 ) -> Report:
+    check_lock(lock)
     if persisted_operations is not None:
         check_persisted_operations(persisted_operations)
     interpreter = find_compile_python(compile_python)
@@ -361,7 +358,7 @@ def build(
     try:
         pip = pip_install_command(
             staging,
-            runtime_requirements(),
+            lock,
             architecture,
             find_links=find_links,
             no_index=no_index,

@@ -21,11 +21,11 @@ import pytest
 
 from api.graphiql import GRAPHIQL_ASSETS_PATH
 from scripts import package_lambda
+from scripts.dependency_lock import LOCAL_ONLY_DEPENDENCIES, RUNTIME_LOCK, runtime_requirements
 from scripts.package_lambda import (
     APP_PACKAGES,
     GRAPHIQL_DIR,
     LAMBDA_ROOT,
-    LOCAL_ONLY_DEPENDENCIES,
     PackagingError,
     check_assets,
     compile_bytecode,
@@ -34,7 +34,6 @@ from scripts.package_lambda import (
     pip_install_command,
     platform_tags,
     prune,
-    runtime_requirements,
     write_zip,
 )
 from tests.infra.allow_list import write_allow_list
@@ -62,9 +61,12 @@ def test_runtime_requirements_read_the_given_pyproject(tmp_path: Path) -> None:
     assert runtime_requirements(pyproject) == ["mangum>=0.19"]
 
 
-def test_pip_installs_wheels_for_the_functions_platform_and_python(tmp_path: Path) -> None:
-    command = pip_install_command(tmp_path, ["mangum"], "arm64")
-    assert command[-1] == "mangum"
+def test_pip_installs_the_locked_wheels_for_the_functions_platform_and_python(
+    tmp_path: Path,
+) -> None:
+    command = pip_install_command(tmp_path, RUNTIME_LOCK, "arm64")
+    assert command[-2:] == ["--requirement", str(RUNTIME_LOCK)]
+    assert "--require-hashes" in command
     joined = " ".join(command)
     assert "--only-binary=:all:" in command
     assert "--no-compile" in command
@@ -78,7 +80,7 @@ def test_pip_installs_wheels_for_the_functions_platform_and_python(tmp_path: Pat
 
 def test_an_offline_build_asks_no_index(tmp_path: Path) -> None:
     command = pip_install_command(
-        tmp_path, ["mangum"], "x86_64", find_links=["/wheels"], no_index=True
+        tmp_path, RUNTIME_LOCK, "x86_64", find_links=["/wheels"], no_index=True
     )
     assert "--no-index" in command
     assert command[command.index("--find-links") + 1] == "/wheels"
