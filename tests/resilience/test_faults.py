@@ -169,12 +169,18 @@ def test_a_third_of_dynamodb_calls_throttled_or_answers_lost(tmp_path: Path) -> 
             if item["pk"]["S"].startswith("FILE#") and item["sk"]["S"] == "META"
         }
         usage = next(item for item in items if item["sk"]["S"] == "USAGE")
-        reserved = {fid: int(res["L"][0]["N"]) for fid, res in usage["pending"]["M"].items()}
+        reserved = {
+            item["file_id"]["S"]: int(item["size"]["N"])
+            for item in items
+            if item["sk"]["S"].startswith("RESERVATION#")
+        }
         # No lost write: every file a user was told about exists. No doubled write: the
-        # quota reserves each stored file exactly once, at its size, and nothing else.
+        # quota reserves each stored file exactly once, at its size, and nothing else, and
+        # the usage counter adds each of them exactly once.
         assert set(created) <= set(files)
         assert reserved == files
-        assert int(usage["ready_bytes"]["N"]) == 0
+        assert int(usage["used_bytes"]["N"]) == sum(files.values())
+        assert int(usage["pending_uploads"]["N"]) == len(files)
 
 
 def test_dynamodb_down_opens_the_breaker_then_recovers_by_itself(tmp_path: Path) -> None:
