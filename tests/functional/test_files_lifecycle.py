@@ -295,8 +295,8 @@ async def test_concurrent_updates_without_a_version_lose_nothing() -> None:
 
 
 async def test_many_parallel_uploads_of_one_user_all_complete() -> None:
-    """Each upload moves the user's one usage item (quota), so parallel uploads collide
-    on it; retries pause at random, so a burst of 32 completes instead of giving up."""
+    """Every upload adds to the user's one usage item (quota); the store adds atomically,
+    so a burst of 32 interleaved uploads all complete, none refused as "busy"."""
     client = SchemaClient(wrap_store=InterleavingItemStore)
     await client.sign_in(ALICE)
     created = await asyncio.gather(*(client.create_upload(ALICE, DATA) for _ in range(32)))
