@@ -40,6 +40,10 @@ SERVER_ENV = {
     "DEMOBACKEND_STORAGE_QUOTA_BYTES": str(QUOTA),
     "DEMOBACKEND_TEST_ITEM_STORE_DELAY_MS": DELAY_MS,
     "DEMOBACKEND_LOG_LEVEL": "WARNING",
+    # The store is slowed on purpose and moto serves one transaction at a time, so on a
+    # loaded machine a request can wait longer than the default 10 s deadline; what this
+    # test checks is that contention never fails a request, not how fast it is answered.
+    "DEMOBACKEND_REQUEST_TIMEOUT_SECONDS": "300",
 }
 
 
