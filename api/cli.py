@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
         help="rebuild the search index from the metadata (safe while the server runs)",
     )
     reindex.set_defaults(run=_reindex)
+    recount = commands.add_parser(
+        "recount-usage",
+        help="recount every user's storage usage from their files (once after upgrading; "
+        "safe while the server runs)",
+    )
+    recount.set_defaults(run=_recount_usage)
     replay = commands.add_parser(
         "replay-upload-events",
         help="complete the uploads whose S3 events Lambda gave up on (the stack's DLQ)",
@@ -318,6 +324,21 @@ def _reindex(settings: Settings, args: argparse.Namespace) -> int:
     count = asyncio.run(run())
     print(f"reindexed {count} documents")
     return 0
+
+
+def _recount_usage(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.clock import utc_now
+    from domain.files import recount_all_usage
+
+    async def run(deps: "Deps") -> int:
+        summary = await recount_all_usage(deps.items, utc_now)
+        print(
+            f"recounted usage of {summary.owners} users: {summary.used_bytes} bytes, "
+            f"{summary.pending_uploads} unfinished uploads"
+        )
+        return 0
+
+    return _with_stores(settings, run)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,12 @@ from domain.files.items import (
 )
 from domain.files.limits import FileLimits
 from domain.files.models import UNSET, FileChanges, FileFilter, FilePage, NewFile, Unset
+from domain.files.recount import (
+    RecountSummary,
+    counted_usage,
+    recount_all_usage,
+    recount_usage,
+)
 from domain.files.repository import FileRepository
 from domain.files.rules import (
     DESCRIPTION_MAX_CHARS,
@@ -54,6 +60,7 @@ __all__ = [
     "FileService",
     "FileStatus",
     "NewFile",
+    "RecountSummary",
     "Unset",
     "Visibility",
     "blob_key_for",
@@ -62,6 +69,7 @@ __all__ = [
     "clean_name",
     "clean_tag",
     "clean_tags",
+    "counted_usage",
     "file_from_item",
     "file_id_from_blob_key",
     "file_key",
@@ -70,5 +78,7 @@ __all__ = [
     "new_file_id",
     "put_share",
     "ready_key_for",
+    "recount_all_usage",
+    "recount_usage",
     "usage_key",
 ]

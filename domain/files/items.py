@@ -24,7 +24,18 @@ from collections.abc import Iterable
 from domain.clock import from_iso, to_iso
 from domain.files.quota import Reservation, Usage
 from domain.models import FileRecord, FileStatus, Visibility
-from domain.ports import Absent, Add, Delete, Exists, Item, Key, Put, VersionIs, WriteOp
+from domain.ports import (
+    Absent,
+    Add,
+    Check,
+    Delete,
+    Exists,
+    Item,
+    Key,
+    Put,
+    VersionIs,
+    WriteOp,
+)
 
 # Server-made ids are uuid4 hex; anything else a client sends cannot name a file. Keeping
 # ids to this alphabet also keeps "#" out of keys and makes every blob key valid.
@@ -210,20 +221,47 @@ def reservation_from_item(item: Item) -> Reservation:
 
 
 def _add_usage(owner_id: str, deltas: dict[str, int], at_most: dict[str, int] | None = None) -> Add:
+    # Every change also counts in "version", so that a recount (recount.py) can replace
+    # the item on condition that nothing changed it since the recount read it.
     return Add(
         usage_key(owner_id),
-        deltas,
+        {**deltas, "version": 1},
         at_most=at_most or {},
         defaults={"type": "FileUsage", "owner_id": owner_id},
     )
 
 
-def reserve(record: FileRecord, *, quota_bytes: int, max_pending: int) -> list[WriteOp]:
-    """Reserve a new PENDING file's bytes; the store refuses (ConflictError) past the quota
-    or the cap on unfinished uploads."""
+def put_recounted_usage(usage: Usage, version: int | None) -> Put:
+    """The whole usage item as a recount found it (older attributes dropped), only if no
+    change committed since the recount read ``version`` (None: there was no item)."""
+    key = usage_key(usage.owner_id)
+    item: Item = {
+        "pk": key.pk,
+        "sk": key.sk,
+        "type": "FileUsage",
+        "owner_id": usage.owner_id,
+        "used_bytes": usage.used_bytes,
+        "pending_uploads": usage.pending_uploads,
+        "version": 1 if version is None else version + 1,
+    }
+    return Put(item, condition=Absent() if version is None else VersionIs(version))
+
+
+def usage_owner_of(item: Item) -> str | None:
+    """Whose usage an item bears on: a file meta's owner, or the user of a ``USER#``
+    partition (profile, usage, reservation)."""
+    if item.get("type") == "File" and item.get("sk") == "META":
+        return str(item["owner_id"])
+    pk, sk = str(item.get("pk", "")), str(item.get("sk", ""))
+    if pk.startswith("USER#") and (sk in ("PROFILE", "USAGE") or sk.startswith(RESERVATION_PREFIX)):
+        return pk[len("USER#") :]
+    return None
+
+
+def _reservation_item(record: FileRecord) -> Item:
     assert record.expires_at is not None
     key = reservation_key(record.owner_id, record.id)
-    item: Item = {
+    return {
         "pk": key.pk,
         "sk": key.sk,
         "type": "FileReservation",
@@ -233,13 +271,28 @@ def reserve(record: FileRecord, *, quota_bytes: int, max_pending: int) -> list[W
         # its own would never release its bytes.
         "reserved_until": record.expires_at,
     }
+
+
+def reserve(record: FileRecord, *, quota_bytes: int, max_pending: int) -> list[WriteOp]:
+    """Reserve a new PENDING file's bytes; the store refuses (ConflictError) past the quota
+    or the cap on unfinished uploads."""
     return [
-        Put(item, condition=Absent()),
+        Put(_reservation_item(record), condition=Absent()),
         _add_usage(
             record.owner_id,
             {"used_bytes": record.size, "pending_uploads": 1},
             {"used_bytes": quota_bytes, "pending_uploads": max_pending},
         ),
+    ]
+
+
+def reserve_existing(record: FileRecord) -> list[WriteOp]:
+    """A reservation for a PENDING file that has none (made before reservations existed),
+    if the file is still at that version: its bytes are in use already, so no bound."""
+    return [
+        Put(_reservation_item(record), condition=Absent()),
+        Check(file_key(record.id), VersionIs(record.version)),
+        _add_usage(record.owner_id, {"used_bytes": record.size, "pending_uploads": 1}),
     ]
 
 

@@ -18,7 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from domain.clock import utc_now
 from domain.errors import DomainError
+from domain.files import counted_usage
 from domain.ports import BlobStore, ItemStore
 from ops.backup import selection
 from ops.backup.backup import run_backup
@@ -166,6 +168,13 @@ async def compare(
                 seen.add(key)
                 if key not in expected:
                     differences.append(f"item {key[0]} / {key[1]}: not in the backup")
+                elif (owner_id := selection.usage_owner(key)) is not None:
+                    # Recounted by the restore, not copied: it must match the restored
+                    # files (the backup's may be older-shaped, or read apart from them).
+                    if not await _usage_matches(items, owner_id, item):
+                        differences.append(
+                            f"item {key[0]} / {key[1]}: wrong for the restored files"
+                        )
                 elif expected[key] != _digest(item):
                     differences.append(f"item {key[0]} / {key[1]}: differs from the backup")
                 if selection.is_ready_file(item):
@@ -198,6 +207,12 @@ async def _check_blob(blobs: BlobStore, item: dict[str, Any], sha: str | None) -
     if digest.hexdigest() != sha:
         return f"{label}: restored bytes hash differently from the backup"
     return None
+
+
+async def _usage_matches(items: ItemStore, owner_id: str, item: dict[str, Any]) -> bool:
+    usage = await counted_usage(items, owner_id, utc_now)
+    stored = (item.get("used_bytes", 0), item.get("pending_uploads", 0))
+    return stored == (usage.used_bytes, usage.pending_uploads)
 
 
 def _digest(item: dict[str, Any]) -> bytes:

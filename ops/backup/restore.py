@@ -10,6 +10,9 @@ backup taken on either), then the search index rebuilt from the restored metadat
   has its bytes.
 - Atomic per item (puts of up to 100 items per write) and idempotent: items are put
   without conditions, so re-writing one after an interruption is harmless.
+- Usage recounted at the end (domain/files/recount.py): a backup's usage items may be of
+  the older shape, or out of step with its files (items are read one page at a time
+  while users keep writing), and quota must count what was restored.
 - Resumable: a journal item (``RESTORE#<backup id>``) in the target records the parts
   done; a re-run of the same backup finds it, skips those parts and carries on (no --force
   needed). It is deleted when the restore completes.
@@ -21,7 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from domain.clock import utc_now
 from domain.errors import InvalidInputError
+from domain.files import recount_all_usage
 from domain.ports import MAX_WRITE_ITEMS, Absent, BlobStore, Delete, Item, ItemStore, Key, Put
 from ops.backup import selection
 from ops.backup.crypto import PartCipher
@@ -49,6 +54,7 @@ class RestoreResult:
     resumed: bool
     seconds: float  # wall time of the whole restore: the RTO
     search_seconds: float = 0.0  # of which: rebuilding the search index
+    usage_owners: int = 0  # users whose usage was recounted
 
 
 def journal_key(backup_id: str) -> Key:
@@ -102,6 +108,7 @@ async def run_restore(
             await items.write([Put(_journal_item(key, done))])
         if progress is not None:
             progress("restore items", number, len(parts))
+    usage = await recount_all_usage(items, utc_now)
     indexing = time.monotonic()
     documents = 0
     if rebuild_index:
@@ -119,6 +126,7 @@ async def run_restore(
         resumed,
         time.monotonic() - started,
         time.monotonic() - indexing,
+        usage.owners,
     )
 
 

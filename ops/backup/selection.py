@@ -16,6 +16,7 @@ from domain.ports import Item
 SEARCH_PREFIX = "SRCH#"
 JOURNAL_PREFIX = "RESTORE#"
 FILE_PREFIX = "FILE#"
+USER_PREFIX = "USER#"
 
 
 def skip_reason(item: Item, now_epoch: int) -> str | None:
@@ -40,6 +41,12 @@ def file_id_of(item: Item) -> str | None:
     if isinstance(pk, str) and pk.startswith(FILE_PREFIX):
         return pk[len(FILE_PREFIX) :]
     return None
+
+
+def usage_owner(key: tuple[str, str]) -> str | None:
+    """The user whose usage item has this key; None for any other item."""
+    pk, sk = key
+    return pk[len(USER_PREFIX) :] if pk.startswith(USER_PREFIX) and sk == "USAGE" else None
 
 
 def is_file_meta(item: Item) -> bool:

@@ -69,7 +69,7 @@ async def test_the_comparison_finds_missing_changed_and_extra_items_and_bad_byte
         differences = await compare(target, None, backup_id, restored.items, restored.blobs)
     assert sorted(differences) == sorted(
         [
-            "item USER#u-alice / USAGE: differs from the backup",
+            "item USER#u-alice / USAGE: wrong for the restored files",
             "item USER#u-bob / PROFILE: not restored",
             "item EXTRA#1 / X: not in the backup",
             f"file {ready[3]}: restored bytes hash differently from the backup",
