@@ -50,6 +50,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "BAD_USER_INPUT": 400,
     "CONFLICT": 409,
     "QUERY_TOO_COMPLEX": 400,
+    "INDEX_REBUILDING": 503,
     INTERNAL: 500,
 }
 _PATCHABLE = frozenset({"name", "description", "tags", "visibility"})

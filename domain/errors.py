@@ -43,3 +43,13 @@ class StoreUnavailableError(DomainError):
     """The backing store failed or timed out; the message never carries driver details."""
 
     code = "INTERNAL_SERVER_ERROR"
+
+
+class IndexRebuildingError(DomainError):
+    """Search is refused while the index is rebuilt after a restore: a partial index would
+    answer with hits missing, which a client cannot tell from a true answer."""
+
+    code = "INDEX_REBUILDING"
+
+    def __init__(self) -> None:
+        super().__init__("The search index is being rebuilt after a restore; try again later")

@@ -23,6 +23,7 @@ from typing import Any
 
 from domain.errors import InvalidInputError
 from domain.ports import MAX_WRITE_ITEMS, Absent, BlobStore, Delete, Item, ItemStore, Key, Put
+from domain.search.reindex import mark_rebuilding, rebuilt
 from ops.backup import selection
 from ops.backup.crypto import PartCipher
 from ops.backup.errors import BackupDamagedError, RestoreTargetNotEmptyError
@@ -90,6 +91,8 @@ async def run_restore(
     with_meta = await _files_with_meta(backup, progress)
     if journal is None:
         await items.write([Put(_journal_item(key, done, per_part), condition=Absent())])
+    # Search answers INDEX_REBUILDING until the index is complete: here, or by `reindex`.
+    await mark_rebuilding(items)
     counts = {"items": 0, "blobs": 0, "bytes": 0, "orphans": 0}
     indexed = {"documents": 0, "seconds": 0.0}
 
@@ -135,6 +138,8 @@ async def run_restore(
             items, _phase(progress, "rebuild search"), concurrency=concurrency
         )
         search_seconds += time.monotonic() - indexing
+    if rebuild_index:
+        await rebuilt(items)
     await items.write([Delete(key)])
     return RestoreResult(
         backup.manifest.id,
