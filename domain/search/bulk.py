@@ -97,9 +97,16 @@ async def index_new(
 
     def flush(batch: _Batch) -> None:
         if batch.documents:
-            task = asyncio.create_task(write(batch))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
+            pending.add(asyncio.create_task(write(batch)))
+
+    async def settle(until: int) -> None:
+        """Wait until at most ``until`` writes are in flight; the first failure is raised."""
+        while len(pending) > until:
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            pending.difference_update(done)
+            failures = [error for task in done if (error := task.exception()) is not None]
+            if failures:
+                raise failures[0]
 
     batch = _Batch()
     try:
@@ -112,12 +119,11 @@ async def index_new(
                 flush(batch)
                 batch = _Batch()
                 # Back-pressure: never build more than a few batches ahead of the store.
-                while len(pending) >= concurrency * 2:
-                    await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                await settle(concurrency * 2 - 1)
             batch.add(doc, puts, adds)
         flush(batch)
-        if pending:
-            await asyncio.gather(*pending)
+        await settle(0)
     finally:
         for task in pending:
             task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -2,10 +2,14 @@
 the same postings, counters and settled states; documents indexed before fall back to
 the sync and still converge."""
 
+from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from adapters.items.memory import InMemoryItemStore
-from domain.ports import Item
+from domain.errors import StoreUnavailableError
+from domain.ports import Item, WriteOp
 from domain.search import keys
 from domain.search.bulk import index_new
 from domain.search.documents import FILE, USER, Document
@@ -104,3 +108,27 @@ async def test_documents_indexed_before_fall_back_to_the_sync_and_converge() -> 
     await index_new(bulk, docs, sync)
     assert "f3" in fallbacks and len(fallbacks) < len(docs) / 2
     assert await _index(bulk) == await _index(expected)
+
+
+class _FailingWrites(InMemoryItemStore):
+    """Every write after the first ``ok`` fails as a broken store does."""
+
+    def __init__(self, ok: int) -> None:
+        super().__init__()
+        self.ok = ok
+
+    async def write(self, ops: Sequence[WriteOp]) -> None:
+        if self.ok <= 0:
+            raise StoreUnavailableError("The item store is unavailable")
+        self.ok -= 1
+        await super().write(ops)
+
+
+async def test_a_failed_write_is_raised_not_lost() -> None:
+    store = _FailingWrites(ok=2)
+
+    async def sync(doc: Document) -> None:
+        raise AssertionError("no conflict here")
+
+    with pytest.raises(StoreUnavailableError):
+        await index_new(store, [d for d in _documents() if d.id != "big"], sync)
