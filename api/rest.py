@@ -53,6 +53,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "CONFLICT": 409,
     "QUERY_TOO_COMPLEX": 400,
     SERVICE_UNAVAILABLE: 503,
+    "INDEX_REBUILDING": 503,
     INTERNAL: 500,
 }
 _PATCHABLE = frozenset({"name", "description", "tags", "visibility"})

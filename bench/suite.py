@@ -295,6 +295,36 @@ def backup(options: Options) -> Outcome:
     return outcome
 
 
+_DR_PER_FILE = re.compile(r"per file: ([\d.]+) ms wall, ([\d.]+) ms CPU; load average ([\d.]+)")
+
+
+def dr(options: Options) -> Outcome:
+    """Restore + index of a generated backup (bench/dr.py), extrapolated to 1M files; the
+    1M run itself is `make bench-dr` (longer than the whole suite)."""
+    if importlib.util.find_spec("bench.dr") is None:
+        return Outcome(status="skipped: not present")
+    args = ["--files", "2000" if options.quick else "20000"]
+    code, output, _ = _child([sys.executable, "-m", "bench.dr", *args])
+    outcome = Outcome(output=output)
+    found = _DR_PER_FILE.search(output)
+    if code != 0 or found is None:
+        outcome.status = f"failed: exit {code}"
+        return outcome
+    wall_ms, cpu_ms, load = (float(v) for v in found.groups())
+    outcome.figures.append(
+        Figure(
+            name="DR: restore + search index, 1M files (extrapolated)",
+            what=f"{args[1]} files restored and indexed (SQLite + folder) x 1M / {args[1]}",
+            command=f"{PY} -m bench.dr {' '.join(args)}",
+            value=wall_ms * 1_000_000 / 1000 / 60,
+            unit="min",
+            target=30,
+            note=f"{cpu_ms:.2f} ms CPU per file, load {load:.1f}; `make bench-dr` runs 1M",
+        )
+    )
+    return outcome
+
+
 BENCHES: dict[str, Bench] = {
     "cold_import": cold_start,
     "request_overhead": request_overhead,
@@ -303,6 +333,7 @@ BENCHES: dict[str, Bench] = {
     "dynamodb_get_many": dynamodb_get_many,
     "search": search,
     "backup": backup,
+    "dr": dr,
     "load": load,
     "brownout": brownout,
 }

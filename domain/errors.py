@@ -74,3 +74,13 @@ class CircuitOpenError(ServiceUnavailableError):
             retry_after_seconds=retry_after_seconds,
         )
         self.dependency = dependency
+
+
+class IndexRebuildingError(DomainError):
+    """Search is refused while the index is rebuilt after a restore: a partial index would
+    answer with hits missing, which a client cannot tell from a true answer."""
+
+    code = "INDEX_REBUILDING"
+
+    def __init__(self) -> None:
+        super().__init__("The search index is being rebuilt after a restore; try again later")

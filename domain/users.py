@@ -47,7 +47,7 @@ def _to_item(user: User) -> Item:
     }
 
 
-def _from_item(item: Item) -> User:
+def user_from_item(item: Item) -> User:
     return User(
         id=item["id"],
         username=item["username"],
@@ -67,7 +67,7 @@ class UserRepository:
 
     async def get_many(self, user_ids: Sequence[str]) -> list[User | None]:
         items = await self._store.get_many([profile_key(user_id) for user_id in user_ids])
-        return [_from_item(item) if item is not None else None for item in items]
+        return [user_from_item(item) if item is not None else None for item in items]
 
     async def get(self, user_id: str) -> User | None:
         [user] = await self.get_many([user_id])

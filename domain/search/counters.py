@@ -30,7 +30,7 @@ from domain.search.bm25 import Collection
 
 logger = logging.getLogger(__name__)
 # Stats items hold one attribute per field: "length_<field>".
-_LENGTH = "length_"
+LENGTH_PREFIX = "length_"
 # Expansions of a prefix: read this many vocabulary items, keep this many terms (by df).
 VOCAB_READ = 200
 MAX_EXPANSIONS = 10
@@ -46,8 +46,8 @@ async def collection(store: ItemStore, kind: str) -> Collection:
             continue
         docs += int(item.get("docs", 0))
         for name, length in item.items():
-            if name.startswith(_LENGTH):
-                lengths[name.removeprefix(_LENGTH)] += int(length)
+            if name.startswith(LENGTH_PREFIX):
+                lengths[name.removeprefix(LENGTH_PREFIX)] += int(length)
     avg = {field: total / docs for field, total in lengths.items()} if docs > 0 else {}
     return Collection(docs=max(docs, 0), avg_lengths=avg)
 
@@ -105,7 +105,7 @@ async def apply(
     lengths = {field: delta for field, delta in length_delta.items() if delta}
     if docs_delta or lengths:
         key = keys.stats_key(kind, keys.shard_of(doc_id, keys.STATS_SHARDS))
-        deltas = {"docs": docs_delta, **{_LENGTH + field: d for field, d in lengths.items()}}
+        deltas = {"docs": docs_delta, **{LENGTH_PREFIX + field: d for field, d in lengths.items()}}
         await store.write([Add(key, deltas, defaults={"type": "SearchStats"})])
 
 

@@ -24,6 +24,7 @@ and repairs both, and deletes the index of documents that no longer exist.
 """
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -111,7 +112,7 @@ class SearchIndexer:
         touched = state.terms | state.pending | new_terms
         new_scopes = frozenset(doc.scopes) if doc else frozenset()
         touched_scopes = state.scopes | state.pending_scopes | new_scopes
-        intent = _state_item(
+        intent = state_item(
             kind, doc_id, state.version + 1, state.hash, state.terms, touched, state.lengths
         )
         intent |= {
@@ -120,16 +121,7 @@ class SearchIndexer:
             "counted_scopes": sorted(state.counted_scopes),
         }
         await self._store.write([Put(intent, condition=_at(state.version))])
-        ops: list[WriteOp] = []
-        if doc is not None:
-            # Fixed reference lengths: a posting's impact (its read order) depends on this
-            # document alone, not on what else (readable or not) is in the index.
-            stats = reference_collection(TYPICAL_LENGTHS[kind])
-            weights = FIELD_WEIGHTS[kind]
-            for term in sorted(new_terms):
-                impact = term_frequency_part(term, field_terms, weights, stats)
-                # One copy per access scope: a file shared with k users has k + 2.
-                ops += [Put(_posting(kind, term, doc_id, impact, s)) for s in sorted(new_scopes)]
+        ops: list[WriteOp] = [Put(p) for p in postings(doc, field_terms)] if doc else []
         ops += [
             Delete(keys.posting_key(kind, term, doc_id, scope))
             for scope in sorted(touched_scopes)
@@ -138,7 +130,7 @@ class SearchIndexer:
         ]
         await self._write_in_batches(ops)
         lengths = {field: sum(counts.values()) for field, counts in field_terms.items()}
-        done = _state_item(
+        done = state_item(
             kind,
             doc_id,
             state.version + 2,
@@ -186,7 +178,7 @@ class SearchIndexer:
         if not is_counted:
             await self._store.write([Delete(key, condition=VersionIs(state.version))])
             return
-        settled = _state_item(
+        settled = state_item(
             kind, doc_id, state.version + 1, state.hash, state.terms, frozenset(), state.lengths
         )
         settled["scopes"] = sorted(state.scopes)
@@ -196,6 +188,21 @@ class SearchIndexer:
     async def _write_in_batches(self, ops: Sequence[WriteOp]) -> None:
         for start in range(0, len(ops), MAX_WRITE_ITEMS):
             await self._store.write(ops[start : start + MAX_WRITE_ITEMS])
+
+
+def postings(doc: Document, field_terms: dict[str, Counter[str]]) -> list[Item]:
+    """Every posting of ``doc`` (its ``field_terms()``): one per term and access scope."""
+    # Fixed reference lengths: a posting's impact (its read order) depends on this
+    # document alone, not on what else (readable or not) is in the index.
+    stats = reference_collection(TYPICAL_LENGTHS[doc.kind])
+    weights = FIELD_WEIGHTS[doc.kind]
+    scopes = sorted(doc.scopes)
+    items: list[Item] = []
+    for term in sorted({term for counts in field_terms.values() for term in counts}):
+        impact = term_frequency_part(term, field_terms, weights, stats)
+        # One copy per access scope: a file shared with k users has k + 2.
+        items += [posting_item(doc.kind, term, doc.id, impact, s) for s in scopes]
+    return items
 
 
 def _at(version: int) -> Absent | VersionIs:
@@ -211,7 +218,7 @@ def _signature(doc: Document | None) -> tuple[str | None, frozenset[str]]:
     return (doc.content_hash, frozenset(doc.scopes)) if doc else (None, frozenset())
 
 
-def _posting(kind: str, term: str, doc_id: str, impact: float, scope: str) -> Item:
+def posting_item(kind: str, term: str, doc_id: str, impact: float, scope: str) -> Item:
     key = keys.posting_key(kind, term, doc_id, scope)
     return {
         "pk": key.pk,
@@ -224,7 +231,7 @@ def _posting(kind: str, term: str, doc_id: str, impact: float, scope: str) -> It
     }
 
 
-def _state_item(
+def state_item(
     kind: str,
     doc_id: str,
     version: int,

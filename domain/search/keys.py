@@ -71,5 +71,10 @@ def state_key(kind: str, doc_id: str) -> Key:
     return Key(f"SRCH#D#{kind}#{doc_id}", "STATE")
 
 
+def rebuilding_key() -> Key:
+    """Present while the index is rebuilt after a restore (reindex.py)."""
+    return Key("SRCH#REBUILDING", "STATE")
+
+
 def shard_of(doc_id: str, shards: int) -> int:
     return hashlib.blake2b(doc_id.encode("utf-8"), digest_size=2).digest()[0] % shards

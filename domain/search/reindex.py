@@ -1,5 +1,9 @@
 """Rebuild the search index from the metadata (``demobackend reindex``).
 
+While a restore writes data (and until its index is complete, by the restore itself or by
+a later reindex), a marker item makes search answer INDEX_REBUILDING rather than a partial
+answer; a completed reindex removes it.
+
 Safe while the server serves: every document goes through the same per-document sync the
 mutations use (idempotent, version-checked, converging under concurrent writes), so a
 reindex racing an update ends in the update's state either way. Documents that no longer
@@ -9,7 +13,8 @@ exist are found through their index state item and their postings removed.
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from domain.ports import ItemStore
+from domain.ports import Delete, ItemStore, Put
+from domain.search import keys
 from domain.search.documents import FILE, USER
 
 Sync = Callable[[str], Awaitable[object]]
@@ -51,7 +56,24 @@ async def reindex(
     if progress is not None:
         progress(0, len(documents))
     await asyncio.gather(*(one(kind, doc_id) for kind, doc_id in documents))
+    await rebuilt(store)
     return len(documents)
+
+
+async def mark_rebuilding(store: ItemStore) -> None:
+    """From now until ``rebuilt``, search answers INDEX_REBUILDING (a restore is writing
+    data whose index is not complete yet)."""
+    key = keys.rebuilding_key()
+    await store.write([Put({"pk": key.pk, "sk": key.sk, "type": "SearchRebuilding"})])
+
+
+async def rebuilt(store: ItemStore) -> None:
+    await store.write([Delete(keys.rebuilding_key())])
+
+
+async def is_rebuilding(store: ItemStore) -> bool:
+    [marker] = await store.get_many([keys.rebuilding_key()])
+    return marker is not None
 
 
 def text_bar(done: int, total: int, width: int = 30) -> str:

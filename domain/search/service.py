@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from domain.clock import Clock
 from domain.cursor_signer import CursorSigner
-from domain.errors import InvalidInputError
+from domain.errors import IndexRebuildingError, InvalidInputError
 from domain.models import Principal
 from domain.paging import check_page_size
 from domain.ports import ItemStore
@@ -21,6 +21,7 @@ from domain.search.engine import QueryTerms, Scored, search_kind
 from domain.search.highlight import highlight
 from domain.search.indexer import SearchIndexer
 from domain.search.models import SearchFilter, SearchHit, SearchPage
+from domain.search.reindex import is_rebuilding
 from domain.search.sources import FileSource, Source, UserSource
 
 MAX_QUERY_CHARS = 256
@@ -73,7 +74,13 @@ class SearchService:
             return SearchPage([], False)
         sources = [self._source(kind, viewer, wanted) for kind in kinds]
         runs = [s for s in sources if s is not None]
-        results = await asyncio.gather(*(search_kind(self._items, s, terms) for s in runs))
+        # Asked beside the search itself, so it costs no extra round trip of latency.
+        rebuilding, results = await asyncio.gather(
+            is_rebuilding(self._items),
+            asyncio.gather(*(search_kind(self._items, s, terms) for s in runs)),
+        )
+        if rebuilding:
+            raise IndexRebuildingError()
         ranked = sorted((hit for hits in results for hit in hits), key=_order)
         if position is not None:
             ranked = [hit for hit in ranked if _order(hit) > position]

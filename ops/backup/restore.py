@@ -20,7 +20,7 @@ backup taken on either), then the search index rebuilt from the restored metadat
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,13 +28,14 @@ from domain.clock import utc_now
 from domain.errors import InvalidInputError
 from domain.files import recount_all_usage
 from domain.ports import MAX_WRITE_ITEMS, Absent, BlobStore, Delete, Item, ItemStore, Key, Put
+from domain.search.reindex import mark_rebuilding, rebuilt
 from ops.backup import selection
 from ops.backup.crypto import PartCipher
 from ops.backup.errors import BackupDamagedError, RestoreTargetNotEmptyError
 from ops.backup.parts import blob_chunks
 from ops.backup.progress import Progress
 from ops.backup.reader import BlobRef, OpenedBackup, open_backup
-from ops.backup.search import rebuild_search
+from ops.backup.search import index_restored, rebuild_search
 from ops.backup.streams import closing
 from ops.backup.targets import Target
 
@@ -53,7 +54,7 @@ class RestoreResult:
     search_documents: int
     resumed: bool
     seconds: float  # wall time of the whole restore: the RTO
-    search_seconds: float = 0.0  # of which: rebuilding the search index
+    search_seconds: float = 0.0  # of which: indexing for search
     usage_owners: int = 0  # users whose usage was recounted
 
 
@@ -88,33 +89,65 @@ async def run_restore(
                 "to write the backup over what is there"
             )
     done: set[str] = set(journal.get("parts") or ()) if journal is not None else set()
+    # Each part's documents are indexed as it is written, unless the index is deferred; a
+    # resumed restore whose parts so far were not indexed with them rebuilds it at the end.
+    per_part = rebuild_index and (journal is None or journal.get("indexed") is True)
     # Every part is checked before the target is touched at all.
     index = await backup.blob_index()
     with_meta = await _files_with_meta(backup, progress)
     if journal is None:
-        await items.write([Put(_journal_item(key, done), condition=Absent())])
+        await items.write([Put(_journal_item(key, done, per_part), condition=Absent())])
+    # Search answers INDEX_REBUILDING until the index is complete: here, or by `reindex`.
+    await mark_rebuilding(items)
     counts = {"items": 0, "blobs": 0, "bytes": 0, "orphans": 0}
+    indexed = {"documents": 0, "seconds": 0.0}
+
+    async def finish(name: str, restored: list[Item]) -> None:
+        await _put_items(items, restored, concurrency)
+        counts["items"] += len(restored)
+        if per_part:
+            started_index = time.monotonic()
+            found = await index_restored(items, restored, concurrency=concurrency)
+            indexed["documents"] += found
+            indexed["seconds"] += time.monotonic() - started_index
+        done.add(name)
+        await items.write([Put(_journal_item(key, done, per_part))])
+
+    # A pipeline of two stages: a part's bytes are written while the part before it has its
+    # items written and indexed (the bytes are disk and hashing, the index is CPU and the
+    # SQLite writer), so a part's metadata still follows its own bytes.
+    tail: Coroutine[Any, Any, None] | None = None
     parts = backup.manifest.item_parts
     number = 0
-    async for entry, records in backup.item_parts():
-        number += 1
-        if entry.name not in done:
-            kept = [r for r in records if _belongs(r["item"], with_meta)]
-            counts["orphans"] += len(records) - len(kept)
-            await _restore_blobs(backup, blobs, kept, index, counts, check=resumed or force)
-            await _put_items(items, [r["item"] for r in kept], concurrency)
-            counts["items"] += len(kept)
-            done.add(entry.name)
-            await items.write([Put(_journal_item(key, done))])
-        if progress is not None:
-            progress("restore items", number, len(parts))
+    try:
+        async for entry, records in backup.item_parts():
+            number += 1
+            if entry.name not in done:
+                kept = [r for r in records if _belongs(r["item"], with_meta)]
+                counts["orphans"] += len(records) - len(kept)
+                await _together(
+                    _restore_blobs(backup, blobs, kept, index, counts, check=resumed or force),
+                    *([tail] if tail is not None else []),
+                )
+                tail = finish(entry.name, [r["item"] for r in kept])
+            if progress is not None:
+                progress("restore items", number, len(parts))
+        if tail is not None:
+            await tail
+    finally:
+        if tail is not None:
+            tail.close()  # a part whose bytes failed: its items are never written
+    # Usage counters follow the restored files, whatever shape the backup's were in.
     usage = await recount_all_usage(items, utc_now)
-    indexing = time.monotonic()
-    documents = 0
-    if rebuild_index:
+    documents, search_seconds = int(indexed["documents"]), float(indexed["seconds"])
+    if rebuild_index and not per_part:
+        indexing = time.monotonic()
         documents = await rebuild_search(
             items, _phase(progress, "rebuild search"), concurrency=concurrency
         )
+        search_seconds += time.monotonic() - indexing
+    if rebuild_index:
+        await rebuilt(items)
     await items.write([Delete(key)])
     return RestoreResult(
         backup.manifest.id,
@@ -125,7 +158,7 @@ async def run_restore(
         documents,
         resumed,
         time.monotonic() - started,
-        time.monotonic() - indexing,
+        search_seconds,
         usage.owners,
     )
 
@@ -139,8 +172,15 @@ async def has_items(items: ItemStore) -> bool:
     return False
 
 
-def _journal_item(key: Key, done: set[str]) -> Item:
-    return {"pk": key.pk, "sk": key.sk, "type": "RestoreJournal", "parts": sorted(done)}
+def _journal_item(key: Key, done: set[str], indexed: bool) -> Item:
+    """``indexed``: the parts done were indexed as they were written."""
+    return {
+        "pk": key.pk,
+        "sk": key.sk,
+        "type": "RestoreJournal",
+        "parts": sorted(done),
+        "indexed": indexed,
+    }
 
 
 def _belongs(item: Item, with_meta: set[str]) -> bool:
@@ -212,6 +252,17 @@ async def _put_items(store: ItemStore, items: list[Item], concurrency: int) -> N
             for start in range(0, len(unique), MAX_WRITE_ITEMS)
         )
     )
+
+
+async def _together(*jobs: Coroutine[Any, Any, None]) -> None:
+    """Run ``jobs`` concurrently; the first failure cancels the others and is raised as is."""
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _phase(progress: Progress | None, phase: str) -> Callable[[int, int], None] | None:

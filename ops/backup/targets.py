@@ -16,7 +16,7 @@ import secrets
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ParamSpec, Protocol, TypeVar
 
 from ops.backup.errors import BackupDamagedError, BackupError
 
@@ -109,12 +109,17 @@ class DirectoryTarget:
     async def read(self, name: str) -> AsyncIterator[bytes]:
         path = self._path(name)
         try:
-            file = await _io(self.description, open, path, "rb")
+            file, first = await _io(self.description, _open_and_read, path)
         except FileNotFoundError:
             raise BackupDamagedError(f"{name} is missing") from None
+        if file is None:  # read whole in that one trip to a thread (most blobs are small)
+            yield first
+            return
         try:
-            while chunk := await _io(self.description, file.read, READ_CHUNK_BYTES):
+            chunk = first
+            while chunk:
                 yield chunk
+                chunk = await _io(self.description, file.read, READ_CHUNK_BYTES)
         finally:
             await asyncio.to_thread(file.close)
 
@@ -229,3 +234,17 @@ class S3Target:
 
     async def flush(self) -> None:
         return None  # S3 acknowledges a write only once it is durable
+
+
+def _open_and_read(path: Path) -> tuple[BinaryIO | None, bytes]:
+    """The first chunk of ``path``, and the open file if more may follow (else closed)."""
+    file = open(path, "rb")  # closed here, or by the caller when more may follow
+    try:
+        first = file.read(READ_CHUNK_BYTES)
+        if len(first) < READ_CHUNK_BYTES:
+            file.close()
+            return None, first
+    except BaseException:
+        file.close()
+        raise
+    return file, first

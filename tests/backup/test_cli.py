@@ -3,11 +3,15 @@ with settings from the environment; exit codes and one clear line, never a trace
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from api.cli import main
+from domain.cursor_signer import CursorSigner
+from domain.errors import IndexRebuildingError
+from domain.search.service import SearchService
 from tests.support.backup import (
     KEY_HEX,
     OTHER_KEY_HEX,
@@ -16,6 +20,7 @@ from tests.support.backup import (
     seed,
     snapshot,
 )
+from tests.support.schema_client import ADMIN
 
 
 @pytest.fixture
@@ -146,8 +151,26 @@ def test_restore_can_defer_the_search_index_to_reindex(
     assert main(["restore", str(dest), "--defer-search-index"]) == 0
     assert "run `demobackend reindex`" in capsys.readouterr().out
     assert postings(fresh, "report") == 0
+    # Until reindex completes, search says so instead of answering from an empty index.
+    with pytest.raises(IndexRebuildingError):
+        search_as_admin(fresh, "report")
     assert main(["reindex"]) == 0
     assert postings(fresh, "report") > 0
+    assert search_as_admin(fresh, "report") > 0
+
+
+def search_as_admin(folder: Path, query: str) -> int:
+    async def run() -> int:
+        async with local_stores(folder) as stores:
+            service = SearchService(
+                items=stores.items,
+                cursors=CursorSigner(b"cli-test-cursor-key-0123456789abcdef"),
+                clock=lambda: datetime.now(UTC),
+            )
+            page = await service.search(ADMIN, query)
+            return len(page.hits)
+
+    return asyncio.run(run())
 
 
 def postings(folder: Path, term: str) -> int:

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Sequence
 
 from domain.ports import Delete, Item, ItemStore, Key, Page, Put, WriteOp
 from domain.search import keys
-from domain.search.reindex import reindex
+from domain.search.reindex import mark_rebuilding, reindex
 from tests.support.schema_client import ALICE, BOB, SchemaClient
-from tests.support.search import hits
+from tests.support.search import hits, search
 
 UPDATE = "mutation($input: UpdateFileInput!) { updateFile(input: $input) { id name } }"
 
@@ -169,3 +169,16 @@ async def test_reindex_moves_index_wide_counters_to_access_scopes(client: Schema
     rebuilt = await client.items.get_many([Key(pk, sk) for pk, sk in scoped])
     assert [item and item["df"] for item in rebuilt] == [1] * len(scoped)
     assert await hits(client, ALICE, "ledger") == ["legacy ledger.txt"]
+
+
+async def test_search_answers_index_rebuilding_until_the_rebuild_completes(
+    client: SchemaClient,
+) -> None:
+    await client.sign_in(ALICE)
+    await client.upload(ALICE, name="ledger.txt")
+    await mark_rebuilding(client.items)  # what a restore does before it writes any data
+    result = await search(client, ALICE, "ledger")
+    assert result.codes == ["INDEX_REBUILDING"]
+    assert result.data is None or result.data.get("search") is None
+    assert await _reindex(client) >= 2
+    assert await hits(client, ALICE, "ledger") == ["ledger.txt"]
