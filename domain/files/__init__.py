@@ -21,7 +21,19 @@ from domain.files.items import (
     usage_key,
 )
 from domain.files.limits import FileLimits
-from domain.files.models import UNSET, FileChanges, FileFilter, FilePage, NewFile, Unset
+from domain.files.links import (
+    LINK_EXPIRY_DEFAULT_SECONDS,
+    LINK_NOT_FOUND_MESSAGE,
+)
+from domain.files.models import (
+    UNSET,
+    FileChanges,
+    FileFilter,
+    FilePage,
+    NewFile,
+    ShareLink,
+    Unset,
+)
 from domain.files.repository import FileRepository
 from domain.files.rules import (
     DESCRIPTION_MAX_CHARS,
@@ -39,6 +51,8 @@ from domain.models import FileRecord, FileStatus, Visibility
 
 __all__ = [
     "DESCRIPTION_MAX_CHARS",
+    "LINK_EXPIRY_DEFAULT_SECONDS",
+    "LINK_NOT_FOUND_MESSAGE",
     "NAME_MAX_CHARS",
     "NOT_FOUND_MESSAGE",
     "SAVE_ATTEMPTS",
@@ -54,6 +68,7 @@ __all__ = [
     "FileService",
     "FileStatus",
     "NewFile",
+    "ShareLink",
     "Unset",
     "Visibility",
     "blob_key_for",
