@@ -23,6 +23,7 @@ from domain.clock import epoch
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.files import items as file_items
 from domain.files.deps import SAVE_ATTEMPTS, FileDeps, changeable_file, gave_up
+from domain.files.events import FileEventKind, publish
 from domain.files.models import ShareLink
 from domain.models import FileRecord, FileStatus, Principal
 from domain.ports import WriteOp
@@ -105,12 +106,15 @@ async def create_share_link(
             downloads=0,
             max_downloads=cap,
         )
-        ops: list[WriteOp] = [file_items.put_file_over(_bumped(record, now), record.version)]
+        saved = _bumped(record, now)
+        ops: list[WriteOp] = [file_items.put_file_over(saved, record.version)]
         ops += file_items.put_share_link(link)
         for old in stale:  # expired links go with the write that adds one: bounded storage
             ops += file_items.delete_share_link(old)
         if not await won(deps.files.write(ops)):
             return LOST_RACE
+        # Its version moved on: followers learn it as from any other change.
+        await publish(deps, FileEventKind.UPDATED, saved)
         return link, token
 
     return await retry_lost_races(attempt, attempts=SAVE_ATTEMPTS, give_up=gave_up)
@@ -128,9 +132,11 @@ async def revoke_share_link(deps: FileDeps, viewer: Principal, file_id: str, lin
         link = next((x for x in await deps.files.share_links(record.id) if x.id == link_id), None)
         if link is None:
             raise NotFoundError(LINK_NOT_FOUND_MESSAGE)
-        ops = [file_items.put_file_over(_bumped(record, deps.clock()), record.version)]
+        saved = _bumped(record, deps.clock())
+        ops = [file_items.put_file_over(saved, record.version)]
         if not await won(deps.files.write(ops + file_items.delete_share_link(link))):
             return LOST_RACE
+        await publish(deps, FileEventKind.UPDATED, saved)
         return link.id
 
     return await retry_lost_races(attempt, attempts=SAVE_ATTEMPTS, give_up=gave_up)

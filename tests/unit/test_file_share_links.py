@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 import pytest
 
 from domain.errors import ForbiddenError, InvalidInputError, NotFoundError
-from domain.files import ShareLink
+from domain.events import FileEvent, FileEventKind
+from domain.files import FileService, ShareLink
 from domain.models import Visibility
-from tests.support.file_world import World, expire_items, make_world
+from tests.support.file_world import Ids, World, expire_items, make_world
 from tests.support.stores import CountingItemStore
 
 DAY = 86_400
@@ -167,3 +168,32 @@ def test_a_link_works_until_its_expiry_and_its_cap() -> None:
     assert link.works_at(now)
     assert not ShareLink("l", "f", "h", now, int(now.timestamp()), 0, None).works_at(now)
     assert not ShareLink("l", "f", "h", now, int(now.timestamp()) + 60, 2, 2).works_at(now)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.events: list[FileEvent] = []
+
+    async def publish(self, event: FileEvent) -> None:
+        self.events.append(event)
+
+
+async def test_making_and_revoking_a_link_is_an_update_followers_hear_of(world: World) -> None:
+    recorder = _Recorder()
+    service = FileService(
+        items=world.store,
+        blobs=world.blobs,
+        clock=world.clock,
+        id_factory=Ids(),
+        limits=world.service.limits,
+        events=recorder,
+    )
+    alice = await world.user("alice")
+    file = await world.ready(alice)
+    link, _ = await service.create_share_link(alice, file.id)
+    await service.revoke_share_link(alice, file.id, link.id)
+    assert [(e.kind, e.version) for e in recorder.events] == [
+        (FileEventKind.UPDATED, file.version + 1),
+        (FileEventKind.UPDATED, file.version + 2),
+    ]
+    assert (await service.get_file(alice, file.id)).version == file.version + 2
