@@ -18,8 +18,10 @@ from api.graphql_view import DemoGraphQL
 from api.health import ReadyCheck, healthz
 from api.http_errors import routing_error
 from api.persisted_operations import load_persisted_operations
+from api.rate_limit import TokenBuckets
 from api.request_ids import RequestIdMiddleware
 from api.rest import rest_mount
+from api.share_routes import share_routes
 from api.subscriptions import SubscriptionLimits, SubscriptionPolicy
 from resolvers.limits import QueryLimits
 from resolvers.schema import build_schema
@@ -66,6 +68,13 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
         rest_mount(schema, services=deps.services, verifier=deps.verifier),
+        *share_routes(
+            deps.services.files,
+            TokenBuckets(
+                rate_per_second=settings.share_link_requests_per_second,
+                burst=settings.share_link_burst,
+            ),
+        ),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", _ready_check(deps).endpoint, methods=["GET"]),
     ]

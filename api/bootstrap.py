@@ -138,6 +138,7 @@ def build_services(
         cursors=cursors,
         search=SearchService(items=items, cursors=cursors, clock=utc_now),
         file_events=events,
+        public_url=settings.public_url.rstrip("/") if settings.public_url else None,
     )
 
 

@@ -24,4 +24,6 @@ async def build_context(request: Request, services: Services, verifier: TokenVer
         services=services,
         principal=principal,
         auth_error=auth_error,
+        # Scheme and host only: request.base_url would carry a mount's path (/rest).
+        base_url=services.public_url or f"{request.url.scheme}://{request.url.netloc}",
     )

@@ -98,6 +98,33 @@ _SCHEMAS: dict[str, Any] = {
         },
         "additionalProperties": False,
     },
+    "ShareLink": _object(
+        {
+            "id": {"type": "string"},
+            "url": {
+                "type": "string",
+                "description": "the link; only in the answer that created it, else empty",
+            },
+            "expiresAt": _TIME,
+            "downloads": {"type": "integer"},
+            "maxDownloads": {"type": ["integer", "null"]},
+            "createdAt": _TIME,
+        }
+    ),
+    "ShareLinkPage": _object({"items": {"type": "array", "items": _ref("ShareLink")}}),
+    "CreateShareLinkInput": {
+        "type": "object",
+        "properties": {
+            "expiresIn": {
+                "type": "integer",
+                "minimum": 60,
+                "maximum": 2_592_000,
+                "description": "seconds; default 604800 (7 days)",
+            },
+            "maxDownloads": {"type": ["integer", "null"], "minimum": 1},
+        },
+        "additionalProperties": False,
+    },
     "PageInfo": _object(
         {
             "hasNextPage": {"type": "boolean"},
@@ -310,6 +337,35 @@ _PATHS: dict[str, Any] = {
                     "description": "The file is still PENDING (no bytes yet)",
                     "content": {JSON: {"schema": _ref("Error")}},
                 },
+            },
+        )
+    },
+    "/rest/files/{id}/share-links": {
+        "get": _op(
+            "listShareLinks",
+            "The file's unexpired share links (owner or admin; empty for other readers)",
+            parameters=[_ID],
+            responses={"200": _ok("ShareLinkPage", "The links"), **_errors(*_READ_ERRORS)},
+        ),
+        "post": _op(
+            "createShareLink",
+            "A link anyone may follow, without signing in, to download a READY file",
+            parameters=[_ID],
+            requestBody=_body("CreateShareLinkInput"),
+            responses={
+                "201": _ok("ShareLink", "The new link; its url is shown only here"),
+                **_errors("400", "401", "403", "404", "413", "500"),
+            },
+        ),
+    },
+    "/rest/share-links/{id}": {
+        "delete": _op(
+            "revokeShareLink",
+            "Revoke a share link (owner or admin); it answers 404 from then on",
+            parameters=[_ID],
+            responses={
+                "204": {"description": "Revoked"},
+                **_errors("400", "401", "403", "404", "500"),
             },
         )
     },

@@ -58,6 +58,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
 }
 _PATCHABLE = frozenset({"name", "description", "tags", "visibility"})
 _SEARCH_TYPES = frozenset({"FILE", "USER"})
+_SHARE_LINK_FIELDS = frozenset({"expiresIn", "maxDownloads"})
 _INT = re.compile(r"-?[0-9]{1,10}")
 # ASCII digits only: header bytes arrive as latin-1, and "\xb2" ("²") passes str.isdigit()
 # but not int().
@@ -99,6 +100,8 @@ def rest_app(schema: BaseSchema, *, services: Services, verifier: TokenVerifier)
         Route("/files/{id}", _guarded(api.file), methods=["GET", "PATCH", "DELETE"]),
         Route("/files/{id}/complete", _guarded(api.complete), methods=["POST"]),
         Route("/files/{id}/download", _guarded(api.download), methods=["GET"]),
+        Route("/files/{id}/share-links", _guarded(api.share_links), methods=["GET", "POST"]),
+        Route("/share-links/{id}", _guarded(api.revoke_share_link), methods=["DELETE"]),
         Route("/search", _guarded(api.search), methods=["GET"]),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
@@ -227,6 +230,28 @@ class _RestApi:
             raise RestError(409, "CONFLICT", "The file has no bytes yet (status PENDING)")
         # The URL is a capability: it goes to the client only, never to a log line.
         return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+
+    async def share_links(self, request: Request) -> Response:
+        file_id: str = request.path_params["id"]
+        if request.method == "POST":
+            body = await _json_object(request)
+            unknown = sorted(set(body) - _SHARE_LINK_FIELDS)
+            if unknown:
+                allowed = ", ".join(sorted(_SHARE_LINK_FIELDS))
+                raise RestError(
+                    400, "BAD_USER_INPUT", f"Unknown field '{unknown[0]}'; allowed: {allowed}"
+                )
+            # Omitted expiresIn keeps the schema's default (7 days); null is refused.
+            variables: dict[str, Any] = {"fileId": file_id, **body}
+            data = await self.run(request, docs.CREATE_SHARE_LINK, "RestCreateShareLink", variables)
+            return JSONResponse(data["createShareLink"], status_code=201)
+        data = await self.run(request, docs.SHARE_LINKS, "RestShareLinks", {"id": file_id})
+        return JSONResponse({"items": _found(data["file"], "File")["shareLinks"]})
+
+    async def revoke_share_link(self, request: Request) -> Response:
+        variables = {"id": request.path_params["id"]}
+        await self.run(request, docs.REVOKE_SHARE_LINK, "RestRevokeShareLink", variables)
+        return Response(status_code=204)
 
     async def search(self, request: Request) -> Response:
         query = request.query_params.get("q")

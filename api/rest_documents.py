@@ -62,3 +62,18 @@ query RestSearch($query: String!, $types: [SearchType!], $first: Int, $after: St
 {_FILE}
 {_USER_REF}
 {_USER}"""
+_SHARE_LINK = (
+    "fragment RestShareLink on ShareLink { id url expiresAt downloads maxDownloads createdAt }"
+)
+CREATE_SHARE_LINK = f"""
+mutation RestCreateShareLink($fileId: ID!, $expiresIn: Int, $maxDownloads: Int) {{
+  createShareLink(fileId: $fileId, expiresIn: $expiresIn, maxDownloads: $maxDownloads) {{
+    ...RestShareLink
+  }}
+}}
+{_SHARE_LINK}"""
+SHARE_LINKS = f"""
+query RestShareLinks($id: ID!) {{ file(id: $id) {{ shareLinks {{ ...RestShareLink }} }} }}
+{_SHARE_LINK}"""
+REVOKE_SHARE_LINK = """
+mutation RestRevokeShareLink($id: ID!) { revokeShareLink(id: $id) }"""

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Per user: a browser uploading a folder starts many at once. Each is a small item, and
     # reclaiming expired ones reads them in one query (at most 1000 items).
     max_pending_uploads: int = Field(default=100, ge=1, le=1000)
+    # GET /s/<token> (share links) per client IP: sustained rate and burst, then 429.
+    share_link_requests_per_second: float = Field(default=1.0, gt=0, le=1000)
+    share_link_burst: int = Field(default=20, ge=1, le=10_000)
     # Signs pagination cursors (hex, >= 32 bytes). Locally a key is kept in DATA_DIR; on
     # AWS every container must share one, so it is required there.
     cursor_secret: SecretStr | None = None

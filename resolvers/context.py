@@ -17,6 +17,8 @@ class Context:
     auth_error: DomainError | None = None
     # A WebSocket's connection_init payload (Strawberry sets it); None over HTTP.
     connection_params: dict[str, object] | None = None
+    # Where clients reach this API (no trailing slash): links the API hands out start here.
+    base_url: str = ""
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 from resolvers.errors import ErrorCodes, ErrorCodesWithoutSuggestions
 from resolvers.extensions.metrics import OperationFigures
 from resolvers.files.mutations import FileChangeMutations, SharingMutations, UploadMutations
+from resolvers.files.share_links import ShareLinkMutations
 from resolvers.files.subscriptions import FileSubscriptions
 from resolvers.files.types import FileType
 from resolvers.limits import QueryLimits, limit_extensions
@@ -26,7 +27,9 @@ from resolvers.users.types import UserType
 
 
 @strawberry.type
-class Mutation(UploadMutations, FileChangeMutations, SharingMutations, ProfileMutations):
+class Mutation(
+    UploadMutations, FileChangeMutations, SharingMutations, ShareLinkMutations, ProfileMutations
+):
     pass
 
 

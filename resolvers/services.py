@@ -22,3 +22,5 @@ class Services:
     search: SearchService | None = None
     # Where subscriptions read file events; None: the schema's subscriptions have no feed.
     file_events: FileEventSource | None = None
+    # PUBLIC_URL when configured; otherwise each request's own base URL is used.
+    public_url: str | None = None

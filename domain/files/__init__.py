@@ -21,7 +21,19 @@ from domain.files.items import (
     usage_key,
 )
 from domain.files.limits import FileLimits
-from domain.files.models import UNSET, FileChanges, FileFilter, FilePage, NewFile, Unset
+from domain.files.links import (
+    LINK_EXPIRY_DEFAULT_SECONDS,
+    LINK_NOT_FOUND_MESSAGE,
+)
+from domain.files.models import (
+    UNSET,
+    FileChanges,
+    FileFilter,
+    FilePage,
+    NewFile,
+    ShareLink,
+    Unset,
+)
 from domain.files.recount import (
     RecountSummary,
     counted_usage,
@@ -45,6 +57,8 @@ from domain.models import FileRecord, FileStatus, Visibility
 
 __all__ = [
     "DESCRIPTION_MAX_CHARS",
+    "LINK_EXPIRY_DEFAULT_SECONDS",
+    "LINK_NOT_FOUND_MESSAGE",
     "NAME_MAX_CHARS",
     "NOT_FOUND_MESSAGE",
     "SAVE_ATTEMPTS",
@@ -61,6 +75,7 @@ __all__ = [
     "FileStatus",
     "NewFile",
     "RecountSummary",
+    "ShareLink",
     "Unset",
     "Visibility",
     "blob_key_for",

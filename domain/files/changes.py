@@ -19,7 +19,7 @@ from domain.files.deps import (
     index_for_search,
 )
 from domain.files.events import FileEventKind, publish
-from domain.files.models import UNSET, FileChanges, Unset
+from domain.files.models import UNSET, FileChanges, ShareLink, Unset
 from domain.files.rules import check_visibility, clean_description, clean_name, clean_tags
 from domain.models import FileRecord, Principal, Visibility
 from domain.ports import WriteOp
@@ -54,12 +54,14 @@ async def update_file(
 async def delete_file(
     deps: FileDeps, viewer: Principal, file_id: str, expected_version: int | None = None
 ) -> str:
-    """Meta, share items and the quota it held go in one atomic write; then the bytes."""
+    """Meta, share items, share links and the quota it held go in one atomic write; then
+    the bytes."""
 
     async def attempt(_: int) -> str | LostRace:
         record = await changeable_file(deps, viewer, file_id)
         check_expected_version(record, expected_version)
-        if not await won(deps.files.write(_deletion(record))):
+        links = await deps.files.share_links(record.id)
+        if not await won(deps.files.write(_deletion(record, links))):
             return LOST_RACE
         await index_for_search(deps, record.id)
         await publish(deps, FileEventKind.DELETED, record)
@@ -70,9 +72,12 @@ async def delete_file(
     return await retry_lost_races(attempt, attempts=SAVE_ATTEMPTS, give_up=gave_up)
 
 
-def _deletion(record: FileRecord) -> list[WriteOp]:
+def _deletion(record: FileRecord, links: list[ShareLink]) -> list[WriteOp]:
+    # Links change the file's version, so those read here are all it has at that version.
     ops: list[WriteOp] = [file_items.delete_file(record)]
     ops += [file_items.delete_share(record.id, user_id) for user_id in record.shared_with]
+    for link in links:
+        ops += file_items.delete_share_link(link)
     return [*ops, *file_items.release(record)]
 
 

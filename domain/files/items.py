@@ -5,6 +5,8 @@
     share       FILE#<file id>   SHARE#<user id>  SHAREDWITH#<user id>   <shared at>#<file id>
     usage       USER#<owner id>  USAGE            -                      -
     reservation USER#<owner id>  RESERVATION#<file id>  -                -
+    share link  FILE#<file id>   LINK#<link id>   -                      -
+    link token  SHARETOKEN#<sha256 of token>  TOKEN  -                   -
 
 Times in sort keys are ISO-8601 UTC with microseconds, so they sort as text. A PENDING
 file's meta (and its share items) carry ``expires_at`` in epoch seconds: the DynamoDB TTL
@@ -22,6 +24,7 @@ import uuid
 from collections.abc import Iterable
 
 from domain.clock import from_iso, to_iso
+from domain.files.models import ShareLink
 from domain.files.quota import Reservation, Usage
 from domain.models import FileRecord, FileStatus, Visibility
 from domain.ports import (
@@ -316,4 +319,82 @@ def reclaim(owner_id: str, reservation: Reservation) -> list[WriteOp]:
     return [
         Delete(reservation_key(owner_id, reservation.file_id), condition=Exists()),
         _add_usage(owner_id, {"used_bytes": -reservation.size, "pending_uploads": -1}),
+    ]
+
+
+# --- share links ----------------------------------------------------------------------
+
+LINK_PREFIX = "LINK#"
+
+
+def link_key(file_id: str, link_id: str) -> Key:
+    return Key(f"FILE#{file_id}", f"{LINK_PREFIX}{link_id}")
+
+
+def link_token_key(token_sha256: str) -> Key:
+    return Key(f"SHARETOKEN#{token_sha256}", "TOKEN")
+
+
+def put_share_link(link: ShareLink) -> list[WriteOp]:
+    """The link (listed under its file, holding the download count) and the item its
+    token's hash finds it by. Both carry ``expires_at``: the TTL removes them after it."""
+    key = link_key(link.file_id, link.id)
+    token_key = link_token_key(link.token_sha256)
+    link_item: Item = {
+        "pk": key.pk,
+        "sk": key.sk,
+        "type": "ShareLink",
+        "id": link.id,
+        "file_id": link.file_id,
+        "token_sha256": link.token_sha256,
+        "created_at": to_iso(link.created_at),
+        "expires_at": link.expires_at,
+        "downloads": link.downloads,
+        "max_downloads": link.max_downloads,
+    }
+    token_item: Item = {
+        "pk": token_key.pk,
+        "sk": token_key.sk,
+        "type": "ShareLinkToken",
+        "file_id": link.file_id,
+        "link_id": link.id,
+        "expires_at": link.expires_at,
+    }
+    return [Put(link_item, condition=Absent()), Put(token_item, condition=Absent())]
+
+
+def share_link_from_item(item: Item) -> ShareLink:
+    max_downloads = item.get("max_downloads")
+    return ShareLink(
+        id=str(item["id"]),
+        file_id=str(item["file_id"]),
+        token_sha256=str(item["token_sha256"]),
+        created_at=from_iso(item["created_at"]),
+        expires_at=int(item["expires_at"]),
+        downloads=int(item.get("downloads", 0)),
+        max_downloads=None if max_downloads is None else int(max_downloads),
+    )
+
+
+def token_target(item: Item) -> tuple[str, str]:
+    """(file id, link id) a token item points at."""
+    return str(item["file_id"]), str(item["link_id"])
+
+
+def delete_share_link(link: ShareLink, *, must_exist: bool = False) -> list[WriteOp]:
+    condition = Exists() if must_exist else None
+    return [
+        Delete(link_key(link.file_id, link.id), condition=condition),
+        Delete(link_token_key(link.token_sha256)),
+    ]
+
+
+def count_download(link: ShareLink) -> list[WriteOp]:
+    """One more download, counted by the store (bounded by the link's cap), and only while
+    the token item exists: revoking the link or deleting its file removes it in the same
+    write as the link, so a count can never recreate a removed link."""
+    bound = {} if link.max_downloads is None else {"downloads": link.max_downloads}
+    return [
+        Add(link_key(link.file_id, link.id), {"downloads": 1}, at_most=bound),
+        Check(link_token_key(link.token_sha256), Exists()),
     ]

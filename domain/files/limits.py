@@ -15,6 +15,7 @@ class FileLimits:
     download_expiry_max: int = 3600
     max_pending_uploads: int = 50  # per user; also bounds the size of the usage item
     max_shares_per_file: int = 50
+    max_share_links_per_file: int = 20  # unexpired links; each is two items
 
     def __post_init__(self) -> None:
         # Misconfiguration, not user input: fail at start-up, loudly.
@@ -26,7 +27,10 @@ class FileLimits:
             raise ValueError("upload_expiry_seconds must not exceed pending_ttl_seconds")
         if self.download_expiry_default > self.download_expiry_max:
             raise ValueError("download_expiry_default must not exceed download_expiry_max")
-        # Deleting (or completing) a file writes its meta, its reservation, its usage and
-        # every share item in one atomic write.
-        if self.max_shares_per_file > MAX_WRITE_ITEMS - 3:
-            raise ValueError(f"max_shares_per_file must be at most {MAX_WRITE_ITEMS - 3}")
+        # Deleting (or completing) a file writes its meta, its reservation, its usage,
+        # every share item and both items of every share link in one atomic write.
+        if self.max_shares_per_file + 2 * self.max_share_links_per_file > MAX_WRITE_ITEMS - 3:
+            raise ValueError(
+                "max_shares_per_file + 2 * max_share_links_per_file must be at most "
+                f"{MAX_WRITE_ITEMS - 3}"
+            )

@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final, NamedTuple
 
 from domain.models import FileRecord, FileStatus, Visibility
@@ -85,3 +86,22 @@ class FilePage(NamedTuple):
     # positions[i] names records[i]: it resumes right after it, or (read in the other
     # direction) right before it.
     positions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ShareLink:
+    """A link anyone may follow to download one READY file. Only the SHA-256 of its token
+    is kept: the token itself exists in createShareLink's answer alone."""
+
+    id: str
+    file_id: str
+    token_sha256: str  # lowercase hex
+    created_at: datetime
+    expires_at: int  # epoch seconds (also the ItemStore TTL attribute)
+    downloads: int
+    max_downloads: int | None
+
+    def works_at(self, now: datetime) -> bool:
+        """Unexpired and not used up."""
+        used_up = self.max_downloads is not None and self.downloads >= self.max_downloads
+        return now.timestamp() < self.expires_at and not used_up

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from domain.clock import Clock
 from domain.files import items as file_items
-from domain.files.models import FilePage
+from domain.files.models import FilePage, ShareLink
 from domain.files.quota import Reservation, Usage
 from domain.models import FileRecord
 from domain.paging import Collected, SourcePage, collect
@@ -56,6 +56,31 @@ class FileRepository:
             file_items.file_key(file_id).pk, prefix=file_items.SHARE_PREFIX, limit=1000
         )
         return file_items.share_times(page.items)
+
+    async def share_links(self, file_id: str) -> list[ShareLink]:
+        """Every stored link of the file, expired ones included (bounded: each new link
+        prunes the expired ones, and unexpired ones are capped)."""
+        page = await self._items.query(
+            file_items.file_key(file_id).pk, prefix=file_items.LINK_PREFIX, limit=1000
+        )
+        return [file_items.share_link_from_item(item) for item in page.items]
+
+    async def share_link_by_token(self, token_sha256: str) -> tuple[ShareLink, FileRecord] | None:
+        """The link a token's hash names and its file (two reads: the token item, then
+        the link and the file meta in one batch); None when any of them is missing."""
+        [token_item] = await self._items.get_many([file_items.link_token_key(token_sha256)])
+        if token_item is None:
+            return None
+        file_id, link_id = file_items.token_target(token_item)
+        link_item, meta = await self._items.get_many(
+            [file_items.link_key(file_id, link_id), file_items.file_key(file_id)]
+        )
+        if link_item is None or meta is None:
+            return None
+        link = file_items.share_link_from_item(link_item)
+        if link.token_sha256 != token_sha256:
+            return None
+        return link, file_items.file_from_item(meta)
 
     async def write(self, ops: Sequence[WriteOp]) -> None:
         await self._items.write(ops)

@@ -7,12 +7,21 @@ from collections.abc import Callable, Sequence
 from domain.clock import Clock
 from domain.events import FileEventPublisher
 from domain.files import changes as file_changes
+from domain.files import links as file_links
 from domain.files import reads as file_reads
 from domain.files import sharing as file_sharing
 from domain.files import uploads as file_uploads
 from domain.files.deps import FileDeps
 from domain.files.limits import FileLimits
-from domain.files.models import UNSET, FileChanges, FileFilter, FilePage, NewFile, Unset
+from domain.files.models import (
+    UNSET,
+    FileChanges,
+    FileFilter,
+    FilePage,
+    NewFile,
+    ShareLink,
+    Unset,
+)
 from domain.files.repository import FileRepository
 from domain.models import FileRecord, Principal, Visibility
 from domain.ports import BlobStore, ItemStore, UploadTarget
@@ -155,3 +164,27 @@ class FileService:
 
     async def unshare_file(self, viewer: Principal, file_id: str, username: str) -> FileRecord:
         return await file_sharing.unshare_file(self._deps, viewer, file_id, username)
+
+    # --- share links ---
+
+    async def create_share_link(
+        self,
+        viewer: Principal,
+        file_id: str,
+        *,
+        expires_in: int | None = file_links.LINK_EXPIRY_DEFAULT_SECONDS,
+        max_downloads: int | None = None,
+    ) -> tuple[ShareLink, str]:
+        return await file_links.create_share_link(
+            self._deps, viewer, file_id, expires_in=expires_in, max_downloads=max_downloads
+        )
+
+    async def revoke_share_link(self, viewer: Principal, file_id: str, link_id: str) -> None:
+        await file_links.revoke_share_link(self._deps, viewer, file_id, link_id)
+
+    async def share_links(self, viewer: Principal, record: FileRecord) -> list[ShareLink]:
+        return await file_links.share_links_of(self._deps, viewer, record)
+
+    async def follow_share_link(self, token: str) -> str | None:
+        """Anonymous: the token is the whole authority."""
+        return await file_links.follow_share_link(self._deps, token)

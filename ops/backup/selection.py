@@ -3,9 +3,12 @@
 - Search index items (``SRCH#…``) are not backed up: restore rebuilds the index from the
   metadata (domain/search/reindex.py), so an index is never restored out of step with it.
 - Items past their ``expires_at`` (PENDING uploads that were never completed, and their
-  share items) are already gone to every reader; the TTL deletes them lazily, so they are
-  skipped. Unexpired PENDING files are kept as metadata without bytes: they restore as
-  uploads in progress and expire on time (their upload URLs named the old store).
+  share items; expired share links) are already gone to every reader; the TTL deletes
+  them lazily, so they are skipped. Unexpired PENDING files are kept as metadata without
+  bytes: they restore as uploads in progress and expire on time (their upload URLs named
+  the old store).
+- Share links travel with their file: the link item and its token item (which holds only
+  the token's SHA-256, so a backup holds no working link) are restored only with the file.
 - Restore journals (``RESTORE#…``) belong to a restore in progress, not to the data.
 """
 
@@ -17,6 +20,9 @@ SEARCH_PREFIX = "SRCH#"
 JOURNAL_PREFIX = "RESTORE#"
 FILE_PREFIX = "FILE#"
 USER_PREFIX = "USER#"
+# A share link's token item (domain/files/items.py): keyed by the token's hash, it names
+# its file in an attribute. The link item itself lives in the file's partition.
+SHARE_TOKEN_PREFIX = "SHARETOKEN#"  # noqa: S105 (a key prefix; the token is hashed)
 
 
 def skip_reason(item: Item, now_epoch: int) -> str | None:
@@ -36,10 +42,14 @@ def is_ready_file(item: Item) -> bool:
 
 
 def file_id_of(item: Item) -> str | None:
-    """The file an item belongs to (its meta or one of its shares), from its partition."""
+    """The file an item belongs to: its meta, shares and share links by their partition;
+    a share link's token item by the file it names."""
     pk = item.get("pk")
     if isinstance(pk, str) and pk.startswith(FILE_PREFIX):
         return pk[len(FILE_PREFIX) :]
+    if isinstance(pk, str) and pk.startswith(SHARE_TOKEN_PREFIX):
+        file_id = item.get("file_id")
+        return file_id if isinstance(file_id, str) else None
     return None
 
 

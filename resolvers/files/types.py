@@ -13,6 +13,7 @@ from domain.ids import to_global_id
 from domain.models import FileRecord
 from resolvers.context import Context
 from resolvers.files.enums import FileStatusEnum, VisibilityEnum
+from resolvers.files.share_link_types import ShareLinkType
 from resolvers.node import Node
 from resolvers.scalars import Long
 from resolvers.users.types import UserType
@@ -42,6 +43,12 @@ async def _download_url(
     return await info.context.services.files.download_url(viewer, root.record, expires_in)
 
 
+async def _share_links(root: "FileType", info: Info[Context, Any]) -> list[ShareLinkType]:
+    viewer = info.context.require_principal()
+    links = await info.context.services.files.share_links(viewer, root.record)
+    return [ShareLinkType.from_domain(link) for link in links]
+
+
 @strawberry.type(name="File")
 class FileType(Node):
     name: str
@@ -65,6 +72,9 @@ class FileType(Node):
     download_url: str | None = strawberry.field(
         resolver=_download_url,
         description="A short-lived URL for the bytes (expiresIn seconds); null while PENDING.",
+    )
+    share_links: list[ShareLinkType] = strawberry.field(
+        resolver=_share_links, description="The owner's and admins' view; [] for others."
     )
     record: strawberry.Private[FileRecord]
 

@@ -66,8 +66,7 @@ def invocation_record(event: dict[str, Any]) -> str:
 
 @pytest.fixture
 def files(aws_path: AwsPath) -> Iterator[FileClient]:
-    token = aws_path.tokens("uma").id_token
-    with FileClient(lambda query, variables: aws_path.ask(query, token, variables)) as client:
+    with aws_path.file_client("uma") as client:
         yield client
 
 

@@ -70,8 +70,7 @@ def s3_event(*records: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def files(aws_path: AwsPath) -> Iterator[FileClient]:
-    token = aws_path.tokens("uma").id_token
-    with FileClient(lambda query, variables: aws_path.ask(query, token, variables)) as client:
+    with aws_path.file_client("uma") as client:
         yield client
 
 

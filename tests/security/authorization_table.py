@@ -61,7 +61,8 @@ LEGEND: dict[Outcome, str] = {
     "nothing changed",
     Outcome.NOT_FOUND: "exactly what an id naming nothing gets: `null` for reads, error "
     "`NOT_FOUND` with the same message for mutations; nothing changed",
-    Outcome.BAD_USER_INPUT: "error `BAD_USER_INPUT` (`Invalid cursor`), no data",
+    Outcome.BAD_USER_INPUT: "error `BAD_USER_INPUT` (`Invalid cursor`; a share link for a "
+    "PENDING file), no data; nothing changed",
     Outcome.NULL: "the field answers `null`",
     Outcome.EMPTY: "the field answers `[]`",
     Outcome.LISTED: "the file (or user) is among the edges or hits",
@@ -150,6 +151,24 @@ DOWNLOAD_URL = {
     Case.SHARED: _roles(U, A, NF, A, A),
     Case.PENDING: _roles(U, NULL, NF, NULL, NULL),
 }
+# Share links: made and revoked by whoever may change the file, of READY files only.
+LINK_CREATE = CHANGE | {Case.PENDING: _roles(U, BAD, NF, F, BAD)}
+LINK_REVOKE = {case: CHANGE[case] for case in (Case.PRIVATE, Case.PUBLIC, Case.SHARED)}
+SHARE_LINKS = {
+    Case.PRIVATE: _roles(U, A, NF, NF, A),
+    Case.PUBLIC: _roles(U, A, EMPTY, EMPTY, A),
+    Case.SHARED: _roles(U, A, NF, EMPTY, A),
+    # No link can exist yet: the owner's and the admin's list is empty too.
+    Case.PENDING: _roles(U, EMPTY, NF, EMPTY, EMPTY),
+}
+SHARE_LINK_FIELDS = (
+    "ShareLink.id",
+    "ShareLink.url",
+    "ShareLink.expiresAt",
+    "ShareLink.downloads",
+    "ShareLink.maxDownloads",
+    "ShareLink.createdAt",
+)
 # Subscription.fileEvents without a fileId: own files, files shared with the caller, admins all.
 FOLLOWED = {
     Case.PRIVATE: _roles(U, L, H, H, L),
@@ -332,6 +351,21 @@ ROWS: tuple[Row, ...] = (
     *_per_file("Mutation.deleteFile", CHANGE),
     *_per_file("Mutation.shareFile", CHANGE, note="with other's username"),
     *_per_file("Mutation.unshareFile", CHANGE, note="with sharee's username"),
+    *_per_file(
+        "Mutation.createShareLink",
+        LINK_CREATE,
+        covers=SHARE_LINK_FIELDS,
+        note="ALLOW: the link's URL serves the bytes to anyone",
+    ),
+    *[
+        Row(
+            "Mutation.revokeShareLink",
+            case,
+            outcomes,
+            note="a link the owner made; ALLOW: it stops working",
+        )
+        for case, outcomes in LINK_REVOKE.items()
+    ],
     Row(
         "Mutation.updateProfile",
         Case.OWN,
@@ -347,6 +381,12 @@ ROWS: tuple[Row, ...] = (
         "File.sharedWith", SHARED_WITH, note="owner and admins see the list; readers see []"
     ),
     *_per_file("File.downloadUrl", DOWNLOAD_URL, note="ALLOW: a URL serving the file's bytes"),
+    *_per_file(
+        "File.shareLinks",
+        SHARE_LINKS,
+        covers=SHARE_LINK_FIELDS,
+        note="after the owner made a link (READY files); owner and admins see the list",
+    ),
     # --- User fields ---
     Row("User.email", Case.PROFILE, PRIVATE_TO_OTHERS, via="Query.user"),
     Row("User.groups", Case.PROFILE, _roles(U, A, EMPTY, EMPTY, A), via="Query.user"),
@@ -468,6 +508,25 @@ REST_ROWS: tuple[RestRow, ...] = (
         note="302 to a URL serving the bytes; 409 while PENDING",
     ),
     *_rest_per_file("GET /rest/search?q=", {c: _statuses(SEARCH_HIT[c]) for c in FILE_CASES}),
+    *_rest_per_file(
+        "POST /rest/files/{id}/share-links",
+        {c: _statuses(LINK_CREATE[c], {A: "201"}) for c in FILE_CASES},
+        note="201: a link whose URL serves the bytes to anyone",
+    ),
+    *_rest_per_file(
+        "GET /rest/files/{id}/share-links",
+        {c: _statuses(SHARE_LINKS[c], {EMPTY: "200 empty"}) for c in FILE_CASES},
+        note="after the owner made a link (READY files)",
+    ),
+    *[
+        RestRow(
+            "DELETE /rest/share-links/{id}",
+            case,
+            _statuses(outcomes, {A: "204"}),
+            note="a link the owner made; 204: it stops working",
+        )
+        for case, outcomes in LINK_REVOKE.items()
+    ],
 )
 
 

@@ -26,14 +26,17 @@ from tests.security.authorization_table import (
     render_markdown,
 )
 from tests.security.authz_probes import PROBES as QUERY_PROBES
-from tests.security.authz_rest import REST_PROBES, RestWorld, open_world
+from tests.security.authz_rest import REST_PROBES as FILE_REST_PROBES
+from tests.security.authz_rest import RestWorld, open_world
+from tests.security.authz_share_links import SHARE_LINK_PROBES, SHARE_LINK_REST_PROBES
 from tests.security.authz_subscriptions import SUBSCRIPTION_PROBES
 from tests.security.authz_world import World, build_world
 from tests.support.rest import open_rest
 
 DOCS_FILE = Path(__file__).resolve().parents[2] / "docs" / "AUTHORIZATION.md"
 SCHEMA = graphql.build_schema(schema_sdl())
-PROBES = QUERY_PROBES | SUBSCRIPTION_PROBES
+PROBES = QUERY_PROBES | SUBSCRIPTION_PROBES | SHARE_LINK_PROBES
+REST_PROBES = FILE_REST_PROBES | SHARE_LINK_REST_PROBES
 
 
 @pytest.fixture(scope="module")

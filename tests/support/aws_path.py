@@ -8,6 +8,7 @@ from typing import Any
 from api.lambda_handler import LambdaHandler
 from ops.emulated_aws import CognitoTokens, EmulatedStack, sign_in
 from tests.support.apigw_events import LambdaContext, http_api_event, response_json
+from tests.support.file_client import FileClient
 from tests.support.moto_server import cognito_client
 
 PASSWORD = "correct-horse-battery-staple"
@@ -41,3 +42,8 @@ class AwsPath:
             password=PASSWORD,
             **kw,
         )
+
+    def file_client(self, username: str) -> FileClient:
+        """A FileClient signed in with a Cognito ID token, asking through the handler."""
+        token = self.tokens(username).id_token
+        return FileClient(lambda query, variables: self.ask(query, token, variables))
