@@ -38,10 +38,19 @@ class Served:
         return FileClient.over_http(self.base_url, self.token_for(username))
 
 
+# One server serves a whole module, all of it from 127.0.0.1: the per-IP limit on share
+# links (/s/) would otherwise throttle one test by what the tests before it followed.
+# tests/integration/test_share_links.py starts a server of its own to test that limit.
+SERVER_ENV = {
+    "DEMOBACKEND_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+    "DEMOBACKEND_SHARE_LINK_BURST": "10000",
+}
+
+
 @pytest.fixture(scope="module")
 def local_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     data_dir = tmp_path_factory.mktemp("local-backend")
-    with running_server(data_dir, DEMOBACKEND_MAX_UPLOAD_BYTES=str(MAX_UPLOAD_BYTES)) as server:
+    with running_server(data_dir, **SERVER_ENV) as server:
         yield Served("local", server.base_url, lambda name: dev_idp_token(server.base_url, name))
 
 
@@ -57,7 +66,7 @@ def aws_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     )
     env = {
         **stack.settings_env(endpoint, REGION),
-        "DEMOBACKEND_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+        **SERVER_ENV,
         # boto3 in the server process: credentials valid nowhere, no config files read.
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
