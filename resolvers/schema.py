@@ -14,8 +14,12 @@ from strawberry.types import ExecutionContext
 
 from resolvers.errors import ErrorCodes, ErrorCodesWithoutSuggestions
 from resolvers.extensions.metrics import OperationFigures
-from resolvers.files.mutations import FileChangeMutations, SharingMutations, UploadMutations
-from resolvers.files.share_links import ShareLinkMutations
+from resolvers.files.mutations import (
+    FileChangeMutations,
+    ShareLinkMutations,
+    SharingMutations,
+    UploadMutations,
+)
 from resolvers.files.subscriptions import FileSubscriptions
 from resolvers.files.types import FileType
 from resolvers.limits import QueryLimits, limit_extensions

@@ -1,17 +1,70 @@
 """The files feature's mutations: uploads (createUpload, completeUpload), changes
-(updateFile, deleteFile) and sharing (shareFile, unshareFile, by username; idempotent)."""
+(updateFile, deleteFile), sharing (shareFile, unshareFile, by username; idempotent) and
+share links (createShareLink, revokeShareLink; the rules: domain/files/links.py)."""
 
 from typing import Any
 
 import strawberry
 from strawberry import Info
 
+from domain.errors import NotFoundError
+from domain.files import LINK_EXPIRY_DEFAULT_SECONDS, LINK_NOT_FOUND_MESSAGE
+from domain.ids import from_global_id
 from resolvers.context import Context
 from resolvers.files.inputs import CreateUploadInput, UpdateFileInput, domain_unset, or_none
 from resolvers.files.queries import file_id_of
+from resolvers.files.share_link_types import SEPARATOR, SHARE_LINK_TYPE, ShareLinkType
 from resolvers.files.types import FileType
 from resolvers.files.upload_types import CreateUploadPayload
 from resolvers.permissions import IsAuthenticated
+
+# Where a token is followed (api/share_routes.py serves it).
+SHARE_PATH = "/s/"
+
+
+def share_link_ids(global_id: str) -> tuple[str, str]:
+    """(file id, link id); an id of another type or shape names no link: NOT_FOUND."""
+    type_name, local_id = from_global_id(global_id)
+    file_id, sep, link_id = local_id.partition(SEPARATOR)
+    if type_name != SHARE_LINK_TYPE or not sep or not file_id or not link_id:
+        raise NotFoundError(LINK_NOT_FOUND_MESSAGE)
+    return file_id, link_id
+
+
+@strawberry.type
+class ShareLinkMutations:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="A link anyone may follow, without signing in, to download a READY file "
+        "(owner or admin only); expiresIn: 60 s to 30 days.",
+    )
+    async def create_share_link(
+        self,
+        info: Info[Context, Any],
+        file_id: strawberry.ID,
+        expires_in: int | None = LINK_EXPIRY_DEFAULT_SECONDS,
+        max_downloads: int | None = strawberry.UNSET,
+    ) -> ShareLinkType:
+        viewer = info.context.require_principal()
+        link, token = await info.context.services.files.create_share_link(
+            viewer,
+            file_id_of(file_id),
+            expires_in=expires_in,
+            max_downloads=or_none(max_downloads),
+        )
+        info.context.loaders.forget_file(link.file_id)  # its version moved on
+        return ShareLinkType.from_domain(link, f"{info.context.base_url}{SHARE_PATH}{token}")
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="The link stops working at once; answers its id.",
+    )
+    async def revoke_share_link(self, info: Info[Context, Any], id: strawberry.ID) -> strawberry.ID:
+        viewer = info.context.require_principal()
+        file_id, link_id = share_link_ids(id)
+        await info.context.services.files.revoke_share_link(viewer, file_id, link_id)
+        info.context.loaders.forget_file(file_id)
+        return id
 
 
 @strawberry.type
