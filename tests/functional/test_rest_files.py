@@ -15,9 +15,10 @@ SHARE = "mutation($id: ID!, $u: String!) { shareFile(id: $id, username: $u) { ve
 UNSHARE = "mutation($id: ID!, $u: String!) { unshareFile(id: $id, username: $u) { version } }"
 
 
-@pytest.fixture
-async def rest(tmp_path: Path) -> AsyncIterator[Rest]:
-    async with open_rest(tmp_path) as rest:
+@pytest.fixture(params=["local", pytest.param("aws", marks=pytest.mark.slow)])
+async def rest(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Rest]:
+    """Every case on both compositions: local, and DynamoDB + S3 + Cognito."""
+    async with open_rest(tmp_path, request.param) as rest:
         yield rest
 
 
@@ -109,9 +110,9 @@ async def test_download_redirects_to_a_fresh_url_with_the_bytes(rest: Rest) -> N
     assert first.status_code == 302, first.text
     assert first.headers["cache-control"] == "no-store"
     location = first.headers["location"]
-    assert urlsplit(location).path.startswith("/blobs/")
+    assert urlsplit(location).path.startswith(rest.blob_path_prefix)
     # Followed without the API's credentials, as a browser following a redirect to a store.
-    bytes_ = await rest.http.get(location)
+    bytes_ = await rest.fetch(location)
     assert bytes_.status_code == 200 and bytes_.content == content
     second = await rest.http.get(f"/rest/files/{ready['id']}/download", headers=alice)
     assert second.status_code == 302 and second.headers["location"] != "", second.text
@@ -126,7 +127,7 @@ async def test_unsharing_revokes_the_download_route(rest: Rest) -> None:
     await rest.graphql(alice, SHARE, {"id": ready["id"], "u": "bob"})
     shared = await rest.http.get(download, headers=bob)
     assert shared.status_code == 302
-    assert (await rest.http.get(shared.headers["location"])).content == b"hello rest"
+    assert (await rest.fetch(shared.headers["location"])).content == b"hello rest"
     # Bob may read but not change it.
     patched = await rest.http.patch(f"/rest/files/{ready['id']}", json={"name": "m"}, headers=bob)
     assert_error(patched, 403, "FORBIDDEN")

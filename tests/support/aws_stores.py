@@ -1,0 +1,103 @@
+"""The AWS composition's stores for in-process suites: DynamoDB and S3 through the process's
+moto server over real HTTP (support/moto_server.py), a fresh table and bucket per use.
+
+``open_aws_stores()`` yields an ``AwsStores``: the ItemStore and BlobStore the composition
+root builds for BACKEND=aws, and ``send_form`` to upload bytes to a presigned POST exactly
+as a browser would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from adapters.blobs.s3 import S3BlobStore
+from adapters.items.dynamodb.store import DynamoDbItemStore
+from ops.aws_resources import create_bucket, create_table
+from tests.support.blob_backends import sigv4_s3_client
+from tests.support.moto_server import (
+    REGION,
+    cognito_client,
+    dynamodb_client,
+    shared_moto_server,
+    unique_name,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+HTTP_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass
+class AwsStores:
+    items: DynamoDbItemStore
+    blobs: S3BlobStore
+    dynamodb: DynamoDBClient
+    s3: S3Client
+    table: str
+    bucket: str
+
+    def send_form(self, upload: dict[str, Any], data: bytes, filename: str = "blob") -> None:
+        """POST the presigned form with the file part last; S3 must accept it."""
+        assert upload["method"] == "POST", upload["method"]
+        fields = dict(upload["fields"])
+        part_type = fields.get("Content-Type", "application/octet-stream")
+        response = httpx.post(
+            upload["url"],
+            data=fields,
+            files={"file": (filename, data, part_type)},
+            timeout=HTTP_TIMEOUT_SECONDS,
+        )
+        assert response.status_code in (200, 201, 204), response.text
+
+
+@cache
+def shared_clients(
+    endpoint: str,
+) -> tuple[DynamoDBClient, S3Client, CognitoIdentityProviderClient]:
+    """One DynamoDB, SigV4 S3 and Cognito client per server, for suites that provision a
+    stack per test: a botocore client holds tens of MB, too much to build for every test."""
+    return dynamodb_client(endpoint), sigv4_s3_client(endpoint), cognito_client(endpoint)
+
+
+@contextmanager
+def open_aws_stores() -> Iterator[AwsStores]:
+    dynamodb, s3, _ = shared_clients(shared_moto_server())
+    table, bucket = unique_name("items"), unique_name("files")
+    create_table(dynamodb, table)
+    create_bucket(s3, bucket, REGION)
+    try:
+        yield AwsStores(
+            DynamoDbItemStore(dynamodb, table),
+            S3BlobStore(s3, bucket, max_expiry=3600),
+            dynamodb,
+            s3,
+            table,
+            bucket,
+        )
+    finally:
+        dynamodb.delete_table(TableName=table)
+        drop_bucket(s3, bucket)
+
+
+def drop_bucket(s3: S3Client, bucket: str) -> None:
+    """Every version and delete marker, then the bucket: moto keeps bytes in memory."""
+    paginator = s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=bucket):
+        versions = page.get("Versions", []) + page.get("DeleteMarkers", [])
+        if versions:
+            s3.delete_objects(
+                Bucket=bucket,
+                Delete={
+                    "Objects": [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions]
+                },
+            )
+    s3.delete_bucket(Bucket=bucket)
