@@ -88,7 +88,9 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     if deps.dev_idp is not None:
         from api.auth_routes import auth_routes
 
-        routes.append(Mount("/auth", routes=auth_routes(deps.dev_idp)))
+        routes.append(
+            Mount("/auth", routes=auth_routes(deps.dev_idp, deps.services, deps.verifier))
+        )
 
     observability = None
     if observe:

@@ -3,7 +3,7 @@ only (in Cognito mode they do not exist, so they answer 404)."""
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import ClientDisconnect, Request
@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from adapters.identity.dev_idp import DevIdentityProvider
+from api.context import build_context
 from api.http_errors import error_response, request_id_of
 from api.json_bodies import BodyTooLargeError, read_json_object
 from domain.errors import (
@@ -21,7 +22,9 @@ from domain.errors import (
     NotFoundError,
     UnauthenticatedError,
 )
+from domain.ports import TokenVerifier
 from resolvers.errors import INTERNAL_CODE, INTERNAL_MESSAGE, log_masked_error
+from resolvers.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,8 @@ MAX_BODY_BYTES = 16 * 1024
 # ASCII digits only: header bytes arrive as latin-1, and "\xb2" ("²") passes str.isdigit()
 # but not int().
 JWKS_CACHE_CONTROL = "public, max-age=300"
+# RFC 6749 5.1: responses carrying tokens must not be cached.
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 # By class, walking the MRO, so a subclass (InvalidTokenError) maps like its parent.
 _STATUS_BY_ERROR: dict[type[DomainError], int] = {
@@ -56,28 +61,63 @@ class _TokenBody(BaseModel):
     password: str
 
 
+class _RefreshBody(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    refreshToken: str
+
+
+class _PasswordBody(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    username: str
+    oldPassword: str
+    newPassword: str
+
+
 BodyT = TypeVar("BodyT", bound=BaseModel)
 
 
-def auth_routes(idp: DevIdentityProvider) -> list[BaseRoute]:
+def auth_routes(
+    idp: DevIdentityProvider, services: Services, verifier: TokenVerifier
+) -> list[BaseRoute]:
     async def signup(request: Request) -> Response:
         body = await _parse_body(request, _SignupBody)
         user = await idp.signup(body.username, body.password, body.email)
         return JSONResponse({"username": user.username, "userId": user.user_id}, status_code=201)
 
     async def token(request: Request) -> Response:
-        body = await _parse_body(request, _TokenBody)
-        tokens = await idp.authenticate(body.username, body.password)
+        data = await read_json_object(request, MAX_BODY_BYTES)
+        if "refreshToken" in data:
+            refresh = _validated(data, _RefreshBody)
+            tokens = await idp.refresh(refresh.refreshToken)
+        else:
+            body = _validated(data, _TokenBody)
+            tokens = await idp.authenticate(body.username, body.password)
         return JSONResponse(
             {
                 "idToken": tokens.id_token,
                 "accessToken": tokens.access_token,
+                "refreshToken": tokens.refresh_token,
                 "tokenType": tokens.token_type,
                 "expiresIn": tokens.expires_in,
             },
-            # RFC 6749 5.1: responses carrying tokens must not be cached.
-            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+            headers=_NO_STORE,
         )
+
+    async def signout(request: Request) -> Response:
+        # The same gate as /graphql: a token already voided cannot sign out again.
+        context = await build_context(request, services, verifier)
+        viewer = context.require_principal()
+        if services.accounts is None:
+            raise RuntimeError("the dev identity provider is built without accounts")
+        await services.accounts.sign_out_everywhere(viewer)
+        return Response(status_code=204, headers=_NO_STORE)
+
+    async def password(request: Request) -> Response:
+        body = await _parse_body(request, _PasswordBody)
+        await idp.change_password(body.username, body.oldPassword, body.newPassword)
+        return Response(status_code=204, headers=_NO_STORE)
 
     async def jwks(request: Request) -> Response:
         await idp.ensure_key()
@@ -86,6 +126,8 @@ def auth_routes(idp: DevIdentityProvider) -> list[BaseRoute]:
     return [
         Route("/signup", _guarded(signup), methods=["POST"]),
         Route("/token", _guarded(token), methods=["POST"]),
+        Route("/signout", _guarded(signout), methods=["POST"]),
+        Route("/password", _guarded(password), methods=["POST"]),
         Route("/.well-known/jwks.json", _guarded(jwks), methods=["GET"]),
     ]
 
@@ -131,7 +173,10 @@ def _internal_error(request: Request, exc: Exception) -> Response:
 
 
 async def _parse_body(request: Request, model: type[BodyT]) -> BodyT:
-    data = await read_json_object(request, MAX_BODY_BYTES)
+    return _validated(await read_json_object(request, MAX_BODY_BYTES), model)
+
+
+def _validated(data: dict[str, Any], model: type[BodyT]) -> BodyT:
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -75,3 +75,7 @@ def sqs_client(settings: Settings) -> SQSClient:
     """For ops commands (replaying the upload events' dead-letter queue), not the API."""
     client: SQSClient = _client("sqs", settings)
     return client
+
+
+def cognito_client(settings: Settings) -> Any:
+    return _client("cognito-idp", settings)

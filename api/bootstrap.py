@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from api.setting_errors import SettingsError
+from domain.accounts import AccountService
 from domain.clock import utc_now
 from domain.cursor_signer import CursorSigner
 from domain.errors import StoreUnavailableError
 from domain.files import FileLimits, FileService, new_file_id
-from domain.ports import BlobStore, ItemStore, TokenVerifier
+from domain.ports import BlobStore, IdentityAccounts, ItemStore, TokenVerifier
 from domain.search.service import SearchService
 from domain.users import UserProfiles, UserRepository
 from resolvers.services import Services
@@ -92,7 +93,8 @@ def build_deps(settings: Settings) -> Deps:
     blobs = CountingBlobStore(blobs)
     dev_idp = _build_dev_idp(settings, items)
     verifier = _build_verifier(settings, dev_idp, breakers.get("jwks"))
-    services = build_services(settings, items, blobs, _cursor_key(settings))
+    identity: IdentityAccounts = dev_idp if dev_idp is not None else _cognito_accounts(settings)
+    services = build_services(settings, items, blobs, _cursor_key(settings), identity)
     return Deps(settings, items, blobs, verifier, services, dev_idp, local_blobs, closers, breakers)
 
 
@@ -108,9 +110,14 @@ def _breaker(settings: Settings, name: str, label: str) -> CircuitBreaker:
 
 
 def build_services(
-    settings: Settings, items: ItemStore, blobs: BlobStore, cursor_key: bytes
+    settings: Settings,
+    items: ItemStore,
+    blobs: BlobStore,
+    cursor_key: bytes,
+    identity: IdentityAccounts | None = None,
 ) -> Services:
-    """The domain services over the given stores (tests pass wrapped ones)."""
+    """The domain services over the given stores (tests pass wrapped ones); without an
+    identity provider the account mutations are unavailable."""
     from adapters.events.memory import MemoryFileEventBus
 
     # In-process: the local server's subscriptions. On Lambda nobody subscribes in the
@@ -118,9 +125,10 @@ def build_services(
     events = MemoryFileEventBus(backlog=settings.subscription_backlog)
     users = UserRepository(items)
     cursors = CursorSigner(cursor_key)
+    profiles = UserProfiles(users, clock=utc_now)
     return Services(
         users=users,
-        profiles=UserProfiles(users, clock=utc_now),
+        profiles=profiles,
         files=FileService(
             items=items,
             blobs=blobs,
@@ -139,6 +147,7 @@ def build_services(
         search=SearchService(items=items, cursors=cursors, clock=utc_now),
         file_events=events,
         public_url=settings.public_url.rstrip("/") if settings.public_url else None,
+        accounts=None if identity is None else AccountService(profiles, identity),
     )
 
 
@@ -232,7 +241,16 @@ def _build_dev_idp(settings: Settings, items: ItemStore) -> DevIdentityProvider 
         issuer=settings.dev_issuer,
         client_id=settings.dev_client_id,
         token_ttl_seconds=settings.token_ttl_seconds,
+        refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
     )
+
+
+def _cognito_accounts(settings: Settings) -> IdentityAccounts:
+    from adapters.identity.cognito_accounts import CognitoAccounts
+    from api.aws_clients import cognito_client
+
+    assert settings.cognito_user_pool_id is not None  # Settings requires it in cognito mode
+    return CognitoAccounts(cognito_client(settings), settings.cognito_user_pool_id)
 
 
 def cognito_issuer(settings: Settings) -> str:

@@ -14,12 +14,13 @@ async def build_context(request: Request, services: Services, verifier: TokenVer
     principal, auth_error = await principal_from_authorization(
         request.headers.get("authorization"), verifier
     )
+    profile = None
     if principal is not None:
         try:
-            await services.profiles.ensure_profile(principal)
+            profile = await services.profiles.ensure_profile(principal)
         except DomainError as error:
             principal, auth_error = None, error
-    return Context(
+    context = Context(
         request_id=request_id_of(request),
         services=services,
         principal=principal,
@@ -27,3 +28,7 @@ async def build_context(request: Request, services: Services, verifier: TokenVer
         # Scheme and host only: request.base_url would carry a mount's path (/rest).
         base_url=services.public_url or f"{request.url.scheme}://{request.url.netloc}",
     )
+    if profile is not None:
+        # The read that checked the sign-out mark also serves `me` and `owner` edges.
+        context.loaders.user_by_id.prime(profile.id, profile)
+    return context

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     dev_issuer: str = "http://127.0.0.1/auth"
     dev_client_id: str = "demobackend-local"
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    # Dev IdP refresh tokens: a sign-in's family of rotating tokens lives this long.
+    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300, le=3650 * 86_400)
 
     # Files
     max_upload_bytes: int = Field(default=100 * MIB, ge=1, le=5 * 1024 * MIB)

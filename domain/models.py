@@ -19,6 +19,9 @@ class Principal:
     # The token's `exp` (epoch seconds): a WebSocket authenticated by it closes then.
     # Not part of who the caller is, so equal principals stay equal across tokens.
     expires_at: float | None = field(default=None, compare=False)
+    # Epoch seconds the session behind the token began: Cognito's ``auth_time`` (kept
+    # across refreshes), else ``iat``. Sign-out-everywhere voids sessions begun before it.
+    auth_time: int | None = field(default=None, compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -41,6 +44,8 @@ class User:
     updated_at: datetime
     version: int = 1
     extra: dict[str, str] = field(default_factory=dict)
+    # Epoch seconds of the last sign-out-everywhere: sessions begun then or before are void.
+    signed_out_at: int | None = None
 
 
 class FileStatus(enum.Enum):

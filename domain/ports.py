@@ -231,3 +231,16 @@ class BlobStore(Protocol):
     async def ping(self) -> None:
         """Cheap reachability check for readiness; raises StoreUnavailableError."""
         ...
+
+
+class IdentityAccounts(Protocol):
+    """The identity provider's side of account changes (the dev IdP, or Cognito's admin
+    API). Both are idempotent: repeating one after a crash is safe."""
+
+    async def sign_out_everywhere(self, username: str) -> None:
+        """Revoke every refresh token of the user (Cognito: AdminUserGlobalSignOut)."""
+        ...
+
+    async def delete_identity(self, username: str) -> None:
+        """Remove the user from the identity provider; a missing user is not an error."""
+        ...

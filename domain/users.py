@@ -4,13 +4,18 @@ A profile is created from the token's claims on the user's first authenticated r
 the identity provider stays the source of truth for username, email and groups.
 """
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 
 from domain.access import may_update_profile
 from domain.clock import Clock, from_iso, to_iso
-from domain.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from domain.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    InvalidTokenError,
+    NotFoundError,
+)
 from domain.models import Principal, User
 from domain.ports import Absent, Item, ItemStore, Key, Put, VersionIs
 from domain.retries import LOST_RACE, LostRace, retry_lost_races
@@ -23,6 +28,12 @@ _SAVE_ATTEMPTS = 3
 
 def profile_key(user_id: str) -> Key:
     return Key(f"USER#{user_id}", "PROFILE")
+
+
+def tombstone_key(user_id: str) -> Key:
+    """Present from the moment an account's deletion starts, and kept after it ends: the
+    account's tokens stay refused however long they would otherwise live."""
+    return Key(f"USER#{user_id}", "TOMBSTONE")
 
 
 def username_key(username: str) -> Key:
@@ -44,6 +55,7 @@ def _to_item(user: User) -> Item:
         "created_at": to_iso(user.created_at),
         "updated_at": to_iso(user.updated_at),
         "version": user.version,
+        "signed_out_at": user.signed_out_at,
     }
 
 
@@ -57,6 +69,7 @@ def user_from_item(item: Item) -> User:
         created_at=from_iso(item["created_at"]),
         updated_at=from_iso(item["updated_at"]),
         version=item["version"],
+        signed_out_at=item.get("signed_out_at"),
     )
 
 
@@ -72,6 +85,14 @@ class UserRepository:
     async def get(self, user_id: str) -> User | None:
         [user] = await self.get_many([user_id])
         return user
+
+    async def get_for_session(self, user_id: str) -> tuple[User | None, bool]:
+        """The profile and whether the account is deleted (or being deleted): one batched
+        read, the one every authenticated request makes."""
+        profile, tombstone = await self._store.get_many(
+            [profile_key(user_id), tombstone_key(user_id)]
+        )
+        return (None if profile is None else user_from_item(profile)), tombstone is not None
 
     async def id_for_username(self, username: str) -> str | None:
         [item] = await self._store.get_many([username_key(username)])
@@ -102,32 +123,42 @@ class UserRepository:
 
 
 class UserProfiles:
-    """Use cases on profiles. Built once per process: it remembers which token identities
-    already have an up-to-date profile so most requests cost no store call for this."""
+    """Use cases on profiles. Every authenticated request reads the caller's profile once
+    (``ensure_profile``): it carries the sign-out mark, so revocation takes effect on the
+    next request in every process, and the request's user loader is primed with it."""
 
-    def __init__(self, repository: UserRepository, clock: Clock, remember: int = 10_000) -> None:
+    def __init__(self, repository: UserRepository, clock: Clock) -> None:
         self._users = repository
         self._clock = clock
-        self._remember = remember
-        self._synced: OrderedDict[tuple[str, str, str | None, tuple[str, ...]], None] = (
-            OrderedDict()
-        )
 
-    async def ensure_profile(self, principal: Principal) -> None:
-        fingerprint = (principal.user_id, principal.username, principal.email, principal.groups)
-        if fingerprint in self._synced:
-            self._synced.move_to_end(fingerprint)
-            return
-        existing = await self._users.get(principal.user_id)
+    async def ensure_profile(self, principal: Principal) -> User:
+        """The caller's profile, created or synced from the token's claims. InvalidTokenError
+        when the account is deleted or the token's session began before a sign-out."""
+        existing, deleted = await self._users.get_for_session(principal.user_id)
+        if deleted:
+            raise InvalidTokenError
         if existing is None:
-            await self._create_from_token(principal)
-        else:
-            await self._sync_claims(existing, principal)
-        self._synced[fingerprint] = None
-        if len(self._synced) > self._remember:
-            self._synced.popitem(last=False)
+            return await self._create_from_token(principal)
+        if is_signed_out(existing, principal):
+            raise InvalidTokenError
+        return await self._sync_claims(existing, principal)
 
-    async def _create_from_token(self, principal: Principal) -> None:
+    async def sign_out_everywhere(self, principal: Principal) -> User:
+        """Void every session of the caller begun until now (this one included)."""
+        for _ in range(_SAVE_ATTEMPTS):
+            user = await self._users.get(principal.user_id)
+            if user is None:
+                raise NotFoundError("User not found")
+            now = int(self._clock().timestamp())
+            try:
+                return await self._users.replace(
+                    replace(user, signed_out_at=now, updated_at=self._clock())
+                )
+            except ConflictError:
+                continue
+        raise ConflictError("The profile is being changed by another request; try again")
+
+    async def _create_from_token(self, principal: Principal) -> User:
         now = self._clock()
         user = User(
             id=principal.user_id,
@@ -142,20 +173,23 @@ class UserProfiles:
             await self._users.create(user)
         except ConflictError:
             # Two first requests raced: fine if the other one created this very profile.
-            if await self._users.get(principal.user_id) is None:
+            raced = await self._users.get(principal.user_id)
+            if raced is None:
                 raise ConflictError("This username already belongs to another account") from None
+            return raced
+        return user
 
-    async def _sync_claims(self, user: User, principal: Principal) -> None:
+    async def _sync_claims(self, user: User, principal: Principal) -> User:
         # Access tokens carry no email: keep the stored one rather than erase it.
         email = principal.email if principal.from_id_token else user.email
         if (user.email, user.groups) == (email, principal.groups):
-            return
+            return user
         try:
-            await self._users.replace(
+            return await self._users.replace(
                 replace(user, email=email, groups=principal.groups, updated_at=self._clock())
             )
         except ConflictError:
-            pass  # a concurrent request synced it; the next request re-checks
+            return user  # a concurrent request synced it; the next request re-checks
 
     async def update_profile(
         self, viewer: Principal, user_id: str, display_name: str | None
@@ -183,6 +217,14 @@ class UserProfiles:
                 "The profile is being changed by another request; try again"
             ),
         )
+
+
+def is_signed_out(user: User, principal: Principal) -> bool:
+    """Whether the token's session began at or before the user's last sign-out. Whole
+    seconds on both sides: a sign-in in the very second of a sign-out is void too."""
+    if user.signed_out_at is None:
+        return False
+    return principal.auth_time is None or principal.auth_time <= user.signed_out_at
 
 
 def clean_display_name(display_name: str | None) -> str | None:

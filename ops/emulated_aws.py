@@ -57,6 +57,7 @@ def provision(
 class CognitoTokens:
     id_token: str
     access_token: str
+    refresh_token: str = ""
 
 
 def sign_in(
@@ -91,4 +92,8 @@ def sign_in(
         AuthFlow="ADMIN_USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": username, "PASSWORD": password},
     )["AuthenticationResult"]
-    return CognitoTokens(id_token=result["IdToken"], access_token=result["AccessToken"])
+    return CognitoTokens(
+        id_token=result["IdToken"],
+        access_token=result["AccessToken"],
+        refresh_token=result.get("RefreshToken", ""),
+    )

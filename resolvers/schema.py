@@ -12,6 +12,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from resolvers.accounts.mutations import AccountMutations
 from resolvers.errors import ErrorCodes, ErrorCodesWithoutSuggestions
 from resolvers.extensions.metrics import OperationFigures
 from resolvers.files.mutations import (
@@ -32,7 +33,12 @@ from resolvers.users.types import UserType
 
 @strawberry.type
 class Mutation(
-    UploadMutations, FileChangeMutations, SharingMutations, ShareLinkMutations, ProfileMutations
+    UploadMutations,
+    FileChangeMutations,
+    SharingMutations,
+    ShareLinkMutations,
+    ProfileMutations,
+    AccountMutations,
 ):
     pass
 

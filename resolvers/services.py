@@ -3,6 +3,7 @@ root (api/bootstrap.py) and handed to each request's Context."""
 
 from dataclasses import dataclass
 
+from domain.accounts import AccountService
 from domain.cursor_signer import CursorSigner
 from domain.events import FileEventSource
 from domain.files import FileService
@@ -24,3 +25,5 @@ class Services:
     file_events: FileEventSource | None = None
     # PUBLIC_URL when configured; otherwise each request's own base URL is used.
     public_url: str | None = None
+    # Optional, like search; the account mutations need it.
+    accounts: AccountService | None = None

@@ -9,13 +9,24 @@ Rules (chosen to be a safe subset of what a Cognito pool accepts):
 - group name: 1-128 characters, same alphabet as usernames.
 
 Credentials live in the ItemStore as one item per user, ``IDP#<username lowercased>`` /
-``CREDENTIALS``. The signing key is an RSA private key in a PEM file (mode 0600) under the
-data directory, created on first use so tokens stay valid across restarts.
+``CREDENTIALS``.
+
+Refresh tokens are opaque (256 random bits), stored only as their SHA-256
+(``IDPRT#<hash>`` / ``REFRESH``), and belong to a family started by one sign-in
+(``IDPRF#<family id>`` / ``FAMILY``) that expires as a whole. Each use rotates: the token
+is marked used and a new one issued. Presenting a used token again means it leaked, so the
+whole family is revoked (OAuth 2.1 / RFC 6819 reuse detection). Sign-out and password
+change bump ``refresh_epoch`` on the credentials, voiding every family begun before.
+
+The signing key is an RSA private key in a PEM file (mode 0600) under the data directory,
+created on first use so tokens stay valid across restarts.
 """
 
 import asyncio
+import hashlib
 import logging
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -42,13 +53,16 @@ from domain.errors import (
     NotFoundError,
     UnauthenticatedError,
 )
-from domain.ports import Absent, Item, ItemStore, Key, Put, VersionIs
+from domain.ports import Absent, Check, Delete, Item, ItemStore, Key, Put, VersionIs
 
 logger = logging.getLogger(__name__)
 
 # What Cognito puts in access tokens issued by a username/password sign-in.
 ACCESS_TOKEN_SCOPE = "aws.cognito.signin.user.admin"  # noqa: S105 - a scope, not a secret
 BAD_CREDENTIALS = "Incorrect username or password"
+BAD_REFRESH_TOKEN = "Refresh token is not valid"  # noqa: S105 - a message, not a secret
+REFRESH_TOKEN_BYTES = 32
+REFRESH_TOKEN_MAX_CHARS = 128
 
 USERNAME_MIN, USERNAME_MAX = 3, 64
 PASSWORD_MIN, PASSWORD_MAX = 8, 256
@@ -70,6 +84,7 @@ class TokenSet:
     access_token: str
     expires_in: int
     token_type: str = "Bearer"  # noqa: S105 - a token type name, not a secret
+    refresh_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +102,13 @@ class DevIdentityProvider:
         client_id: str,
         *,
         token_ttl_seconds: int = 3600,
+        refresh_ttl_seconds: int = 30 * 86_400,
         clock: Callable[[], float] = time.time,
         hasher: ScryptHasher | None = None,
     ) -> None:
-        if token_ttl_seconds <= 0:
-            raise ValueError("token_ttl_seconds must be positive")
+        if token_ttl_seconds <= 0 or refresh_ttl_seconds <= 0:
+            raise ValueError("token lifetimes must be positive")
+        self._refresh_ttl = refresh_ttl_seconds
         self._store = store
         self._key_path = Path(key_path)
         self._issuer = issuer
@@ -165,18 +182,162 @@ class DevIdentityProvider:
     async def authenticate(self, username: str, password: str) -> TokenSet:
         """Tokens for a correct username and password; otherwise UnauthenticatedError,
         identical (message and work done) whether the user exists or not."""
-        item: Item | None = None
-        if _valid_username(username):
-            item = await self._get(username)
+        try:
+            item = await self._verified(username, password)
+        except UnauthenticatedError:
+            logger.info("dev IdP: failed sign-in")
+            raise
+        tokens = await self._issue(item)
+        refresh_token = await self._start_family(item, int(self._clock()))
+        return _with_refresh(tokens, refresh_token)
+
+    async def _verified(self, username: str, password: str) -> Item:
+        item = await self._get(username) if _valid_username(username) else None
         stored = item.get("password_hash") if item is not None else None
         candidate = password if isinstance(password, str) else ""
         ok = await asyncio.to_thread(
             self._hasher.verify, candidate, stored if isinstance(stored, str) else None
         )
-        if not ok or item is None or not isinstance(password, str):
-            logger.info("dev IdP: failed sign-in")
+        if not ok or item is None:
             raise UnauthenticatedError(BAD_CREDENTIALS)
-        return await self._issue(item)
+        return item
+
+    # --- refresh tokens ----------------------------------------------------------------
+
+    async def refresh(self, refresh_token: str) -> TokenSet:
+        """Fresh ID and access tokens plus the next refresh token of the family. Every
+        failure (unknown, forged, expired, revoked, reused) is UnauthenticatedError with one
+        message; a reused token also revokes its family."""
+        if not isinstance(refresh_token, str) or not 0 < len(refresh_token) <= (
+            REFRESH_TOKEN_MAX_CHARS
+        ):
+            raise UnauthenticatedError(BAD_REFRESH_TOKEN)
+        token_key = _refresh_key(refresh_token)
+        (token,) = await self._store.get_many([token_key])
+        if token is None:
+            raise UnauthenticatedError(BAD_REFRESH_TOKEN)
+        family_key = _family_key(token["family"])
+        family, credentials = await self._store.get_many(
+            [family_key, _credentials_key(token["username"])]
+        )
+        now = int(self._clock())
+        if not _family_usable(family, credentials, now):
+            raise UnauthenticatedError(BAD_REFRESH_TOKEN)
+        assert family is not None and credentials is not None
+        if token.get("used"):
+            await self._revoke_family(family_key)
+            logger.warning("dev IdP: a used refresh token was presented; family revoked")
+            raise UnauthenticatedError(BAD_REFRESH_TOKEN)
+        next_token, next_item = self._refresh_item(family, now)
+        try:
+            await self._store.write(
+                [
+                    Put(
+                        {**token, "used": True, "version": token["version"] + 1},
+                        condition=VersionIs(token["version"]),
+                    ),
+                    Put(next_item, condition=Absent()),
+                    Check(family_key, VersionIs(family["version"])),
+                ]
+            )
+        except ConflictError:
+            # Another request used this token (or revoked the family) first: a token used
+            # twice is a token used twice, whoever was first.
+            await self._revoke_family(family_key)
+            raise UnauthenticatedError(BAD_REFRESH_TOKEN) from None
+        tokens = await self._issue(credentials, auth_time=int(family["auth_time"]))
+        return _with_refresh(tokens, next_token)
+
+    async def _start_family(self, credentials: Item, auth_time: int) -> str:
+        key = _family_key(secrets.token_hex(16))
+        family = {
+            "pk": key.pk,
+            "sk": key.sk,
+            "family": key.pk.removeprefix("IDPRF#"),
+            "username": credentials["username"],
+            "user_id": credentials["user_id"],
+            "epoch": credentials.get("refresh_epoch", 0),
+            "auth_time": auth_time,
+            "revoked": False,
+            "expires_at": auth_time + self._refresh_ttl,
+            "version": 1,
+        }
+        token, item = self._refresh_item(family, auth_time)
+        await self._store.write([Put(family, condition=Absent()), Put(item, condition=Absent())])
+        return token
+
+    def _refresh_item(self, family: Item, now: int) -> tuple[str, Item]:
+        token = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
+        key = _refresh_key(token)
+        item = {
+            "pk": key.pk,
+            "sk": key.sk,
+            "family": family["family"],
+            "username": family["username"],
+            "used": False,
+            "created_at": now,
+            # The ItemStore's TTL attribute: the family dies then, and so do its tokens.
+            "expires_at": family["expires_at"],
+            "version": 1,
+        }
+        return token, item
+
+    async def _revoke_family(self, key: Key) -> None:
+        for _ in range(_WRITE_ATTEMPTS):
+            (family,) = await self._store.get_many([key])
+            if family is None or family.get("revoked"):
+                return
+            try:
+                revoked = {**family, "revoked": True, "version": family["version"] + 1}
+                await self._store.write([Put(revoked, condition=VersionIs(family["version"]))])
+                return
+            except ConflictError:
+                continue
+        raise ConflictError("The sign-in kept changing; try again")
+
+    async def sign_out_everywhere(self, username: str) -> None:
+        """Void every refresh token of the user (every family begun until now)."""
+        await self._update_credentials(username, lambda item: {})
+
+    async def change_password(self, username: str, old_password: str, new_password: str) -> None:
+        """Replace the password after checking the old one (UnauthenticatedError, as a failed
+        sign-in) and the new one's rules (InvalidInputError); revokes every refresh token."""
+        item = await self._verified(username, old_password)
+        _check_password(new_password)
+        new_hash = await asyncio.to_thread(self._hasher.hash, new_password)
+        await self._update_credentials(
+            item["username"], lambda current: {"password_hash": new_hash}, expect=item
+        )
+        logger.info("dev IdP: user %s changed their password", item["username"])
+
+    async def delete_identity(self, username: str) -> None:
+        """Remove the user's credentials: no sign-in, no refresh. Idempotent."""
+        await self._store.write([Delete(_credentials_key(username))])
+
+    async def _update_credentials(
+        self,
+        username: str,
+        change: Callable[[Item], dict[str, Any]],
+        expect: Item | None = None,
+    ) -> None:
+        for _ in range(_WRITE_ATTEMPTS):
+            item = expect or await self._get(username)
+            expect = None
+            if item is None:
+                return
+            version = item.get("version", 1)
+            updated = {
+                **item,
+                **change(item),
+                "refresh_epoch": item.get("refresh_epoch", 0) + 1,
+                "version": version + 1,
+            }
+            try:
+                await self._store.write([Put(updated, condition=VersionIs(version))])
+                return
+            except ConflictError:
+                continue
+        raise ConflictError("The user kept changing; try again")
 
     async def issue_tokens_for(
         self, username: str, groups: Sequence[str] = (), create_if_missing: bool = True
@@ -227,7 +388,7 @@ class DevIdentityProvider:
 
     # --- tokens ------------------------------------------------------------------------
 
-    async def _issue(self, item: Item) -> TokenSet:
+    async def _issue(self, item: Item, auth_time: int | None = None) -> TokenSet:
         await self.ensure_key()
         now = int(self._clock())
         username, sub = item["username"], item["user_id"]
@@ -235,7 +396,8 @@ class DevIdentityProvider:
         common: dict[str, Any] = {
             "iss": self._issuer,
             "sub": sub,
-            "auth_time": now,
+            # As in Cognito: the sign-in's time, kept by refreshed tokens.
+            "auth_time": now if auth_time is None else auth_time,
             "iat": now,
             "exp": now + self._ttl,
         }
@@ -328,6 +490,37 @@ def _stored_groups(item: Item) -> list[str]:
     if isinstance(groups, list) and all(isinstance(group, str) for group in groups):
         return list(groups)
     return []
+
+
+def _with_refresh(tokens: TokenSet, refresh_token: str) -> TokenSet:
+    return TokenSet(
+        id_token=tokens.id_token,
+        access_token=tokens.access_token,
+        expires_in=tokens.expires_in,
+        refresh_token=refresh_token,
+    )
+
+
+def _refresh_key(token: str) -> Key:
+    # A plain hash is enough: the token holds 256 random bits, nothing to brute-force.
+    return Key(f"IDPRT#{hashlib.sha256(token.encode()).hexdigest()}", "REFRESH")
+
+
+def _family_key(family: str) -> Key:
+    return Key(f"IDPRF#{family}", "FAMILY")
+
+
+def _family_usable(family: Item | None, credentials: Item | None, now: int) -> bool:
+    return (
+        family is not None
+        and credentials is not None
+        and not family.get("revoked")
+        and now < family["expires_at"]
+        # A deleted user whose name was taken again is another user.
+        and family["user_id"] == credentials["user_id"]
+        # Sign-out and password change bump the epoch: older families are void.
+        and family["epoch"] == credentials.get("refresh_epoch", 0)
+    )
 
 
 def _credentials_key(username: str) -> Key:

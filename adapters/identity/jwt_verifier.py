@@ -187,6 +187,7 @@ class JwtVerifier:
             groups=_groups(claims.get("cognito:groups")),
             token_use=token_use,
             expires_at=expires_at,
+            auth_time=_session_start(claims),
         )
 
     def _audience_ok(self, aud: object) -> bool:
@@ -243,6 +244,15 @@ def _numeric_date(claims: Mapping[str, Any], name: str, *, required: bool) -> fl
     if not math.isfinite(value):
         raise InvalidTokenError
     return float(value)
+
+
+def _session_start(claims: Mapping[str, Any]) -> int | None:
+    # auth_time survives refreshes, so a refreshed token still belongs to its sign-in.
+    for name in ("auth_time", "iat"):
+        value = claims.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return int(value)
+    return None
 
 
 def _groups(value: object) -> tuple[str, ...]:

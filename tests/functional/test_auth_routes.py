@@ -9,12 +9,15 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from adapters.blobs.memory import InMemoryBlobStore
 from adapters.identity.dev_idp import DevIdentityProvider
 from adapters.identity.jwks_sources import StaticJwksSource
 from adapters.identity.jwt_verifier import JwtVerifier
 from adapters.identity.passwords import ScryptHasher
 from adapters.items.memory import InMemoryItemStore
 from api.auth_routes import auth_routes
+from api.bootstrap import build_services
+from api.settings import load_settings
 from domain.ports import Item, Key, WriteOp
 from tests.support.jwt_factory import unverified_header
 
@@ -33,8 +36,16 @@ def build_idp(tmp_path: Path, store: Any = None) -> DevIdentityProvider:
     )
 
 
-def client_for(idp: DevIdentityProvider) -> httpx.AsyncClient:
-    app = Starlette(routes=[Mount("/auth", routes=auth_routes(idp))])
+def client_for(idp: DevIdentityProvider, profiles: Any = None) -> httpx.AsyncClient:
+    """``profiles``: the ItemStore holding profiles (by default a fresh one)."""
+    items = profiles if profiles is not None else InMemoryItemStore()
+    services = build_services(
+        load_settings(), items, InMemoryBlobStore(max_expiry=3600), b"k" * 32, identity=idp
+    )
+    verifier = JwtVerifier(
+        issuer=ISSUER, client_ids=frozenset({CLIENT_ID}), jwks_source=StaticJwksSource(idp.jwks())
+    )
+    app = Starlette(routes=[Mount("/auth", routes=auth_routes(idp, services, verifier))])
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 

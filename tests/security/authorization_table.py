@@ -372,6 +372,12 @@ ROWS: tuple[Row, ...] = (
         SIGNED_IN,
         note="changes the caller's own display name only",
     ),
+    Row(
+        "Mutation.signOutEverywhere",
+        Case.OWN,
+        SIGNED_IN,
+        note="voids the caller's own tokens only; nothing takes another user's id",
+    ),
     # --- File fields (reached through Query.file) ---
     *_per_file(
         "File (plain fields)", READ, covers=PLAIN_FILE_FIELDS, note="equal to what the owner sees"

@@ -513,6 +513,31 @@ def _profile_updated(principal: Principal, answer: Any) -> bool:
     return bool(answer == {"id": user_gid(principal), "displayName": "Renamed"})
 
 
+SIGN_OUT = "mutation { signOutEverywhere }"
+
+
+def _sign_out_probe() -> Run:
+    async def run(world: World, role: Role, case: Case) -> Observed:
+        before = world.store_snapshot()
+        result = await world.run(SIGN_OUT, role)
+        refused = refusal(result)
+        if refused is not None:
+            assert world.client.store.items == before, "a refused mutation wrote"
+            assert world.client.identity.signed_out == []
+            return refused
+        principal = PRINCIPALS[role]
+        assert principal is not None
+        profile = await world.client.services.users.get(principal.user_id)
+        marked = profile is not None and profile.signed_out_at is not None
+        # Only the caller's own profile changed.
+        changed = {key for key, item in world.client.store.items.items() if before.get(key) != item}
+        own = changed == {("USER#" + principal.user_id, "PROFILE")}
+        done = world.client.identity.signed_out == [principal.username] and marked and own
+        return Outcome.ALLOW if result.data == {"signOutEverywhere": True} and done else "no"
+
+    return run
+
+
 NEW_UPLOAD = {"input": {"name": "new.txt", "contentType": "text/plain", "size": 3}}
 
 PROBES: dict[tuple[str, str], Probe] = {
@@ -580,6 +605,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("Mutation.updateProfile", ""): Probe(
         (UPDATE_PROFILE,), _unchanged_probe(UPDATE_PROFILE, {}, _profile_updated)
     ),
+    ("Mutation.signOutEverywhere", ""): Probe((SIGN_OUT,), _sign_out_probe()),
     ("File (plain fields)", ""): Probe((FILE_PLAIN,), _file_plain),
     ("File.owner", ""): Probe((FILE_OWNER,), _file_owner),
     ("File.sharedWith", ""): Probe((FILE_SHARED_WITH,), _file_shared_with),

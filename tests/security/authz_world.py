@@ -97,6 +97,8 @@ class World:
         self.client.blobs.confirmed.clear()
         self.client.blobs.confirmed.update(confirmed)
         self.client.clock.now = now
+        self.client.identity.signed_out.clear()
+        self.client.identity.deleted.clear()
         return self
 
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from adapters.blobs.memory import InMemoryBlobStore
 from adapters.events.memory import MemoryFileEventBus
+from adapters.identity.memory_accounts import InMemoryIdentityAccounts
 from adapters.items.memory import InMemoryItemStore
+from domain.accounts import AccountService
 from domain.cursor_signer import CursorSigner
 from domain.files import FileLimits, FileService, new_file_id
 from domain.ids import to_global_id
@@ -59,9 +61,11 @@ class SchemaClient:
         users = UserRepository(self.items)
         cursors = CursorSigner(b"functional-tests-cursor-key-0123456789")
         self.events = MemoryFileEventBus()
+        profiles = UserProfiles(users, clock=self.clock)
+        self.identity = InMemoryIdentityAccounts()
         self.services = Services(
             users=users,
-            profiles=UserProfiles(users, clock=self.clock),
+            profiles=profiles,
             files=FileService(
                 items=self.items,
                 blobs=self.blobs,
@@ -78,6 +82,7 @@ class SchemaClient:
             cursors=cursors,
             search=SearchService(items=self.items, cursors=cursors, clock=self.clock),
             file_events=self.events,
+            accounts=AccountService(profiles, self.identity),
         )
         self.schema = build_schema()
 

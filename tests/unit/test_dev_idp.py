@@ -125,13 +125,16 @@ async def test_signup_then_authenticate_gives_verifiable_tokens(
     assert tokens.expires_in == 3600
 
     verifier = verifier_for(idp)
-    assert await verifier.verify(tokens.id_token) == Principal(
+    principal = await verifier.verify(tokens.id_token)
+    assert principal == Principal(
         user_id=user.user_id,
         username="Alice",
         email="alice@example.com",
         groups=(),
         token_use="id",
+        auth_time=principal.auth_time,
     )
+    assert principal.auth_time == unverified_claims(tokens.id_token)["auth_time"]
     access = await verifier.verify(tokens.access_token)
     assert (access.user_id, access.username, access.token_use) == (user.user_id, "Alice", "access")
 

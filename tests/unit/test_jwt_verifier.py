@@ -86,8 +86,16 @@ async def test_valid_id_token_gives_principal() -> None:
         email="alice@example.com",
         groups=("admin",),
         token_use="id",
+        auth_time=int(id_claims(NOW)["auth_time"]),
     )
     assert principal.is_admin
+
+
+async def test_session_start_is_auth_time_kept_across_refreshes_else_iat() -> None:
+    refreshed = id_claims(NOW) | {"auth_time": int(NOW) - 500}
+    assert (await make_verifier().verify(mint(refreshed, KEY))).auth_time == int(NOW) - 500
+    without = {name: value for name, value in id_claims(NOW).items() if name != "auth_time"}
+    assert (await make_verifier().verify(mint(without, KEY))).auth_time == int(without["iat"])
 
 
 async def test_valid_access_token_gives_principal_without_email() -> None:

@@ -1,0 +1,49 @@
+"""Sign out everywhere on production's path (Cognito on moto's server): our mark refuses
+the old tokens at once, and AdminUserGlobalSignOut really reached Cognito (its refresh
+token stops working there)."""
+
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.support.aws_path import AwsPath
+from tests.support.moto_server import cognito_client
+
+pytestmark = pytest.mark.slow
+
+ME = "{ me { username } }"
+
+
+def cognito_refresh(aws_path: AwsPath, refresh_token: str) -> str:
+    """The new ID token."""
+    result = cognito_client(aws_path.endpoint).admin_initiate_auth(
+        UserPoolId=aws_path.stack.user_pool_id,
+        ClientId=aws_path.stack.client_id,
+        AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": refresh_token},
+    )
+    return result["AuthenticationResult"]["IdToken"]
+
+
+def test_sign_out_everywhere_refuses_old_tokens_and_signs_out_of_cognito(
+    aws_path: AwsPath,
+) -> None:
+    alice, bob = aws_path.tokens("alice"), aws_path.tokens("bob")
+    assert alice.refresh_token
+    assert cognito_refresh(aws_path, alice.refresh_token)  # works before
+
+    answer = aws_path.ask("mutation { signOutEverywhere }", alice.access_token)
+    assert answer == {"data": {"signOutEverywhere": True}}
+
+    for token in (alice.id_token, alice.access_token):
+        refused = aws_path.ask(ME, token)
+        assert [e["extensions"]["code"] for e in refused["errors"]] == ["UNAUTHENTICATED"]
+    with pytest.raises(ClientError) as caught:
+        cognito_refresh(aws_path, alice.refresh_token)
+    assert caught.value.response["Error"]["Code"] == "NotAuthorizedException"
+    assert aws_path.ask(ME, bob.id_token) == {"data": {"me": {"username": "bob"}}}
+
+    time.sleep(1.05)  # token times are whole seconds
+    again = aws_path.tokens("alice")
+    assert aws_path.ask(ME, again.id_token) == {"data": {"me": {"username": "alice"}}}
