@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from api.setting_errors import SettingsError
-from domain.accounts import AccountService
+from domain.accounts import AccountDeletion, AccountService
 from domain.clock import utc_now
 from domain.cursor_signer import CursorSigner
 from domain.errors import StoreUnavailableError
@@ -126,28 +126,33 @@ def build_services(
     users = UserRepository(items)
     cursors = CursorSigner(cursor_key)
     profiles = UserProfiles(users, clock=utc_now)
+    files = FileService(
+        items=items,
+        blobs=blobs,
+        clock=utc_now,
+        id_factory=new_file_id,
+        limits=FileLimits(
+            max_upload_bytes=settings.max_upload_bytes,
+            quota_bytes=settings.storage_quota_bytes,
+            pending_ttl_seconds=settings.pending_upload_ttl_seconds,
+            upload_expiry_seconds=settings.upload_url_expiry_seconds,
+            max_pending_uploads=settings.max_pending_uploads,
+        ),
+        events=events,
+    )
+    accounts = None
+    if identity is not None:
+        deletion = AccountDeletion(items, blobs, users, files, identity, clock=utc_now)
+        accounts = AccountService(profiles, identity, deletion)
     return Services(
         users=users,
         profiles=profiles,
-        files=FileService(
-            items=items,
-            blobs=blobs,
-            clock=utc_now,
-            id_factory=new_file_id,
-            limits=FileLimits(
-                max_upload_bytes=settings.max_upload_bytes,
-                quota_bytes=settings.storage_quota_bytes,
-                pending_ttl_seconds=settings.pending_upload_ttl_seconds,
-                upload_expiry_seconds=settings.upload_url_expiry_seconds,
-                max_pending_uploads=settings.max_pending_uploads,
-            ),
-            events=events,
-        ),
+        files=files,
         cursors=cursors,
         search=SearchService(items=items, cursors=cursors, clock=utc_now),
         file_events=events,
         public_url=settings.public_url.rstrip("/") if settings.public_url else None,
-        accounts=None if identity is None else AccountService(profiles, identity),
+        accounts=accounts,
     )
 
 

@@ -85,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
         "--max-messages", type=int, default=1000, help="stop after this many (default 1000)"
     )
     replay.set_defaults(run=_replay_upload_events)
+    purge = commands.add_parser(
+        "purge-accounts",
+        help="finish account deletions a crash or timeout interrupted (safe to repeat)",
+    )
+    purge.set_defaults(run=_purge_accounts)
     _add_backup_commands(commands)
     return parser
 
@@ -336,6 +341,17 @@ def _recount_usage(settings: Settings, args: argparse.Namespace) -> int:
             f"recounted usage of {summary.owners} users: {summary.used_bytes} bytes, "
             f"{summary.pending_uploads} unfinished uploads"
         )
+        return 0
+
+    return _with_stores(settings, run)
+
+
+def _purge_accounts(settings: Settings, args: argparse.Namespace) -> int:
+    async def run(deps: "Deps") -> int:
+        accounts = deps.services.accounts
+        assert accounts is not None  # build_deps always gives an identity provider
+        count = await accounts.finish_deletions()
+        print(f"finished {count} account deletion{'' if count == 1 else 's'}")
         return 0
 
     return _with_stores(settings, run)

@@ -16,6 +16,11 @@ def may_update_profile(viewer: Principal, user: User) -> bool:
     return viewer.is_admin or viewer.user_id == user.id
 
 
+def may_delete_account(viewer: Principal, user_id: str) -> bool:
+    """One's own account; admins delete any."""
+    return viewer.is_admin or viewer.user_id == user_id
+
+
 def may_read_file(viewer: Principal, file: FileRecord) -> bool:
     """Own files, PUBLIC files, files shared with the viewer; admins read everything."""
     return (

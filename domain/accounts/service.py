@@ -1,14 +1,18 @@
 """AccountService: what a user (or an admin) does to a whole account."""
 
+from domain.accounts.deletion import AccountDeletion
 from domain.models import Principal
 from domain.ports import IdentityAccounts
 from domain.users import UserProfiles
 
 
 class AccountService:
-    def __init__(self, profiles: UserProfiles, identity: IdentityAccounts) -> None:
+    def __init__(
+        self, profiles: UserProfiles, identity: IdentityAccounts, deletion: AccountDeletion
+    ) -> None:
         self._profiles = profiles
         self._identity = identity
+        self.deletion = deletion
 
     async def sign_out_everywhere(self, viewer: Principal) -> None:
         """Our mark first: it refuses the viewer's tokens on the next request in every
@@ -16,3 +20,14 @@ class AccountService:
         both steps harmlessly)."""
         await self._profiles.sign_out_everywhere(viewer)
         await self._identity.sign_out_everywhere(viewer.username)
+
+    async def delete_account(self, viewer: Principal, confirm: str, user_id: str | None) -> str:
+        """The viewer's own account, or (admins) ``user_id``'s; the deleted user's id."""
+        return await self.deletion.delete_account(viewer, confirm, user_id or viewer.user_id)
+
+    async def finish_deletions(self) -> int:
+        """Finish every deletion a crash interrupted; how many there were."""
+        pending = await self.deletion.pending()
+        for tombstone in pending:
+            await self.deletion.purge(tombstone)
+        return len(pending)

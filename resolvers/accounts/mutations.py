@@ -6,13 +6,21 @@ import strawberry
 from strawberry import Info
 
 from domain.accounts import AccountService
-from domain.errors import DomainError
+from domain.errors import DomainError, NotFoundError
+from domain.ids import from_global_id, to_global_id
 from resolvers.context import Context
 from resolvers.permissions import IsAuthenticated
 
 
 class AccountsUnavailableError(DomainError):
     """The deployment was built without an identity provider to act on."""
+
+
+def user_id_from_global(global_id: str) -> str:
+    type_name, local_id = from_global_id(global_id)
+    if type_name != "User":
+        raise NotFoundError("User not found")
+    return local_id
 
 
 def _accounts(info: Info[Context, Any]) -> AccountService:
@@ -35,3 +43,22 @@ class AccountMutations:
         viewer = info.context.require_principal()
         await _accounts(info).sign_out_everywhere(viewer)
         return True
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "confirm must equal the viewer's username (admins: the target's, with userId)."
+        ),
+    )
+    async def delete_account(
+        self,
+        info: Info[Context, Any],
+        confirm: str,
+        user_id: strawberry.ID | None = strawberry.UNSET,
+    ) -> strawberry.ID:
+        viewer = info.context.require_principal()
+        given = user_id not in (None, strawberry.UNSET)
+        local_id = user_id_from_global(str(user_id)) if given else None
+        deleted = await _accounts(info).delete_account(viewer, confirm, local_id)
+        info.context.loaders.user_by_id.prime(deleted, None, force=True)
+        return strawberry.ID(to_global_id("User", deleted))

@@ -1,6 +1,6 @@
-"""Sign out everywhere on production's path (Cognito on moto's server): our mark refuses
+"""Accounts on production's path (Cognito on moto's server). Sign-out: our mark refuses
 the old tokens at once, and AdminUserGlobalSignOut really reached Cognito (its refresh
-token stops working there)."""
+token stops working there). Deletion: AdminDeleteUser removes the Cognito user."""
 
 import time
 
@@ -47,3 +47,22 @@ def test_sign_out_everywhere_refuses_old_tokens_and_signs_out_of_cognito(
     time.sleep(1.05)  # token times are whole seconds
     again = aws_path.tokens("alice")
     assert aws_path.ask(ME, again.id_token) == {"data": {"me": {"username": "alice"}}}
+
+
+def test_delete_account_removes_the_cognito_user_and_refuses_its_tokens(
+    aws_path: AwsPath,
+) -> None:
+    gail = aws_path.tokens("gail")
+    wrong = aws_path.ask('mutation { deleteAccount(confirm: "Gail") }', gail.id_token)
+    assert [e["extensions"]["code"] for e in wrong["errors"]] == ["BAD_USER_INPUT"]
+    cognito = cognito_client(aws_path.endpoint)
+    cognito.admin_get_user(UserPoolId=aws_path.stack.user_pool_id, Username="gail")  # still there
+
+    answer = aws_path.ask('mutation { deleteAccount(confirm: "gail") }', gail.id_token)
+    assert "errors" not in answer, answer
+
+    with pytest.raises(ClientError) as caught:
+        cognito.admin_get_user(UserPoolId=aws_path.stack.user_pool_id, Username="gail")
+    assert caught.value.response["Error"]["Code"] == "UserNotFoundException"
+    refused = aws_path.ask(ME, gail.access_token)
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["UNAUTHENTICATED"]

@@ -378,6 +378,18 @@ ROWS: tuple[Row, ...] = (
         SIGNED_IN,
         note="voids the caller's own tokens only; nothing takes another user's id",
     ),
+    Row(
+        "Mutation.deleteAccount",
+        Case.OWN,
+        SIGNED_IN,
+        note="confirm: the caller's username; the caller's account and everything it had go",
+    ),
+    Row(
+        "Mutation.deleteAccount",
+        Case.PROFILE,
+        _roles(U, A, F, F, A),
+        note="userId: the owner's, confirm: the owner's username; refused ones change nothing",
+    ),
     # --- File fields (reached through Query.file) ---
     *_per_file(
         "File (plain fields)", READ, covers=PLAIN_FILE_FIELDS, note="equal to what the owner sees"

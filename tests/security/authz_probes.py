@@ -538,6 +538,32 @@ def _sign_out_probe() -> Run:
     return run
 
 
+DELETE_ACCOUNT = "mutation($c: String!, $u: ID) { deleteAccount(confirm: $c, userId: $u) }"
+
+
+def _delete_account_probe() -> Run:
+    async def run(world: World, role: Role, case: Case) -> Observed:
+        caller = PRINCIPALS[role]
+        target = caller if case is Case.OWN else OWNER
+        variables: dict[str, Any] = {"c": target.username if target else "nobody"}
+        if case is Case.PROFILE:
+            variables["u"] = user_gid(OWNER)
+        before, blobs = world.store_snapshot(), dict(world.client.blobs.objects)
+        result = await world.run(DELETE_ACCOUNT, role, variables)
+        refused = refusal(result)
+        if refused is not None:
+            assert world.client.store.items == before, "a refused mutation wrote"
+            assert world.client.blobs.objects == blobs and world.client.identity.deleted == []
+            return refused
+        assert target is not None
+        gone = await world.client.services.users.get(target.user_id) is None
+        done = gone and world.client.identity.deleted == [target.username]
+        answer = result.data == {"deleteAccount": user_gid(target)}
+        return Outcome.ALLOW if done and answer else unexpected(result.data)
+
+    return run
+
+
 NEW_UPLOAD = {"input": {"name": "new.txt", "contentType": "text/plain", "size": 3}}
 
 PROBES: dict[tuple[str, str], Probe] = {
@@ -606,6 +632,7 @@ PROBES: dict[tuple[str, str], Probe] = {
         (UPDATE_PROFILE,), _unchanged_probe(UPDATE_PROFILE, {}, _profile_updated)
     ),
     ("Mutation.signOutEverywhere", ""): Probe((SIGN_OUT,), _sign_out_probe()),
+    ("Mutation.deleteAccount", ""): Probe((DELETE_ACCOUNT,), _delete_account_probe()),
     ("File (plain fields)", ""): Probe((FILE_PLAIN,), _file_plain),
     ("File.owner", ""): Probe((FILE_OWNER,), _file_owner),
     ("File.sharedWith", ""): Probe((FILE_SHARED_WITH,), _file_shared_with),

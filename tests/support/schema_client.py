@@ -10,7 +10,7 @@ from adapters.blobs.memory import InMemoryBlobStore
 from adapters.events.memory import MemoryFileEventBus
 from adapters.identity.memory_accounts import InMemoryIdentityAccounts
 from adapters.items.memory import InMemoryItemStore
-from domain.accounts import AccountService
+from domain.accounts import AccountDeletion, AccountService
 from domain.cursor_signer import CursorSigner
 from domain.files import FileLimits, FileService, new_file_id
 from domain.ids import to_global_id
@@ -63,26 +63,30 @@ class SchemaClient:
         self.events = MemoryFileEventBus()
         profiles = UserProfiles(users, clock=self.clock)
         self.identity = InMemoryIdentityAccounts()
+        files = FileService(
+            items=self.items,
+            blobs=self.blobs,
+            clock=self.clock,
+            id_factory=new_file_id,
+            limits=FileLimits(
+                max_upload_bytes=10 * 1024 * 1024,
+                quota_bytes=50 * 1024 * 1024,
+                pending_ttl_seconds=3600,
+                upload_expiry_seconds=900,
+            ),
+            events=self.events,
+        )
+        deletion = AccountDeletion(
+            self.items, self.blobs, users, files, self.identity, clock=self.clock
+        )
         self.services = Services(
             users=users,
             profiles=profiles,
-            files=FileService(
-                items=self.items,
-                blobs=self.blobs,
-                clock=self.clock,
-                id_factory=new_file_id,
-                limits=FileLimits(
-                    max_upload_bytes=10 * 1024 * 1024,
-                    quota_bytes=50 * 1024 * 1024,
-                    pending_ttl_seconds=3600,
-                    upload_expiry_seconds=900,
-                ),
-                events=self.events,
-            ),
+            files=files,
             cursors=cursors,
             search=SearchService(items=self.items, cursors=cursors, clock=self.clock),
             file_events=self.events,
-            accounts=AccountService(profiles, self.identity),
+            accounts=AccountService(profiles, self.identity, deletion),
         )
         self.schema = build_schema()
 
