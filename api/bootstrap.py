@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from api.setting_errors import SettingsError
-from domain.accounts import AccountDeletion, AccountService
+from domain.accounts import AccountDeletion, AccountService, DataExports
 from domain.clock import utc_now
 from domain.cursor_signer import CursorSigner
 from domain.errors import StoreUnavailableError
@@ -143,7 +143,8 @@ def build_services(
     accounts = None
     if identity is not None:
         deletion = AccountDeletion(items, blobs, users, files, identity, clock=utc_now)
-        accounts = AccountService(profiles, identity, deletion)
+        exports = DataExports(items, blobs, users, clock=utc_now)
+        accounts = AccountService(profiles, identity, deletion, exports)
     return Services(
         users=users,
         profiles=profiles,

@@ -218,6 +218,9 @@ class AccountDeletion:
             doomed = [i for i in page.items if i["sk"] != tombstone_key(tombstone.user_id).sk]
             if not doomed:
                 break
+            for item in doomed:
+                if isinstance(item.get("blob_key"), str):  # a data export's archive
+                    await self._blobs.delete(item["blob_key"])
             await self._items.write([Delete(_key_of(item)) for item in doomed])
         await self._items.write([Delete(username_key(tombstone.username))])
         await self._users.index_for_search(tombstone.user_id)  # no profile: entry removed

@@ -1,6 +1,7 @@
 """AccountService: what a user (or an admin) does to a whole account."""
 
 from domain.accounts.deletion import AccountDeletion
+from domain.accounts.export import DataExport, DataExports
 from domain.models import Principal
 from domain.ports import IdentityAccounts
 from domain.users import UserProfiles
@@ -8,11 +9,19 @@ from domain.users import UserProfiles
 
 class AccountService:
     def __init__(
-        self, profiles: UserProfiles, identity: IdentityAccounts, deletion: AccountDeletion
+        self,
+        profiles: UserProfiles,
+        identity: IdentityAccounts,
+        deletion: AccountDeletion,
+        exports: DataExports,
     ) -> None:
         self._profiles = profiles
         self._identity = identity
         self.deletion = deletion
+        self._exports = exports
+
+    async def export_my_data(self, viewer: Principal) -> DataExport:
+        return await self._exports.export_my_data(viewer)
 
     async def sign_out_everywhere(self, viewer: Principal) -> None:
         """Our mark first: it refuses the viewer's tokens on the next request in every

@@ -8,6 +8,7 @@ from strawberry import Info
 from domain.accounts import AccountService
 from domain.errors import DomainError, NotFoundError
 from domain.ids import from_global_id, to_global_id
+from resolvers.accounts.types import DataExportType
 from resolvers.context import Context
 from resolvers.permissions import IsAuthenticated
 
@@ -62,3 +63,11 @@ class AccountMutations:
         deleted = await _accounts(info).delete_account(viewer, confirm, local_id)
         info.context.loaders.user_by_id.prime(deleted, None, force=True)
         return strawberry.ID(to_global_id("User", deleted))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Starts an export of the viewer's data, or returns the one in progress.",
+    )
+    async def export_my_data(self, info: Info[Context, Any]) -> DataExportType:
+        viewer = info.context.require_principal()
+        return DataExportType.from_domain(await _accounts(info).export_my_data(viewer))

@@ -1,8 +1,13 @@
 """Accounts on production's path (Cognito on moto's server). Sign-out: our mark refuses
 the old tokens at once, and AdminUserGlobalSignOut really reached Cognito (its refresh
-token stops working there). Deletion: AdminDeleteUser removes the Cognito user."""
+token stops working there). Deletion: AdminDeleteUser removes the Cognito user. Export:
+the archive is written to S3 and downloads through its presigned URL."""
 
+import io
+import json
+import tarfile
 import time
+import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -66,3 +71,17 @@ def test_delete_account_removes_the_cognito_user_and_refuses_its_tokens(
     assert caught.value.response["Error"]["Code"] == "UserNotFoundException"
     refused = aws_path.ask(ME, gail.access_token)
     assert [e["extensions"]["code"] for e in refused["errors"]] == ["UNAUTHENTICATED"]
+
+
+def test_export_my_data_is_written_to_s3_and_downloads_as_a_tar(aws_path: AwsPath) -> None:
+    hana = aws_path.tokens("hana")
+    answer = aws_path.ask("mutation { exportMyData { id status url } }", hana.id_token)
+    export = answer["data"]["exportMyData"]
+    assert export["status"] == "READY", answer
+    with urllib.request.urlopen(export["url"], timeout=10) as response:
+        data = response.read()
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert (manifest["user"]["username"], manifest["files"]) == ("hana", [])
+    again = aws_path.ask("mutation { exportMyData { id status } }", hana.id_token)
+    assert again["data"]["exportMyData"] == {"id": export["id"], "status": "READY"}

@@ -72,6 +72,9 @@ async def test_deleting_ones_account_removes_everything_it_had() -> None:
     ids = await world(client)
     assert await hits(client, BOB, "alicesecret") == ["alicesecret.txt"]
 
+    exported = await client.execute("mutation { exportMyData { status } }", ALICE)
+    assert exported.data == {"exportMyData": {"status": "READY"}}  # an archive to remove too
+
     result = await client.execute(DELETE, ALICE, {"c": "alice"})
     assert result.errors == [] and result.data == {"deleteAccount": user_gid(ALICE)}
     await assert_gone(client, ids)

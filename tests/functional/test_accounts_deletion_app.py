@@ -3,6 +3,9 @@ the user's tokens, refresh tokens and password stop working at once, the name is
 again; and `demobackend purge-accounts` finishes a deletion that was interrupted."""
 
 import asyncio
+import io
+import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -53,6 +56,25 @@ async def test_a_deleted_users_credentials_all_stop_working(tmp_path: Path) -> N
         fresh = await app.sign_in("alice")
         assert (await app.graphql(fresh["idToken"], ME))["data"] == {"me": {"username": "alice"}}
         assert to_global_id("User", new_id) != answer["data"]["deleteAccount"]
+
+
+async def test_export_over_http_downloads_a_tar_of_ones_files(tmp_path: Path) -> None:
+    async with open_accounts_app(tmp_path / "data") as app:
+        alice, _ = await alice_shares_a_file_with_bob(app)
+        query = "mutation { exportMyData { id status url expiresAt } }"
+        answer = (await app.graphql(alice["idToken"], query))["data"]["exportMyData"]
+        assert answer["status"] == "READY"
+        response = await app.http.get(answer["url"])  # the URL is the capability
+        assert response.status_code == 200
+        assert "attachment" in response.headers["content-disposition"]
+        with tarfile.open(fileobj=io.BytesIO(response.content)) as tar:
+            names = [member.name.rsplit("/", 1)[-1] for member in tar.getmembers()]
+            manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        assert names == ["plans.txt", "manifest.json"]
+        assert manifest["files"][0]["sharedWith"][0]["username"] == "bob"
+        tampered = answer["url"].replace("signature=", "signature=A")
+        assert tampered != answer["url"]
+        assert (await app.http.get(tampered)).status_code in (400, 403, 404)
 
 
 def test_purge_accounts_finishes_an_interrupted_deletion(

@@ -390,6 +390,13 @@ ROWS: tuple[Row, ...] = (
         _roles(U, A, F, F, A),
         note="userId: the owner's, confirm: the owner's username; refused ones change nothing",
     ),
+    Row(
+        "Mutation.exportMyData",
+        Case.OWN,
+        SIGNED_IN,
+        covers=("DataExport.id", "DataExport.status", "DataExport.url", "DataExport.expiresAt"),
+        note="ALLOW: an archive of the caller's own READY files only; takes no id",
+    ),
     # --- File fields (reached through Query.file) ---
     *_per_file(
         "File (plain fields)", READ, covers=PLAIN_FILE_FIELDS, note="equal to what the owner sees"

@@ -4,10 +4,13 @@ answer: refusals must carry no data, NOT_FOUND must be indistinguishable from an
 names nothing, refused mutations must leave the store exactly as it was, and an answer that
 fits no outcome is returned as a description, which fails the cell."""
 
+import io
+import tarfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from domain.ids import from_global_id
 from domain.models import Principal
 from tests.security.authorization_table import Case, Outcome, Role
 from tests.security.authz_world import (
@@ -564,6 +567,33 @@ def _delete_account_probe() -> Run:
     return run
 
 
+EXPORT = "mutation { exportMyData { id status url expiresAt } }"
+
+
+def _export_probe() -> Run:
+    async def run(world: World, role: Role, case: Case) -> Observed:
+        before = world.store_snapshot()
+        result = await world.run(EXPORT, role)
+        refused = refusal(result)
+        if refused is not None:
+            assert world.client.store.items == before, "a refused mutation wrote"
+            return refused
+        answer = result.data["exportMyData"]
+        if answer["status"] != "READY" or not answer["expiresAt"]:
+            return unexpected(answer)
+        blob, _ = world.client.blobs.open_download(answer["url"])
+        with tarfile.open(fileobj=io.BytesIO(blob.data)) as tar:
+            names = {member.name.split("/")[1] for member in tar.getmembers()[:-1]}
+        owned = {
+            from_global_id(world.files[case_])[1]
+            for case_ in (Case.PRIVATE, Case.PUBLIC, Case.SHARED)
+        }
+        expected = owned if role is Role.OWNER else set()
+        return Outcome.ALLOW if names == expected else unexpected(sorted(names))
+
+    return run
+
+
 NEW_UPLOAD = {"input": {"name": "new.txt", "contentType": "text/plain", "size": 3}}
 
 PROBES: dict[tuple[str, str], Probe] = {
@@ -633,6 +663,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ),
     ("Mutation.signOutEverywhere", ""): Probe((SIGN_OUT,), _sign_out_probe()),
     ("Mutation.deleteAccount", ""): Probe((DELETE_ACCOUNT,), _delete_account_probe()),
+    ("Mutation.exportMyData", ""): Probe((EXPORT,), _export_probe()),
     ("File (plain fields)", ""): Probe((FILE_PLAIN,), _file_plain),
     ("File.owner", ""): Probe((FILE_OWNER,), _file_owner),
     ("File.sharedWith", ""): Probe((FILE_SHARED_WITH,), _file_shared_with),

@@ -10,7 +10,7 @@ from adapters.blobs.memory import InMemoryBlobStore
 from adapters.events.memory import MemoryFileEventBus
 from adapters.identity.memory_accounts import InMemoryIdentityAccounts
 from adapters.items.memory import InMemoryItemStore
-from domain.accounts import AccountDeletion, AccountService
+from domain.accounts import AccountDeletion, AccountService, DataExports
 from domain.cursor_signer import CursorSigner
 from domain.files import FileLimits, FileService, new_file_id
 from domain.ids import to_global_id
@@ -86,7 +86,12 @@ class SchemaClient:
             cursors=cursors,
             search=SearchService(items=self.items, cursors=cursors, clock=self.clock),
             file_events=self.events,
-            accounts=AccountService(profiles, self.identity, deletion),
+            accounts=AccountService(
+                profiles,
+                self.identity,
+                deletion,
+                DataExports(self.items, self.blobs, users, clock=self.clock),
+            ),
         )
         self.schema = build_schema()
 
