@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 # moto's DynamoDB deep-copies the whole table for every transaction, served one at a time
 # (tests/support/moto_server.py): 64 uploads there took over 3 minutes on a 2-core machine, so the
 # emulator gets fewer, still all in flight at once.
-PARALLEL = {"sqlite": 64, "dynamodb": 64}
+PARALLEL = {"sqlite": 64, "dynamodb": 16}
 QUOTA = 200_000
 DELAY_MS = "20"
 PASSWORD = "correct-horse-battery-staple"
