@@ -2,7 +2,6 @@
 local (SQLite + blob folder + the dev identity provider) and aws (DynamoDB, S3 and
 Cognito in moto's server). Every test signs in its own users."""
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -10,20 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ops.emulated_aws import provision, sign_in
+from tests.support.aws_server import provision_aws_stack
 from tests.support.file_client import FileClient, dev_idp_token
-from tests.support.moto_server import (
-    REGION,
-    cognito_client,
-    dynamodb_client,
-    s3_client,
-    shared_moto_server,
-    unique_name,
-)
 from tests.support.server_process import running_server
 
 MAX_UPLOAD_BYTES = 1024 * 1024
-PASSWORD = "correct-horse-battery-staple"
 
 
 @dataclass
@@ -56,37 +46,10 @@ def local_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def aws_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    endpoint = shared_moto_server()
-    stack = provision(
-        dynamodb=dynamodb_client(endpoint),
-        s3=s3_client(endpoint),
-        cognito=cognito_client(endpoint),
-        name=unique_name("itest"),
-        region=REGION,
-    )
-    env = {
-        **stack.settings_env(endpoint, REGION),
-        **SERVER_ENV,
-        # boto3 in the server process: credentials valid nowhere, no config files read.
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-
-    def cognito_token(username: str) -> str:
-        return sign_in(
-            cognito_client(endpoint),
-            pool_id=stack.user_pool_id,
-            client_id=stack.client_id,
-            username=username,
-            password=PASSWORD,
-        ).id_token
-
+    stack = provision_aws_stack("itest")
     data_dir = Path(tmp_path_factory.mktemp("aws-backend"))
-    with running_server(data_dir, **env) as server:
-        yield Served("aws", server.base_url, cognito_token)
+    with running_server(data_dir, **stack.env, **SERVER_ENV) as server:
+        yield Served("aws", server.base_url, stack.token_for)
 
 
 @pytest.fixture(scope="module", params=["local", "aws"])

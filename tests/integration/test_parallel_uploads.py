@@ -15,16 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ops.emulated_aws import provision, sign_in
+from tests.support.aws_server import provision_aws_stack
 from tests.support.file_client import FileClient, GraphQLFailed, dev_idp_token, sha256_hex
-from tests.support.moto_server import (
-    REGION,
-    cognito_client,
-    dynamodb_client,
-    s3_client,
-    shared_moto_server,
-    unique_name,
-)
 from tests.support.server_process import running_server
 
 pytestmark = pytest.mark.slow
@@ -35,7 +27,6 @@ pytestmark = pytest.mark.slow
 PARALLEL = {"sqlite": 64, "dynamodb": 16}
 QUOTA = 200_000
 DELAY_MS = "20"
-PASSWORD = "correct-horse-battery-staple"
 SERVER_ENV = {
     "DEMOBACKEND_STORAGE_QUOTA_BYTES": str(QUOTA),
     "DEMOBACKEND_TEST_ITEM_STORE_DELAY_MS": DELAY_MS,
@@ -72,35 +63,10 @@ def sqlite_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def dynamodb_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    endpoint = shared_moto_server()
-    stack = provision(
-        dynamodb=dynamodb_client(endpoint),
-        s3=s3_client(endpoint),
-        cognito=cognito_client(endpoint),
-        name=unique_name("parallel"),
-        region=REGION,
-    )
-    env = {
-        **stack.settings_env(endpoint, REGION),
-        **SERVER_ENV,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-
-    def cognito_token(username: str) -> str:
-        return sign_in(
-            cognito_client(endpoint),
-            pool_id=stack.user_pool_id,
-            client_id=stack.client_id,
-            username=username,
-            password=PASSWORD,
-        ).id_token
-
-    with running_server(Path(tmp_path_factory.mktemp("dynamodb-slow")), **env) as server:
-        yield Served(server.base_url, cognito_token, PARALLEL["dynamodb"])
+    stack = provision_aws_stack("parallel")
+    data_dir = Path(tmp_path_factory.mktemp("dynamodb-slow"))
+    with running_server(data_dir, **stack.env, **SERVER_ENV) as server:
+        yield Served(server.base_url, stack.token_for, PARALLEL["dynamodb"])
 
 
 @pytest.fixture(scope="module", params=["sqlite", "dynamodb"])

@@ -2,28 +2,18 @@
 backends: local (SQLite file + blob folder in DEMOBACKEND_DATA_DIR) and aws (DynamoDB, S3
 and Cognito on the test process's moto server, which outlives the server process)."""
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 
-from ops.emulated_aws import provision, sign_in
+from tests.support.aws_server import provision_aws_stack
 from tests.support.file_client import FileClient, dev_idp_token
-from tests.support.moto_server import (
-    REGION,
-    cognito_client,
-    dynamodb_client,
-    s3_client,
-    shared_moto_server,
-    unique_name,
-)
 from tests.support.server_process import RunningServer, running_server
 
 pytestmark = pytest.mark.slow
 CONTENT = "a report that must outlive the server, ünïcode included\n".encode() * 50
-PASSWORD = "correct-horse-battery-staple"
 KEPT = ("id", "name", "status", "size", "sha256", "version", "description", "tags")
 
 # (server factory over a data dir, token for alice given the running server)
@@ -42,35 +32,11 @@ def _local() -> Iterator[Backend]:
 
 @contextmanager
 def _aws() -> Iterator[Backend]:
-    endpoint = shared_moto_server()
-    cognito = cognito_client(endpoint)
-    stack = provision(
-        dynamodb=dynamodb_client(endpoint),
-        s3=s3_client(endpoint),
-        cognito=cognito,
-        name=unique_name("restart"),
-        region=REGION,
+    stack = provision_aws_stack("restart")
+    yield (
+        (lambda data: running_server(data, **stack.env)),
+        (lambda _server: stack.token_for("alice")),
     )
-    env = {
-        **stack.settings_env(endpoint, REGION),
-        # boto3 in the server process: credentials valid nowhere, no config files read.
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-
-    def token(_server: RunningServer) -> str:
-        return sign_in(
-            cognito,
-            pool_id=stack.user_pool_id,
-            client_id=stack.client_id,
-            username="alice",
-            password=PASSWORD,
-        ).id_token
-
-    yield (lambda data: running_server(data, **env)), token
 
 
 @pytest.mark.parametrize("backend", [_local, _aws], ids=["local", "aws"])
