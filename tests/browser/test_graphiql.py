@@ -85,6 +85,14 @@ def _editor_value(editor: Locator) -> str:
 
 def _type_query(page: Page, query: str) -> None:
     editor = page.locator(".graphiql-query-editor .CodeMirror")
+    # GraphiQL puts the example into the editor once it has started; keystrokes sent
+    # before that are overwritten or interleaved with it.
+    page.wait_for_function(
+        "example => document.querySelector('.graphiql-query-editor .CodeMirror')"
+        ".CodeMirror.getValue() === example",
+        arg=EXAMPLE_QUERY,
+        timeout=ACTION_TIMEOUT_MS,
+    )
     editor.click()
     expect(editor).to_have_class(re.compile(r"\bCodeMirror-focused\b"))
     page.keyboard.press("Control+A")
