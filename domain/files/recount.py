@@ -203,7 +203,9 @@ async def _repair(
 ) -> None:
     """One small write per fix; a fix that loses a race is left to the next look."""
     fixes = [file_items.reserve_existing(record) for record in missing]
-    fixes += [file_items.reclaim(owner_id, reservation) for reservation in stray]
+    fixes += [
+        [file_items.reclaim(owner_id, r), file_items.reclaimed_usage(owner_id, r)] for r in stray
+    ]
     for ops in fixes:
         try:
             await items.write(ops)
