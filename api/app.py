@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -23,11 +24,14 @@ from api.request_ids import RequestIdMiddleware
 from api.rest import rest_mount
 from api.share_routes import share_routes
 from api.subscriptions import SubscriptionLimits, SubscriptionPolicy
+from domain.errors import DomainError
 from resolvers.limits import QueryLimits
 from resolvers.schema import build_schema
 
 if TYPE_CHECKING:
     from api.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = True) -> Starlette:
@@ -102,9 +106,11 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sweep = _sweep_abandoned_uploads(deps, settings)
+        resume = _resume_data_exports(deps)
         yield
-        if sweep is not None:
-            sweep.cancel()
+        for task in (sweep, resume):
+            if task is not None:
+                task.cancel()
         await deps.aclose()
 
     app = Starlette(
@@ -157,6 +163,28 @@ def _playground_assets() -> Mount:
     from api.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_assets_app, graphiql_assets_dir
 
     return Mount(GRAPHIQL_ASSETS_PATH, app=graphiql_assets_app(graphiql_assets_dir()))
+
+
+def _resume_data_exports(deps: Deps) -> asyncio.Task[None] | None:
+    """Builds of data exports run as tasks in the server: the ones a previous process left
+    BUILDING (stopped, crashed) start again here. On Lambda every build has an invocation
+    of its own, which Lambda retries; nothing is resumed at start-up there."""
+    from adapters.exports.task_scheduler import TaskExportScheduler
+
+    accounts = deps.services.accounts
+    if accounts is None or not isinstance(deps.export_scheduler, TaskExportScheduler):
+        return None
+    exports = accounts.exports
+
+    async def resume() -> None:
+        try:
+            for pending in await exports.pending():
+                await exports.resume(pending)
+        except DomainError:
+            # The stores are down at start-up: those exports read as FAILED once stale.
+            logger.warning("could not resume data exports", exc_info=True)
+
+    return asyncio.create_task(resume())
 
 
 def _sweep_abandoned_uploads(deps: Deps, settings: Settings) -> asyncio.Task[int] | None:

@@ -79,3 +79,8 @@ def sqs_client(settings: Settings) -> SQSClient:
 
 def cognito_client(settings: Settings) -> Any:
     return _client("cognito-idp", settings)
+
+
+def lambda_client(settings: Settings) -> Any:
+    """Invokes the function itself (data exports built in the background)."""
+    return _client("lambda", settings)

@@ -244,3 +244,13 @@ class IdentityAccounts(Protocol):
     async def delete_identity(self, username: str) -> None:
         """Remove the user from the identity provider; a missing user is not an error."""
         ...
+
+
+class ExportScheduler(Protocol):
+    """Runs a data export's build outside the request that started it: a task in the
+    server process, or an asynchronous invocation of the Lambda function. Either calls
+    DataExports.build(user_id, export_id), which is safe to run twice."""
+
+    async def schedule(self, user_id: str, export_id: str) -> None:
+        """Hand the build over; StoreUnavailableError when it could not be."""
+        ...
