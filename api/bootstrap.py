@@ -56,6 +56,9 @@ class Deps:
     closers: Closers = field(default_factory=list)
     # One per dependency, by name ("items", "blobs", "jwks"): /readyz, metrics, bench.
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    # The configured identity provider's admin side (the dev IdP, or Cognito's admin API):
+    # a restore that maps owners by username looks users up in it.
+    identity: IdentityAccounts | None = None
 
     async def aclose(self) -> None:
         for close in reversed(self.closers):
@@ -95,7 +98,18 @@ def build_deps(settings: Settings) -> Deps:
     verifier = _build_verifier(settings, dev_idp, breakers.get("jwks"))
     identity: IdentityAccounts = dev_idp if dev_idp is not None else _cognito_accounts(settings)
     services = build_services(settings, items, blobs, _cursor_key(settings), identity)
-    return Deps(settings, items, blobs, verifier, services, dev_idp, local_blobs, closers, breakers)
+    return Deps(
+        settings,
+        items,
+        blobs,
+        verifier,
+        services,
+        dev_idp,
+        local_blobs,
+        closers,
+        breakers,
+        identity,
+    )
 
 
 def _breaker(settings: Settings, name: str, label: str) -> CircuitBreaker:
