@@ -2,6 +2,7 @@
 another local store, whose dev IdP holds the same usernames under other ids (a fresh
 laptop's sign-ups), so the mapped restore runs local → local."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from adapters.identity.dev_idp import DevIdentityProvider
+from api.cli import main
 from domain.files.items import file_key
 from domain.models import Principal
 from domain.ports import Put
@@ -111,3 +113,42 @@ async def test_a_resumed_restore_keeps_the_mapping_it_began_with(tmp_path: Path)
                 map_users_to=target.idp,
             )
         assert await data_items(target.stores) == [journal]
+
+
+def test_the_command_maps_onto_the_local_sign_ins_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backup = asyncio.run(make_local_backup(tmp_path))
+    monkeypatch.delenv("DEMOBACKEND_BACKUP_ENCRYPTION_KEY", raising=False)
+    monkeypatch.setenv("DEMOBACKEND_DATA_DIR", str(tmp_path / "fresh"))
+    for name in ("alice", "bob"):  # a fresh laptop's sign-ups: other ids, no carol
+        assert main(["token", name]) == 0
+    capsys.readouterr()
+
+    assert main(["restore", str(backup.dest), "--map-users-by", "username"]) == 1
+    assert "'carol' (no user of exactly this name" in capsys.readouterr().err
+
+    code = main(["restore", str(backup.dest), "--map-users-by", "username", "--skip-unmapped"])
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "2 user(s) mapped by username onto the target's users" in out
+    assert "left out user 'carol'" in out
+
+    async def owners() -> set[str]:
+        async with local_stores(tmp_path / "fresh") as stores:
+            items = await data_items(stores)
+            return {f"{i['name']}:{i['owner_id']}" for i in items if i.get("type") == "File"}
+
+    async def ids() -> dict[str, str]:
+        async with local_stores(tmp_path / "fresh") as stores:
+            idp = dev_idp(stores.items, tmp_path / "fresh")
+            return {n: (await idp.find_users_by_username(n))[0].user_id for n in ("alice", "bob")}
+
+    new = asyncio.run(ids())
+    assert new["alice"] != backup.local_ids["alice"]
+    assert asyncio.run(owners()) == {
+        f"alpha-report.txt:{new['alice']}",
+        f"alpha-private.txt:{new['alice']}",
+        f"bravo-notes.txt:{new['bob']}",
+    }
