@@ -85,10 +85,22 @@ class Unmapped:
 class UserCensus:
     """What the first pass over a backup learns: who its items name, and by what names."""
 
-    referenced: set[str] = field(default_factory=set)
+    users: set[str] = field(default_factory=set)  # of USER#<id> partitions
     names: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     deleted: set[str] = field(default_factory=set)
     file_owners: dict[str, str] = field(default_factory=dict)
+    grantees: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def needed(self) -> set[str]:
+        """The users whose data is restored unless they are left out: every user's own
+        partition, and the owner and grantees of every file whose metadata is there (a
+        share of a file the backup lacks, or of a deleted account's file, needs no one)."""
+        needed = set(self.users)
+        for file_id, owner in self.file_owners.items():
+            if owner not in self.deleted:
+                needed.add(owner)
+                needed.update(self.grantees.get(file_id, ()))
+        return needed - self.deleted
 
     def add(self, item: Item) -> None:
         pk, sk = str(item.get("pk", "")), str(item.get("sk", ""))
@@ -98,17 +110,15 @@ class UserCensus:
             return
         if pk.startswith(USERNAME_PREFIX):
             return  # a claim follows its profile
-        if selection.is_file_meta(item):
-            owner = str(item["owner_id"])
-            self.referenced.add(owner)
-            self.referenced.update(str(uid) for uid in item.get("shared_with") or ())
-            if file_id := selection.file_id_of(item):
-                self.file_owners[file_id] = owner
-        elif item.get("type") == "FileShare":
-            self.referenced.add(str(item["user_id"]))
+        file_id = selection.file_id_of(item)
+        if selection.is_file_meta(item) and file_id is not None:
+            self.file_owners[file_id] = str(item["owner_id"])
+            self.grantees[file_id].update(str(uid) for uid in item.get("shared_with") or ())
+        elif item.get("type") == "FileShare" and file_id is not None:
+            self.grantees[file_id].add(str(item["user_id"]))
         elif pk.startswith(selection.USER_PREFIX):
             user_id = pk[len(selection.USER_PREFIX) :]
-            self.referenced.add(user_id)
+            self.users.add(user_id)
             if sk in ("PROFILE", "TOMBSTONE") and _text(item.get("username")):
                 self.names[user_id].add(item["username"])
             if sk == "TOMBSTONE":
@@ -132,7 +142,7 @@ class UserMap:
 
 async def map_users(census: UserCensus, identity: IdentityAccounts) -> UserMap:
     """Every user the backup's data names, looked up by username in ``identity``."""
-    wanted = sorted(census.referenced - census.deleted)
+    wanted = sorted(census.needed())
     unmapped: list[Unmapped] = []
     named: dict[str, str] = {}
     for user_id in wanted:

@@ -13,7 +13,7 @@ import pytest
 
 from adapters.identity.dev_idp import DevIdentityProvider
 from api.cli import main
-from domain.files.items import file_key
+from domain.files.items import file_key, share_key
 from domain.models import Principal
 from domain.ports import Put
 from domain.users import tombstone_key
@@ -94,6 +94,28 @@ async def test_accounts_being_deleted_come_back_to_no_one(tmp_path: Path) -> Non
         assert {i["owner_id"] for i in files.values()} == {target.ids["alice"], target.ids["bob"]}
         assert not [i for i in items if i["pk"] == f"USER#{target.ids['carol']}"]
         assert not [i for i in items if i.get("type") == "AccountTombstone"]
+
+
+async def test_a_share_of_a_file_the_backup_lacks_needs_no_user(tmp_path: Path) -> None:
+    """A file deleted while the backup ran can leave its share behind (restore drops it):
+    the user it names, unknown anywhere, is no reason to refuse."""
+
+    async def stray_share(stores: Stores, people: dict[str, Principal]) -> None:
+        key = share_key("gone-file", "someone-unknown")
+        item = {"pk": key.pk, "sk": key.sk, "type": "FileShare", "file_id": "gone-file"}
+        await stores.items.write([Put({**item, "user_id": "someone-unknown"})])
+
+    backup = await make_local_backup(tmp_path, extra=stray_share)
+    async with target_with_users(tmp_path / "target", "alice", "bob", "carol") as target:
+        result = await run_restore(
+            dir_target(backup.dest),
+            target.stores.items,
+            target.stores.blobs,
+            map_users_to=target.idp,
+        )
+        assert result.users_mapped == 3 and result.users_left_out == ()
+        items = await data_items(target.stores)
+        assert not [i for i in items if i.get("file_id") == "gone-file"]
 
 
 async def test_a_resumed_restore_keeps_the_mapping_it_began_with(tmp_path: Path) -> None:
