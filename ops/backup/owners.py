@@ -113,7 +113,8 @@ class UserCensus:
         file_id = selection.file_id_of(item)
         if selection.is_file_meta(item) and file_id is not None:
             self.file_owners[file_id] = str(item["owner_id"])
-            self.grantees[file_id].update(str(uid) for uid in item.get("shared_with") or ())
+            if shared_with := item.get("shared_with"):
+                self.grantees[file_id].update(str(uid) for uid in shared_with)
         elif item.get("type") == "FileShare" and file_id is not None:
             self.grantees[file_id].add(str(item["user_id"]))
         elif pk.startswith(selection.USER_PREFIX):
