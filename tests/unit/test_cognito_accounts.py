@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from adapters.identity.cognito_accounts import CognitoAccounts
+from adapters.identity.cognito_accounts import LOOKUP_ATTEMPTS, CognitoAccounts
 from domain.errors import StoreUnavailableError
 from domain.ports import IdentityUser
 
@@ -99,3 +99,29 @@ async def test_a_failing_lookup_is_a_domain_error() -> None:
     accounts = CognitoAccounts(_Client(client_error("AccessDeniedException")), "pool")
     with pytest.raises(StoreUnavailableError):
         await accounts.find_users_by_username("alice")
+
+
+async def test_a_throttled_lookup_waits_and_tries_again_a_bounded_number_of_times() -> None:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    client = _Client(client_error("TooManyRequestsException"))
+    accounts = CognitoAccounts(client, "pool", sleep=sleep)
+    with pytest.raises(StoreUnavailableError):
+        await accounts.find_users_by_username("alice")
+    assert len(client.calls) == LOOKUP_ATTEMPTS
+    assert waits == [0.25, 0.5, 1.0, 2.0]
+
+    class _ThrottledTwice(_Client):
+        def _call(self, name: str, kwargs: dict[str, Any]) -> None:
+            self.error = client_error("TooManyRequestsException") if len(self.calls) < 2 else None
+            super()._call(name, kwargs)
+
+    waits.clear()
+    client = _ThrottledTwice(None)
+    client.users = [_user("alice", "sub-1")]
+    accounts = CognitoAccounts(client, "pool", sleep=sleep)
+    assert await accounts.find_users_by_username("alice") == [IdentityUser("alice", "sub-1")]
+    assert waits == [0.25, 0.5] and len(client.calls) == 3
