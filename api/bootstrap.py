@@ -60,6 +60,9 @@ class Deps:
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
     # Where large data exports are built (settings.export_runner); None without accounts.
     export_scheduler: TaskExportScheduler | LambdaExportScheduler | None = None
+    # The configured identity provider's admin side (the dev IdP, or Cognito's admin API):
+    # a restore that maps owners by username looks users up in it.
+    identity: IdentityAccounts | None = None
 
     async def aclose(self) -> None:
         for close in reversed(self.closers):
@@ -117,6 +120,7 @@ def build_deps(settings: Settings) -> Deps:
         closers,
         breakers,
         export_scheduler=scheduler,
+        identity=identity,
     )
 
 
