@@ -9,8 +9,8 @@ items table's real DynamoDB Stream (moto's GetRecords) and hands the records, in
 event shape, to the stream handler.
 
 moto is kinder than AWS in one place: PostToConnection to any id succeeds. AWS answers
-GoneException (410) for a socket that has closed; ``Sockets`` injects exactly that, at the
-client's edge (a botocore before-call hook), for connections it has dropped or closed.
+GoneException (410) for a socket that has closed; ``ApiGatewayEdge`` injects exactly that,
+at the client's edge (a botocore before-call hook), for connections dropped or closed.
 """
 
 from __future__ import annotations
@@ -57,16 +57,15 @@ ALL_EVENTS = f"subscription {{ fileEvents {{ {EVENT_FIELDS} }} }}"
 ONE_FILE = f"subscription($id: ID) {{ fileEvents(fileId: $id) {{ {EVENT_FIELDS} }} }}"
 
 
-@dataclass
-class Sockets:
-    handlers: RealtimeHandlers
-    connected: set[str] = field(default_factory=set)
-    _read: dict[str, int] = field(default_factory=dict)
+class ApiGatewayEdge:
+    """What API Gateway knows that moto does not: which sockets are still open. Posts to
+    any other connection answer GoneException (410), as AWS does; DeleteConnection closes.
+    ``received`` reads what PostToConnection delivered to moto's per-connection buffer."""
 
-    def __post_init__(self) -> None:
-        gateway = self.handlers.rt.gateway
-        assert isinstance(gateway, ApiGatewayConnections)
-        events: Any = gateway.client.meta.events  # a hook may answer in place of AWS
+    def __init__(self, client: Any) -> None:
+        self.connected: set[str] = set()
+        self._read: dict[str, int] = {}
+        events: Any = client.meta.events  # a hook may answer in place of AWS
         events.register("before-call.apigatewaymanagementapi.PostToConnection", self._gone)
         events.register("before-call.apigatewaymanagementapi.DeleteConnection", self._closed)
 
@@ -83,6 +82,35 @@ class Sockets:
 
     def _closed(self, params: dict[str, Any], **_: Any) -> None:
         self.connected.discard(_connection_of(params))
+
+    def received(self, connection_id: str) -> list[dict[str, Any]]:
+        """Messages PostToConnection delivered since the last call."""
+        backend = apigatewaymanagementapi_backends[_ACCOUNT][REGION]
+        # moto files the buffer under the id as it appeared in the URL (percent-encoded).
+        connection = backend.connections.get(quote(connection_id, safe=""))
+        data = connection.data.decode("utf-8") if connection is not None else ""
+        start = self._read.get(connection_id, 0)
+        messages, decoder = [], json.JSONDecoder()
+        while start < len(data):
+            message, start = decoder.raw_decode(data, start)
+            messages.append(message)
+        self._read[connection_id] = start
+        return messages
+
+
+@dataclass
+class Sockets:
+    handlers: RealtimeHandlers
+    edge: ApiGatewayEdge = field(init=False)
+
+    def __post_init__(self) -> None:
+        gateway = self.handlers.rt.gateway
+        assert isinstance(gateway, ApiGatewayConnections)
+        self.edge = ApiGatewayEdge(gateway.client)
+
+    @property
+    def connected(self) -> set[str]:
+        return self.edge.connected
 
     def connect(self, protocol: str | None = "graphql-transport-ws") -> tuple[str, int]:
         connection_id = f"c{uuid.uuid4().hex[:14]}="
@@ -114,19 +142,7 @@ class Sockets:
         self.connected.discard(connection_id)
 
     def received(self, connection_id: str) -> list[dict[str, Any]]:
-        """Messages PostToConnection delivered since the last call (moto keeps one byte
-        buffer per connection)."""
-        backend = apigatewaymanagementapi_backends[_ACCOUNT][REGION]
-        # moto files the buffer under the id as it appeared in the URL (percent-encoded).
-        connection = backend.connections.get(quote(connection_id, safe=""))
-        data = connection.data.decode("utf-8") if connection is not None else ""
-        start = self._read.get(connection_id, 0)
-        messages, decoder = [], json.JSONDecoder()
-        while start < len(data):
-            message, start = decoder.raw_decode(data, start)
-            messages.append(message)
-        self._read[connection_id] = start
-        return messages
+        return self.edge.received(connection_id)
 
     def sign_in(self, token: str) -> str:
         """A connection acknowledged for ``token``'s user."""
