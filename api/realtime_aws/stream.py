@@ -17,6 +17,7 @@ re-sending the event to everyone else.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from domain.events import FileEvent
 
 logger = logging.getLogger("demobackend.realtime")
+
+# Subscribers handled at once per event (reads, then posts).
+CONCURRENCY = 16
 
 
 @dataclass
@@ -91,25 +95,34 @@ class StreamDelivery:
             for found in await self.rt.registry.subscribers(route):
                 subscriptions[(found.connection_id, found.subscription_id)] = found
         now = self.rt.clock()
-        planned: list[tuple[StoredSubscription, Run | None]] = []
-        for subscription in subscriptions.values():
+        # Bounded concurrency: one subscriber's read or post never waits on another's.
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def plan(subscription: StoredSubscription) -> Run | None:
             expires = subscription.viewer.expires_at
             if expires is not None and expires <= now:
-                planned.append((subscription, None))  # its token expired: close, send nothing
-                continue
-            figures.subscriptions += 1
-            run: Run | None = await run_subscription(
-                self.rt,
-                subscription.viewer,
-                f"stream-{event.file_id}-{event.version}",
-                subscription.query,
-                subscription.variables,
-                subscription.operation_name,
-                event,
-            )
-            planned.append((subscription, run))
-        for subscription, run in planned:
-            await self._send(subscription, run, figures)
+                return None  # its token expired: close, send nothing
+            async with gate:
+                return await run_subscription(
+                    self.rt,
+                    subscription.viewer,
+                    f"stream-{event.file_id}-{event.version}",
+                    subscription.query,
+                    subscription.variables,
+                    subscription.operation_name,
+                    event,
+                )
+
+        chosen = list(subscriptions.values())
+        figures.subscriptions += len(chosen)
+        # Every read first: a store failing here fails the record before any post.
+        runs = await asyncio.gather(*(plan(subscription) for subscription in chosen))
+
+        async def send(subscription: StoredSubscription, run: Run | None) -> None:
+            async with gate:
+                await self._send(subscription, run, figures)
+
+        await asyncio.gather(*(send(s, run) for s, run in zip(chosen, runs, strict=True)))
 
     async def _send(
         self, subscription: StoredSubscription, run: Run | None, figures: StreamFigures
