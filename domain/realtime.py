@@ -195,9 +195,11 @@ class ConnectionRegistry:
         # Only over a connection still open: a $disconnect that won the race stays final.
         await self._items.write([Put(item, condition=Exists())])
 
-    async def count_for_user(self, user_id: str) -> int:
+    async def count_for_user(self, user_id: str, now: float) -> int:
+        """Acknowledged connections of ``user_id`` not yet expired (DynamoDB's TTL removes
+        expired items only eventually)."""
         page = await self._items.query(f"CONNUSER#{user_id}", index=_INDEX, limit=_PAGE)
-        return len(page.items)
+        return sum(1 for item in page.items if item.get("expires_at", 0) > now)
 
     async def count_message(self, connection_id: str, window: int, messages: int) -> None:
         stored = await self._items.get_many([Key(_partition(connection_id), _CONNECTION_SK)])

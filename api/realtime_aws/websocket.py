@@ -122,7 +122,7 @@ class WebSocketRoutes:
             await self._close(cid, FORBIDDEN, "Forbidden")
             return
         limit = self.rt.limits.connections_per_user
-        if await self.rt.registry.count_for_user(viewer.user_id) >= limit:
+        if await self.rt.registry.count_for_user(viewer.user_id, self.rt.clock()) >= limit:
             await self._close(cid, TOO_MANY, "Too many connections for this user")
             return
         await self.rt.registry.acknowledge(cid, viewer, self._expiry(viewer))

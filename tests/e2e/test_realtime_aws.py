@@ -184,3 +184,43 @@ def test_a_record_that_cannot_be_read_is_reported_and_later_ones_wait(aws: Realt
     # Lambda retries from the failed record; the real one delivers both, in order.
     assert aws.feed.deliver(records[index:]) == {"batchItemFailures": []}
     assert kinds(aws.sockets.received(ada_c)) == ["CREATED", "READY"]
+
+
+def test_limits_answer_with_the_protocol_and_change_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEMOBACKEND_SUBSCRIPTION_CONNECTIONS_PER_USER", "2")
+    monkeypatch.setenv("DEMOBACKEND_SUBSCRIPTIONS_PER_CONNECTION", "2")
+    monkeypatch.setenv("DEMOBACKEND_SUBSCRIPTION_MAX_MESSAGE_BYTES", "1024")
+    with realtime_aws(monkeypatch) as aws:
+        token = aws.token("ada")
+        first, second = aws.sockets.sign_in(token), aws.sockets.sign_in(token)
+        third, _ = aws.sockets.connect()
+        aws.sockets.send(
+            third, {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        )
+        assert aws.sockets.received(third) == []  # no ack: closed (4429, in the log)
+        assert third not in aws.sockets.connected and not aws.sockets.registered(third)
+        aws.sockets.subscribe(first, "a")
+        aws.sockets.subscribe(first, "b")
+        aws.sockets.subscribe(first, "c")
+        (refused,) = aws.sockets.received(first)
+        assert (refused["id"], refused["type"]) == ("c", "error")
+        assert "At most 2 subscriptions" in refused["payload"][0]["message"]
+        query = {"id": "q", "type": "subscribe", "payload": {"query": "{ me { id } }"}}
+        aws.sockets.send(second, query)
+        (not_here,) = aws.sockets.received(second)
+        assert not_here["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+        aws.sockets.send(second, "x" * 2000)  # over 1024 bytes: closed (4400)
+        assert second not in aws.sockets.connected and not aws.sockets.registered(second)
+        # The first connection and its two subscriptions are untouched.
+        with aws.api.file_client("ada") as files:
+            files.upload("z.txt", "text/plain", UPLOAD)
+        aws.feed.deliver()
+        got = aws.sockets.received(first)
+        assert sorted((m["id"], m["payload"]["data"]["fileEvents"]["kind"]) for m in got) == [
+            ("a", "CREATED"),
+            ("a", "READY"),
+            ("b", "CREATED"),
+            ("b", "READY"),
+        ]
