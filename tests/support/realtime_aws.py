@@ -183,6 +183,7 @@ class StreamFeed:
     """The items table's stream, read from where the feed was opened."""
 
     handlers: RealtimeHandlers
+    streams: Any  # a dynamodbstreams client on moto's server
     stream_arn: str
     iterator: str
 
@@ -203,14 +204,11 @@ class StreamFeed:
         iterator = streams.get_shard_iterator(
             StreamArn=arn, ShardId=shards[0]["ShardId"], ShardIteratorType="LATEST"
         )["ShardIterator"]
-        feed = cls(handlers, arn, iterator)
-        feed._streams = streams  # type: ignore[attr-defined]
-        return feed
+        return cls(handlers, streams, arn, iterator)
 
     def records(self) -> list[dict[str, Any]]:
         """The records committed since the last call, in Lambda's event shape."""
-        streams: Any = self._streams  # type: ignore[attr-defined]
-        answer = streams.get_records(ShardIterator=self.iterator)
+        answer = self.streams.get_records(ShardIterator=self.iterator)
         self.iterator = answer["NextShardIterator"]
         records = []
         for record in answer["Records"]:
