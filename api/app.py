@@ -39,14 +39,8 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     deps = deps or build_deps(settings)
     introspection = settings.introspection_enabled
     ide_html = _playground_html(sign_in=deps.dev_idp is not None) if introspection else None
-    limits = QueryLimits(
-        max_depth=settings.max_query_depth,
-        max_aliases=settings.max_aliases,
-        max_tokens=settings.max_query_tokens,
-        max_cost=settings.max_query_cost,
-    )
     # One schema: /graphql and /rest.
-    schema = build_schema(introspection=introspection, limits=limits)
+    schema = build_schema(introspection=introspection, limits=query_limits(settings))
     # Read once here: a missing or bad file stops start-up with one SettingsError line.
     persisted = load_persisted_operations(settings.persisted_operations_file)
     graphql = DemoGraphQL(
@@ -59,7 +53,7 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
         subscriptions=SubscriptionPolicy(
             services=deps.services,
             verifier=deps.verifier,
-            limits=_subscription_limits(settings),
+            limits=subscription_limits(settings),
             persisted=persisted,
             hide_suggestions=not introspection,
         ),
@@ -137,7 +131,16 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     return app
 
 
-def _subscription_limits(settings: Settings) -> SubscriptionLimits:
+def query_limits(settings: Settings) -> QueryLimits:
+    return QueryLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_query_tokens,
+        max_cost=settings.max_query_cost,
+    )
+
+
+def subscription_limits(settings: Settings) -> SubscriptionLimits:
     return SubscriptionLimits(
         per_connection=settings.subscriptions_per_connection,
         connections_per_user=settings.subscription_connections_per_user,

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from adapters.identity.dev_idp import DevIdentityProvider
     from adapters.resilience.breaker import CircuitBreaker
     from adapters.resilience.budget import RetryBudget
+    from api.realtime_aws.runtime import Realtime
     from api.settings import Settings
 
 JWKS_FETCH_TIMEOUT_SECONDS = 3.0
@@ -137,6 +138,37 @@ def _build_export_scheduler(
     scheduler = TaskExportScheduler()
     closers.append(scheduler.aclose)
     return scheduler
+
+
+def build_realtime(settings: Settings, deps: Deps | None = None) -> Realtime:
+    """The WebSocket and stream functions' runtime (AWS only): the API's deps, the
+    connections table as an ItemStore, API Gateway's Management API client."""
+    from adapters.items.dynamodb.store import DynamoDbItemStore
+    from adapters.items.dynamodb.stream_records import decode_stream_record
+    from adapters.realtime.apigw import ApiGatewayConnections
+    from api.app import query_limits, subscription_limits
+    from api.aws_clients import connections_client, dynamodb_client
+    from api.persisted_operations import load_persisted_operations
+    from api.realtime_aws.runtime import Realtime
+    from domain.realtime import ConnectionRegistry
+    from resolvers.schema import build_schema
+
+    if settings.backend != "aws" or not settings.realtime_table_name:
+        raise SettingsError("invalid setting DEMOBACKEND_REALTIME_TABLE_NAME: required (AWS)")
+    deps = deps or build_deps(settings)
+    introspection = settings.introspection_enabled
+    connections = DynamoDbItemStore(dynamodb_client(settings), settings.realtime_table_name)
+    return Realtime(
+        schema=build_schema(introspection=introspection, limits=query_limits(settings)),
+        services=deps.services,
+        verifier=deps.verifier,
+        registry=ConnectionRegistry(connections),
+        gateway=ApiGatewayConnections(connections_client(settings)),
+        limits=subscription_limits(settings),
+        decode_change=decode_stream_record,
+        persisted=load_persisted_operations(settings.persisted_operations_file),
+        hide_suggestions=not introspection,
+    )
 
 
 def _breaker(settings: Settings, name: str, label: str) -> CircuitBreaker:

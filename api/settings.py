@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     bucket: str | None = None
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None
+    # Subscriptions on AWS (README "Realtime"): the table of WebSocket connections, and the
+    # WebSocket API's management endpoint (https://<api>.execute-api.<region>.amazonaws.com/<stage>).
+    realtime_table_name: str | None = Field(default=None, min_length=3, max_length=255)
+    realtime_endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
 
     # Sign-in
     auth_mode: Literal["local", "cognito"] = "local"
