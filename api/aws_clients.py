@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 # are the request's deadline and the process-wide retry budget known; botocore retrying
 # inside it made one throttled operation up to 3 x 6 = 18 calls.
 _CONNECT_TIMEOUT_SECONDS = 1
-_READ_TIMEOUT_SECONDS = 5
 BOTOCORE_TOTAL_MAX_ATTEMPTS = 1  # the first attempt and no retry
 _POOL_SIZE = 32  # BatchGetItem chunks run concurrently
 # Every client this process made: api.snapstart closes their pooled connections after a
@@ -49,7 +48,7 @@ def _client(service: str, settings: Settings, **config: Any) -> Any:
         endpoint_url=settings.aws_endpoint_url,
         config=Config(
             connect_timeout=_CONNECT_TIMEOUT_SECONDS,
-            read_timeout=_READ_TIMEOUT_SECONDS,
+            read_timeout=settings.aws_read_timeout_seconds,
             retries={"total_max_attempts": BOTOCORE_TOTAL_MAX_ATTEMPTS, "mode": "standard"},
             max_pool_connections=_POOL_SIZE,
             **config,
@@ -99,7 +98,7 @@ def connections_client(settings: Settings) -> ApiGatewayManagementApiClient:
         endpoint_url=endpoint,
         config=Config(
             connect_timeout=_CONNECT_TIMEOUT_SECONDS,
-            read_timeout=_READ_TIMEOUT_SECONDS,
+            read_timeout=settings.aws_read_timeout_seconds,
             # Throttling (LimitExceededException) is worth one more try per message.
             retries={"total_max_attempts": 2, "mode": "standard"},
             max_pool_connections=_POOL_SIZE,

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # the invocation's remaining time less LAMBDA_DEADLINE_MARGIN_SECONDS if that is less;
     # a request out of time answers SERVICE_UNAVAILABLE (503 + Retry-After).
     request_timeout_seconds: float = Field(default=10.0, gt=0, le=900)
+    # How long an AWS call waits for its answer. A lone counter ADD whose answer is lost is
+    # not repeated (it may have been applied), so this is also how long one may be late.
+    aws_read_timeout_seconds: float = Field(default=5.0, gt=0, le=900)
     lambda_deadline_margin_seconds: float = Field(default=1.0, ge=0, le=60)
     # A dependency's breaker opens after this many failures in a row and lets one trial
     # call through after BREAKER_RESET_SECONDS.

@@ -37,6 +37,10 @@ SERVER_ENV = {
     # loaded machine a request can wait longer than the default 10 s deadline; what this
     # test checks is that contention never fails a request, not how fast it is answered.
     "DEMOBACKEND_REQUEST_TIMEOUT_SECONDS": "300",
+    # moto's server answers DynamoDB calls one at a time, so with 64 uploads in flight a call
+    # can wait its turn longer than the default 5 s; a lone counter ADD is then (rightly) not
+    # repeated, which would fail the upload for the emulator's queue, not for contention.
+    "DEMOBACKEND_AWS_READ_TIMEOUT_SECONDS": "120",
 }
 
 
