@@ -1,5 +1,8 @@
-"""Execute the real schema with a Principal over the in-memory store (the functional tier's
-client, also used by the security tier)."""
+"""Execute the real schema with a Principal over the in-memory stores (the functional tier's
+client, also used by the security tier), or over DynamoDB and S3 on moto's server
+(``aws=``, support/aws_stores.py)."""
+
+from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,12 +18,13 @@ from domain.cursor_signer import CursorSigner
 from domain.files import FileLimits, FileService, new_file_id
 from domain.ids import to_global_id
 from domain.models import Principal
-from domain.ports import ItemStore
+from domain.ports import BlobStore, ItemStore
 from domain.search.service import SearchService
 from domain.users import UserProfiles, UserRepository
 from resolvers.context import Context
 from resolvers.schema import build_schema
 from resolvers.services import Services
+from tests.support.aws_stores import AwsStores
 from tests.support.clock import FakeClock
 
 FIXED_NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -51,13 +55,23 @@ COMPLETE_UPLOAD = f"mutation($id: ID!) {{ completeUpload(id: $id) {{ {FILE_FIELD
 
 
 class SchemaClient:
-    def __init__(self, wrap_store: Callable[[ItemStore], ItemStore] | None = None) -> None:
-        self.store = InMemoryItemStore()
-        # What the services use: the store itself, or a wrapper (counting, interleaving).
-        self.items: ItemStore = self.store if wrap_store is None else wrap_store(self.store)
+    def __init__(
+        self,
+        wrap_store: Callable[[ItemStore], ItemStore] | None = None,
+        *,
+        aws: AwsStores | None = None,
+    ) -> None:
+        self.aws = aws
         # FIXED_NOW until a test moves it on (to give files distinct creation times).
         self.clock = FakeClock(FIXED_NOW)
-        self.blobs = InMemoryBlobStore(max_expiry=3600, clock=self.clock.seconds)
+        self._store: ItemStore = InMemoryItemStore() if aws is None else aws.items
+        self._blobs: BlobStore = (
+            InMemoryBlobStore(max_expiry=3600, clock=self.clock.seconds)
+            if aws is None
+            else aws.blobs
+        )
+        # What the services use: the store itself, or a wrapper (counting, interleaving).
+        self.items: ItemStore = self._store if wrap_store is None else wrap_store(self._store)
         users = UserRepository(self.items)
         cursors = CursorSigner(b"functional-tests-cursor-key-0123456789")
         self.events = MemoryFileEventBus()
@@ -65,7 +79,7 @@ class SchemaClient:
         self.identity = InMemoryIdentityAccounts()
         files = FileService(
             items=self.items,
-            blobs=self.blobs,
+            blobs=self._blobs,
             clock=self.clock,
             id_factory=new_file_id,
             limits=FileLimits(
@@ -77,7 +91,7 @@ class SchemaClient:
             events=self.events,
         )
         deletion = AccountDeletion(
-            self.items, self.blobs, users, files, self.identity, clock=self.clock
+            self.items, self._blobs, users, files, self.identity, clock=self.clock
         )
         self.services = Services(
             users=users,
@@ -90,10 +104,22 @@ class SchemaClient:
                 profiles,
                 self.identity,
                 deletion,
-                DataExports(self.items, self.blobs, users, clock=self.clock),
+                DataExports(self.items, self._blobs, users, clock=self.clock),
             ),
         )
         self.schema = build_schema()
+
+    @property
+    def store(self) -> InMemoryItemStore:
+        """The fake's items, for tests that plant or inspect raw items (memory only)."""
+        assert isinstance(self._store, InMemoryItemStore), "a test of the in-memory store only"
+        return self._store
+
+    @property
+    def blobs(self) -> InMemoryBlobStore:
+        """The fake's objects, for tests that plant or inspect bytes (memory only)."""
+        assert isinstance(self._blobs, InMemoryBlobStore), "a test of the in-memory store only"
+        return self._blobs
 
     async def sign_in(self, principal: Principal) -> Principal:
         await self.services.profiles.ensure_profile(principal)
@@ -124,7 +150,11 @@ class SchemaClient:
         return payload
 
     def send_bytes(self, upload: dict[str, Any], data: bytes) -> None:
-        """What a client does with an upload target (the fake store checks it as S3 would)."""
+        """What a client does with an upload target: the fake store checks it as S3 would;
+        on aws the form goes to S3 on moto's server over HTTP."""
+        if self.aws is not None:
+            self.aws.send_form(upload, data)
+            return
         assert upload["method"] == "PUT"
         self.blobs.receive_upload(upload["url"], data, upload["headers"])
 
