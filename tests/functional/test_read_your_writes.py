@@ -6,11 +6,15 @@ answer must already show the change. Then the bad-input half: a lagging index mu
 show a file the viewer may no longer read, nor a deleted file.
 """
 
+import io
+import tarfile
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
+from domain.ids import from_global_id
 from domain.models import Principal
 from domain.search import engine
 from domain.search.keys import posting_partition
@@ -244,3 +248,44 @@ async def test_pages_backward_stay_whole_while_the_index_lags(users: SchemaClien
         if not data["myFiles"]["pageInfo"]["hasPreviousPage"]:
             break
     assert names == [f"new{n}.txt" for n in (3, 2, 1, 0)] + [f"old{n}.txt" for n in (2, 1, 0)]
+
+
+async def test_export_right_after_upload_and_delete_holds_exactly_the_files(
+    users: SchemaClient,
+) -> None:
+    """exportMyData lists the owner's files: the one just uploaded is in the archive, the
+    one just deleted (the stale index still holds it, its bytes are gone) is not."""
+    kept = await users.upload(ALICE, b"kept bytes", name="kept.txt")
+    gone = await users.upload(ALICE, b"gone bytes", name="gone.txt")
+    freeze(users)
+    await ok(users, DELETE, ALICE, id=gone["id"])
+    fresh = await users.upload(ALICE, b"fresh bytes", name="fresh.txt")
+    data = await ok(users, "mutation { exportMyData { status url } }", ALICE)
+    assert data["exportMyData"]["status"] == "READY"
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        response = await http.get(data["exportMyData"]["url"])
+    assert response.status_code == 200
+    with tarfile.open(fileobj=io.BytesIO(response.content)) as tar:
+        names = {member.name for member in tar.getmembers()}
+    kept_id, fresh_id = (from_global_id(f["id"])[1] for f in (kept, fresh))
+    assert names == {f"files/{kept_id}/kept.txt", f"files/{fresh_id}/fresh.txt", "manifest.json"}
+
+
+async def test_deleting_an_account_right_after_an_upload_and_a_share_leaves_nothing(
+    users: SchemaClient,
+) -> None:
+    """The purge finds what the account owns and what was shared with it through the
+    user's listing items: a file uploaded, or shared with the user, a moment before the
+    deletion goes too, though the lagging index does not show it yet."""
+    bobs = await users.upload(BOB, name="bobnotes.txt")
+    freeze(users)
+    mine = await users.upload(ALICE, name="alicesecret.txt", visibility="PUBLIC")
+    await ok(users, SHARE, BOB, id=bobs["id"], u="alice")
+    await ok(users, 'mutation { deleteAccount(confirm: "alice") }', ALICE)
+    file = "query($id: ID!) { file(id: $id) { name sharedWith { username } } }"
+    assert (await ok(users, file, BOB, id=mine["id"]))["file"] is None
+    assert await hits(users, BOB, "alicesecret") == []
+    assert (await ok(users, file, BOB, id=bobs["id"]))["file"] == {
+        "name": "bobnotes.txt",
+        "sharedWith": [],
+    }
