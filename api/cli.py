@@ -334,6 +334,7 @@ def _replay_upload_events(settings: Settings, args: argparse.Namespace) -> int:
 
 def _reindex(settings: Settings, args: argparse.Namespace) -> int:
     from api.bootstrap import build_deps
+    from domain.files import rebuild_listings
     from domain.search.reindex import reindex, text_bar
 
     deps = build_deps(settings)
@@ -343,6 +344,8 @@ def _reindex(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> int:
         try:
+            # Listing items first: data from before them is listed only once they exist.
+            await rebuild_listings(deps.items)
             return await reindex(
                 deps.items,
                 sync_file=deps.services.files.index_for_search,

@@ -6,6 +6,9 @@ batch as the profile), and while its state is PURGING it sits in the ``ACCOUNT_P
 partition of gsi1, where ``demobackend purge-accounts`` finds deletions a crash
 interrupted. Every step below is idempotent, so a purge simply starts over:
 
+Files are found through the user's listing items (domain/files/items.py), read from the
+table: an index could miss a file uploaded or shared a moment before.
+
 1. each file the user owns goes through the files feature's own deletion (meta and share
    items in one atomic write, quota released, search entry removed, then the bytes), so
    each file leaves every other user's ``sharedWithMe`` and search at one instant;
@@ -131,9 +134,11 @@ class AccountDeletion:
             return
         purger = _purger(tombstone)
         await self._settle_journal(tombstone.user_id)
-        await self._drain(file_items.owner_partition(tombstone.user_id), self._owned(purger))
+        # The listing items, read from the table: a drain of gsi1 could miss a file uploaded
+        # or shared a moment ago (DynamoDB cannot read a global index consistently).
+        await self._drain(file_items.owned_partition(tombstone.user_id), self._owned(purger))
         await self._drain(
-            file_items.shared_with_partition(tombstone.user_id), self._incoming(purger)
+            file_items.shared_listing_partition(tombstone.user_id), self._incoming(purger)
         )
         await self._remove_user_items(tombstone)
         await self._identity.delete_identity(tombstone.username)
@@ -144,7 +149,7 @@ class AccountDeletion:
         # Each removal takes its item out of the partition (or raises), so the first page
         # is always what is left.
         while True:
-            page = await self._items.query(partition, index="gsi1", limit=_PAGE)
+            page = await self._items.query(partition, limit=_PAGE)
             if not page.items:
                 return
             for item in page.items:
@@ -182,14 +187,23 @@ class AccountDeletion:
                 return
 
     def _owned(self, purger: Principal) -> Callable[[Item], Awaitable[None]]:
-        async def remove(item: Item) -> None:
-            record = file_items.file_from_item(item)
+        async def remove(listing: Item) -> None:
+            file_id = file_items.shared_file_id(listing)
+            [meta] = await self._items.get_many([file_items.file_key(file_id)])
+            if meta is None:
+                # The listing item outlived its file (an abandoned upload's TTL took it).
+                upload_key = file_items.blob_key_for(file_id)
+                journal = await self._journal(purger.user_id, file_id, upload_key)
+                await self._items.write([Delete(_key_of(listing))])
+                await self._settle(journal, file_id, upload_key)
+                return
+            record = file_items.file_from_item(meta)
             journal = await self._journal(purger.user_id, record.id, record.blob_key)
             try:
                 await self._files.delete_file(purger, record.id)
             except NotFoundError:
                 # An expired PENDING upload reads as missing; its items go all the same.
-                ops = [file_items.delete_file(record)]
+                ops = [file_items.delete_file(record), Delete(_key_of(listing))]
                 ops += [file_items.delete_share(record.id, uid) for uid in record.shared_with]
                 await self._items.write(ops)
             await self._settle(journal, record.id, record.blob_key)
@@ -197,16 +211,17 @@ class AccountDeletion:
         return remove
 
     def _incoming(self, purger: Principal) -> Callable[[Item], Awaitable[None]]:
-        async def remove(item: Item) -> None:
-            file_id = file_items.shared_file_id(item)
+        async def remove(listing: Item) -> None:
+            file_id = file_items.shared_file_id(listing)
             journal = await self._journal(purger.user_id, file_id, None)
             try:
                 # Through the files feature: the owner's file and its search entry follow.
                 await self._files.unshare_file(purger, file_id, purger.username)
             except (NotFoundError, InvalidInputError):
                 pass  # the file is gone, or the username claim already is
-            # Whatever unshare_file found, the grant itself goes.
-            await self._items.write([Delete(file_items.share_key(file_id, purger.user_id))])
+            # Whatever unshare_file found, the grant itself goes, and its listing item.
+            grant = file_items.share_key(file_id, purger.user_id)
+            await self._items.write([Delete(grant), Delete(_key_of(listing))])
             await self._settle(journal, file_id, None)
 
         return remove

@@ -267,15 +267,22 @@ class DataExports:
         return DataExport(item["export_id"], READY, url, now + expires_in)
 
     async def _owned(self, user_id: str) -> list[ArchivedFile]:
+        # The owner's listing items, read from the table, then their metas: DynamoDB cannot
+        # read a global index consistently, so gsi1 could miss a file just uploaded and
+        # still hold one just deleted (whose bytes are gone).
         found: list[ArchivedFile] = []
         after = None
         while True:
             page = await self._items.query(
-                file_items.owner_partition(user_id), index="gsi1", after=after, limit=_PAGE
+                file_items.owned_partition(user_id), after=after, limit=_PAGE
             )
-            for raw in page.items:
-                record = file_items.file_from_item(raw)
-                if record.status is FileStatus.READY:  # PENDING ones have no bytes yet
+            file_ids = [file_items.shared_file_id(item) for item in page.items]
+            keys = [file_items.file_key(file_id) for file_id in file_ids]
+            metas = await self._items.get_many(keys) if keys else []
+            for raw in metas:
+                record = file_items.file_from_item(raw) if raw is not None else None
+                # PENDING ones have no bytes yet; a listing item may outlive its file.
+                if record and record.owner_id == user_id and record.status is FileStatus.READY:
                     found.append(ArchivedFile(record, archive_path(record)))
             if page.cursor is None:
                 return found

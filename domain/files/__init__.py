@@ -9,12 +9,14 @@ rules and search read them too; they are re-exported here for the feature's call
 from domain.files.checks import NOT_FOUND_MESSAGE
 from domain.files.deps import SAVE_ATTEMPTS
 from domain.files.items import (
+    LISTING_PREFIX,
     blob_key_for,
     file_from_item,
     file_id_from_blob_key,
     file_key,
     file_to_item,
     is_file_id,
+    listing_items_of,
     new_file_id,
     put_share,
     ready_key_for,
@@ -25,6 +27,7 @@ from domain.files.links import (
     LINK_EXPIRY_DEFAULT_SECONDS,
     LINK_NOT_FOUND_MESSAGE,
 )
+from domain.files.listings import rebuild_listings
 from domain.files.models import (
     UNSET,
     FileChanges,
@@ -59,6 +62,7 @@ __all__ = [
     "DESCRIPTION_MAX_CHARS",
     "LINK_EXPIRY_DEFAULT_SECONDS",
     "LINK_NOT_FOUND_MESSAGE",
+    "LISTING_PREFIX",
     "NAME_MAX_CHARS",
     "NOT_FOUND_MESSAGE",
     "SAVE_ATTEMPTS",
@@ -90,9 +94,11 @@ __all__ = [
     "file_key",
     "file_to_item",
     "is_file_id",
+    "listing_items_of",
     "new_file_id",
     "put_share",
     "ready_key_for",
+    "rebuild_listings",
     "recount_all_usage",
     "recount_usage",
     "usage_key",

@@ -55,16 +55,24 @@ async def update_file(
 async def delete_file(
     deps: FileDeps, viewer: Principal, file_id: str, expected_version: int | None = None
 ) -> str:
-    """Meta, share items, share links and the quota it held go in one atomic write; then
-    the bytes."""
+    """Meta, share items, share links, the owner's listing item and a PENDING file's
+    reservation go in one atomic write; then the quota it held is given back, the shared
+    listing items removed, and the bytes."""
 
     async def attempt(_: int) -> str | LostRace:
         record = await changeable_file(deps, viewer, file_id)
         check_expected_version(record, expected_version)
         links = await deps.files.share_links(record.id)
+        times = await deps.files.share_times(record.id) if record.shared_with else {}
         if not await won(deps.files.write(_deletion(record, links))):
             return LOST_RACE
         await count_usage(deps, file_items.released_usage(record))
+        # A second write (one would not hold the share cap twice over): a crash before it
+        # leaves listing items naming a missing file, which readers drop.
+        if times:
+            await deps.files.write(
+                [file_items.delete_shared_listing(record.id, uid, at) for uid, at in times.items()]
+            )
         await index_for_search(deps, record.id)
         await publish(deps, FileEventKind.DELETED, record)
         # Only after the metadata is gone: a failure here can never bring the file back.
@@ -80,6 +88,7 @@ def _deletion(record: FileRecord, links: list[ShareLink]) -> list[WriteOp]:
     ops += [file_items.delete_share(record.id, user_id) for user_id in record.shared_with]
     for link in links:
         ops += file_items.delete_share_link(link)
+    ops.append(file_items.delete_owned_listing(record))
     return [*ops, *file_items.release(record)]
 
 

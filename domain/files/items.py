@@ -7,6 +7,18 @@
     reservation USER#<owner id>  RESERVATION#<file id>  -                -
     share link  FILE#<file id>   LINK#<link id>   -                      -
     link token  SHARETOKEN#<sha256 of token>  TOKEN  -                   -
+    owned       LIST#O#<owner>   <created at>#<file id>                  -
+    shared      LIST#S#<user>    <shared at>#<file id>                   -
+
+The listings (myFiles, User.files, sharedWithMe) read the two ``LIST#`` partitions of the
+*table*, consistently, then the metas they name: DynamoDB cannot read a global index
+consistently, so the gsi1 copies of those orders (still written) could miss a file just
+created or shared. Data written before listing items existed is listed once
+``demobackend reindex`` has written its listing items. A listing item names a file and
+nothing else, so it can never show stale content; it is written in the same atomic write
+as what it lists. It may outlive what it names (an abandoned upload's share, a crash
+between the two writes of a deletion): readers drop an item whose meta is gone or no
+longer lists the user.
 
 Times in sort keys are ISO-8601 UTC with microseconds, so they sort as text. A PENDING
 file's meta (and its share items) carry ``expires_at`` in epoch seconds: the DynamoDB TTL
@@ -76,6 +88,17 @@ def owner_partition(owner_id: str) -> str:
 
 def shared_with_partition(user_id: str) -> str:
     return f"SHAREDWITH#{user_id}"
+
+
+LISTING_PREFIX = "LIST#"
+
+
+def owned_partition(owner_id: str) -> str:
+    return f"{LISTING_PREFIX}O#{owner_id}"
+
+
+def shared_listing_partition(user_id: str) -> str:
+    return f"{LISTING_PREFIX}S#{user_id}"
 
 
 def blob_key_for(file_id: str) -> str:
@@ -192,8 +215,62 @@ def share_times(items: Iterable[Item]) -> dict[str, str]:
     return {item["user_id"]: item["shared_at"] for item in items}
 
 
+# --- listings -------------------------------------------------------------------------
+
+
+def owned_listing_key(record: FileRecord) -> Key:
+    return Key(owned_partition(record.owner_id), f"{to_iso(record.created_at)}#{record.id}")
+
+
+def put_owned_listing(record: FileRecord) -> Put:
+    """Expires with a PENDING file; completing the file writes it again without a TTL."""
+    key = owned_listing_key(record)
+    item: Item = {"pk": key.pk, "sk": key.sk, "type": "FileListing", "file_id": record.id}
+    if record.expires_at is not None:
+        item["expires_at"] = record.expires_at
+    return Put(item)
+
+
+def delete_owned_listing(record: FileRecord) -> Delete:
+    return Delete(owned_listing_key(record))
+
+
+def shared_listing_key(file_id: str, user_id: str, shared_at: str) -> Key:
+    return Key(shared_listing_partition(user_id), f"{shared_at}#{file_id}")
+
+
+def put_shared_listing(file_id: str, user_id: str, shared_at: str) -> Put:
+    """No TTL: completing a file rewrites its shares, and rewriting these as well would
+    not fit the share cap into one write. One left behind by an abandoned upload names a
+    missing file, which readers drop."""
+    key = shared_listing_key(file_id, user_id, shared_at)
+    return Put(
+        {
+            "pk": key.pk,
+            "sk": key.sk,
+            "type": "FileShareListing",
+            "file_id": file_id,
+            "user_id": user_id,
+        }
+    )
+
+
+def delete_shared_listing(file_id: str, user_id: str, shared_at: str) -> Delete:
+    return Delete(shared_listing_key(file_id, user_id, shared_at))
+
+
 def shared_file_id(item: Item) -> str:
+    """The file a share item or a listing item names."""
     return str(item["file_id"])
+
+
+def listing_items_of(item: Item) -> list[Item]:
+    """The listing items a stored meta or share item needs (for rebuilding them)."""
+    if item.get("type") == "File" and item.get("sk") == "META":
+        return [put_owned_listing(file_from_item(item)).item]
+    if item.get("type") == "FileShare":
+        return [put_shared_listing(item["file_id"], item["user_id"], item["shared_at"]).item]
+    return []
 
 
 # --- usage ----------------------------------------------------------------------------

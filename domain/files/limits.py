@@ -27,8 +27,9 @@ class FileLimits:
             raise ValueError("upload_expiry_seconds must not exceed pending_ttl_seconds")
         if self.download_expiry_default > self.download_expiry_max:
             raise ValueError("download_expiry_default must not exceed download_expiry_max")
-        # Deleting (or completing) a file writes its meta, its reservation, its usage,
-        # every share item and both items of every share link in one atomic write.
+        # Deleting (or completing) a file writes its meta, its reservation, its owner's
+        # listing item, every share item and both items of every share link in one atomic
+        # write (its usage is counted apart, by a lone ADD).
         if self.max_shares_per_file + 2 * self.max_share_links_per_file > MAX_WRITE_ITEMS - 3:
             raise ValueError(
                 "max_shares_per_file + 2 * max_share_links_per_file must be at most "

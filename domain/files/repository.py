@@ -90,36 +90,58 @@ class FileRepository:
     ) -> FilePage:
         """An owner's files, newest first, that ``keep`` accepts; ``backward``: the ones
         before ``after``, nearest first."""
-        partition = file_items.owner_partition(owner_id)
 
-        async def fetch(position: str | None, limit: int) -> SourcePage[FileRecord]:
-            page = await self._items.query(
-                partition, index="gsi1", after=position, limit=limit, descending=not backward
-            )
-            records = [self._decode(item) for item in page.items]
-            return SourcePage(records, page.item_cursors, page.cursor)
+        def listed(record: FileRecord) -> bool:
+            return record.owner_id == owner_id
 
-        return _file_page(await collect(fetch, first=first, after=after, keep=keep))
+        partition = file_items.owned_partition(owner_id)
+        return await self._listing(
+            partition, first=first, after=after, keep=keep, listed=listed, backward=backward
+        )
 
     async def list_shared_with(
         self, user_id: str, *, first: int, after: str | None, keep: Keep, backward: bool = False
     ) -> FilePage:
         """Files shared with a user, most recently shared first (``backward``: the ones
-        before ``after``, nearest first): a page of share items, then one batched read of
-        their files (missing or expired ones dropped)."""
-        partition = file_items.shared_with_partition(user_id)
+        before ``after``, nearest first)."""
+
+        def listed(record: FileRecord) -> bool:
+            return user_id in record.shared_with
+
+        partition = file_items.shared_listing_partition(user_id)
+        return await self._listing(
+            partition, first=first, after=after, keep=keep, listed=listed, backward=backward
+        )
+
+    async def _listing(
+        self,
+        partition: str,
+        *,
+        first: int,
+        after: str | None,
+        keep: Keep,
+        listed: Keep,
+        backward: bool,
+    ) -> FilePage:
+        """A page of listing items read from the table (consistent: read-your-writes),
+        then one batched read of their metas. Whatever is shown comes from the meta as
+        stored now, never from the listing; a listing item whose file is gone, expired or
+        no longer listed there (``listed``) is dropped."""
+        # The refetch of a cut page asks for files already read; don't read them twice.
+        seen: dict[str, Item | None] = {}
 
         async def fetch(position: str | None, limit: int) -> SourcePage[FileRecord]:
             page = await self._items.query(
-                partition, index="gsi1", after=position, limit=limit, descending=not backward
+                partition, after=position, limit=limit, descending=not backward
             )
             file_ids = [file_items.shared_file_id(item) for item in page.items]
-            unique = list(dict.fromkeys(file_ids))
-            keys = [file_items.file_key(fid) for fid in unique]
-            metas = await self._items.get_many(keys) if keys else []
-            found = dict(zip(unique, metas, strict=True))
-            records = [self._decode(found[fid]) for fid in file_ids]
-            return SourcePage(records, page.item_cursors, page.cursor)
+            unread = list(dict.fromkeys(fid for fid in file_ids if fid not in seen))
+            if unread:
+                metas = await self._items.get_many([file_items.file_key(fid) for fid in unread])
+                seen.update(zip(unread, metas, strict=True))
+            records = [self._decode(seen[fid]) for fid in file_ids]
+            listed_records = [r if r is not None and listed(r) else None for r in records]
+            return SourcePage(listed_records, page.item_cursors, page.cursor)
 
         return _file_page(await collect(fetch, first=first, after=after, keep=keep))
 

@@ -1,6 +1,7 @@
 """Sharing a file with other users by username. Who a file is shared with lives twice: on
 the meta item (one read answers "may this user read it?" and File.sharedWith) and as one
-share item per user (indexed for "shared with me"); both change in one atomic write."""
+share item per user, with its listing item (read by "shared with me"); all change in one
+atomic write."""
 
 from dataclasses import replace
 from datetime import datetime
@@ -39,9 +40,12 @@ async def share_file(deps: FileDeps, viewer: Principal, file_id: str, username: 
             )
         now = deps.clock()
         saved = _next(record, (*record.shared_with, user_id), now)
-        if not await won(
-            _save(deps, record, saved, file_items.put_share(saved, user_id, to_iso(now)))
-        ):
+        shared_at = to_iso(now)
+        share_ops = (
+            file_items.put_share(saved, user_id, shared_at),
+            file_items.put_shared_listing(saved.id, user_id, shared_at),
+        )
+        if not await won(_save(deps, record, saved, *share_ops)):
             return LOST_RACE
         await index_for_search(deps, saved.id)  # search postings are partitioned by access
         await publish(deps, FileEventKind.SHARED, saved, user_id)
@@ -64,7 +68,11 @@ async def unshare_file(
             return record
         remaining = tuple(uid for uid in record.shared_with if uid != user_id)
         saved = _next(record, remaining, deps.clock())
-        if not await won(_save(deps, record, saved, file_items.delete_share(record.id, user_id))):
+        ops: list[WriteOp] = [file_items.delete_share(record.id, user_id)]
+        shared_at = (await deps.files.share_times(record.id)).get(user_id)
+        if shared_at is not None:
+            ops.append(file_items.delete_shared_listing(record.id, user_id, shared_at))
+        if not await won(_save(deps, record, saved, *ops)):
             return LOST_RACE
         await index_for_search(deps, saved.id)
         await publish(deps, FileEventKind.UNSHARED, saved, user_id)
@@ -77,8 +85,8 @@ def _next(record: FileRecord, shared_with: tuple[str, ...], now: datetime) -> Fi
     return replace(record, shared_with=shared_with, version=record.version + 1, updated_at=now)
 
 
-async def _save(deps: FileDeps, before: FileRecord, after: FileRecord, share_op: WriteOp) -> None:
-    await deps.files.write([file_items.put_file_over(after, before.version), share_op])
+async def _save(deps: FileDeps, before: FileRecord, after: FileRecord, *share_ops: WriteOp) -> None:
+    await deps.files.write([file_items.put_file_over(after, before.version), *share_ops])
 
 
 async def _user_id(deps: FileDeps, username: str) -> str:

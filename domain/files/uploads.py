@@ -65,7 +65,11 @@ async def create_upload(
             raise await _over_limit(deps, record) from None
     try:
         await deps.files.write(
-            [file_items.put_new_file(record), file_items.put_reservation(record)]
+            [
+                file_items.put_new_file(record),
+                file_items.put_owned_listing(record),
+                file_items.put_reservation(record),
+            ]
         )
     except ConflictError:
         # Refused outright (the id is new, so this is not expected): nothing was written,
@@ -264,6 +268,7 @@ async def _check_blob(deps: FileDeps, record: FileRecord, key: str) -> BlobInfo:
 async def _save_ready(deps: FileDeps, record: FileRecord, ready: FileRecord) -> None:
     ops: list[WriteOp] = [
         file_items.put_file_over(ready, record.version),
+        file_items.put_owned_listing(ready),  # without the PENDING file's TTL
         file_items.settle(record),
     ]
     if record.shared_with:

@@ -11,6 +11,12 @@
    there), re-analysed from their *current* text and kept if every term matches.
    Postings are partitioned by access scope (keys.py): only the partitions of scopes the
    viewer may read are read (up to 3 per driver term; admins one), merged by impact.
+   Read-your-writes: when the driver's postings in those partitions fit the read budget
+   (its df says so, and the read confirms it), they are read from the *table*, which
+   DynamoDB reads consistently, and put in impact order here: a document indexed by a
+   mutation that has returned is found. Only a driver with more postings than the budget
+   is read through gsi1 in impact order, which on DynamoDB may lag a write by a moment;
+   such a query reads the best READ_BUDGET postings of a very common term anyway.
 4. Reading stops at ACCEPT_TARGET accepted documents, READ_BUDGET postings, or the end of
    the driver's postings. All three, like the driver and the expansions, depend only on
    the documents the viewer may read and the filter, never on the page asked for — so
@@ -26,7 +32,7 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass
 
-from domain.ports import ItemStore
+from domain.ports import Item, ItemStore
 from domain.search import counters, keys
 from domain.search.bm25 import reference_collection, term_score
 from domain.search.documents import FIELD_WEIGHTS, TYPICAL_LENGTHS
@@ -80,7 +86,8 @@ async def search_kind(store: ItemStore, source: Source, query: QueryTerms) -> li
     group_df = [sum(dfs.get(t, expansions.get(t, 0)) for t in group) for group in groups]
     driver = groups[group_df.index(min(group_df))]
     matcher = _Matcher(exact, prefix, frozenset(expansions))
-    accepted = await _collect(store, source, kind, driver, matcher)
+    driver_df = group_df[groups.index(driver)]
+    accepted = await _collect(store, source, kind, driver, matcher, driver_df)
     return _score(kind, accepted)
 
 
@@ -89,7 +96,12 @@ async def _nothing() -> dict[str, int]:
 
 
 async def _collect(
-    store: ItemStore, source: Source, kind: str, driver: list[str], matcher: "_Matcher"
+    store: ItemStore,
+    source: Source,
+    kind: str,
+    driver: list[str],
+    matcher: "_Matcher",
+    driver_df: int,
 ) -> list["_Match"]:
     # One stream per (driver term, scope the viewer may read): postings of files it cannot
     # read are in other partitions, so they never spend the read budget (README.md).
@@ -98,6 +110,44 @@ async def _collect(
         for term in driver
         for scope in source.scopes
     ]
+    if driver_df <= READ_BUDGET:
+        postings = await _read_from_table(store, streams)
+        if postings is not None:
+            return await _accept_in_order(source, matcher, postings)
+    return await _collect_from_index(store, source, streams, matcher)
+
+
+async def _read_from_table(store: ItemStore, streams: list[_Stream]) -> list[Item] | None:
+    """Every posting of the streams, consistently, best impact first; None when they hold
+    more than READ_BUDGET (the counters are approximate), so the index must order them."""
+    pages = await asyncio.gather(*(store.query(s.partition, limit=READ_BUDGET) for s in streams))
+    if any(page.cursor is not None for page in pages):
+        return None
+    postings = [item for page in pages for item in page.items]
+    if len(postings) > READ_BUDGET:
+        return None
+    postings.sort(key=lambda item: str(item["gsi1sk"]))
+    return postings
+
+
+async def _accept_in_order(
+    source: Source, matcher: "_Matcher", postings: list[Item]
+) -> list["_Match"]:
+    ids = list(dict.fromkeys(str(item["doc_id"]) for item in postings))
+    accepted: list[_Match] = []
+    for start in range(0, len(ids), POSTING_PAGE):
+        for candidate in await source.load(ids[start : start + POSTING_PAGE]):
+            match = matcher.match(candidate)
+            if match is not None:
+                accepted.append(match)
+        if len(accepted) >= ACCEPT_TARGET:
+            break
+    return accepted[:ACCEPT_TARGET]
+
+
+async def _collect_from_index(
+    store: ItemStore, source: Source, streams: list[_Stream], matcher: "_Matcher"
+) -> list["_Match"]:
     page = max(10, POSTING_PAGE // len(streams))
     seen: set[str] = set()
     accepted: list[_Match] = []

@@ -10,6 +10,8 @@ backup taken on either), then the search index rebuilt from the restored metadat
   has its bytes.
 - Atomic per item (puts of up to 100 items per write) and idempotent: items are put
   without conditions, so re-writing one after an interruption is harmless.
+- Listing items (domain/files/listings.py) are not in a backup: each part's are written
+  with its items, derived from the metas and shares it restores.
 - Usage recounted at the end (domain/files/recount.py): a backup's usage items may be of
   the older shape, or out of step with its files (items are read one page at a time
   while users keep writing), and quota must count what was restored.
@@ -26,7 +28,7 @@ from typing import Any
 
 from domain.clock import utc_now
 from domain.errors import InvalidInputError
-from domain.files import recount_all_usage
+from domain.files import listing_items_of, recount_all_usage
 from domain.ports import (
     MAX_WRITE_ITEMS,
     Absent,
@@ -152,7 +154,10 @@ async def run_restore(
     indexed = {"documents": 0, "seconds": 0.0}
 
     async def finish(name: str, restored: list[Item]) -> None:
-        await _put_items(items, restored, concurrency)
+        # Listing items with the part, not after the last: a resumed restore has them for
+        # the parts done, and without them no restored file would be listed.
+        listings = [listing for item in restored for listing in listing_items_of(item)]
+        await _put_items(items, restored + listings, concurrency)
         counts["items"] += len(restored)
         if per_part:
             started_index = time.monotonic()

@@ -9,11 +9,14 @@
   the old store).
 - Share links travel with their file: the link item and its token item (which holds only
   the token's SHA-256, so a backup holds no working link) are restored only with the file.
+- Listing items (``LIST#…``) are derived from the metas and shares, like the search index:
+  restore writes them again with each part it restores (domain/files/listings.py).
 - Restore journals (``RESTORE#…``) belong to a restore in progress, not to the data.
 """
 
 from typing import Any
 
+from domain.files import LISTING_PREFIX
 from domain.ports import Item
 
 SEARCH_PREFIX = "SRCH#"
@@ -29,6 +32,8 @@ def skip_reason(item: Item, now_epoch: int) -> str | None:
     pk = str(item.get("pk", ""))
     if pk.startswith(SEARCH_PREFIX):
         return "search_index"
+    if pk.startswith(LISTING_PREFIX):
+        return "listing"
     if pk.startswith(JOURNAL_PREFIX):
         return "restore_journal"
     expires_at = item.get("expires_at")
@@ -67,5 +72,6 @@ def data_item(item: Any) -> bool:
     """An item of the data proper: what a restore writes and a drill compares."""
     return isinstance(item, dict) and skip_reason(item, 0) not in (
         "search_index",
+        "listing",
         "restore_journal",
     )

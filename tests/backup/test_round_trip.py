@@ -43,6 +43,14 @@ async def test_local_round_trip_brings_back_items_bytes_and_search(tmp_path: Pat
         # The restored store works for users: the restored file can be changed and read.
         record = await restored.files.get_file(user("alice"), ready[2])
         assert record.status.value == "READY"
+        # Listing items are not backed up; restore rebuilds them, so the lists come back.
+        alice, bob = user("alice"), user("bob")
+        owned = await restored.files.list_files_of(alice, alice.user_id, first=50)
+        assert sorted(r.id for r in owned.records) == sorted(ready)
+        shared = await restored.files.list_shared_with_me(bob, first=50)
+        assert [r.id for r in shared.records] == [ready[0]]
+        pending = await restored.files.list_files_of(bob, bob.user_id, first=50)
+        assert [r.name for r in pending.records] == ["pending.txt"]
 
 
 async def test_repeated_backups_only_add_new_bytes(tmp_path: Path) -> None:

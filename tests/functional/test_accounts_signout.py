@@ -78,13 +78,14 @@ async def test_signout_without_a_token_is_refused_and_changes_nothing(tmp_path: 
         assert (await app.graphql(alice["idToken"], ME))["data"] == {"me": {"username": "alice"}}
 
 
-@pytest.mark.parametrize(("query", "calls"), [(ME, 1), (MY_FILES, 2)], ids=["me", "myFiles"])
+@pytest.mark.parametrize(("query", "calls"), [(ME, 1), (MY_FILES, 3)], ids=["me", "myFiles"])
 async def test_the_check_costs_no_extra_store_call(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], query: str, calls: int
 ) -> None:
-    """What these cost before the mark existed: `me` one profile read, `myFiles` with its
-    owners one listing query plus one owner read. The read that checks the mark is the
-    profile read, primed into the request's user loader, so both cost the same now."""
+    """What these cost without the mark: `me` one profile read, `myFiles` with its owners
+    one query of the listing items, one batched read of their metas and one owner read.
+    The read that checks the mark is the profile read, primed into the request's user
+    loader, so both cost the same with it."""
     async with open_accounts_app(tmp_path, capsys) as app:
         await app.signup("alice")
         token = (await app.sign_in("alice"))["idToken"]

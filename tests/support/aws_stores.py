@@ -2,8 +2,8 @@
 moto server over real HTTP (support/moto_server.py), a fresh table and bucket per use.
 
 ``open_aws_stores()`` yields an ``AwsStores``: the ItemStore and BlobStore the composition
-root builds for BACKEND=aws, and ``send_form`` to upload bytes to a presigned POST exactly
-as a browser would.
+root builds for BACKEND=aws, a ``LaggingIndexes`` fault on the table (off until frozen), and
+``send_form`` to upload bytes to a presigned POST exactly as a browser would.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from adapters.blobs.s3 import S3BlobStore
 from adapters.items.dynamodb.store import DynamoDbItemStore
 from ops.aws_resources import create_bucket, create_table
 from tests.support.blob_backends import sigv4_s3_client
+from tests.support.lagging_index import LaggingIndexes
 from tests.support.moto_server import (
     REGION,
     cognito_client,
@@ -44,6 +45,7 @@ class AwsStores:
     s3: S3Client
     table: str
     bucket: str
+    lag: LaggingIndexes
 
     def send_form(self, upload: dict[str, Any], data: bytes, filename: str = "blob") -> None:
         """POST the presigned form with the file part last; S3 must accept it."""
@@ -75,6 +77,7 @@ def open_aws_stores() -> Iterator[AwsStores]:
     create_table(dynamodb, table)
     without_stream(dynamodb, table)
     create_bucket(s3, bucket, REGION)
+    lag = LaggingIndexes(dynamodb, table)
     try:
         yield AwsStores(
             DynamoDbItemStore(dynamodb, table),
@@ -83,8 +86,10 @@ def open_aws_stores() -> Iterator[AwsStores]:
             s3,
             table,
             bucket,
+            lag,
         )
     finally:
+        lag.close()
         dynamodb.delete_table(TableName=table)
         drop_bucket(s3, bucket)
 
