@@ -25,6 +25,10 @@ MAX_PARTS = 10_000
 MAX_PARTS_PER_CALL = 100
 _MIB = 1024 * 1024
 NOT_MULTIPART_MESSAGE = "This upload is a single one: send its bytes to its upload target"
+# A file restored from a backup keeps its plan but not its store upload (ops/backup).
+PARTS_GONE_MESSAGE = (
+    "This upload's parts are gone (restored from a backup): abort it and upload again"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,7 @@ async def start(deps: FileDeps, record: FileRecord) -> FileRecord:
 
 async def abort_store_upload(deps: FileDeps, record: FileRecord) -> None:
     """Best effort: the store's own expiry removes an upload this could not."""
-    if record.multipart is None:
+    if record.multipart is None or not record.multipart.upload_id:
         return
     try:
         await deps.blobs.abort_multipart(record.multipart.key, record.multipart.upload_id)
@@ -78,6 +82,8 @@ async def _open_upload(deps: FileDeps, viewer: Principal, file_id: str) -> FileR
         raise InvalidInputError("The upload expired before it was completed; start a new one")
     if record.multipart is None:
         raise InvalidInputError(NOT_MULTIPART_MESSAGE)
+    if not record.multipart.upload_id:
+        raise InvalidInputError(PARTS_GONE_MESSAGE)
     return record
 
 
@@ -120,7 +126,7 @@ async def uploaded_part_numbers(deps: FileDeps, viewer: Principal, record: FileR
     """What the store holds of a PENDING multipart file, for whoever may complete it;
     [] for everyone else and every other file."""
     upload = record.multipart
-    if upload is None or record.status is not FileStatus.PENDING:
+    if upload is None or not upload.upload_id or record.status is not FileStatus.PENDING:
         return []
     if not may_change_file(viewer, record):
         return []
@@ -139,6 +145,8 @@ async def assemble(
     nothing changed, for a list that does not fit."""
     upload = record.multipart
     assert upload is not None
+    if not upload.upload_id:
+        raise InvalidInputError(PARTS_GONE_MESSAGE)
     numbers = [part.part_number for part in parts]
     _check_numbers(numbers, upload.part_count)
     missing = sorted(set(range(1, upload.part_count + 1)) - set(numbers))
