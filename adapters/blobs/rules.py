@@ -214,6 +214,6 @@ def normalize_etag(etag: str) -> str:
     return etag.strip().strip('"')
 
 
-def part_etag(md5_hex: str) -> str:
-    """The ETag S3 gives an uploaded part: its MD5, quoted; the local stores do the same."""
-    return f'"{md5_hex}"'
+def part_etag(digest_hex: str) -> str:
+    """An uploaded part's ETag: a digest of its bytes, quoted (S3's is the MD5)."""
+    return f'"{digest_hex}"'

@@ -6,6 +6,7 @@ write there again, so no copy is needed as for single uploads (uploads.py).
 The plan follows S3: parts of ``multipart_part_bytes`` (at least 5 MiB) but the last, and
 never more than 10,000 of them (larger parts for larger files)."""
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -153,11 +154,12 @@ async def assemble(
     if missing:
         raise InvalidInputError(f"parts missing from the list: {_shown(missing)}")
     try:
-        stored = {
-            p.part_number: p for p in await deps.blobs.uploaded_parts(upload.key, upload.upload_id)
-        }
+        held_parts = await deps.blobs.uploaded_parts(upload.key, upload.upload_id)
     except NotFoundError:
-        raise ConflictError("This upload was closed meanwhile") from None
+        # Closed: by an earlier completion that assembled the parts but ran out of time
+        # before the file was saved READY (the store finishes what it started), or aborted.
+        return upload.key, await _assembled_earlier(deps, upload.key)
+    stored = {part.part_number: part for part in held_parts}
     for part in sorted(parts, key=lambda p: p.part_number):
         held = stored.get(part.part_number)
         if held is None:
@@ -181,6 +183,19 @@ async def assemble(
     except NotFoundError:
         raise ConflictError("This upload was closed meanwhile") from None
     return upload.key, info
+
+
+async def _assembled_earlier(deps: FileDeps, key: str) -> BlobInfo:
+    info = await deps.blobs.head(key)
+    if info is None:
+        raise ConflictError("This upload was closed meanwhile")
+    if info.sha256 is not None:
+        return info
+    # S3 keeps no whole-object SHA-256 of a multipart object: hash it again, streamed.
+    digest = hashlib.sha256()
+    async for chunk in deps.blobs.read(key):
+        digest.update(chunk)
+    return replace(info, sha256=digest.hexdigest())
 
 
 async def reopen_after_mismatch(deps: FileDeps, record: FileRecord) -> None:
