@@ -180,10 +180,9 @@ def check_upload_request(
 
 # --- multipart uploads ---------------------------------------------------------------
 
-# S3's limits: part numbers 1..10,000, each part at most 5 GiB, the object at most 5 TiB.
+# S3's limits: part numbers 1..10,000, each part at most 5 GiB.
 MAX_PARTS = 10_000
 MAX_PART_SIZE = 5 * 1024**3
-MAX_MULTIPART_SIZE = 5 * 1024**4
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_.=-]{1,512}")
 WRONG_PART_MESSAGE = "A part is missing or its ETag does not match the uploaded part"
 
