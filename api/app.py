@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -23,11 +24,14 @@ from api.request_ids import RequestIdMiddleware
 from api.rest import rest_mount
 from api.share_routes import share_routes
 from api.subscriptions import SubscriptionLimits, SubscriptionPolicy
+from domain.errors import DomainError
 from resolvers.limits import QueryLimits
 from resolvers.schema import build_schema
 
 if TYPE_CHECKING:
     from api.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = True) -> Starlette:
@@ -35,14 +39,8 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     deps = deps or build_deps(settings)
     introspection = settings.introspection_enabled
     ide_html = _playground_html(sign_in=deps.dev_idp is not None) if introspection else None
-    limits = QueryLimits(
-        max_depth=settings.max_query_depth,
-        max_aliases=settings.max_aliases,
-        max_tokens=settings.max_query_tokens,
-        max_cost=settings.max_query_cost,
-    )
     # One schema: /graphql and /rest.
-    schema = build_schema(introspection=introspection, limits=limits)
+    schema = build_schema(introspection=introspection, limits=query_limits(settings))
     # Read once here: a missing or bad file stops start-up with one SettingsError line.
     persisted = load_persisted_operations(settings.persisted_operations_file)
     graphql = DemoGraphQL(
@@ -55,7 +53,7 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
         subscriptions=SubscriptionPolicy(
             services=deps.services,
             verifier=deps.verifier,
-            limits=_subscription_limits(settings),
+            limits=subscription_limits(settings),
             persisted=persisted,
             hide_suggestions=not introspection,
         ),
@@ -102,9 +100,11 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sweep = _sweep_abandoned_uploads(deps, settings)
+        resume = _resume_data_exports(deps)
         yield
-        if sweep is not None:
-            sweep.cancel()
+        for task in (sweep, resume):
+            if task is not None:
+                task.cancel()
         await deps.aclose()
 
     app = Starlette(
@@ -131,7 +131,16 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     return app
 
 
-def _subscription_limits(settings: Settings) -> SubscriptionLimits:
+def query_limits(settings: Settings) -> QueryLimits:
+    return QueryLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_query_tokens,
+        max_cost=settings.max_query_cost,
+    )
+
+
+def subscription_limits(settings: Settings) -> SubscriptionLimits:
     return SubscriptionLimits(
         per_connection=settings.subscriptions_per_connection,
         connections_per_user=settings.subscription_connections_per_user,
@@ -157,6 +166,28 @@ def _playground_assets() -> Mount:
     from api.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_assets_app, graphiql_assets_dir
 
     return Mount(GRAPHIQL_ASSETS_PATH, app=graphiql_assets_app(graphiql_assets_dir()))
+
+
+def _resume_data_exports(deps: Deps) -> asyncio.Task[None] | None:
+    """Builds of data exports run as tasks in the server: the ones a previous process left
+    BUILDING (stopped, crashed) start again here. On Lambda every build has an invocation
+    of its own, which Lambda retries; nothing is resumed at start-up there."""
+    from adapters.exports.task_scheduler import TaskExportScheduler
+
+    accounts = deps.services.accounts
+    if accounts is None or not isinstance(deps.export_scheduler, TaskExportScheduler):
+        return None
+    exports = accounts.exports
+
+    async def resume() -> None:
+        try:
+            for pending in await exports.pending():
+                await exports.resume(pending)
+        except DomainError:
+            # The stores are down at start-up: those exports read as FAILED once stale.
+            logger.warning("could not resume data exports", exc_info=True)
+
+    return asyncio.create_task(resume())
 
 
 def _sweep_abandoned_uploads(deps: Deps, settings: Settings) -> asyncio.Task[int] | None:

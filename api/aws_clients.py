@@ -7,6 +7,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
@@ -79,3 +80,30 @@ def sqs_client(settings: Settings) -> SQSClient:
 
 def cognito_client(settings: Settings) -> Any:
     return _client("cognito-idp", settings)
+
+
+def lambda_client(settings: Settings) -> Any:
+    """Invokes the function itself (data exports built in the background)."""
+    return _client("lambda", settings)
+
+
+def connections_client(settings: Settings) -> ApiGatewayManagementApiClient:
+    """API Gateway's Management API of the WebSocket API (PostToConnection): its endpoint
+    is the API's stage URL, or the emulator's."""
+    from botocore.config import Config
+
+    endpoint = settings.realtime_endpoint_url or settings.aws_endpoint_url
+    client: ApiGatewayManagementApiClient = _session().client(
+        "apigatewaymanagementapi",
+        region_name=settings.aws_region,
+        endpoint_url=endpoint,
+        config=Config(
+            connect_timeout=_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=_READ_TIMEOUT_SECONDS,
+            # Throttling (LimitExceededException) is worth one more try per message.
+            retries={"total_max_attempts": 2, "mode": "standard"},
+            max_pool_connections=_POOL_SIZE,
+        ),
+    )
+    _created.append(client)
+    return client

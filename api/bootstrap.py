@@ -16,21 +16,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from api.setting_errors import SettingsError
-from domain.accounts import AccountDeletion, AccountService, DataExports
+from domain.accounts import AccountDeletion, AccountService, DataExports, ExportLimits
 from domain.clock import utc_now
 from domain.cursor_signer import CursorSigner
 from domain.errors import StoreUnavailableError
 from domain.files import FileLimits, FileService, new_file_id
-from domain.ports import BlobStore, IdentityAccounts, ItemStore, TokenVerifier
+from domain.ports import BlobStore, ExportScheduler, IdentityAccounts, ItemStore, TokenVerifier
 from domain.search.service import SearchService
 from domain.users import UserProfiles, UserRepository
 from resolvers.services import Services
 
 if TYPE_CHECKING:
     from adapters.blobs.local.store import LocalBlobStore
+    from adapters.exports.lambda_scheduler import LambdaExportScheduler
+    from adapters.exports.task_scheduler import TaskExportScheduler
     from adapters.identity.dev_idp import DevIdentityProvider
     from adapters.resilience.breaker import CircuitBreaker
     from adapters.resilience.budget import RetryBudget
+    from api.realtime_aws.runtime import Realtime
     from api.settings import Settings
 
 JWKS_FETCH_TIMEOUT_SECONDS = 3.0
@@ -56,6 +59,11 @@ class Deps:
     closers: Closers = field(default_factory=list)
     # One per dependency, by name ("items", "blobs", "jwks"): /readyz, metrics, bench.
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    # Where large data exports are built (settings.export_runner); None without accounts.
+    export_scheduler: TaskExportScheduler | LambdaExportScheduler | None = None
+    # The configured identity provider's admin side (the dev IdP, or Cognito's admin API):
+    # a restore that maps owners by username looks users up in it.
+    identity: IdentityAccounts | None = None
 
     async def aclose(self) -> None:
         for close in reversed(self.closers):
@@ -94,8 +102,73 @@ def build_deps(settings: Settings) -> Deps:
     dev_idp = _build_dev_idp(settings, items)
     verifier = _build_verifier(settings, dev_idp, breakers.get("jwks"))
     identity: IdentityAccounts = dev_idp if dev_idp is not None else _cognito_accounts(settings)
-    services = build_services(settings, items, blobs, _cursor_key(settings), identity)
-    return Deps(settings, items, blobs, verifier, services, dev_idp, local_blobs, closers, breakers)
+    scheduler = _build_export_scheduler(settings, closers)
+    services = build_services(
+        settings, items, blobs, _cursor_key(settings), identity, export_scheduler=scheduler
+    )
+    from adapters.exports.task_scheduler import TaskExportScheduler
+
+    if services.accounts is not None and isinstance(scheduler, TaskExportScheduler):
+        scheduler.bind(services.accounts.exports.build)
+    return Deps(
+        settings,
+        items,
+        blobs,
+        verifier,
+        services,
+        dev_idp,
+        local_blobs,
+        closers,
+        breakers,
+        export_scheduler=scheduler,
+        identity=identity,
+    )
+
+
+def _build_export_scheduler(
+    settings: Settings, closers: Closers
+) -> TaskExportScheduler | LambdaExportScheduler:
+    if settings.export_runner == "lambda":
+        from adapters.exports.lambda_scheduler import LambdaExportScheduler
+        from api.aws_clients import lambda_client
+
+        return LambdaExportScheduler(lambda_client(settings))
+    from adapters.exports.task_scheduler import TaskExportScheduler
+
+    scheduler = TaskExportScheduler()
+    closers.append(scheduler.aclose)
+    return scheduler
+
+
+def build_realtime(settings: Settings, deps: Deps | None = None) -> Realtime:
+    """The WebSocket and stream functions' runtime (AWS only): the API's deps, the
+    connections table as an ItemStore, API Gateway's Management API client."""
+    from adapters.items.dynamodb.store import DynamoDbItemStore
+    from adapters.items.dynamodb.stream_records import decode_stream_record
+    from adapters.realtime.apigw import ApiGatewayConnections
+    from api.app import query_limits, subscription_limits
+    from api.aws_clients import connections_client, dynamodb_client
+    from api.persisted_operations import load_persisted_operations
+    from api.realtime_aws.runtime import Realtime
+    from domain.realtime import ConnectionRegistry
+    from resolvers.schema import build_schema
+
+    if settings.backend != "aws" or not settings.realtime_table_name:
+        raise SettingsError("invalid setting DEMOBACKEND_REALTIME_TABLE_NAME: required (AWS)")
+    deps = deps or build_deps(settings)
+    introspection = settings.introspection_enabled
+    connections = DynamoDbItemStore(dynamodb_client(settings), settings.realtime_table_name)
+    return Realtime(
+        schema=build_schema(introspection=introspection, limits=query_limits(settings)),
+        services=deps.services,
+        verifier=deps.verifier,
+        registry=ConnectionRegistry(connections),
+        gateway=ApiGatewayConnections(connections_client(settings)),
+        limits=subscription_limits(settings),
+        decode_change=decode_stream_record,
+        persisted=load_persisted_operations(settings.persisted_operations_file),
+        hide_suggestions=not introspection,
+    )
 
 
 def _breaker(settings: Settings, name: str, label: str) -> CircuitBreaker:
@@ -115,6 +188,7 @@ def build_services(
     blobs: BlobStore,
     cursor_key: bytes,
     identity: IdentityAccounts | None = None,
+    export_scheduler: ExportScheduler | None = None,
 ) -> Services:
     """The domain services over the given stores (tests pass wrapped ones); without an
     identity provider the account mutations are unavailable."""
@@ -145,7 +219,17 @@ def build_services(
     accounts = None
     if identity is not None:
         deletion = AccountDeletion(items, blobs, users, files, identity, clock=utc_now)
-        exports = DataExports(items, blobs, users, clock=utc_now)
+        exports = DataExports(
+            items,
+            blobs,
+            users,
+            clock=utc_now,
+            limits=ExportLimits(
+                inline_max_bytes=settings.export_inline_max_bytes,
+                inline_max_files=settings.export_inline_max_files,
+            ),
+            scheduler=export_scheduler,
+        )
         accounts = AccountService(profiles, identity, deletion, exports)
     return Services(
         users=users,

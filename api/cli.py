@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from api.bootstrap import Deps
+    from domain.ports import IdentityAccounts
 
 EXIT_FAILURE = 1
 EXIT_BAD_SETTINGS = 2
@@ -125,6 +126,18 @@ def _add_backup_commands(commands: "argparse._SubParsersAction[argparse.Argument
         action="store_true",
         help="skip rebuilding the search index (serve sooner; run `reindex` afterwards)",
     )
+    restore.add_argument(
+        "--map-users-by",
+        choices=["username"],
+        help="give files, shares and profiles to the users of the same username in the "
+        "configured identity provider (e.g. a local backup into Cognito)",
+    )
+    restore.add_argument(
+        "--skip-unmapped",
+        action="store_true",
+        help="with --map-users-by: leave out users the identity provider does not hold "
+        "(their files and shares) instead of refusing",
+    )
     restore.set_defaults(run=_restore)
 
     drill = commands.add_parser(
@@ -198,6 +211,9 @@ def _verify_backup(settings: Settings, args: argparse.Namespace) -> int:
 def _restore(settings: Settings, args: argparse.Namespace) -> int:
     from ops.backup.commands import restore_command
 
+    if args.skip_unmapped and args.map_users_by is None:
+        print("demobackend: --skip-unmapped goes with --map-users-by", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
     return _with_stores(
         settings,
         lambda deps: restore_command(
@@ -209,8 +225,18 @@ def _restore(settings: Settings, args: argparse.Namespace) -> int:
             rebuild_index=not args.defer_search_index,
             key_hex=_backup_key(settings),
             s3_client=_s3_factory(settings),
+            map_users_to=_map_users_to(deps, args),
+            skip_unmapped=args.skip_unmapped,
         ),
     )
+
+
+def _map_users_to(deps: "Deps", args: argparse.Namespace) -> "IdentityAccounts | None":
+    if args.map_users_by is None:
+        return None
+    if deps.identity is None:  # never silently restore under the backup's ids instead
+        raise SettingsError("no identity provider is configured to map users onto")
+    return deps.identity
 
 
 def _drill(settings: Settings, args: argparse.Namespace) -> int:

@@ -13,8 +13,10 @@ requests. A restore drill event (``{"demobackend": "drill"}``: the Input of the 
 rule in infra/template.yaml, or a manual ``aws lambda invoke``) runs ops.backup's drill:
 back up everything, restore it into a scratch SQLite + folder under /tmp, compare, and log
 the report as one JSON line (also CloudWatch EMF metrics DrillOk and DrillRestoreSeconds);
-a difference or a crash fails the invocation. Everything else goes to Mangum, which answers
-API Gateway events.
+a difference or a crash fails the invocation. A data export event (``{"demobackend":
+"export", "userId": ..., "exportId": ...}``: the asynchronous self-invocation that
+adapters/exports/lambda_scheduler.py makes for a large exportMyData) builds that export.
+Everything else goes to Mangum, which answers API Gateway events.
 """
 
 from __future__ import annotations
@@ -104,10 +106,13 @@ class LambdaHandler:
         return self.deps.services
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        self._target_self(context)
         if is_s3_notification(event):
             return self.handle_store_event(event)
         if is_drill_event(event):
             return self.handle_drill(context)
+        if is_export_event(event):
+            return self.handle_export(event)
         # The request answers (503 at worst) before Lambda's own timeout could cut it off.
         settings = self.deps.settings
         if not settings.resilience:
@@ -116,6 +121,26 @@ class LambdaHandler:
         with lambda_invocation_deadline(context, settings.lambda_deadline_margin_seconds):
             response = self.http(event, context)
         return response
+
+    def _target_self(self, context: Any) -> None:
+        from adapters.exports.lambda_scheduler import LambdaExportScheduler
+
+        arn = getattr(context, "invoked_function_arn", None)
+        scheduler = self.deps.export_scheduler
+        if isinstance(arn, str) and isinstance(scheduler, LambdaExportScheduler):
+            scheduler.target(arn)
+
+    def handle_export(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Build the export the event names. A crash fails the invocation, which Lambda
+        retries; a build that finds its export no longer BUILDING does nothing."""
+        accounts = self.services.accounts
+        if accounts is None:
+            raise RuntimeError("data export event on a deployment without accounts")
+        build = accounts.exports.build(str(event["userId"]), str(event["exportId"]))
+        outcome = _event_loop().run_until_complete(build)
+        summary = {"export": "skipped" if outcome is None else outcome.status}
+        logger.info("data export event: %s", summary)
+        return summary
 
     def handle_store_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
         # Mangum runs every request on the thread's current loop; store events use the
@@ -224,6 +249,18 @@ def is_drill_event(event: Any) -> bool:
     """The restore drill's marker: ``{"demobackend": "drill"}`` (what the schedule sends).
     API Gateway and S3 events never carry this top-level key."""
     return isinstance(event, Mapping) and event.get(DRILL_EVENT_KEY) == DRILL_EVENT_VALUE
+
+
+def is_export_event(event: Any) -> bool:
+    """A data export build: the scheduler's marker, with both ids as strings."""
+    from adapters.exports.lambda_scheduler import EXPORT_EVENT_KEY, EXPORT_EVENT_VALUE
+
+    return (
+        isinstance(event, Mapping)
+        and event.get(EXPORT_EVENT_KEY) == EXPORT_EVENT_VALUE
+        and isinstance(event.get("userId"), str)
+        and isinstance(event.get("exportId"), str)
+    )
 
 
 def _log_drill(namespace: str, fields: Mapping[str, Any]) -> None:

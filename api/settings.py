@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     bucket: str | None = None
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None
+    # Subscriptions on AWS (README "Realtime"): the table of WebSocket connections, and the
+    # WebSocket API's management endpoint (https://<api>.execute-api.<region>.amazonaws.com/<stage>).
+    realtime_table_name: str | None = Field(default=None, min_length=3, max_length=255)
+    realtime_endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
 
     # Sign-in
     auth_mode: Literal["local", "cognito"] = "local"
@@ -63,6 +67,12 @@ class Settings(BaseSettings):
     # GET /s/<token> (share links) per client IP: sustained rate and burst, then 429.
     share_link_requests_per_second: float = Field(default=1.0, gt=0, le=1000)
     share_link_burst: int = Field(default=20, ge=1, le=10_000)
+    # exportMyData: an export of more files or bytes than these is built in the background
+    # (answered BUILDING; dataExport(id) polls it). EXPORT_RUNNER says by what: "task" in
+    # this process, "lambda" an asynchronous invocation of the function itself (AWS only).
+    export_inline_max_bytes: int = Field(default=8 * MIB, ge=0)
+    export_inline_max_files: int = Field(default=200, ge=0)
+    export_runner: Literal["task", "lambda"] = "task"
     # Signs pagination cursors (hex, >= 32 bytes). Locally a key is kept in DATA_DIR; on
     # AWS every container must share one, so it is required there.
     cursor_secret: SecretStr | None = None
@@ -167,6 +177,8 @@ class Settings(BaseSettings):
                 "pending_upload_ttl_seconds: must be at most "
                 f"{S3_UNCONFIRMED_TTL_SECONDS} with BACKEND=aws"
             )
+        if self.export_runner == "lambda" and self.backend != "aws":
+            raise ValueError("export_runner: lambda requires BACKEND=aws")
         if self.test_item_store_delay_ms and self.backend == "aws" and not self.aws_endpoint_url:
             raise ValueError("test_item_store_delay_ms: only for local or emulated stores")
         if self.upload_url_expiry_seconds > self.pending_upload_ttl_seconds:

@@ -193,7 +193,7 @@ class DemoTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().shutdown()
 
     async def handle_message(self, message: Message) -> None:
-        problem = _shape_problem(message)
+        problem = shape_problem(message)
         if problem is not None:
             await self.handle_invalid_message(problem)
             return
@@ -276,7 +276,7 @@ class DemoTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         except PersistedOperationRefusal as exc:
             await self._refuse(message["id"], exc.message, exc.code)
             return
-        if query is not None and not _is_subscription(query, payload.get("operationName")):
+        if query is not None and not is_subscription(query, payload.get("operationName")):
             await self._refuse(
                 message["id"],
                 "Only subscriptions run over WebSocket; send queries and mutations "
@@ -325,7 +325,7 @@ class DemoTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await self.send_message({"id": operation_id, "type": "error", "payload": [error.formatted]})
 
 
-def _is_subscription(query: str, operation_name: object) -> bool:
+def is_subscription(query: str, operation_name: object) -> bool:
     """False for a query or mutation; True when it cannot tell (Strawberry then answers a
     syntax error or an unknown operation with the protocol's own close or error)."""
     try:
@@ -337,7 +337,7 @@ def _is_subscription(query: str, operation_name: object) -> bool:
     return operation is None or operation.operation is OperationType.SUBSCRIPTION
 
 
-def _shape_problem(message: object) -> str | None:
+def shape_problem(message: object) -> str | None:
     """Why ``message`` is not a graphql-transport-ws message the server accepts, if so."""
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         return "Invalid message"

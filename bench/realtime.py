@@ -21,11 +21,13 @@ import json
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.figures import Figure
 from tests.support.server_process import running_server
 
 USERS = 20
@@ -70,9 +72,23 @@ async def listen(ws: ClientConnection, arrivals: dict[str, list[float]]) -> None
             arrivals.setdefault(description, []).append(time.perf_counter())
 
 
+@dataclass
+class RealtimeResult:
+    subscribers: int
+    users: int
+    mutations: int
+    p50_ms: float
+    p95_ms: float
+    events_per_second: float
+    delivered: int
+    expected: int
+    idle: int
+    mib_per_thousand: float
+
+
 async def run(
     base_url: str, pid: int, users: int, subscribers: int, mutations: int, idle: int
-) -> None:
+) -> RealtimeResult:
     ws_url = base_url.replace("http://", "ws://") + "/graphql"
     async with httpx.AsyncClient(base_url=base_url, timeout=TIMEOUT) as http:
         tokens = [await sign_in(http, f"rt{n}") for n in range(users)]
@@ -139,14 +155,61 @@ async def run(
         )
         for ws in idle_sockets:
             await ws.close()
+    return RealtimeResult(
+        subscribers,
+        users,
+        mutations,
+        p50,
+        p95,
+        delivered / (finished - started),
+        delivered,
+        expected,
+        idle,
+        per_thousand,
+    )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="a smoke run: a tenth of it")
-    args = parser.parse_args()
+def figures(result: RealtimeResult, command: str) -> list[Figure]:
+    shape = (
+        f"{result.subscribers} subscribers over {result.users} users, {result.mutations} mutations"
+    )
+    return [
+        Figure(
+            name="realtime local: mutation response -> event p95",
+            what=f"{shape}; p50 {result.p50_ms:.1f} ms",
+            command=command,
+            value=round(result.p95_ms, 1),
+            unit="ms",
+        ),
+        Figure(
+            name="realtime local: events per second",
+            what=f"{shape}; events delivered to subscribers",
+            command=command,
+            value=round(result.events_per_second),
+            unit="events/s",
+            higher_is_better=True,
+        ),
+        Figure(
+            name="realtime local: events lost",
+            what=f"{shape}; expected {result.expected}",
+            command=command,
+            value=result.expected - result.delivered,
+            unit="events",
+            target=0,
+        ),
+        Figure(
+            name="realtime local: RSS per 1,000 idle connections",
+            what=f"server RSS growth over {result.idle} idle subscribed connections, scaled",
+            command=command,
+            value=round(result.mib_per_thousand, 1),
+            unit="MiB",
+        ),
+    ]
+
+
+def measure(quick: bool) -> RealtimeResult:
     users, subscribers, mutations, idle = (
-        (10, 20, 10, 100) if args.quick else (USERS, SUBSCRIBERS, MUTATIONS, IDLE)
+        (10, 20, 10, 100) if quick else (USERS, SUBSCRIBERS, MUTATIONS, IDLE)
     )
     env = {
         "DEMOBACKEND_LOG_LEVEL": "WARNING",
@@ -155,7 +218,13 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "data", **env) as server:
         pid = server.process.pid
-        asyncio.run(run(server.base_url, pid, users, subscribers, mutations, idle))
+        return asyncio.run(run(server.base_url, pid, users, subscribers, mutations, idle))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="a smoke run: a tenth of it")
+    measure(parser.parse_args().quick)
 
 
 if __name__ == "__main__":

@@ -149,6 +149,22 @@ def brownout(options: Options) -> Outcome:
     return Outcome(bench.figures(result, command), bench.report(result))
 
 
+def realtime(options: Options) -> Outcome:
+    from bench import realtime as bench
+
+    result, output = _captured(lambda: bench.measure(options.quick))
+    assert isinstance(result, bench.RealtimeResult)
+    command = f"{PY} -m bench.realtime" + (" --quick" if options.quick else "")
+    return Outcome(bench.figures(result, command), output)
+
+
+def realtime_aws(options: Options) -> Outcome:
+    from bench import realtime_aws as bench
+
+    rows = bench.run()
+    return Outcome(bench.figures(rows), bench.report(rows))
+
+
 def _child(command: list[str]) -> tuple[int, str, float]:
     """Run a bench in its own interpreter: exit code, output, and its peak RSS (MiB).
 
@@ -358,6 +374,8 @@ BENCHES: dict[str, Bench] = {
     "multipart": multipart,
     "load": load,
     "brownout": brownout,
+    "realtime": realtime,
+    "realtime_aws": realtime_aws,
 }
 
 

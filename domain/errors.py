@@ -60,6 +60,14 @@ class ServiceUnavailableError(StoreUnavailableError):
         self.retry_after_seconds = max(1, retry_after_seconds)
 
 
+class ContendedError(ServiceUnavailableError):
+    """Too many requests wrote the same item at once and the store kept cancelling them
+    (DynamoDB's TransactionConflict). The store itself works, so no breaker counts it."""
+
+    def __init__(self) -> None:
+        super().__init__("Too many requests are changing the same data at once; try again")
+
+
 class DeadlineExceededError(ServiceUnavailableError):
     def __init__(self) -> None:
         super().__init__("The request ran out of time; try again shortly")

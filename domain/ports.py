@@ -289,9 +289,24 @@ class BlobStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class IdentityUser:
+    """A user as the identity provider knows them: the username they sign in with and the
+    id (``sub``) their tokens carry."""
+
+    username: str
+    user_id: str
+
+
 class IdentityAccounts(Protocol):
     """The identity provider's side of account changes (the dev IdP, or Cognito's admin
-    API). Both are idempotent: repeating one after a crash is safe."""
+    API). Both changes are idempotent: repeating one after a crash is safe."""
+
+    async def find_users_by_username(self, username: str) -> list[IdentityUser]:
+        """Users whose username is exactly ``username`` (letter case included): none, one,
+        or (a provider that allows it) several; a restore maps owners by it. Raises
+        StoreUnavailableError when the provider cannot be asked."""
+        ...
 
     async def sign_out_everywhere(self, username: str) -> None:
         """Revoke every refresh token of the user (Cognito: AdminUserGlobalSignOut)."""
@@ -299,4 +314,14 @@ class IdentityAccounts(Protocol):
 
     async def delete_identity(self, username: str) -> None:
         """Remove the user from the identity provider; a missing user is not an error."""
+        ...
+
+
+class ExportScheduler(Protocol):
+    """Runs a data export's build outside the request that started it: a task in the
+    server process, or an asynchronous invocation of the Lambda function. Either calls
+    DataExports.build(user_id, export_id), which is safe to run twice."""
+
+    async def schedule(self, user_id: str, export_id: str) -> None:
+        """Hand the build over; StoreUnavailableError when it could not be."""
         ...

@@ -11,6 +11,7 @@ from domain.access import may_update_profile
 from domain.clock import Clock, from_iso, to_iso
 from domain.errors import (
     ConflictError,
+    ContendedError,
     ForbiddenError,
     InvalidInputError,
     InvalidTokenError,
@@ -171,12 +172,15 @@ class UserProfiles:
         )
         try:
             await self._users.create(user)
-        except ConflictError:
-            # Two first requests raced: fine if the other one created this very profile.
+        except (ConflictError, ContendedError) as lost:
+            # First requests raced (a folder uploaded at sign-up sends dozens at once): fine
+            # if another one created this very profile.
             raced = await self._users.get(principal.user_id)
-            if raced is None:
-                raise ConflictError("This username already belongs to another account") from None
-            return raced
+            if raced is not None:
+                return raced
+            if isinstance(lost, ContendedError):
+                raise
+            raise ConflictError("This username already belongs to another account") from None
         return user
 
     async def _sync_claims(self, user: User, principal: Principal) -> User:

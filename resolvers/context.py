@@ -19,6 +19,9 @@ class Context:
     connection_params: dict[str, object] | None = None
     # Where clients reach this API (no trailing slash): links the API hands out start here.
     base_url: str = ""
+    # A stored subscription run again for one event (AWS, api/realtime_aws): the checks made
+    # when it began are not repeated; each event is still checked at delivery.
+    resumed: bool = False
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from resolvers.accounts.mutations import AccountMutations
+from resolvers.accounts.queries import AccountQueries
 from resolvers.errors import ErrorCodes, ErrorCodesWithoutSuggestions
 from resolvers.extensions.metrics import OperationFigures
 from resolvers.files.mutations import (
@@ -29,6 +30,11 @@ from resolvers.query import Query
 from resolvers.scalars import SCALAR_MAP
 from resolvers.users.mutations import ProfileMutations
 from resolvers.users.types import UserType
+
+
+@strawberry.type(name="Query")
+class RootQuery(Query, AccountQueries):
+    pass
 
 
 @strawberry.type
@@ -78,7 +84,7 @@ def build_schema(
     if not introspection:
         extensions.append(DisableIntrospection)
     return DemoSchema(
-        query=Query,
+        query=RootQuery,
         mutation=Mutation,
         subscription=Subscription,
         types=[UserType, FileType],

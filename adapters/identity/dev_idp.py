@@ -53,7 +53,17 @@ from domain.errors import (
     NotFoundError,
     UnauthenticatedError,
 )
-from domain.ports import Absent, Check, Delete, Item, ItemStore, Key, Put, VersionIs
+from domain.ports import (
+    Absent,
+    Check,
+    Delete,
+    IdentityUser,
+    Item,
+    ItemStore,
+    Key,
+    Put,
+    VersionIs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -313,6 +323,14 @@ class DevIdentityProvider:
     async def delete_identity(self, username: str) -> None:
         """Remove the user's credentials: no sign-in, no refresh. Idempotent."""
         await self._store.write([Delete(_credentials_key(username))])
+
+    async def find_users_by_username(self, username: str) -> list[IdentityUser]:
+        """The user named exactly ``username``: "Alice" does not find "alice" (the rule a
+        restore that maps owners by username needs: a near name is not the same person)."""
+        item = await self._get(username) if _valid_username(username) else None
+        if item is None or item.get("username") != username:
+            return []
+        return [IdentityUser(username=str(item["username"]), user_id=str(item["user_id"]))]
 
     async def _update_credentials(
         self,

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
-from domain.errors import CircuitOpenError, DomainError, StoreUnavailableError
+from domain.errors import CircuitOpenError, ContendedError, DomainError, StoreUnavailableError
 
 logger = logging.getLogger("demobackend.breaker")
 
@@ -33,8 +33,8 @@ Listener = Callable[[str, "State", "State"], None]
 def counts_as_failure(exc: BaseException) -> bool:
     """The dependency failed or was too slow; a domain answer (not found, conflict, bad
     input) is the dependency working."""
-    if isinstance(exc, CircuitOpenError):
-        return False
+    if isinstance(exc, CircuitOpenError | ContendedError):
+        return False  # refused unasked, or the store answering "not now" for one item
     return isinstance(exc, StoreUnavailableError | TimeoutError) or not isinstance(exc, DomainError)
 
 

@@ -3,9 +3,19 @@ handed out as a short-lived download URL to its owner only.
 
 One export per user at a time, in ``USER#<id>`` / ``EXPORT``: a call while it is BUILDING
 returns it; a READY one is returned (with a fresh URL) until it expires, after which the
-next call builds anew and removes the old archive. The archive is built in the request,
-streamed (bounded memory) twice: once to learn its SHA-256, once into the store, which
-checks it. A BUILDING export older than ``stale_after`` (its builder died) is rebuilt.
+next call builds anew and removes the old archive. ``dataExport(id)`` reads the same item:
+the status a client polls while a large export builds.
+
+Small exports (at most ``inline_max_files`` files and ``inline_max_bytes`` bytes) are
+built in the request and answered READY. Larger ones are handed to the ExportScheduler
+(a task in the server process, or an asynchronous invocation of the Lambda function) and
+answered BUILDING; ``build`` runs them. Either way the archive is streamed (bounded
+memory) twice: once to learn its SHA-256, once into the store, which checks it.
+
+While BUILDING the item sits in the ``DATA_EXPORTS_BUILDING`` partition of gsi1, so a
+restarted server finds the builds its predecessor did not finish (``resume``). A BUILDING
+export older than ``stale_after`` (its builder died and nobody resumed it) reads as
+FAILED, and the next exportMyData builds a new one.
 """
 
 import hashlib
@@ -18,17 +28,19 @@ from typing import Any
 
 from domain.accounts.archive import ArchivedFile, archive_path, tar_stream
 from domain.clock import Clock, to_iso
-from domain.errors import ConflictError, DomainError
+from domain.errors import ConflictError, DomainError, NotFoundError
 from domain.files import items as file_items
-from domain.models import FileStatus, Principal
-from domain.ports import Absent, BlobStore, Item, ItemStore, Key, Put, VersionIs
+from domain.models import FileStatus
+from domain.ports import Absent, BlobStore, ExportScheduler, Item, ItemStore, Key, Put, VersionIs
 from domain.users import UserRepository
 
 logger = logging.getLogger(__name__)
 
 BUILDING, READY, FAILED = "BUILDING", "READY", "FAILED"
 ARCHIVE_TYPE = "application/x-tar"
+BUILDING_PARTITION = "DATA_EXPORTS_BUILDING"
 _PAGE = 100
+_MIB = 1024 * 1024
 
 
 def export_key(user_id: str) -> Key:
@@ -48,6 +60,15 @@ class ExportLimits:
     keep_seconds: int = 24 * 3600  # how long a READY archive is kept and re-handed out
     url_seconds: int = 900  # how long one download URL works
     stale_after: int = 900  # a BUILDING export older than this was abandoned
+    # Larger exports are built in the background (with a scheduler to hand them to).
+    inline_max_bytes: int = 8 * _MIB
+    inline_max_files: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class PendingExport:
+    user_id: str
+    export_id: str
 
 
 class DataExports:
@@ -59,37 +80,115 @@ class DataExports:
         clock: Clock,
         limits: ExportLimits | None = None,
         id_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
+        scheduler: ExportScheduler | None = None,
     ) -> None:
+        """Without a scheduler every export is built in the request."""
         self._items = items
         self._blobs = blobs
         self._users = users
         self._clock = clock
         self._limits = limits or ExportLimits()
         self._new_id = id_factory
+        self._scheduler = scheduler
 
-    async def export_my_data(self, viewer: Principal) -> DataExport:
-        now = int(self._clock().timestamp())
-        [current] = await self._items.get_many([export_key(viewer.user_id)])
+    def _now(self) -> int:
+        return int(self._clock().timestamp())
+
+    async def export_my_data(self, user_id: str) -> DataExport:
+        now = self._now()
+        [current] = await self._items.get_many([export_key(user_id)])
         if current is not None:
             reusable = await self._reuse(current, now)
             if reusable is not None:
                 return reusable
-        item = self._building(viewer.user_id, now)
+        item = self._building(user_id, now)
         try:
             condition = Absent() if current is None else VersionIs(current["version"])
             await self._items.write([Put(item, condition=condition)])
         except ConflictError:
             # Another request started one first: that is the one in progress.
-            [theirs] = await self._items.get_many([export_key(viewer.user_id)])
+            [theirs] = await self._items.get_many([export_key(user_id)])
             if theirs is None:
                 raise
             return _view(theirs)
         if current is not None:
             await self._blobs.delete(current["blob_key"])  # an expired or failed archive
-        return await self._build(viewer, item, now)
+        files = await self._owned(user_id)
+        if self._scheduler is None or self._fits_inline(files):
+            return await self._build(item, files)
+        try:
+            await self._scheduler.schedule(user_id, item["export_id"])
+        except DomainError:
+            logger.warning("data export could not be scheduled", exc_info=True)
+            return await self._fail(item)
+        logger.info("data export scheduled (%d files)", len(files))
+        return _view(item)
+
+    async def status(self, user_id: str, export_id: str) -> DataExport:
+        """The viewer's export ``export_id``; NotFoundError for any other id (someone
+        else's included: only the viewer's own item is read) and for an expired one."""
+        [item] = await self._items.get_many([export_key(user_id)])
+        if item is None or item["export_id"] != export_id:
+            raise NotFoundError("Data export not found")
+        now = self._now()
+        if item["status"] == BUILDING and self._is_stale(item, now):
+            return DataExport(export_id, FAILED)
+        if item["status"] == READY:
+            if now >= item["kept_until"]:
+                raise NotFoundError("Data export not found")
+            return await self._ready_view(item, now)
+        return _view(item)
+
+    async def build(self, user_id: str, export_id: str) -> DataExport | None:
+        """Build a scheduled export (the background side); None when it is no longer
+        BUILDING (done by another run, replaced, or its account deleted). Safe to repeat:
+        the archive's key and bytes depend on the export alone."""
+        [item] = await self._items.get_many([export_key(user_id)])
+        if item is None or item["export_id"] != export_id or item["status"] != BUILDING:
+            return None
+        return await self._build(item, await self._owned(user_id))
+
+    async def pending(self) -> list[PendingExport]:
+        """Exports still BUILDING, oldest first: what a restarted server resumes."""
+        found: list[PendingExport] = []
+        after = None
+        while True:
+            page = await self._items.query(
+                BUILDING_PARTITION, index="gsi1", after=after, limit=_PAGE
+            )
+            found += [PendingExport(_user_of(i), i["export_id"]) for i in page.items]
+            if page.cursor is None:
+                return found
+            after = page.cursor
+
+    async def resume(self, pending: PendingExport) -> bool:
+        """Restart an unfinished build: its clock restarts (it is not stale while it runs
+        again) and it goes to the scheduler. False when it finished or changed meanwhile."""
+        [item] = await self._items.get_many([export_key(pending.user_id)])
+        if item is None or item["export_id"] != pending.export_id or item["status"] != BUILDING:
+            return False
+        restarted = {**item, "started_at": self._now(), "version": item["version"] + 1}
+        try:
+            await self._items.write([Put(restarted, condition=VersionIs(item["version"]))])
+        except ConflictError:
+            return False
+        logger.info("data export resumed")
+        if self._scheduler is None:
+            await self._build(restarted, await self._owned(pending.user_id))
+        else:
+            await self._scheduler.schedule(pending.user_id, pending.export_id)
+        return True
+
+    def _fits_inline(self, files: list[ArchivedFile]) -> bool:
+        total = sum(entry.record.size for entry in files)
+        limits = self._limits
+        return len(files) <= limits.inline_max_files and total <= limits.inline_max_bytes
+
+    def _is_stale(self, item: Item, now: int) -> bool:
+        return bool(now - item["started_at"] >= self._limits.stale_after)
 
     async def _reuse(self, current: Item, now: int) -> DataExport | None:
-        if current["status"] == BUILDING and now - current["started_at"] < self._limits.stale_after:
+        if current["status"] == BUILDING and not self._is_stale(current, now):
             return _view(current)
         if current["status"] == READY and now < current["kept_until"]:
             return await self._ready_view(current, now)
@@ -106,16 +205,20 @@ class DataExports:
             "status": BUILDING,
             "blob_key": f"files/export-{export_id}/archive.tar",
             "started_at": now,
+            # The archive's times: fixed, so a repeated build writes the same bytes.
+            "created_at": now,
+            "gsi1pk": BUILDING_PARTITION,
+            "gsi1sk": f"{now:012d}#{user_id}",
             "version": 1,
         }
 
-    async def _build(self, viewer: Principal, item: Item, now: int) -> DataExport:
+    async def _build(self, item: Item, files: list[ArchivedFile]) -> DataExport:
+        user_id = _user_of(item)
         try:
-            files = await self._owned(viewer.user_id)
-            manifest = await self._manifest_maker(viewer, files, now)
+            manifest = await self._manifest_maker(user_id, files, item["created_at"])
 
             def stream() -> AsyncIterator[bytes]:
-                return tar_stream(files, self._blobs.read, manifest, mtime=now)
+                return tar_stream(files, self._blobs.read, manifest, mtime=item["created_at"])
 
             digest = hashlib.sha256()
             async for chunk in stream():
@@ -125,18 +228,36 @@ class DataExports:
             )
         except DomainError:
             logger.warning("data export failed", exc_info=True)
-            failed = {**item, "status": FAILED, "version": item["version"] + 1}
-            await self._items.write([Put(failed, condition=VersionIs(item["version"]))])
-            return _view(failed)
+            return await self._fail(item)
+        now = self._now()
         ready = {
-            **item,
+            **_settled(item),
             "status": READY,
             "kept_until": now + self._limits.keep_seconds,
             "file_count": len(files),
             "version": item["version"] + 1,
         }
-        await self._items.write([Put(ready, condition=VersionIs(item["version"]))])
+        if not await self._settle(item, ready):
+            return _view(item)
         return await self._ready_view(ready, now)
+
+    async def _fail(self, item: Item) -> DataExport:
+        failed = {**_settled(item), "status": FAILED, "version": item["version"] + 1}
+        await self._settle(item, failed)
+        return _view(failed)
+
+    async def _settle(self, item: Item, settled: Item) -> bool:
+        """Write the build's outcome unless the export changed meanwhile (a resumed run
+        finished it, the account was deleted): then the archive is removed, unless the
+        export that now stands is this very one."""
+        try:
+            await self._items.write([Put(settled, condition=VersionIs(item["version"]))])
+        except ConflictError:
+            [now_there] = await self._items.get_many([export_key(_user_of(item))])
+            if now_there is None or now_there["export_id"] != item["export_id"]:
+                await self._blobs.delete(item["blob_key"])
+            return False
+        return True
 
     async def _ready_view(self, item: Item, now: int) -> DataExport:
         expires_in = min(self._limits.url_seconds, item["kept_until"] - now)
@@ -161,19 +282,19 @@ class DataExports:
             after = page.cursor
 
     async def _manifest_maker(
-        self, viewer: Principal, files: list[ArchivedFile], now: int
+        self, user_id: str, files: list[ArchivedFile], now: int
     ) -> Callable[[dict[str, str]], dict[str, Any]]:
         sharee_ids = sorted({uid for entry in files for uid in entry.record.shared_with})
-        sharees = dict(zip(sharee_ids, await self._users.get_many(sharee_ids), strict=True))
-        profile = await self._users.get(viewer.user_id)
+        found = await self._users.get_many([user_id, *sharee_ids])
+        profile, sharees = found[0], dict(zip(sharee_ids, found[1:], strict=True))
 
         def manifest(digests: dict[str, str]) -> dict[str, Any]:
             return {
                 "format": "demobackend-data-export/1",
                 "exportedAt": to_iso(datetime.fromtimestamp(now, UTC)),
                 "user": {
-                    "id": viewer.user_id,
-                    "username": viewer.username,
+                    "id": user_id,
+                    "username": profile.username if profile else None,
                     "displayName": profile.display_name if profile else None,
                     "email": profile.email if profile else None,
                 },
@@ -181,6 +302,15 @@ class DataExports:
             }
 
         return manifest
+
+
+def _user_of(item: Item) -> str:
+    return str(item["pk"]).removeprefix("USER#")
+
+
+def _settled(item: Item) -> Item:
+    # Out of the BUILDING partition: resume skips it.
+    return {k: v for k, v in item.items() if k not in ("gsi1pk", "gsi1sk")}
 
 
 def _file_entry(entry: ArchivedFile, digests: dict[str, str], sharees: dict[str, Any]) -> Item:

@@ -21,7 +21,16 @@ class AccountService:
         self._exports = exports
 
     async def export_my_data(self, viewer: Principal) -> DataExport:
-        return await self._exports.export_my_data(viewer)
+        return await self._exports.export_my_data(viewer.user_id)
+
+    async def data_export(self, viewer: Principal, export_id: str) -> DataExport:
+        """The viewer's own export only: any other id is NOT_FOUND."""
+        return await self._exports.status(viewer.user_id, export_id)
+
+    @property
+    def exports(self) -> DataExports:
+        """For the background side (scheduled builds, resuming after a restart)."""
+        return self._exports
 
     async def sign_out_everywhere(self, viewer: Principal) -> None:
         """Our mark first: it refuses the viewer's tokens on the next request in every

@@ -16,6 +16,7 @@ from domain.files.deps import (
     SAVE_ATTEMPTS,
     FileDeps,
     changeable_file,
+    count_usage,
     discard_blob,
     gave_up,
     index_for_search,
@@ -65,6 +66,7 @@ async def delete_file(
         links = await deps.files.share_links(record.id)
         if not await won(deps.files.write(_deletion(record, links))):
             return LOST_RACE
+        await count_usage(deps, file_items.released_usage(record))
         await index_for_search(deps, record.id)
         await publish(deps, FileEventKind.DELETED, record)
         # Only after the metadata is gone: a failure here can never bring the file back.

@@ -11,7 +11,7 @@ from domain.files.checks import check_changeable
 from domain.files.limits import FileLimits
 from domain.files.repository import FileRepository
 from domain.models import FileRecord, Principal
-from domain.ports import BlobStore
+from domain.ports import Add, BlobStore
 from domain.users import UserRepository
 
 logger = logging.getLogger(__name__)
@@ -58,3 +58,24 @@ async def discard_blob(blobs: BlobStore, key: str) -> None:
         await blobs.delete(key)
     except Exception:
         logger.warning("files: could not delete blob %s; left for the sweeper", key, exc_info=True)
+
+
+async def count_usage(deps: FileDeps, change: Add) -> None:
+    """Apply a usage change that follows a committed file change, as a write of its own.
+
+    Counters never join the file's transaction: on DynamoDB every transaction naming the
+    user's one usage item would be cancelled (TransactionConflict) while another is in
+    flight, so a user's parallel uploads would fail; lone ADDs to an item the store applies
+    one after another. The order makes every crash window err on the safe side: bytes are
+    counted before the file exists and uncounted only after it is gone, so an interrupted
+    request can leave usage too high (`demobackend recount-usage` corrects it), never too
+    low. Failing here must not fail a request whose change already committed."""
+    try:
+        await deps.files.write([change])
+    except Exception:
+        logger.warning(
+            "files: usage of %s not updated after a committed change; "
+            "`demobackend recount-usage` corrects it",
+            change.key.pk,
+            exc_info=True,
+        )

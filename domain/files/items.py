@@ -296,22 +296,26 @@ def _reservation_item(record: FileRecord) -> Item:
     }
 
 
-def reserve(record: FileRecord, *, quota_bytes: int, max_pending: int) -> list[WriteOp]:
-    """Reserve a new PENDING file's bytes; the store refuses (ConflictError) past the quota
-    or the cap on unfinished uploads."""
-    return [
-        Put(_reservation_item(record), condition=Absent()),
-        _add_usage(
-            record.owner_id,
-            {"used_bytes": record.size, "pending_uploads": 1},
-            {"used_bytes": quota_bytes, "pending_uploads": max_pending},
-        ),
-    ]
+def reserve(record: FileRecord, *, quota_bytes: int, max_pending: int) -> Add:
+    """Count a new PENDING file's bytes, written alone and before the file; the store
+    refuses (ConflictError) past the quota or the cap on unfinished uploads."""
+    return _add_usage(
+        record.owner_id,
+        {"used_bytes": record.size, "pending_uploads": 1},
+        {"used_bytes": quota_bytes, "pending_uploads": max_pending},
+    )
+
+
+def put_reservation(record: FileRecord) -> Put:
+    """The reservation item of a new PENDING file, written with the file once ``reserve``
+    counted its bytes."""
+    return Put(_reservation_item(record), condition=Absent())
 
 
 def reserve_existing(record: FileRecord) -> list[WriteOp]:
     """A reservation for a PENDING file that has none (made before reservations existed),
-    if the file is still at that version: its bytes are in use already, so no bound."""
+    if the file is still at that version: its bytes are in use already, so no bound. One
+    transaction with the usage item: only a recount writes this, never a hot path."""
     return [
         Put(_reservation_item(record), condition=Absent()),
         Check(file_key(record.id), VersionIs(record.version)),
@@ -319,27 +323,39 @@ def reserve_existing(record: FileRecord) -> list[WriteOp]:
     ]
 
 
-def settle(record: FileRecord) -> list[WriteOp]:
-    """The upload completed: its reservation becomes READY bytes (used_bytes stays)."""
-    return [
-        Delete(reservation_key(record.owner_id, record.id), condition=Exists()),
-        _add_usage(record.owner_id, {"pending_uploads": -1}),
-    ]
+def settle(record: FileRecord) -> Delete:
+    """The upload completed: its reservation goes, with the READY file, unless something
+    else released it first (then the completion must not commit)."""
+    return Delete(reservation_key(record.owner_id, record.id), condition=Exists())
+
+
+def settled_usage(record: FileRecord) -> Add:
+    """After ``settle`` committed: the bytes stay counted, as READY bytes now."""
+    return _add_usage(record.owner_id, {"pending_uploads": -1})
 
 
 def release(record: FileRecord) -> list[WriteOp]:
-    """The file is deleted: free its READY bytes, or its reservation."""
+    """Written with the file's deletion: a PENDING file's reservation goes too."""
     if record.status is FileStatus.READY:
-        return [_add_usage(record.owner_id, {"used_bytes": -record.size})]
-    return reclaim(record.owner_id, Reservation(record.id, record.size, 0))
+        return []
+    return [reclaim(record.owner_id, Reservation(record.id, record.size, 0))]
 
 
-def reclaim(owner_id: str, reservation: Reservation) -> list[WriteOp]:
-    """Release a reservation, unless completing, deleting or reclaiming already did."""
-    return [
-        Delete(reservation_key(owner_id, reservation.file_id), condition=Exists()),
-        _add_usage(owner_id, {"used_bytes": -reservation.size, "pending_uploads": -1}),
-    ]
+def released_usage(record: FileRecord) -> Add:
+    """After ``release`` committed with the deletion: the file's bytes are free."""
+    if record.status is FileStatus.READY:
+        return _add_usage(record.owner_id, {"used_bytes": -record.size})
+    return reclaimed_usage(record.owner_id, Reservation(record.id, record.size, 0))
+
+
+def reclaim(owner_id: str, reservation: Reservation) -> Delete:
+    """Release a reservation, unless completing, deleting or reclaiming already did: only
+    whoever deletes the reservation item goes on to ``reclaimed_usage``."""
+    return Delete(reservation_key(owner_id, reservation.file_id), condition=Exists())
+
+
+def reclaimed_usage(owner_id: str, reservation: Reservation) -> Add:
+    return _add_usage(owner_id, {"used_bytes": -reservation.size, "pending_uploads": -1})
 
 
 # --- share links ----------------------------------------------------------------------

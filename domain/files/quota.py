@@ -1,10 +1,14 @@
 """Per-user storage accounting: bytes of READY files plus reservations for PENDING ones.
 
-A user's usage is one counter item that the store itself adds to (ItemStore ``Add``), in
-the same atomic write as the file it accounts for: a reservation is refused by the store
-when it would take the user past the quota or past the cap on unfinished uploads, so
-parallel uploads of one user serialise in the store instead of retrying in the app, and
-two uploads racing for the last free bytes cannot both commit.
+A user's usage is one counter item that the store itself adds to (ItemStore ``Add``),
+written alone, never inside the transaction of the file it accounts for: a reservation is
+refused by the store when it would take the user past the quota or past the cap on
+unfinished uploads, so parallel uploads of one user serialise in the store instead of
+retrying in the app, and two uploads racing for the last free bytes cannot both be
+counted. Alone, because DynamoDB cancels a transaction naming an item another transaction
+is writing (deps.count_usage). Bytes are counted before the file is written and uncounted
+after it is gone, so an interrupted request leaves usage too high (the quota refuses
+early; ``demobackend recount-usage`` corrects it), never too low.
 
 Each unfinished upload also has a reservation item (its size and expiry). Completing or
 deleting the upload removes it on condition that it still exists, and so does reclaiming

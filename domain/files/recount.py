@@ -14,10 +14,13 @@ reservation on condition that it exists). A recount fixes both:
 2. then the usage item is replaced by one holding only ``used_bytes`` (READY sizes plus
    reservations) and ``pending_uploads`` (reservations): the old attributes are dropped.
 
-Safe while the server serves requests: every change to a usage item also adds 1 to its
-``version`` (items.py), and the replacement is conditioned on the version read before the
-files and reservations were listed, so a createUpload, completion, deletion or reclaim that
-commits in between makes it fail and the recount starts over.
+Nearly safe while the server serves requests: every change to a usage item also adds 1 to
+its ``version`` (items.py), and the replacement is conditioned on the version read before
+the files and reservations were listed, so a usage change that commits in between makes it
+fail and the recount starts over. But a request's usage change is a write of its own beside
+the file's (deps.count_usage): a recount that reads between the two sees the file change
+without its count, and can be off by that one file. Run it when the user is not uploading,
+or run it twice.
 
 Remaining window (DynamoDB only): the owner's files are listed through ``gsi1``, which
 DynamoDB updates asynchronously; the listed metas and the reservations are then read
@@ -203,7 +206,9 @@ async def _repair(
 ) -> None:
     """One small write per fix; a fix that loses a race is left to the next look."""
     fixes = [file_items.reserve_existing(record) for record in missing]
-    fixes += [file_items.reclaim(owner_id, reservation) for reservation in stray]
+    fixes += [
+        [file_items.reclaim(owner_id, r), file_items.reclaimed_usage(owner_id, r)] for r in stray
+    ]
     for ops in fixes:
         try:
             await items.write(ops)

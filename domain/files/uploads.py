@@ -12,10 +12,17 @@ from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.files import items as file_items
 from domain.files import multipart
 from domain.files.checks import NOT_FOUND_MESSAGE, check_changeable
-from domain.files.deps import SAVE_ATTEMPTS, FileDeps, discard_blob, gave_up, index_for_search
+from domain.files.deps import (
+    SAVE_ATTEMPTS,
+    FileDeps,
+    count_usage,
+    discard_blob,
+    gave_up,
+    index_for_search,
+)
 from domain.files.events import FileEventKind, publish
 from domain.files.models import NewFile
-from domain.files.quota import over_limit
+from domain.files.quota import Reservation, over_limit
 from domain.files.rules import (
     check_size,
     check_visibility,
@@ -26,7 +33,7 @@ from domain.files.rules import (
     clean_tags,
 )
 from domain.models import FileRecord, FileStatus, Principal
-from domain.ports import BlobInfo, UploadTarget, WriteOp
+from domain.ports import Add, BlobInfo, UploadTarget, WriteOp
 from domain.retries import LOST_RACE, LostRace, retry_lost_races
 
 logger = logging.getLogger(__name__)
@@ -61,25 +68,40 @@ async def create_upload(
 
 
 async def _save_new(deps: FileDeps, viewer: Principal, record: FileRecord) -> None:
-    # The file id is new, so the only condition that can fail is the store's check of the
-    # usage bounds: no retry loop, parallel uploads of one user serialise in the store.
-    ops = [file_items.put_new_file(record), *_reservation(deps, record)]
+    # The bytes are counted first, alone (count_usage says why): the store refuses the
+    # addition past the quota, so parallel uploads of one user serialise in the store,
+    # with no retry loop.
+    counted = _reservation(deps, record)
     try:
-        await deps.files.write(ops)
+        await deps.files.write([counted])
     except ConflictError:
         if not await _reclaim_expired(deps, viewer.user_id, epoch(record.created_at)):
             raise await _over_limit(deps, record) from None
         try:
-            await deps.files.write(ops)  # once more, with what expired uploads held freed
+            await deps.files.write([counted])  # once more, with what expired uploads held
         except ConflictError:
             raise await _over_limit(deps, record) from None
+    try:
+        await deps.files.write(
+            [file_items.put_new_file(record), file_items.put_reservation(record)]
+        )
+    except ConflictError:
+        # Refused outright (the id is new, so this is not expected): nothing was written,
+        # so the bytes are given back. Any other failure may have written the file, and
+        # leaves them counted: too high is safe, too low is not.
+        await count_usage(deps, file_items.reclaimed_usage(record.owner_id, _reserved(record)))
+        raise
 
 
-def _reservation(deps: FileDeps, record: FileRecord) -> list[WriteOp]:
+def _reservation(deps: FileDeps, record: FileRecord) -> Add:
     limits = deps.limits
     return file_items.reserve(
         record, quota_bytes=limits.quota_bytes, max_pending=limits.max_pending_uploads
     )
+
+
+def _reserved(record: FileRecord) -> Reservation:
+    return Reservation(record.id, record.size, record.expires_at or 0)
 
 
 async def _reclaim_expired(deps: FileDeps, owner_id: str, now: int) -> bool:
@@ -91,9 +113,10 @@ async def _reclaim_expired(deps: FileDeps, owner_id: str, now: int) -> bool:
         if now < reservation.expires_at:
             continue
         try:
-            await deps.files.write(file_items.reclaim(owner_id, reservation))
+            await deps.files.write([file_items.reclaim(owner_id, reservation)])
         except ConflictError:
             continue  # released meanwhile by someone else
+        await count_usage(deps, file_items.reclaimed_usage(owner_id, reservation))
         released = True
     return released
 
@@ -300,7 +323,7 @@ async def _check_blob(deps: FileDeps, record: FileRecord, key: str) -> BlobInfo:
 async def _save_ready(deps: FileDeps, record: FileRecord, ready: FileRecord) -> None:
     ops: list[WriteOp] = [
         file_items.put_file_over(ready, record.version),
-        *file_items.settle(record),
+        file_items.settle(record),
     ]
     if record.shared_with:
         # Rewritten without the TTL the PENDING file's shares carried.
@@ -311,6 +334,7 @@ async def _save_ready(deps: FileDeps, record: FileRecord, ready: FileRecord) -> 
             if user_id in times
         ]
     await deps.files.write(ops)
+    await count_usage(deps, file_items.settled_usage(record))
 
 
 def _mismatch(record: FileRecord, info: BlobInfo) -> str | None:

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from domain.ports import BlobStore, ItemStore
+from domain.ports import BlobStore, IdentityAccounts, ItemStore
 from ops.backup.backup import run_backup
 from ops.backup.crypto import PartCipher
 from ops.backup.drill import run_drill
+from ops.backup.owners import UnmappedUsersError
 from ops.backup.progress import StderrProgress
 from ops.backup.restore import run_restore
 from ops.backup.targets import open_target
@@ -91,6 +92,8 @@ async def restore_command(
     key_hex: str | None,
     s3_client: S3ClientFactory,
     rebuild_index: bool = True,
+    map_users_to: IdentityAccounts | None = None,
+    skip_unmapped: bool = False,
 ) -> int:
     target = open_target(src, s3_client)
     progress = StderrProgress()
@@ -104,7 +107,23 @@ async def restore_command(
             force=force,
             progress=progress,
             rebuild_index=rebuild_index,
+            map_users_to=map_users_to,
+            skip_unmapped=skip_unmapped,
         )
+    except UnmappedUsersError as error:
+        print(
+            f"demobackend: {len(error.unmapped)} user(s) of the backup cannot be mapped by "
+            "username; nothing was restored:",
+            file=sys.stderr,
+        )
+        for user in error.unmapped:
+            print(f"  - {user.describe()}", file=sys.stderr)
+        print(
+            "Create them in the target's identity provider, or pass --skip-unmapped to "
+            "leave out their files and shares.",
+            file=sys.stderr,
+        )
+        return 1
     finally:
         progress.close()
     print(
@@ -114,6 +133,17 @@ async def restore_command(
     )
     if not rebuild_index:
         print("  search index not rebuilt: run `demobackend reindex` (safe while serving)")
+    if map_users_to is not None:
+        print(f"  {result.users_mapped} user(s) mapped by username onto the target's users")
+        for user in result.users_left_out:
+            print(f"  left out user {user.describe()}: their files and shares")
+        if result.deleted_users:
+            print(f"  left out {result.deleted_users} account(s) whose deletion had begun")
+        if result.items_left_out:
+            print(
+                f"  left out {result.items_left_out} item(s): of users left out, and the "
+                "local sign-in's own"
+            )
     if result.orphans_skipped:
         print(f"  skipped {result.orphans_skipped} share item(s) of files not in the backup")
     return 0

@@ -27,11 +27,30 @@ from typing import Any
 from domain.clock import utc_now
 from domain.errors import InvalidInputError
 from domain.files import recount_all_usage
-from domain.ports import MAX_WRITE_ITEMS, Absent, BlobStore, Delete, Item, ItemStore, Key, Put
+from domain.ports import (
+    MAX_WRITE_ITEMS,
+    Absent,
+    BlobStore,
+    Delete,
+    IdentityAccounts,
+    Item,
+    ItemStore,
+    Key,
+    Put,
+)
 from domain.search.reindex import mark_rebuilding, rebuilt
 from ops.backup import selection
 from ops.backup.crypto import PartCipher
-from ops.backup.errors import BackupDamagedError, RestoreTargetNotEmptyError
+from ops.backup.errors import BackupDamagedError, BackupError, RestoreTargetNotEmptyError
+from ops.backup.owners import (
+    IDENTITY_PREFIXES,
+    OwnerRewriter,
+    Unmapped,
+    UnmappedUsersError,
+    UserCensus,
+    UserMap,
+    map_users,
+)
 from ops.backup.parts import blob_chunks
 from ops.backup.progress import Progress
 from ops.backup.reader import BlobRef, OpenedBackup, open_backup
@@ -56,6 +75,11 @@ class RestoreResult:
     seconds: float  # wall time of the whole restore: the RTO
     search_seconds: float = 0.0  # of which: indexing for search
     usage_owners: int = 0  # users whose usage was recounted
+    # With owners mapped by username (owners.py): users mapped, and users left out.
+    users_mapped: int = 0
+    users_left_out: tuple[Unmapped, ...] = ()
+    deleted_users: int = 0  # accounts being deleted in the backup: left out
+    items_left_out: int = 0  # theirs, and the dev IdP's own items
 
 
 def journal_key(backup_id: str) -> Key:
@@ -73,17 +97,23 @@ async def run_restore(
     progress: Progress | None = None,
     concurrency: int = WRITE_CONCURRENCY,
     rebuild_index: bool = True,
+    map_users_to: IdentityAccounts | None = None,
+    skip_unmapped: bool = False,
 ) -> RestoreResult:
     """``concurrency`` bounds item writes in flight (1 for moto's DynamoDB, see search.py).
     ``rebuild_index=False`` leaves the search index to a later `demobackend reindex` (for
-    benchmarks on moto, which copies the whole table on every transaction)."""
+    benchmarks on moto, which copies the whole table on every transaction).
+    ``map_users_to``: give every file, share and profile to the user of the same username
+    in this identity provider (owners.py); UnmappedUsersError, before anything is written,
+    for users it does not hold exactly once, unless ``skip_unmapped`` leaves them out."""
     started = time.monotonic()
     backup = await open_backup(source, cipher, backup_id)
     key = journal_key(backup.manifest.id)
     [journal] = await items.get_many([key])
     resumed = journal is not None
+    mapping = map_users_to is not None
     if journal is None:
-        if not force and await has_items(items):
+        if not force and await has_items(items, ignore_identities=mapping):
             raise RestoreTargetNotEmptyError(
                 "the target store is not empty; restore into an empty one, or pass --force "
                 "to write the backup over what is there"
@@ -92,14 +122,33 @@ async def run_restore(
     # Each part's documents are indexed as it is written, unless the index is deferred; a
     # resumed restore whose parts so far were not indexed with them rebuilds it at the end.
     per_part = rebuild_index and (journal is None or journal.get("indexed") is True)
-    # Every part is checked before the target is touched at all.
+    # Every part is checked before the target is touched at all, and every user mapped.
     index = await backup.blob_index()
-    with_meta = await _files_with_meta(backup, progress)
+    census = UserCensus() if mapping else None
+    with_meta = await _files_with_meta(backup, progress, census)
+    user_map: UserMap | None = None
+    rewriter: OwnerRewriter | None = None
+    if map_users_to is not None and census is not None:
+        user_map = await map_users(census, map_users_to)
+        if user_map.unmapped and not skip_unmapped:
+            raise UnmappedUsersError(user_map.unmapped)
+        rewriter = OwnerRewriter(user_map, census.file_owners)
+        with_meta = {file_id for file_id in with_meta if rewriter.keeps_file(file_id)}
+        # Every item rewritten once without writing: an item the mapping cannot rewrite
+        # stops the restore here, not half-way through a migration.
+        async for _, records in backup.item_parts():
+            _rewritten(rewriter, records)
+    mapped_as = user_map.digest() if user_map is not None else None
+    if journal is not None and journal.get("user_map") != mapped_as:
+        raise BackupError(
+            "this restore began with another mapping of users (or without one); run it "
+            "again as it began, or restore into an empty store"
+        )
     if journal is None:
-        await items.write([Put(_journal_item(key, done, per_part), condition=Absent())])
+        await items.write([Put(_journal_item(key, done, per_part, mapped_as), condition=Absent())])
     # Search answers INDEX_REBUILDING until the index is complete: here, or by `reindex`.
     await mark_rebuilding(items)
-    counts = {"items": 0, "blobs": 0, "bytes": 0, "orphans": 0}
+    counts = {"items": 0, "blobs": 0, "bytes": 0, "orphans": 0, "left_out": 0}
     indexed = {"documents": 0, "seconds": 0.0}
 
     async def finish(name: str, restored: list[Item]) -> None:
@@ -111,7 +160,7 @@ async def run_restore(
             indexed["documents"] += found
             indexed["seconds"] += time.monotonic() - started_index
         done.add(name)
-        await items.write([Put(_journal_item(key, done, per_part))])
+        await items.write([Put(_journal_item(key, done, per_part, mapped_as))])
 
     # A pipeline of two stages: a part's bytes are written while the part before it has its
     # items written and indexed (the bytes are disk and hashing, the index is CPU and the
@@ -123,6 +172,9 @@ async def run_restore(
         async for entry, records in backup.item_parts():
             number += 1
             if entry.name not in done:
+                if rewriter is not None:
+                    records, left_out = _rewritten(rewriter, records)
+                    counts["left_out"] += left_out
                 kept = [r for r in records if _belongs(r["item"], with_meta)]
                 counts["orphans"] += len(records) - len(kept)
                 await _together(
@@ -160,27 +212,47 @@ async def run_restore(
         time.monotonic() - started,
         search_seconds,
         usage.owners,
+        len(user_map.targets) if user_map is not None else 0,
+        tuple(user_map.unmapped) if user_map is not None else (),
+        len(user_map.deleted) if user_map is not None else 0,
+        counts["left_out"],
     )
 
 
-async def has_items(items: ItemStore) -> bool:
-    """Whether the store holds any data item (a restore journal does not count)."""
+async def has_items(items: ItemStore, *, ignore_identities: bool = False) -> bool:
+    """Whether the store holds any data item (a restore journal does not count; with
+    ``ignore_identities``, neither do the dev IdP's users a mapped restore maps onto)."""
+    ignored = (selection.JOURNAL_PREFIX, *(IDENTITY_PREFIXES if ignore_identities else ()))
     async with closing(items.scan(page_size=25)) as pages:
         async for page in pages:
-            if any(not str(i.get("pk")).startswith(selection.JOURNAL_PREFIX) for i in page):
+            if any(not str(i.get("pk")).startswith(ignored) for i in page):
                 return True
     return False
 
 
-def _journal_item(key: Key, done: set[str], indexed: bool) -> Item:
-    """``indexed``: the parts done were indexed as they were written."""
+def _journal_item(key: Key, done: set[str], indexed: bool, user_map: str | None) -> Item:
+    """``indexed``: the parts done were indexed as they were written. ``user_map``: the
+    digest of the users' mapping, so a resumed restore maps them as it began."""
     return {
         "pk": key.pk,
         "sk": key.sk,
         "type": "RestoreJournal",
         "parts": sorted(done),
         "indexed": indexed,
+        "user_map": user_map,
     }
+
+
+def _rewritten(
+    rewriter: OwnerRewriter, records: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], int]:
+    """The records with their items rewritten for the target's users, and how many stay out."""
+    out = []
+    for record in records:
+        item = rewriter.rewrite(record["item"])
+        if item is not None:
+            out.append({**record, "item": item})
+    return out, len(records) - len(out)
 
 
 def _belongs(item: Item, with_meta: set[str]) -> bool:
@@ -188,14 +260,19 @@ def _belongs(item: Item, with_meta: set[str]) -> bool:
     return file_id is None or file_id in with_meta
 
 
-async def _files_with_meta(backup: OpenedBackup, progress: Progress | None) -> set[str]:
-    """First pass: every part verified, and the files whose metadata the backup holds."""
+async def _files_with_meta(
+    backup: OpenedBackup, progress: Progress | None, census: UserCensus | None = None
+) -> set[str]:
+    """First pass: every part verified, and the files whose metadata the backup holds (and
+    into ``census``, who its items name)."""
     found: set[str] = set()
     number = 0
     async for _, records in backup.item_parts():
         number += 1
         for record in records:
             item = record["item"]
+            if census is not None:
+                census.add(item)
             if selection.is_file_meta(item) and (file_id := selection.file_id_of(item)):
                 found.add(file_id)
         if progress is not None:

@@ -1,4 +1,4 @@
-"""Account mutations: sign out everywhere, delete an account."""
+"""Account mutations: sign out everywhere, delete an account, export my data."""
 
 from typing import Any
 
@@ -24,7 +24,7 @@ def user_id_from_global(global_id: str) -> str:
     return local_id
 
 
-def _accounts(info: Info[Context, Any]) -> AccountService:
+def accounts_of(info: Info[Context, Any]) -> AccountService:
     accounts = info.context.services.accounts
     if accounts is None:
         raise AccountsUnavailableError("Account changes are not available on this deployment")
@@ -42,7 +42,7 @@ class AccountMutations:
     )
     async def sign_out_everywhere(self, info: Info[Context, Any]) -> bool:
         viewer = info.context.require_principal()
-        await _accounts(info).sign_out_everywhere(viewer)
+        await accounts_of(info).sign_out_everywhere(viewer)
         return True
 
     @strawberry.mutation(
@@ -60,7 +60,7 @@ class AccountMutations:
         viewer = info.context.require_principal()
         given = user_id not in (None, strawberry.UNSET)
         local_id = user_id_from_global(str(user_id)) if given else None
-        deleted = await _accounts(info).delete_account(viewer, confirm, local_id)
+        deleted = await accounts_of(info).delete_account(viewer, confirm, local_id)
         info.context.loaders.user_by_id.prime(deleted, None, force=True)
         return strawberry.ID(to_global_id("User", deleted))
 
@@ -70,4 +70,4 @@ class AccountMutations:
     )
     async def export_my_data(self, info: Info[Context, Any]) -> DataExportType:
         viewer = info.context.require_principal()
-        return DataExportType.from_domain(await _accounts(info).export_my_data(viewer))
+        return DataExportType.from_domain(await accounts_of(info).export_my_data(viewer))

@@ -113,7 +113,12 @@ class FileSubscriptions:
         viewer = info.context.require_principal()
         wanted = or_none(file_id)
         one = file_id_of(wanted) if wanted is not None else None
-        if one is not None and not _still_followed(viewer, await _current(info, one)):
+        resumed = info.context.resumed
+        if (
+            one is not None
+            and not resumed
+            and not _still_followed(viewer, await _current(info, one))
+        ):
             raise NotFoundError(NOT_FOUND_MESSAGE)
         return _file_events(info, viewer, one)
 
@@ -128,7 +133,12 @@ async def _file_events(
     async with source.subscribe(FileEventInterest(viewer, one)) as events:
         # Checked again once subscribed: an unshare between the first check and here
         # would otherwise leave a stream open that nothing ever ends.
-        if one is not None and not _still_followed(viewer, await _current(info, one)):
+        resumed = info.context.resumed
+        if (
+            one is not None
+            and not resumed
+            and not _still_followed(viewer, await _current(info, one))
+        ):
             return
         async for event in events:
             if not order.is_new(event):

@@ -23,7 +23,7 @@ from adapters.items.cursors import encode_cursor
 from adapters.items.dynamodb.store import DynamoDbItemStore
 from adapters.items.memory import InMemoryItemStore
 from domain.errors import ConflictError, InvalidInputError, StoreUnavailableError
-from domain.ports import INDEXES, Absent, Item, ItemStore, Key, Put, VersionIs, index_keys
+from domain.ports import INDEXES, Absent, Add, Item, ItemStore, Key, Put, VersionIs, index_keys
 from ops.aws_resources import (
     create_bucket,
     create_table,
@@ -455,6 +455,71 @@ async def test_throttled_and_conflicting_transactions_are_retried_then_applied(s
     await make_store(client, sleeps).write([Put(item("A", "1")), Put(item("B", "1"))])
 
     assert sleeps.delays == [0.05, 0.1, 0.2]
+
+
+# --- a lone Add: an UpdateItem, never a transaction ------------------------------------
+
+
+USAGE = Add(Key("U", "USAGE"), {"used": 5}, at_most={"used": 100})
+
+
+async def test_a_lone_add_is_one_update_item_not_a_transaction(stubbed) -> None:
+    # A transaction naming a user's usage item is cancelled while another one writing it
+    # is in flight; lone updates of one item DynamoDB applies one after another.
+    client, stubber = stubbed
+    stubber.add_response("update_item", {})
+
+    await make_store(client, Sleeps()).write([USAGE])
+
+    stubber.assert_no_pending_responses()
+
+
+async def test_a_lone_add_past_its_bound_is_a_conflict_not_retried(stubbed) -> None:
+    client, stubber = stubbed
+    sleeps = Sleeps()
+    stubber.add_client_error("update_item", "ConditionalCheckFailedException", http_status_code=400)
+
+    with pytest.raises(ConflictError):
+        await make_store(client, sleeps).write([USAGE])
+
+    assert sleeps.delays == []
+
+
+async def test_a_lone_add_is_repeated_only_when_certainly_not_applied(stubbed) -> None:
+    client, stubber = stubbed
+    sleeps = Sleeps()
+    stubber.add_client_error("update_item", "ThrottlingException", http_status_code=400)
+    stubber.add_client_error("update_item", "TransactionConflictException", http_status_code=400)
+    stubber.add_response("update_item", {})
+
+    await make_store(client, sleeps).write([USAGE])
+
+    assert sleeps.delays == [0.05, 0.1]
+
+
+@pytest.mark.parametrize("code", ["InternalServerError", "ServiceUnavailable"])
+async def test_a_lone_add_that_may_have_been_applied_is_not_repeated(stubbed, code) -> None:
+    # No request token makes a repeated UpdateItem a no-op: a second ADD would count twice.
+    client, stubber = stubbed
+    sleeps = Sleeps()
+    stubber.add_client_error("update_item", code, http_status_code=500)
+
+    with pytest.raises(StoreUnavailableError):
+        await make_store(client, sleeps).write([USAGE])
+
+    assert sleeps.delays == []
+    stubber.assert_no_pending_responses()
+
+
+async def test_a_lone_add_on_moto_counts_and_respects_its_bound(moto_client) -> None:
+    store = DynamoDbItemStore(moto_client, TABLE)
+    for _ in range(20):
+        await store.write([USAGE])
+    with pytest.raises(ConflictError):
+        await store.write([USAGE])
+
+    [usage] = await store.get_many([Key("U", "USAGE")])
+    assert usage is not None and usage["used"] == 100
 
 
 async def test_a_transaction_cancelled_for_another_reason_is_unavailable(stubbed) -> None:

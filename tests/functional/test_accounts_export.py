@@ -123,9 +123,9 @@ async def test_a_second_call_while_building_returns_the_same_export() -> None:
     blobs.confirmed.update(client.blobs.confirmed)
     exports = DataExports(client.items, blobs, UserRepository(client.items), clock=client.clock)
 
-    building = asyncio.create_task(exports.export_my_data(ALICE))
+    building = asyncio.create_task(exports.export_my_data(ALICE.user_id))
     await asyncio.sleep(0.01)
-    second = await exports.export_my_data(ALICE)
+    second = await exports.export_my_data(ALICE.user_id)
     assert second.status == "BUILDING" and second.url is None
     blobs.gate.set()
     done = await building

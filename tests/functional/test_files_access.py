@@ -200,7 +200,7 @@ async def test_users_who_no_longer_exist_are_dropped_from_shared_with(
     client: SchemaClient, files: Files
 ) -> None:
     key = profile_key(BOB.user_id)
-    del client.store.items[(key.pk, key.sk)]
+    await client.drop_item(key)
     result = await client.execute(READ, ALICE, {"id": files.shared})
     assert result.errors == []
     assert result.data["file"]["sharedWith"] == []

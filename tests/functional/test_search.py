@@ -113,6 +113,7 @@ async def test_highlights_mark_the_matching_field(signed_in: SchemaClient) -> No
     assert edge["highlights"] == ["&lt;<em>Budget</em>&gt; 2024.txt", "the yearly <em>budget</em>"]
 
 
+@pytest.mark.local_only("dozens of uploads: over the CI budget on moto")
 async def test_paging_has_no_gaps_or_repeats(signed_in: SchemaClient) -> None:
     for n in range(25):
         await signed_in.upload(ALICE, name=f"invoice {n}.pdf", description="invoice " * (n % 4))

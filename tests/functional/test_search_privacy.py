@@ -33,6 +33,7 @@ async def _answers(client: SchemaClient) -> list[dict[str, Any]]:
     return answers
 
 
+@pytest.mark.local_only("dozens of uploads: over the CI budget on moto")
 async def test_private_files_do_not_move_bobs_scores(signed_in: SchemaClient) -> None:
     await signed_in.upload(
         ALICE, name="budget plan.txt", description="yearly budget", visibility="PUBLIC"

@@ -6,6 +6,8 @@ import asyncio
 import base64
 from collections.abc import AsyncIterator, Sequence
 
+import pytest
+
 from domain.ports import Delete, Item, ItemStore, Key, Page, Put, WriteOp
 from domain.search import keys
 from domain.search.reindex import mark_rebuilding, reindex
@@ -78,6 +80,7 @@ async def test_crash_at_every_step_shows_no_stale_hit_and_reindex_repairs() -> N
         assert await hits(client, ALICE, "report") == []
 
 
+@pytest.mark.local_only("edits the in-memory store's dict behind the services")
 async def test_reindex_removes_documents_that_no_longer_exist(client: SchemaClient) -> None:
     await client.sign_in(ALICE)
     await client.upload(ALICE, name="ghost.txt")
@@ -89,6 +92,7 @@ async def test_reindex_removes_documents_that_no_longer_exist(client: SchemaClie
     assert not any(pk.startswith("SRCH#P#F#ghost") for pk, _ in client.store.items)
 
 
+@pytest.mark.local_only("edits the in-memory store's dict behind the services")
 async def test_reindex_while_writes_go_on_ends_consistent(client: SchemaClient) -> None:
     for principal in (ALICE, BOB):
         await client.sign_in(principal)
@@ -136,6 +140,7 @@ async def test_reindex_moves_the_pre_scope_layout_to_access_scopes(client: Schem
     assert await hits(client, ALICE, "ledger") == ["legacy ledger.txt"]
 
 
+@pytest.mark.local_only("edits the in-memory store's dict behind the services")
 async def test_reindex_moves_index_wide_counters_to_access_scopes(client: SchemaClient) -> None:
     """An index written before scoped counters: document frequencies counted index-wide
     (SRCH#V#F#<2 chars>), states without "counted_scopes". Queries read the vocabulary of

@@ -31,6 +31,7 @@ async def _answer(client: SchemaClient, first: int) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.local_only("dozens of uploads: over the CI budget on moto")
 async def test_private_files_do_not_spend_bobs_read_budget(
     signed_in: SchemaClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -85,6 +86,7 @@ async def _answers(client: SchemaClient, q: str) -> list[dict[str, Any]]:
     return answers
 
 
+@pytest.mark.local_only("dozens of uploads: over the CI budget on moto")
 async def test_private_files_do_not_choose_the_driver_when_the_caps_bind(
     signed_in: SchemaClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

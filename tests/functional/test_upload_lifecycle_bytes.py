@@ -1,11 +1,16 @@
 """Uploaded bytes are kept only once completeUpload accepts them: everything else is left
 to the store's lifecycle (S3 tag rule, local sweep), so abandoned uploads cost nothing."""
 
+import pytest
+
 from tests.support.schema_client import ALICE, SchemaClient
 
 COMPLETE = "mutation($id: ID!) { completeUpload(id: $id) { status } }"
 
 
+@pytest.mark.local_only(
+    "reads the fake blob store's confirmed set; S3 tags: contract/test_blob_store.py"
+)
 async def test_completed_bytes_are_confirmed_and_abandoned_ones_are_not(
     client: SchemaClient,
 ) -> None:

@@ -40,6 +40,7 @@ from tests.infra.checks_ops import (
     check_production_pages,
     check_safe_rollouts,
 )
+from tests.infra.checks_realtime import check_realtime
 
 __all__ = ["CHECKS", "Check", "http_api_routes"]
 
@@ -70,5 +71,6 @@ CHECKS: dict[str, Check] = {
         check_safe_rollouts,
         check_files_survive_a_region,
         check_logs_to_search_stack,
+        check_realtime,
     )
 }

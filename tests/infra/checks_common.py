@@ -60,6 +60,12 @@ ALLOWED_WILDCARD_RESOURCES = frozenset(
         # deployment group SAM names itself.
         "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:"
         "${ServerlessDeploymentApplication}/*",
+        # The realtime functions: the items table's stream (its label is a timestamp
+        # DynamoDB picks), and posting to sockets of this WebSocket API's stage (methods
+        # and connection ids are the client's).
+        "${Table.Arn}/stream/*",
+        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+        "${RealtimeApi}/live/*/@connections/*",
     }
 )
 # AWS managed policies our roles may attach (each has a '*' resource AWS requires).

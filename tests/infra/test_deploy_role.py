@@ -24,6 +24,7 @@ SUBJECT = {"Fn::Sub": "repo:${GitHubRepository}:environment:${EnvironmentName}"}
 STAR_STATEMENTS = {"CreateCallsWithoutAResource"}
 STAR_ACTIONS = {
     "cognito-idp:CreateUserPool",
+    "lambda:CreateEventSourceMapping",
     "apigateway:POST",
     "apigateway:GET",
     "apigateway:PATCH",
@@ -35,12 +36,14 @@ STAR_ACTIONS = {
 # Wildcards that stay inside the stack's names, or are conditioned on the environment tag.
 SCOPED_PREFIXES = ("${StackName}", "CodeDeployHook_${StackName}", "${ArtifactBucketName}")
 # Other wildcards, each ending a name nobody chooses: SAM's managed stack's id, AWS's
-# predefined deployment configurations, generated user pool and backup plan ids.
+# predefined deployment configurations, generated user pool and backup plan ids, event
+# source mapping UUIDs.
 GENERATED_NAME_ENDINGS = (
     "stack/aws-sam-cli-managed-default/*",
     "deploymentconfig:CodeDeployDefault.*",
     "backup-plan:*",
     "userpool/*",
+    "event-source-mapping:*",
 )
 
 

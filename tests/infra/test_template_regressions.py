@@ -421,6 +421,35 @@ def _filter_always_on(t: Template) -> None:
     del resources(t)["FunctionLogsSubscription"]["Condition"]
 
 
+def _stream_fails_whole_batches(t: Template) -> None:
+    del _res(t, "RealtimeStreamFunction")["Events"]["ItemsStream"]["Properties"][
+        "FunctionResponseTypes"
+    ]
+
+
+def _stream_dlq_unwatched(t: Template) -> None:
+    del resources(t)["RealtimeStreamDlqAlarm"]
+
+
+def _no_default_route(t: Template) -> None:
+    del resources(t)["RealtimeDefaultRoute"]
+
+
+def _subscribers_by_scan(t: Template) -> None:
+    del _res(t, "RealtimeTable")["GlobalSecondaryIndexes"]
+
+
+def _connections_never_expire(t: Template) -> None:
+    del _res(t, "RealtimeTable")["TimeToLiveSpecification"]
+
+
+def _no_management_endpoint(t: Template) -> None:
+    variables = _res(t, "RealtimeSocketFunction")["Environment"]["Variables"] = dict(
+        _res(t, "RealtimeSocketFunction")["Environment"]["Variables"]
+    )
+    del variables["DEMOBACKEND_REALTIME_ENDPOINT_URL"]
+
+
 REGRESSIONS: list[tuple[Mutation, str]] = [
     (_set_bpa, "bucket_security"),
     (_allow_acls, "bucket_security"),
@@ -510,6 +539,12 @@ REGRESSIONS: list[tuple[Mutation, str]] = [
     (_access_logs_not_shipped, "logs_to_search_stack"),
     (_shipping_role_reaches_every_stream, "logs_to_search_stack"),
     (_filter_always_on, "logs_to_search_stack"),
+    (_stream_fails_whole_batches, "realtime"),
+    (_stream_dlq_unwatched, "realtime"),
+    (_no_default_route, "realtime"),
+    (_subscribers_by_scan, "realtime"),
+    (_connections_never_expire, "realtime"),
+    (_no_management_endpoint, "realtime"),
 ]
 
 

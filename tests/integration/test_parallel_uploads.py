@@ -17,14 +17,16 @@ import pytest
 
 from tests.support.aws_server import provision_aws_stack
 from tests.support.file_client import FileClient, GraphQLFailed, dev_idp_token, sha256_hex
+from tests.support.moto_server import transactions_in_flight
 from tests.support.server_process import running_server
 
 pytestmark = pytest.mark.slow
 
-# moto's DynamoDB deep-copies the whole table for every transaction, served one at a time
-# (tests/support/moto_server.py): 64 uploads there took over 3 minutes on a 2-core machine, so the
-# emulator gets fewer, still all in flight at once.
-PARALLEL = {"sqlite": 64, "dynamodb": 16}
+PARALLEL = {"sqlite": 64, "dynamodb": 64}
+# On DynamoDB a transaction naming an item another one is still writing is cancelled
+# (TransactionConflict), which moto never does: its server here holds each transaction's
+# items for this long, as a loaded table would, and the uploads must survive that too.
+IN_FLIGHT_SECONDS = 0.01
 QUOTA = 200_000
 DELAY_MS = "20"
 SERVER_ENV = {
@@ -65,7 +67,10 @@ def sqlite_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def dynamodb_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     stack = provision_aws_stack("parallel")
     data_dir = Path(tmp_path_factory.mktemp("dynamodb-slow"))
-    with running_server(data_dir, **stack.env, **SERVER_ENV) as server:
+    with (
+        running_server(data_dir, **stack.env, **SERVER_ENV) as server,
+        transactions_in_flight(IN_FLIGHT_SECONDS),
+    ):
         yield Served(server.base_url, stack.token_for, PARALLEL["dynamodb"])
 
 

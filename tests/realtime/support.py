@@ -91,12 +91,15 @@ def graphql(base_url: str, user: User, query: str, **variables: Any) -> dict[str
 
 
 class NodeSubscriber:
-    """One graphql-ws client (one WebSocket) in a Node process."""
+    """One graphql-ws client (one WebSocket) in a Node process: graphql-ws itself, or
+    Apollo Client's GraphQLWsLink over it (``script="apollo.mjs"``)."""
 
-    def __init__(self, base_url: str, params: dict[str, Any] | None) -> None:
+    def __init__(
+        self, base_url: str, params: dict[str, Any] | None, script: str = "subscriber.mjs"
+    ) -> None:
         ws_url = base_url.replace("http://", "ws://", 1) + "/graphql"
         self._process = subprocess.Popen(
-            [node_and_client(), str(CLIENTS_DIR / "subscriber.mjs"), ws_url],
+            [node_and_client(), str(CLIENTS_DIR / script), ws_url],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -452,6 +452,18 @@ ROWS: tuple[Row, ...] = (
         covers=("DataExport.id", "DataExport.status", "DataExport.url", "DataExport.expiresAt"),
         note="ALLOW: an archive of the caller's own READY files only; takes no id",
     ),
+    Row(
+        "Query.dataExport",
+        Case.OWN,
+        SIGNED_IN,
+        note="the id exportMyData gave the caller; ALLOW: its status and URL",
+    ),
+    Row(
+        "Query.dataExport",
+        Case.PROFILE,
+        _roles(U, A, NF, NF, NF),
+        note="the owner's export id: only the owner's own export is ever read, admins included",
+    ),
     # --- File fields (reached through Query.file) ---
     *_per_file(
         "File (plain fields)", READ, covers=PLAIN_FILE_FIELDS, note="equal to what the owner sees"

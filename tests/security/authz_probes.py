@@ -594,6 +594,28 @@ def _export_probe() -> Run:
     return run
 
 
+DATA_EXPORT = "query($id: ID!) { dataExport(id: $id) { id status url } }"
+
+
+def _data_export_probe() -> Run:
+    async def run(world: World, role: Role, case: Case) -> Observed:
+        starter = role if case is Case.OWN else Role.OWNER
+        export_id = "0" * 32  # anonymous has none of its own: any id
+        if PRINCIPALS[starter] is not None:
+            export_id = (await world.run(EXPORT, starter)).data["exportMyData"]["id"]
+        before = world.store_snapshot()
+        result = await world.run(DATA_EXPORT, role, {"id": export_id})
+        assert world.client.store.items == before, "reading an export's status wrote"
+        refused = refusal(result)
+        if refused is not None:
+            return refused
+        answer = result.data["dataExport"]
+        ready = answer["id"] == export_id and answer["status"] == "READY" and answer["url"]
+        return Outcome.ALLOW if ready else unexpected(answer)
+
+    return run
+
+
 NEW_UPLOAD = {"input": {"name": "new.txt", "contentType": "text/plain", "size": 3}}
 
 PROBES: dict[tuple[str, str], Probe] = {
@@ -664,6 +686,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("Mutation.signOutEverywhere", ""): Probe((SIGN_OUT,), _sign_out_probe()),
     ("Mutation.deleteAccount", ""): Probe((DELETE_ACCOUNT,), _delete_account_probe()),
     ("Mutation.exportMyData", ""): Probe((EXPORT,), _export_probe()),
+    ("Query.dataExport", ""): Probe((DATA_EXPORT,), _data_export_probe()),
     ("File (plain fields)", ""): Probe((FILE_PLAIN,), _file_plain),
     ("File.owner", ""): Probe((FILE_OWNER,), _file_owner),
     ("File.sharedWith", ""): Probe((FILE_SHARED_WITH,), _file_shared_with),

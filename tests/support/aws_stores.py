@@ -73,6 +73,7 @@ def open_aws_stores() -> Iterator[AwsStores]:
     dynamodb, s3, _ = shared_clients(shared_moto_server())
     table, bucket = unique_name("items"), unique_name("files")
     create_table(dynamodb, table)
+    without_stream(dynamodb, table)
     create_bucket(s3, bucket, REGION)
     try:
         yield AwsStores(
@@ -86,6 +87,22 @@ def open_aws_stores() -> Iterator[AwsStores]:
     finally:
         dynamodb.delete_table(TableName=table)
         drop_bucket(s3, bucket)
+
+
+def without_stream(dynamodb: DynamoDBClient, table: str) -> None:
+    """Turn the table's stream off. moto keeps every stream record for the life of the
+    table and deep-copies the whole table, stream included, in every TransactWriteItems, so
+    a suite that writes a few hundred items grows quadratically in time and memory (one
+    process went past 10 GB). The app never reads its stream; the template's checks
+    (tests/contract) create tables of their own.
+
+    moto's UpdateTable leaves the old shard behind (and then fails every write with a
+    KeyError), so the shard is dropped in moto's backend, which lives in this process."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    dynamodb.update_table(TableName=table, StreamSpecification={"StreamEnabled": False})
+    dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table(table).stream_shard = None
 
 
 def drop_bucket(s3: S3Client, bucket: str) -> None:

@@ -99,6 +99,7 @@ async def upload(
     name: str = "notes.txt",
     declare_sha256: bool = True,
     complete: bool = True,
+    visibility: Visibility = Visibility.PUBLIC,
 ) -> str:
     """A file through createUpload, the bytes stored, completeUpload; returns its id."""
     record, _ = await stores.files.create_upload(
@@ -110,7 +111,7 @@ async def upload(
             sha256=hashlib.sha256(body).hexdigest() if declare_sha256 else None,
             description=f"about {name}",
             tags=["backup"],
-            visibility=Visibility.PUBLIC,
+            visibility=visibility,
         ),
     )
     if complete:

@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import threading
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -54,6 +55,81 @@ _stack = ExitStack()
 _shared_endpoint: str | None = None
 
 
+_TRANSACTION_CONFLICT = "com.amazonaws.dynamodb.v20120810#TransactionCanceledException"
+_WRITE_CONFLICT = "com.amazonaws.dynamodb.v20120810#TransactionConflictException"
+_WRITES = (".PutItem", ".UpdateItem", ".DeleteItem")
+_ONGOING = "Transaction is ongoing for the item"
+
+
+class _TransactionsInFlight:
+    """DynamoDB cancels a transaction that names an item another transaction is still
+    writing (reason TransactionConflict), and refuses a lone write to such an item
+    (TransactionConflictException); moto, serving one request at a time, never does. Here
+    each transaction keeps its items "in flight" for ``window`` seconds after it was applied,
+    so tests can meet those refusals as a loaded table produces them."""
+
+    def __init__(self) -> None:
+        self.window = 0.0
+        self._busy_until: dict[tuple[str, str, str], float] = {}
+
+    def conflict(self, target: str, request: dict[str, Any]) -> tuple[str, bytes] | None:
+        """The refusal DynamoDB would answer, if any; records a transaction's items."""
+        if self.window <= 0:
+            return None
+        now = time.monotonic()
+        if target.endswith(".TransactWriteItems"):
+            keys = [_item_key(next(iter(entry.values()))) for entry in request["TransactItems"]]
+            busy = [key in self._busy_until and now < self._busy_until[key] for key in keys]
+            if any(busy):
+                reasons = [
+                    {
+                        "Code": "TransactionConflict",
+                        "Message": "Transaction is ongoing for the item",
+                    }
+                    if hit
+                    else {"Code": "None"}
+                    for hit in busy
+                ]
+                body = {
+                    "__type": _TRANSACTION_CONFLICT,
+                    "Message": "Transaction cancelled, please refer cancellation reasons",
+                    "CancellationReasons": reasons,
+                }
+                return "400 Bad Request", json.dumps(body).encode()
+            for key in keys:
+                self._busy_until[key] = now + self.window
+        elif target.endswith(_WRITES):
+            key = _item_key(request)
+            if key in self._busy_until and now < self._busy_until[key]:
+                body = {"__type": _WRITE_CONFLICT, "Message": _ONGOING}
+                return "400 Bad Request", json.dumps(body).encode()
+        return None
+
+
+def _item_key(operation: dict[str, Any]) -> tuple[str, str, str]:
+    # The app's table keys on pk and sk (infra/resources.json).
+    key = operation.get("Key") or operation.get("Item") or {}
+    return (
+        str(operation.get("TableName")),
+        json.dumps(key.get("pk"), sort_keys=True),
+        json.dumps(key.get("sk"), sort_keys=True),
+    )
+
+
+_in_flight = _TransactionsInFlight()
+
+
+@contextmanager
+def transactions_in_flight(window_seconds: float) -> Iterator[None]:
+    """Within the block, moto's servers answer as DynamoDB does while a transaction on an
+    item is in flight (see _TransactionsInFlight)."""
+    _in_flight.window = window_seconds
+    try:
+        yield
+    finally:
+        _in_flight.window = 0.0
+
+
 class _OneDynamoDbCallAtATime:
     """moto's DynamoDB is not safe under concurrent requests: a transaction deep-copies
     every table it touches (failing when another thread changes one meanwhile) and, when a
@@ -72,18 +148,25 @@ class _OneDynamoDbCallAtATime:
         self._answers: dict[str, tuple[str, list[Any], bytes]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith("DynamoDB_"):
             return self._app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)
+        request = json.loads(body or b"{}")
         token = ""
-        if environ["HTTP_X_AMZ_TARGET"].endswith(".TransactWriteItems"):
-            token = str(json.loads(body or b"{}").get("ClientRequestToken") or "")
+        if target.endswith(".TransactWriteItems"):
+            token = str(request.get("ClientRequestToken") or "")
         with self._lock:
             if token and token in self._answers:
                 status, headers, answer = self._answers[token]
                 start_response(status, headers)
+                return [answer]
+            refused = _in_flight.conflict(target, request)
+            if refused is not None:
+                status, answer = refused
+                start_response(status, [("Content-Type", "application/x-amz-json-1.0")])
                 return [answer]
             started: list[Any] = []
 

@@ -1,10 +1,17 @@
-"""Execute the real schema with a Principal over the in-memory store (the functional tier's
-client, also used by the security tier)."""
+"""Execute the real schema with a Principal over the in-memory stores (the functional tier's
+client, also used by the security tier), or over the AWS composition's stores — DynamoDB and
+S3 on moto's server over real HTTP (``SchemaClient(aws=...)``, support/aws_stores.py).
+
+A test that must work on both reads the stores through the backend-neutral helpers
+(``items_now``, ``blob_keys``, ``download``, ``send_bytes``); ``store`` and ``blobs`` are the
+in-memory fakes themselves, so a test that reaches into them is local by nature."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import httpx
 
 from adapters.blobs.memory import InMemoryBlobStore
 from adapters.events.memory import MemoryFileEventBus
@@ -15,12 +22,13 @@ from domain.cursor_signer import CursorSigner
 from domain.files import FileLimits, FileService, new_file_id
 from domain.ids import to_global_id
 from domain.models import Principal
-from domain.ports import ItemStore
+from domain.ports import BlobStore, Delete, Item, ItemStore, Key
 from domain.search.service import SearchService
 from domain.users import UserProfiles, UserRepository
 from resolvers.context import Context
 from resolvers.schema import build_schema
 from resolvers.services import Services
+from tests.support.aws_stores import AwsStores
 from tests.support.clock import FakeClock
 
 FIXED_NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -51,13 +59,22 @@ COMPLETE_UPLOAD = f"mutation($id: ID!) {{ completeUpload(id: $id) {{ {FILE_FIELD
 
 
 class SchemaClient:
-    def __init__(self, wrap_store: Callable[[ItemStore], ItemStore] | None = None) -> None:
-        self.store = InMemoryItemStore()
-        # What the services use: the store itself, or a wrapper (counting, interleaving).
-        self.items: ItemStore = self.store if wrap_store is None else wrap_store(self.store)
+    def __init__(
+        self,
+        wrap_store: Callable[[ItemStore], ItemStore] | None = None,
+        aws: AwsStores | None = None,
+    ) -> None:
+        self.aws = aws
         # FIXED_NOW until a test moves it on (to give files distinct creation times).
         self.clock = FakeClock(FIXED_NOW)
-        self.blobs = InMemoryBlobStore(max_expiry=3600, clock=self.clock.seconds)
+        self._store: ItemStore = InMemoryItemStore() if aws is None else aws.items
+        self.blob_store: BlobStore = (
+            InMemoryBlobStore(max_expiry=3600, clock=self.clock.seconds)
+            if aws is None
+            else aws.blobs
+        )
+        # What the services use: the store itself, or a wrapper (counting, interleaving).
+        self.items: ItemStore = self._store if wrap_store is None else wrap_store(self._store)
         users = UserRepository(self.items)
         cursors = CursorSigner(b"functional-tests-cursor-key-0123456789")
         self.events = MemoryFileEventBus()
@@ -65,7 +82,7 @@ class SchemaClient:
         self.identity = InMemoryIdentityAccounts()
         files = FileService(
             items=self.items,
-            blobs=self.blobs,
+            blobs=self.blob_store,
             clock=self.clock,
             id_factory=new_file_id,
             limits=FileLimits(
@@ -77,7 +94,7 @@ class SchemaClient:
             events=self.events,
         )
         deletion = AccountDeletion(
-            self.items, self.blobs, users, files, self.identity, clock=self.clock
+            self.items, self.blob_store, users, files, self.identity, clock=self.clock
         )
         self.services = Services(
             users=users,
@@ -90,10 +107,53 @@ class SchemaClient:
                 profiles,
                 self.identity,
                 deletion,
-                DataExports(self.items, self.blobs, users, clock=self.clock),
+                DataExports(self.items, self.blob_store, users, clock=self.clock),
             ),
         )
         self.schema = build_schema()
+
+    @property
+    def backend(self) -> str:
+        return "local" if self.aws is None else "aws"
+
+    @property
+    def store(self) -> InMemoryItemStore:
+        """The in-memory item store (local only: its dict is what a test then reads)."""
+        assert isinstance(self._store, InMemoryItemStore), "the in-memory store: local only"
+        return self._store
+
+    @property
+    def blobs(self) -> InMemoryBlobStore:
+        """The in-memory blob store (local only)."""
+        assert isinstance(self.blob_store, InMemoryBlobStore), "the in-memory blobs: local only"
+        return self.blob_store
+
+    async def items_now(self) -> dict[tuple[str, str], Item]:
+        """Every stored item by (pk, sk), read from the store itself (a scan on DynamoDB)."""
+        found: dict[tuple[str, str], Item] = {}
+        async for page in self._store.scan():
+            found.update({(item["pk"], item["sk"]): item for item in page})
+        return found
+
+    async def drop_item(self, key: Key) -> None:
+        """Remove one item behind the services' back (a corrupted or half-written store)."""
+        await self._store.write([Delete(key)])
+
+    def blob_keys(self) -> set[str]:
+        """Every object key the blob store holds."""
+        if self.aws is None:
+            return set(self.blobs.objects)
+        pages = self.aws.s3.get_paginator("list_objects_v2").paginate(Bucket=self.aws.bucket)
+        return {entry["Key"] for page in pages for entry in page.get("Contents", [])}
+
+    def download(self, url: str) -> tuple[bytes, str]:
+        """Follow a download URL as a browser does: its bytes and Content-Disposition."""
+        if self.aws is None:
+            blob, disposition = self.blobs.open_download(url)
+            return blob.data, disposition
+        response = httpx.get(url, timeout=10.0)
+        assert response.status_code == 200, response.status_code
+        return response.content, response.headers.get("content-disposition", "")
 
     async def sign_in(self, principal: Principal) -> Principal:
         await self.services.profiles.ensure_profile(principal)
@@ -124,7 +184,11 @@ class SchemaClient:
         return payload
 
     def send_bytes(self, upload: dict[str, Any], data: bytes) -> None:
-        """What a client does with an upload target (the fake store checks it as S3 would)."""
+        """What a client does with an upload target: S3's POST form over HTTP, or the fake
+        store's PUT (which checks it as S3 would)."""
+        if self.aws is not None:
+            self.aws.send_form(upload, data)
+            return
         assert upload["method"] == "PUT"
         self.blobs.receive_upload(upload["url"], data, upload["headers"])
 

@@ -16,7 +16,7 @@ from adapters.identity.passwords import ScryptHasher
 from adapters.items.memory import InMemoryItemStore
 from domain.errors import ConflictError, InvalidInputError, NotFoundError, UnauthenticatedError
 from domain.models import Principal
-from domain.ports import Key
+from domain.ports import IdentityUser, Key
 from tests.support.jwt_factory import unverified_claims, unverified_header
 
 ISSUER = "http://localhost:8000/auth"
@@ -173,6 +173,15 @@ async def test_username_is_case_insensitive_for_sign_in(idp: DevIdentityProvider
     await idp.signup("Alice", PASSWORD)
     tokens = await idp.authenticate("ALICE", PASSWORD)
     assert unverified_claims(tokens.id_token)["cognito:username"] == "Alice"
+
+
+async def test_finding_a_user_by_username_takes_the_exact_name(idp: DevIdentityProvider) -> None:
+    """Sign-in forgives letter case; a restore mapping owners by username must not."""
+    alice = await idp.signup("Alice", PASSWORD)
+    assert await idp.find_users_by_username("Alice") == [IdentityUser("Alice", alice.user_id)]
+    assert await idp.find_users_by_username("alice") == []
+    assert await idp.find_users_by_username("nobody") == []
+    assert await idp.find_users_by_username("not a username!") == []
 
 
 @pytest.mark.parametrize("second_name", ["alice", "ALICE", "aLiCe"])

@@ -88,8 +88,9 @@ async def test_parallel_uploads_of_one_user_each_write_once_and_all_succeed() ->
     )
 
     assert len(results) == 50
-    # One write per upload: the store serialised them, nothing conflicted or retried.
-    assert world.store.calls["write"] - calls_before == 50
+    # Two writes per upload (its bytes counted alone, then the file): the store
+    # serialised them, nothing conflicted or retried.
+    assert world.store.calls["write"] - calls_before == 100
     usage = await world.service.repository.usage(alice.user_id)
     assert usage == Usage(alice.user_id, used_bytes=100, pending_uploads=50)
 

@@ -142,6 +142,11 @@ def _add_condition(
         }
 
 
+def update_request(table: str, op: Add) -> UpdateTypeDef:
+    """The UpdateItem parameters of an Add written on its own (no transaction)."""
+    return _update(table, op)
+
+
 def _update(table: str, op: Add) -> UpdateTypeDef:
     """ADD each delta, SET missing defaults, under a condition mirroring add_holds."""
     names: dict[str, str] = {}

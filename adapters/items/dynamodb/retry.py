@@ -29,6 +29,7 @@ from adapters.resilience.budget import RetryBudget
 from domain.deadline import remaining
 from domain.errors import (
     ConflictError,
+    ContendedError,
     DeadlineExceededError,
     ServiceUnavailableError,
     StoreUnavailableError,
@@ -48,6 +49,16 @@ _RETRYABLE_CODES = frozenset(
         "RequestLimitExceeded",
         "InternalServerError",
         "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
+# Of those, the ones after which the request was certainly not applied: the only ones a
+# write that is not idempotent (a lone UpdateItem ADD) may be repeated after.
+_NOT_APPLIED_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
         "TransactionConflictException",
     }
 )
@@ -80,10 +91,19 @@ MIN_ATTEMPT_SECONDS = 0.05
 class RetryLater(Exception):
     """DynamoDB asked for the request to be repeated; never leaves this adapter."""
 
+    def __init__(self, *, contended: bool = False) -> None:
+        super().__init__()
+        # Refused because another request was writing the same item: contention on that
+        # item, not a struggling table, so such repeats draw nothing from the retry budget
+        # (whose point is not to pile on a dependency in trouble).
+        self.contended = contended
+
 
 def classify(exc: ClientError) -> Exception:
     """The exception a ClientError stands for: a domain error, or RetryLater."""
     code = exc.response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":  # a lone write's condition
+        return ConflictError(CONFLICT)
     if code == "TransactionCanceledException":
         reasons = {
             reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])
@@ -92,10 +112,10 @@ def classify(exc: ClientError) -> Exception:
             return ConflictError(CONFLICT)
         failed = reasons - {"None"}
         if failed and failed <= _RETRYABLE_REASONS:
-            return RetryLater()
+            return RetryLater(contended=failed == {"TransactionConflict"})
         return StoreUnavailableError(UNAVAILABLE)
     if code in _RETRYABLE_CODES:
-        return RetryLater()
+        return RetryLater(contended=code == "TransactionConflictException")
     # ValidationException lands here too: the shared checks refuse nearly all bad input
     # before a request is built; what still reaches AWS (an item over 400 KB, an empty
     # attribute name, a table unlike infra/resources.json) is not retried.
@@ -111,6 +131,24 @@ async def in_thread(work: Callable[[], _T]) -> _T:
     except _TRANSIENT_TRANSPORT as exc:
         raise RetryLater from exc
     except BotoCoreError as exc:  # connection, timeout, parameter and credential errors
+        raise StoreUnavailableError(UNAVAILABLE) from exc
+
+
+async def in_thread_once(work: Callable[[], _T]) -> _T:
+    """As in_thread, for a write that must not be applied twice: RetryLater only when the
+    request was certainly not applied; a lost answer or a server error, after which it may
+    have been, is StoreUnavailableError."""
+    try:
+        return await asyncio.to_thread(work)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _NOT_APPLIED_CODES:
+            raise RetryLater(contended=code == "TransactionConflictException") from exc
+        classified = classify(exc)
+        if isinstance(classified, RetryLater):
+            raise StoreUnavailableError(UNAVAILABLE) from exc
+        raise classified from exc
+    except BotoCoreError as exc:
         raise StoreUnavailableError(UNAVAILABLE) from exc
 
 
@@ -156,7 +194,8 @@ class RetryPolicy:
                 left = remaining()
                 if left is not None and left < pause + MIN_ATTEMPT_SECONDS:
                     break
-                if self.budget is not None and not self.budget.try_retry():
+                contended = retry_later is not None and retry_later.contended
+                if self.budget is not None and not contended and not self.budget.try_retry():
                     break
                 await self.sleep(pause)
             elif self.budget is not None:
@@ -170,6 +209,8 @@ class RetryPolicy:
             if finished(result):
                 return result
         cause = retry_later.__cause__ if retry_later is not None else None
+        if retry_later is not None and retry_later.contended:
+            raise ContendedError from cause
         raise ServiceUnavailableError(gave_up) from cause
 
 

@@ -19,11 +19,18 @@ from adapters.items.conditions import (
 )
 from adapters.items.cursors import encode_cursor
 from adapters.items.dynamodb.codec import from_attributes, key_attributes
-from adapters.items.dynamodb.requests import Resume, position, query_request, resume, transact_items
-from adapters.items.dynamodb.retry import UNAVAILABLE, RetryPolicy, in_thread
+from adapters.items.dynamodb.requests import (
+    Resume,
+    position,
+    query_request,
+    resume,
+    transact_items,
+    update_request,
+)
+from adapters.items.dynamodb.retry import UNAVAILABLE, RetryPolicy, in_thread, in_thread_once
 from adapters.resilience.budget import RetryBudget
 from domain.errors import StoreUnavailableError
-from domain.ports import MAX_BATCH_GET, Item, Key, Page, WriteOp
+from domain.ports import MAX_BATCH_GET, Add, Item, Key, Page, WriteOp
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -133,8 +140,11 @@ class DynamoDbItemStore:
 
     async def write(self, ops: Sequence[WriteOp]) -> None:
         check_write_batch(ops)
-        # Always a transaction, even for one op: one code path, and conditions and
-        # atomicity mean the same for one op as for a hundred.
+        if len(ops) == 1 and isinstance(ops[0], Add):
+            await self._add_alone(ops[0])
+            return
+        # A transaction otherwise, even for one op: conditions and atomicity mean the same
+        # for one op as for a hundred.
         request = transact_items(self._table, ops)
         # The token makes a repeat of this exact request (after a throttle, a 5xx or a lost
         # answer) a no-op if the first one was applied: no write is ever applied twice.
@@ -144,6 +154,14 @@ class DynamoDbItemStore:
                 self._client.transact_write_items, TransactItems=request, ClientRequestToken=token
             )
         )
+
+    async def _add_alone(self, op: Add) -> None:
+        # A counter hot with one user's parallel requests: DynamoDB cancels a transaction
+        # naming an item another transaction is writing (TransactionConflict), but applies
+        # lone updates of one item one after another. An UpdateItem carries no request
+        # token, so it is repeated only when it was certainly not applied.
+        request = update_request(self._table, op)
+        await self._retry.run(partial(in_thread_once, partial(self._client.update_item, **request)))
 
     async def scan(self, *, page_size: int = 500) -> AsyncIterator[list[Item]]:
         validate_page_size(page_size)
