@@ -79,6 +79,10 @@ async def _upload(
         content_length=_content_length(request),
         checksum_sha256=_single_header(request, CHECKSUM_HEADER),
     )
+    if "uploadId" in request.query_params:
+        # A multipart upload's part: the store knows whether its upload is still open.
+        part = await store.receive_part(upload, request.stream())
+        return Response(status_code=200, headers={"ETag": part.etag})
     info = await store.receive_upload(upload, request.stream(), accepts_upload)
     headers = {CHECKSUM_HEADER: sha256_hex_to_b64(info.sha256)} if info.sha256 else None
     return Response(status_code=200, headers=headers)

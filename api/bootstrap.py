@@ -211,6 +211,8 @@ def build_services(
             pending_ttl_seconds=settings.pending_upload_ttl_seconds,
             upload_expiry_seconds=settings.upload_url_expiry_seconds,
             max_pending_uploads=settings.max_pending_uploads,
+            multipart_threshold_bytes=settings.multipart_threshold_bytes,
+            multipart_part_bytes=settings.multipart_part_bytes,
         ),
         events=events,
     )

@@ -82,12 +82,63 @@ _SCHEMAS: dict[str, Any] = {
                 "description": _NULLABLE_STRING,
                 "tags": {"type": ["array", "null"], "items": {"type": "string"}},
                 "visibility": {"type": "string", "enum": ["PRIVATE", "PUBLIC"]},
+                "multipart": {
+                    "type": "boolean",
+                    "description": "send the bytes in parts (always so above the threshold)",
+                },
             },
-            optional=("sha256", "description", "tags", "visibility"),
+            optional=("sha256", "description", "tags", "visibility", "multipart"),
         ),
         "additionalProperties": False,
     },
-    "CreateUploadPayload": _object({"file": _ref("File"), "upload": _ref("UploadTarget")}),
+    "MultipartTarget": _object(
+        {
+            "partSize": {"type": "integer", "format": "int64"},
+            "partCount": {"type": "integer"},
+            "expiresAt": _TIME,
+        }
+    ),
+    "CreateUploadPayload": _object(
+        {
+            "file": _ref("File"),
+            "upload": {"oneOf": [_ref("UploadTarget"), {"type": "null"}]},
+            "multipart": {"oneOf": [_ref("MultipartTarget"), {"type": "null"}]},
+        }
+    ),
+    "UploadPart": _object(
+        {
+            "partNumber": {"type": "integer"},
+            "url": {"type": "string"},
+            "method": {"type": "string", "enum": ["PUT"]},
+            "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+        }
+    ),
+    "UploadPartPage": _object({"items": {"type": "array", "items": _ref("UploadPart")}}),
+    "UploadedParts": _object({"items": {"type": "array", "items": {"type": "integer"}}}),
+    "UploadPartsInput": {
+        **_object({"partNumbers": {"type": "array", "items": {"type": "integer"}}}),
+        "additionalProperties": False,
+    },
+    "CompleteUploadInput": {
+        "type": "object",
+        "properties": {
+            "parts": {
+                "type": "array",
+                "items": {
+                    **_object(
+                        {
+                            "partNumber": {"type": "integer"},
+                            "etag": {"type": "string"},
+                            "sha256": _NULLABLE_STRING,
+                        },
+                        optional=("sha256",),
+                    ),
+                    "additionalProperties": False,
+                },
+            }
+        },
+        "additionalProperties": False,
+    },
     "UpdateFileInput": {
         "type": "object",
         "properties": {
@@ -314,11 +365,45 @@ _PATHS: dict[str, Any] = {
     "/rest/files/{id}/complete": {
         "post": _op(
             "completeUpload",
-            "Verify the stored bytes and make the file READY (idempotent)",
+            "Verify the stored bytes and make the file READY (idempotent); a multipart upload "
+            "sends its parts",
             parameters=[_ID],
+            requestBody={
+                "required": False,
+                "content": {JSON: {"schema": _ref("CompleteUploadInput")}},
+            },
             responses={
                 "200": _ok("File", "The READY file", etag=True),
                 **_errors("400", "401", "403", "404", "409", "500"),
+            },
+        )
+    },
+    "/rest/files/{id}/parts": {
+        "get": _op(
+            "uploadedParts",
+            "Part numbers the store has received of a PENDING multipart upload (owner only)",
+            parameters=[_ID],
+            responses={"200": _ok("UploadedParts", "The part numbers"), **_errors(*_READ_ERRORS)},
+        ),
+        "post": _op(
+            "uploadParts",
+            "Presigned targets for these parts (at most 100); call again to resume or refresh",
+            parameters=[_ID],
+            requestBody=_body("UploadPartsInput"),
+            responses={
+                "200": _ok("UploadPartPage", "One target per part"),
+                **_errors("400", "401", "403", "404", "413", "500", "503"),
+            },
+        ),
+    },
+    "/rest/files/{id}/abort": {
+        "post": _op(
+            "abortUpload",
+            "Cancel a PENDING upload: frees its quota and stored parts",
+            parameters=[_ID],
+            responses={
+                "204": {"description": "Aborted"},
+                **_errors("400", "401", "403", "404", "409", "500", "503"),
             },
         )
     },

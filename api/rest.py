@@ -99,6 +99,8 @@ def rest_app(schema: BaseSchema, *, services: Services, verifier: TokenVerifier)
         Route("/files", _guarded(api.files), methods=["GET", "POST"]),
         Route("/files/{id}", _guarded(api.file), methods=["GET", "PATCH", "DELETE"]),
         Route("/files/{id}/complete", _guarded(api.complete), methods=["POST"]),
+        Route("/files/{id}/parts", _guarded(api.parts), methods=["GET", "POST"]),
+        Route("/files/{id}/abort", _guarded(api.abort), methods=["POST"]),
         Route("/files/{id}/download", _guarded(api.download), methods=["GET"]),
         Route("/files/{id}/share-links", _guarded(api.share_links), methods=["GET", "POST"]),
         Route("/share-links/{id}", _guarded(api.revoke_share_link), methods=["DELETE"]),
@@ -217,9 +219,38 @@ class _RestApi:
         return _file(request, data["updateFile"])
 
     async def complete(self, request: Request) -> Response:
-        variables = {"id": request.path_params["id"]}
+        variables: dict[str, Any] = {"id": request.path_params["id"]}
+        # A multipart upload sends {"parts": [...]}; a single one sends no body.
+        if await request.body():
+            body = await _json_object(request)
+            unknown = sorted(set(body) - {"parts"})
+            if unknown:
+                raise RestError(
+                    400, "BAD_USER_INPUT", f"Unknown field '{unknown[0]}'; allowed: parts"
+                )
+            variables["parts"] = body.get("parts")
         data = await self.run(request, docs.COMPLETE_UPLOAD, "RestCompleteUpload", variables)
         return _file(request, data["completeUpload"])
+
+    async def parts(self, request: Request) -> Response:
+        file_id: str = request.path_params["id"]
+        if request.method == "GET":
+            data = await self.run(
+                request, docs.UPLOADED_PARTS, "RestUploadedParts", {"id": file_id}
+            )
+            return _private(request, {"items": _found(data["file"], "File")["uploadedParts"]})
+        body = await _json_object(request)
+        unknown = sorted(set(body) - {"partNumbers"})
+        if unknown or "partNumbers" not in body:
+            raise RestError(400, "BAD_USER_INPUT", 'The body is {"partNumbers": [1, 2, ...]}')
+        variables = {"id": file_id, "partNumbers": body["partNumbers"]}
+        data = await self.run(request, docs.UPLOAD_PARTS, "RestUploadParts", variables)
+        return JSONResponse({"items": data["uploadParts"]}, headers={"Cache-Control": "no-store"})
+
+    async def abort(self, request: Request) -> Response:
+        variables = {"id": request.path_params["id"]}
+        await self.run(request, docs.ABORT_UPLOAD, "RestAbortUpload", variables)
+        return Response(status_code=204)
 
     async def download(self, request: Request) -> Response:
         variables = {"id": request.path_params["id"], "expiresIn": DOWNLOAD_URL_SECONDS}

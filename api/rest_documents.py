@@ -27,6 +27,7 @@ mutation RestCreateUpload($input: CreateUploadInput!) {{
   createUpload(input: $input) {{
     file {{ ...RestFile }}
     upload {{ url method fields headers expiresAt }}
+    multipart {{ partSize partCount expiresAt }}
   }}
 }}
 {_FILE}
@@ -41,9 +42,17 @@ mutation RestDeleteFile($id: ID!, $expectedVersion: Int) {
   deleteFile(id: $id, expectedVersion: $expectedVersion)
 }"""
 COMPLETE_UPLOAD = f"""
-mutation RestCompleteUpload($id: ID!) {{ completeUpload(id: $id) {{ ...RestFile }} }}
+mutation RestCompleteUpload($id: ID!, $parts: [CompletedPart!]) {{
+  completeUpload(id: $id, parts: $parts) {{ ...RestFile }}
+}}
 {_FILE}
 {_USER_REF}"""
+UPLOAD_PARTS = """
+mutation RestUploadParts($id: ID!, $partNumbers: [Int!]!) {
+  uploadParts(id: $id, partNumbers: $partNumbers) { partNumber url method headers }
+}"""
+UPLOADED_PARTS = "query RestUploadedParts($id: ID!) { file(id: $id) { uploadedParts } }"
+ABORT_UPLOAD = "mutation RestAbortUpload($id: ID!) { abortUpload(id: $id) }"
 # Asked afresh on every download: the permission check and a new short-lived URL.
 DOWNLOAD = """
 query RestDownload($id: ID!, $expiresIn: Int) {

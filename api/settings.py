@@ -53,7 +53,11 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300, le=3650 * 86_400)
 
     # Files
-    max_upload_bytes: int = Field(default=100 * MIB, ge=1, le=5 * 1024 * MIB)
+    # Up to S3's 5 TiB: sizes over the threshold (at most S3's 5 GiB for one PUT) go in parts.
+    max_upload_bytes: int = Field(default=100 * MIB, ge=1, le=5 * 1024 * 1024 * MIB)
+    multipart_threshold_bytes: int = Field(default=64 * MIB, ge=1, le=5 * 1024 * MIB)
+    # Parts of a multipart upload (but the last): S3 wants at least 5 MiB.
+    multipart_part_bytes: int = Field(default=16 * MIB, ge=5 * MIB, le=5 * 1024 * MIB)
     storage_quota_bytes: int = Field(default=1024 * MIB, ge=1)
     pending_upload_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     upload_url_expiry_seconds: int = Field(default=900, ge=1, le=3600)

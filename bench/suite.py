@@ -341,6 +341,27 @@ def dr(options: Options) -> Outcome:
     return outcome
 
 
+_MULTIPART_FIGURES = re.compile(r"^\{.*\}$", re.MULTILINE)
+
+
+def multipart(options: Options) -> Outcome:
+    """bench/multipart.py in a child: 1 GiB (quick: 256 MiB) against 256 MiB (quick: 64)."""
+    if importlib.util.find_spec("bench.multipart") is None:
+        return Outcome(status="skipped: not present")
+    from bench import multipart as bench_multipart
+
+    sizes = [64, 256] if options.quick else [256, 1024]
+    args = ["--sizes-mib", *map(str, sizes), "--json"]
+    code, output, _ = _child([sys.executable, "-m", "bench.multipart", *args])
+    outcome = Outcome(output=output)
+    found = _MULTIPART_FIGURES.findall(output)
+    if code != 0 or not found:
+        outcome.status = f"failed: exit {code}"
+        return outcome
+    outcome.figures = bench_multipart.figures_from_json(found[-1])
+    return outcome
+
+
 BENCHES: dict[str, Bench] = {
     "cold_import": cold_start,
     "request_overhead": request_overhead,
@@ -350,6 +371,7 @@ BENCHES: dict[str, Bench] = {
     "search": search,
     "backup": backup,
     "dr": dr,
+    "multipart": multipart,
     "load": load,
     "brownout": brownout,
     "realtime": realtime,

@@ -59,6 +59,24 @@ class Visibility(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class MultipartUpload:
+    """A PENDING file's bytes arriving in parts: the store's upload at ``key`` (where the
+    READY bytes will be) and the part plan the server chose."""
+
+    upload_id: str
+    key: str
+    part_size: int
+    part_count: int
+
+    def part_length(self, part_number: int, size: int) -> int:
+        """Bytes in ``part_number`` of a ``size``-byte file: every part is ``part_size``
+        but the last, which holds the rest."""
+        if part_number < self.part_count:
+            return self.part_size
+        return size - self.part_size * (self.part_count - 1)
+
+
+@dataclass(frozen=True, slots=True)
 class FileRecord:
     id: str
     owner_id: str
@@ -78,6 +96,8 @@ class FileRecord:
     # Epoch seconds after which a PENDING file is gone (also the ItemStore TTL attribute);
     # None once READY.
     expires_at: int | None = None
+    # Set while a PENDING file's bytes arrive in parts; None for single uploads and READY.
+    multipart: MultipartUpload | None = None
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now.timestamp() >= self.expires_at

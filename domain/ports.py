@@ -178,6 +178,29 @@ class UploadTarget:
     expires_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PartTarget:
+    """Where and how a client sends one part of a multipart upload: ``PUT`` of the raw
+    part bytes with ``headers`` (exactly ``size`` bytes; an ``x-amz-checksum-sha256``
+    header, when a store takes one, makes it refuse bytes that differ)."""
+
+    part_number: int
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPart:
+    """A part the store has received. ``sha256`` (lowercase hex) when the store knows it."""
+
+    part_number: int
+    size: int
+    etag: str
+    sha256: str | None
+
+
 class BlobStore(Protocol):
     """File bytes. Clients move bytes straight to and from the store through presigned
     URLs; the store itself enforces the declared size, content type and SHA-256."""
@@ -230,6 +253,39 @@ class BlobStore(Protocol):
 
     async def ping(self) -> None:
         """Cheap reachability check for readiness; raises StoreUnavailableError."""
+        ...
+
+    # --- multipart uploads: parts sent one by one, assembled at ``key`` on completion ---
+
+    async def start_multipart(self, key: str, *, content_type: str) -> str:
+        """Open a multipart upload whose object will be stored at ``key`` (unconfirmed,
+        like every upload); answers its upload id."""
+        ...
+
+    async def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, size: int, expires_in: int
+    ) -> PartTarget:
+        """A URL taking exactly ``size`` bytes as part ``part_number`` (1..10000); sending
+        a part again replaces it."""
+        ...
+
+    async def uploaded_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        """The parts received so far, by part number; NotFoundError when the upload is
+        no longer open (completed, aborted or expired)."""
+        ...
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> BlobInfo:
+        """Assemble the (part number, ETag) parts, in order, into the object at ``key``
+        and close the upload. Streams: never the whole object in memory. The answer's
+        ``sha256`` is the assembled object's own. InvalidInputError when a part is
+        missing or its ETag differs (nothing changes); NotFoundError when the upload is
+        no longer open."""
+        ...
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Close the upload and drop its parts; idempotent."""
         ...
 
 

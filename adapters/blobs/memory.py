@@ -22,6 +22,7 @@ from collections.abc import (
     Callable,
     Mapping,
     MutableMapping,
+    Sequence,
 )
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,18 +33,24 @@ from adapters.blobs.rules import (
     CHECKSUM_HEADER,
     DEFAULT_MAX_EXPIRY_SECONDS,
     WRITE_MISMATCH_MESSAGE,
+    WRONG_PART_MESSAGE,
     check_content_type,
     check_expiry,
     check_filename,
     check_max_expiry,
+    check_part_number,
+    check_part_size,
+    check_upload_id,
     check_upload_request,
     check_write_request,
     content_disposition,
+    normalize_etag,
+    part_etag,
     sha256_b64_to_hex,
     validate_key,
 )
 from domain.errors import DomainError, ForbiddenError, InvalidInputError, NotFoundError
-from domain.ports import BlobInfo, UploadTarget
+from domain.ports import BlobInfo, PartTarget, StoredPart, UploadTarget
 
 SCHEME = "memory"
 READ_CHUNK_BYTES = 64 * 1024
@@ -64,6 +71,16 @@ class BlobTooLargeError(InvalidInputError):
     """The body is longer than declared (HTTP 413, like the local store)."""
 
 
+@dataclass
+class _Multipart:
+    key: str
+    content_type: str
+    parts: dict[int, tuple[bytes, str]]  # part number -> (bytes, ETag)
+
+
+NO_SUCH_UPLOAD_MESSAGE = "No such upload: it was completed, aborted or has expired"
+
+
 class InMemoryBlobStore:
     def __init__(
         self,
@@ -78,6 +95,7 @@ class InMemoryBlobStore:
         # What each URL handed out allows, by its unguessable token: the fake's stand-in
         # for a signature. Changing anything else in the URL voids it.
         self._grants: dict[str, dict[str, str]] = {}
+        self.multipart: dict[str, _Multipart] = {}  # open multipart uploads by upload id
 
     # --- BlobStore ---
 
@@ -167,6 +185,84 @@ class InMemoryBlobStore:
     async def ping(self) -> None:
         return None
 
+    async def start_multipart(self, key: str, *, content_type: str) -> str:
+        upload_id = secrets.token_urlsafe(18)
+        self.multipart[upload_id] = _Multipart(
+            validate_key(key), check_content_type(content_type), {}
+        )
+        return upload_id
+
+    async def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, size: int, expires_in: int
+    ) -> PartTarget:
+        self._open_upload(key, upload_id)
+        query = {
+            "uploadId": upload_id,
+            "partNumber": str(check_part_number(part_number)),
+            "size": str(check_part_size(size)),
+            "expires": str(int(self._clock()) + check_expiry(expires_in, self._max_expiry)),
+        }
+        return PartTarget(
+            part_number=part_number,
+            url=self._grant("part", validate_key(key), query),
+            method="PUT",
+            headers={},
+            expires_at=datetime.fromtimestamp(int(query["expires"]), UTC),
+        )
+
+    async def uploaded_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        upload = self._open_upload(key, upload_id)
+        return [
+            StoredPart(number, len(data), etag, hashlib.sha256(data).hexdigest())
+            for number, (data, etag) in sorted(upload.parts.items())
+        ]
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> BlobInfo:
+        upload = self._open_upload(key, upload_id)
+        numbers = [number for number, _ in parts]
+        if not parts or numbers != sorted(set(numbers)):
+            raise InvalidInputError(WRONG_PART_MESSAGE)
+        data = bytearray()
+        for number, etag in parts:
+            stored = upload.parts.get(number)
+            if stored is None or normalize_etag(stored[1]) != normalize_etag(etag):
+                raise InvalidInputError(WRONG_PART_MESSAGE)
+            data += stored[0]
+        del self.multipart[upload_id]
+        self._store(upload.key, StoredBlob(bytes(data), upload.content_type))
+        return BlobInfo(len(data), upload.content_type, hashlib.sha256(data).hexdigest())
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        upload = self.multipart.get(check_upload_id(upload_id))
+        if upload is not None and upload.key == validate_key(key):
+            del self.multipart[upload_id]
+
+    def _open_upload(self, key: str, upload_id: str) -> _Multipart:
+        upload = self.multipart.get(check_upload_id(upload_id))
+        if upload is None or upload.key != validate_key(key):
+            raise NotFoundError(NO_SUCH_UPLOAD_MESSAGE)
+        return upload
+
+    def receive_part(self, url: str, body: bytes, headers: Mapping[str, str]) -> str:
+        """A part sent to ``url``; answers its ETag. Stores nothing unless the URL allows
+        exactly these bytes into a still open upload."""
+        key, grant = self._redeem(url, "part")
+        upload = self.multipart.get(grant["uploadId"])
+        if upload is None or upload.key != key:
+            raise NotFoundError(NO_SUCH_UPLOAD_MESSAGE)
+        if len(body) > int(grant["size"]):
+            raise BlobTooLargeError("Body is larger than the part's size")
+        if len(body) < int(grant["size"]):
+            raise InvalidInputError("Body is smaller than the part's size")
+        checksum = {name.lower(): value for name, value in headers.items()}.get(CHECKSUM_HEADER)
+        if checksum is not None and sha256_b64_to_hex(checksum) != hashlib.sha256(body).hexdigest():
+            raise InvalidInputError("Body does not match x-amz-checksum-sha256")
+        etag = part_etag(hashlib.md5(body, usedforsecurity=False).hexdigest())
+        upload.parts[int(grant["partNumber"])] = (bytes(body), etag)
+        return etag
+
     def unconfirmed(self) -> set[str]:
         """Keys a real store's lifecycle would eventually remove."""
         return set(self.objects) - self.confirmed
@@ -213,6 +309,10 @@ class InMemoryBlobStore:
             if scope["method"] == "PUT" and host == "upload":
                 self.receive_upload(url, await _read_body(receive), headers)
                 await _respond(send, 200, b"{}", [(b"content-type", b"application/json")])
+                return
+            if scope["method"] == "PUT" and host == "part":
+                etag = self.receive_part(url, await _read_body(receive), headers)
+                await _respond(send, 200, b"", [(b"etag", etag.encode())])
                 return
             if scope["method"] == "GET" and host == "download":
                 blob, disposition = self.open_download(url)

@@ -176,3 +176,43 @@ def check_upload_request(
         sha256=normalize_sha256_hex(sha256) if sha256 is not None else None,
         expires_in=check_expiry(expires_in, max_expiry),
     )
+
+
+# --- multipart uploads ---------------------------------------------------------------
+
+# S3's limits: part numbers 1..10,000, each part at most 5 GiB.
+MAX_PARTS = 10_000
+MAX_PART_SIZE = 5 * 1024**3
+_UPLOAD_ID = re.compile(r"[A-Za-z0-9_.=-]{1,512}")
+WRONG_PART_MESSAGE = "A part is missing or its ETag does not match the uploaded part"
+
+
+def check_part_number(part_number: object) -> int:
+    if isinstance(part_number, bool) or not isinstance(part_number, int):
+        raise InvalidInputError("partNumber must be a whole number")
+    if not 1 <= part_number <= MAX_PARTS:
+        raise InvalidInputError(f"partNumber must be between 1 and {MAX_PARTS}")
+    return part_number
+
+
+def check_part_size(size: object) -> int:
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_PART_SIZE:
+        raise InvalidInputError(f"a part's size must be between 0 and {MAX_PART_SIZE} bytes")
+    return size
+
+
+def check_upload_id(upload_id: object) -> str:
+    """An upload id as a store made it: printable, bounded, no path separators."""
+    if not isinstance(upload_id, str) or not _UPLOAD_ID.fullmatch(upload_id):
+        raise InvalidInputError("Invalid upload id")
+    return upload_id
+
+
+def normalize_etag(etag: str) -> str:
+    """ETags compare without their quotes (S3 answers them quoted, clients often strip)."""
+    return etag.strip().strip('"')
+
+
+def part_etag(digest_hex: str) -> str:
+    """An uploaded part's ETag: a digest of its bytes, quoted (S3's is the MD5)."""
+    return f'"{digest_hex}"'

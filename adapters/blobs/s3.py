@@ -18,8 +18,8 @@ import base64
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable
-from datetime import datetime
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -27,9 +27,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from adapters.blobs.rules import (
     DEFAULT_MAX_EXPIRY_SECONDS,
     WRITE_MISMATCH_MESSAGE,
+    WRONG_PART_MESSAGE,
+    check_content_type,
     check_expiry,
     check_filename,
     check_max_expiry,
+    check_part_number,
+    check_part_size,
+    check_upload_id,
     check_upload_request,
     check_write_request,
     content_disposition,
@@ -38,7 +43,7 @@ from adapters.blobs.rules import (
     validate_key,
 )
 from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
-from domain.ports import BlobInfo, UploadTarget
+from domain.ports import BlobInfo, PartTarget, StoredPart, UploadTarget
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -65,10 +70,18 @@ _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 # answered 405 MethodNotAllowed rather than 404: for confirm that, too, means missing.
 _CONFIRM_MISSING_CODES = _MISSING_CODES | {"405", "MethodNotAllowed"}
 READ_CHUNK_BYTES = 256 * 1024
+# Hashing a completed multipart object: larger reads, fewer thread hops.
+HASH_CHUNK_BYTES = 1024 * 1024
 # write(): bodies up to this size go in one PutObject (S3 checks their SHA-256 itself);
 # larger ones stream as a multipart upload of parts this big (S3's minimum is 5 MiB).
 WRITE_PART_BYTES = 8 * 1024 * 1024
 CONFIRMED_TAGGING = f"{UPLOAD_TAG_KEY}={CONFIRMED_TAG_VALUE}"
+PENDING_TAGGING = f"{UPLOAD_TAG_KEY}={PENDING_TAG_VALUE}"
+_NO_UPLOAD_CODES = frozenset({"NoSuchUpload", "404"})
+# CompleteMultipartUpload's answers for a parts list that does not fit what was uploaded.
+_WRONG_PART_CODES = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
+NO_SUCH_UPLOAD_MESSAGE = "No such upload: it was completed, aborted or has expired"
+LIST_PARTS_PAGE = 1000
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -255,6 +268,135 @@ class S3BlobStore:
                 # Nothing was published: an unfinished multipart upload is invisible.
                 await asyncio.shield(upload.abort())
             raise
+
+    # --- multipart uploads by clients ---
+
+    async def start_multipart(self, key: str, *, content_type: str) -> str:
+        key, content_type = validate_key(key), check_content_type(content_type)
+        # Tagged pending like a POST upload, so the object stays within reach of the
+        # lifecycle rule until confirm; the unfinished upload itself is aborted by the
+        # bucket's AbortIncompleteMultipartUpload rule.
+        started = await self._call(
+            self._client.create_multipart_upload,
+            Bucket=self._bucket,
+            Key=key,
+            ContentType=content_type,
+            Tagging=PENDING_TAGGING,
+        )
+        return str(started["UploadId"])
+
+    async def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, size: int, expires_in: int
+    ) -> PartTarget:
+        key, upload_id = validate_key(key), check_upload_id(upload_id)
+        expires_in = check_expiry(expires_in, self._max_expiry)
+        url: str = await self._call(
+            self._client.generate_presigned_url,
+            "upload_part",
+            Params={
+                "Bucket": self._bucket,
+                "Key": key,
+                "UploadId": upload_id,
+                "PartNumber": check_part_number(part_number),
+                "ContentLength": check_part_size(size),
+            },
+            ExpiresIn=expires_in,
+        )
+        return PartTarget(
+            part_number=part_number,
+            url=url,
+            method="PUT",
+            headers={},
+            expires_at=datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=expires_in),
+        )
+
+    async def uploaded_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        key, upload_id = validate_key(key), check_upload_id(upload_id)
+        parts: list[StoredPart] = []
+        marker = 0
+        while True:
+            page = await self._call_missing(
+                _NO_UPLOAD_CODES,
+                self._client.list_parts,
+                Bucket=self._bucket,
+                Key=key,
+                UploadId=upload_id,
+                MaxParts=LIST_PARTS_PAGE,
+                PartNumberMarker=marker,
+            )
+            for part in page.get("Parts", []):
+                checksum = part.get("ChecksumSHA256")
+                parts.append(
+                    StoredPart(
+                        part_number=part["PartNumber"],
+                        size=part["Size"],
+                        etag=part["ETag"],
+                        sha256=sha256_b64_to_hex(checksum) if checksum else None,
+                    )
+                )
+            if not page.get("IsTruncated"):
+                return parts
+            marker = int(page["NextPartNumberMarker"])
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> BlobInfo:
+        key, upload_id = validate_key(key), check_upload_id(upload_id)
+        numbers = [number for number, _ in parts]
+        if not parts or numbers != sorted(set(numbers)):
+            raise InvalidInputError(WRONG_PART_MESSAGE)
+        try:
+            await asyncio.to_thread(
+                self._client.complete_multipart_upload,
+                Bucket=self._bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={
+                    "Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]
+                },
+            )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _WRONG_PART_CODES:
+                raise InvalidInputError(WRONG_PART_MESSAGE) from None
+            if code in _NO_UPLOAD_CODES:
+                raise NotFoundError(NO_SUCH_UPLOAD_MESSAGE) from None
+            logger.warning("s3 blobs: CompleteMultipartUpload failed with error code %s", code)
+            raise StoreUnavailableError(UNAVAILABLE_MESSAGE) from None
+        except BotoCoreError as exc:
+            logger.warning("s3 blobs: request failed: %s", type(exc).__name__)
+            raise StoreUnavailableError(UNAVAILABLE_MESSAGE) from None
+        return await self._hashed(key)
+
+    async def _hashed(self, key: str) -> BlobInfo:
+        """The object's size, type and SHA-256, hashed from its bytes streamed once: S3
+        keeps only a composite checksum of a multipart object, never its whole-object
+        SHA-256 (docs/UPLOAD_INTEGRITY.md)."""
+        response = await self._call(self._client.get_object, Bucket=self._bucket, Key=key)
+        body = response["Body"]
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            while chunk := await self._call(body.read, HASH_CHUNK_BYTES):
+                digest.update(chunk)
+                size += len(chunk)
+        finally:
+            await asyncio.to_thread(body.close)
+        content_type = response.get("ContentType", "application/octet-stream")
+        return BlobInfo(size=size, content_type=content_type, sha256=digest.hexdigest())
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        key, upload_id = validate_key(key), check_upload_id(upload_id)
+        try:
+            await self._call_missing(
+                _NO_UPLOAD_CODES,
+                self._client.abort_multipart_upload,
+                Bucket=self._bucket,
+                Key=key,
+                UploadId=upload_id,
+            )
+        except NotFoundError:
+            return
 
     async def _start_multipart(self, key: str, content_type: str) -> "_MultipartUpload":
         started = await self._call(

@@ -22,7 +22,18 @@ from domain.errors import DeadlineExceededError, InvalidTokenError, StoreUnavail
 if TYPE_CHECKING:
     from adapters.identity.jwks_sources import JwksSource
     from adapters.resilience.breaker import CircuitBreaker
-    from domain.ports import BlobInfo, BlobStore, Item, ItemStore, Key, Page, UploadTarget, WriteOp
+    from domain.ports import (
+        BlobInfo,
+        BlobStore,
+        Item,
+        ItemStore,
+        Key,
+        Page,
+        PartTarget,
+        StoredPart,
+        UploadTarget,
+        WriteOp,
+    )
 
 _T = TypeVar("_T")
 
@@ -129,6 +140,31 @@ class GuardedBlobStore:
         self, key: str, chunks: AsyncIterable[bytes], *, content_type: str, sha256: str
     ) -> None:
         await self.inner.write(key, chunks, content_type=content_type, sha256=sha256)
+
+    async def start_multipart(self, key: str, *, content_type: str) -> str:
+        return await guarded(
+            self.breaker, lambda: self.inner.start_multipart(key, content_type=content_type)
+        )
+
+    async def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, size: int, expires_in: int
+    ) -> PartTarget:
+        return await self.inner.presign_part(
+            key, upload_id, part_number, size=size, expires_in=expires_in
+        )
+
+    async def uploaded_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        return await guarded(self.breaker, lambda: self.inner.uploaded_parts(key, upload_id))
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> BlobInfo:
+        return await guarded(
+            self.breaker, lambda: self.inner.complete_multipart(key, upload_id, parts)
+        )
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        await guarded(self.breaker, lambda: self.inner.abort_multipart(key, upload_id))
 
     async def ping(self) -> None:
         await self.inner.ping()

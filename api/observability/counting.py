@@ -5,7 +5,18 @@ unaware. Outside a request there are no figures and a call costs one contextvar 
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any
 
-from domain.ports import BlobInfo, BlobStore, Item, ItemStore, Key, Page, UploadTarget, WriteOp
+from domain.ports import (
+    BlobInfo,
+    BlobStore,
+    Item,
+    ItemStore,
+    Key,
+    Page,
+    PartTarget,
+    StoredPart,
+    UploadTarget,
+    WriteOp,
+)
 from resolvers.extensions.metrics import current_figures
 
 
@@ -124,6 +135,32 @@ class CountingBlobStore:
     async def ping(self) -> None:
         _count_blob_call()
         await self.inner.ping()
+
+    async def start_multipart(self, key: str, *, content_type: str) -> str:
+        _count_blob_call()
+        return await self.inner.start_multipart(key, content_type=content_type)
+
+    async def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, size: int, expires_in: int
+    ) -> PartTarget:
+        _count_presign()
+        return await self.inner.presign_part(
+            key, upload_id, part_number, size=size, expires_in=expires_in
+        )
+
+    async def uploaded_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        _count_blob_call()
+        return await self.inner.uploaded_parts(key, upload_id)
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> BlobInfo:
+        _count_blob_call()
+        return await self.inner.complete_multipart(key, upload_id, parts)
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        _count_blob_call()
+        await self.inner.abort_multipart(key, upload_id)
 
 
 def _count_item_call() -> None:

@@ -37,6 +37,7 @@ from domain.files.models import (
     ShareLink,
     Unset,
 )
+from domain.files.multipart import CompletedPart
 from domain.files.recount import (
     RecountSummary,
     counted_usage,
@@ -69,6 +70,7 @@ __all__ = [
     "TAGS_MAX",
     "TAG_MAX_CHARS",
     "UNSET",
+    "CompletedPart",
     "FileChanges",
     "FileFilter",
     "FileLimits",

@@ -8,7 +8,9 @@ on top of the winner's — no update is lost either way.
 
 from dataclasses import dataclass, replace
 
+from domain.errors import InvalidInputError
 from domain.files import items as file_items
+from domain.files import multipart
 from domain.files.checks import check_expected_version
 from domain.files.deps import (
     SAVE_ATTEMPTS,
@@ -22,7 +24,7 @@ from domain.files.deps import (
 from domain.files.events import FileEventKind, publish
 from domain.files.models import UNSET, FileChanges, ShareLink, Unset
 from domain.files.rules import check_visibility, clean_description, clean_name, clean_tags
-from domain.models import FileRecord, Principal, Visibility
+from domain.models import FileRecord, FileStatus, Principal, Visibility
 from domain.ports import WriteOp
 from domain.retries import LOST_RACE, LostRace, retry_lost_races, won
 
@@ -77,9 +79,20 @@ async def delete_file(
         await publish(deps, FileEventKind.DELETED, record)
         # Only after the metadata is gone: a failure here can never bring the file back.
         await discard_blob(deps.blobs, record.blob_key)
+        await multipart.abort_store_upload(deps, record)
         return record.id
 
     return await retry_lost_races(attempt, attempts=SAVE_ATTEMPTS, give_up=gave_up)
+
+
+async def abort_upload(deps: FileDeps, viewer: Principal, file_id: str) -> str:
+    """Delete a PENDING file: its reservation, its share items and whatever parts or bytes
+    the store received. A READY file is refused (deleteFile removes those)."""
+    record = await changeable_file(deps, viewer, file_id)
+    if record.status is not FileStatus.PENDING:
+        raise InvalidInputError("Only an unfinished upload can be aborted; use deleteFile")
+    # Conditioned on the version read: an upload completed meanwhile is not deleted.
+    return await delete_file(deps, viewer, file_id, record.version)
 
 
 def _deletion(record: FileRecord, links: list[ShareLink]) -> list[WriteOp]:

@@ -34,11 +34,12 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from domain.clock import from_iso, to_iso
 from domain.files.models import ShareLink
 from domain.files.quota import Reservation, Usage
-from domain.models import FileRecord, FileStatus, Visibility
+from domain.models import FileRecord, FileStatus, MultipartUpload, Visibility
 from domain.ports import (
     Absent,
     Add,
@@ -147,7 +148,25 @@ def file_to_item(record: FileRecord) -> Item:
     }
     if record.expires_at is not None:
         item["expires_at"] = record.expires_at
+    if record.multipart is not None:
+        item["multipart"] = {
+            "upload_id": record.multipart.upload_id,
+            "key": record.multipart.key,
+            "part_size": record.multipart.part_size,
+            "part_count": record.multipart.part_count,
+        }
     return item
+
+
+def _multipart_from(value: Any) -> MultipartUpload | None:
+    if not value:
+        return None
+    return MultipartUpload(
+        upload_id=str(value["upload_id"]),
+        key=str(value["key"]),
+        part_size=int(value["part_size"]),
+        part_count=int(value["part_count"]),
+    )
 
 
 def file_from_item(item: Item) -> FileRecord:
@@ -168,6 +187,7 @@ def file_from_item(item: Item) -> FileRecord:
         updated_at=from_iso(item["updated_at"]),
         blob_key=item["blob_key"],
         expires_at=item.get("expires_at"),
+        multipart=_multipart_from(item.get("multipart")),
     )
 
 

@@ -16,6 +16,10 @@ class FileLimits:
     max_pending_uploads: int = 50  # per user; also bounds the size of the usage item
     max_shares_per_file: int = 50
     max_share_links_per_file: int = 20  # unexpired links; each is two items
+    # Larger uploads go in parts; parts are this big (but the last), or larger when a
+    # file would otherwise need more than S3's 10,000 parts.
+    multipart_threshold_bytes: int = 64 * 1024 * 1024
+    multipart_part_bytes: int = 16 * 1024 * 1024
 
     def __post_init__(self) -> None:
         # Misconfiguration, not user input: fail at start-up, loudly.

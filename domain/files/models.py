@@ -34,6 +34,7 @@ class NewFile:
     description: str | None = None
     tags: Sequence[str] | None = None
     visibility: Visibility = Visibility.PRIVATE
+    multipart: bool = False  # also chosen for sizes over FileLimits.multipart_threshold_bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from domain.clock import Clock
 from domain.events import FileEventPublisher
 from domain.files import changes as file_changes
 from domain.files import links as file_links
+from domain.files import multipart as file_multipart
 from domain.files import reads as file_reads
 from domain.files import sharing as file_sharing
 from domain.files import uploads as file_uploads
@@ -22,9 +23,10 @@ from domain.files.models import (
     ShareLink,
     Unset,
 )
+from domain.files.multipart import CompletedPart
 from domain.files.repository import FileRepository
 from domain.models import FileRecord, Principal, Visibility
-from domain.ports import BlobStore, ItemStore, UploadTarget
+from domain.ports import BlobStore, ItemStore, PartTarget, UploadTarget
 from domain.search.documents import FILE, Document, file_document
 from domain.search.indexer import SearchIndexer
 from domain.users import UserRepository
@@ -70,11 +72,27 @@ class FileService:
 
     async def create_upload(
         self, viewer: Principal, new: NewFile
-    ) -> tuple[FileRecord, UploadTarget]:
+    ) -> tuple[FileRecord, UploadTarget | None]:
         return await file_uploads.create_upload(self._deps, viewer, new)
 
-    async def complete_upload(self, viewer: Principal, file_id: str) -> FileRecord:
-        return await file_uploads.complete_upload(self._deps, viewer, file_id)
+    async def complete_upload(
+        self,
+        viewer: Principal,
+        file_id: str,
+        parts: Sequence[CompletedPart] | None = None,
+    ) -> FileRecord:
+        return await file_uploads.complete_upload(self._deps, viewer, file_id, parts)
+
+    async def upload_parts(
+        self, viewer: Principal, file_id: str, part_numbers: Sequence[int]
+    ) -> list[PartTarget]:
+        return await file_multipart.upload_parts(self._deps, viewer, file_id, part_numbers)
+
+    async def uploaded_parts(self, viewer: Principal, record: FileRecord) -> list[int]:
+        return await file_multipart.uploaded_part_numbers(self._deps, viewer, record)
+
+    async def abort_upload(self, viewer: Principal, file_id: str) -> str:
+        return await file_changes.abort_upload(self._deps, viewer, file_id)
 
     async def complete_upload_from_store_event(self, key: str) -> FileRecord | None:
         return await file_uploads.complete_upload_from_store_event(self._deps, key)

@@ -2,6 +2,7 @@
 and make the file READY (on the client's request or on the store's ObjectCreated event)."""
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -9,6 +10,7 @@ from domain.access import may_change_file
 from domain.clock import epoch
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.files import items as file_items
+from domain.files import multipart
 from domain.files.checks import NOT_FOUND_MESSAGE, check_changeable
 from domain.files.deps import (
     SAVE_ATTEMPTS,
@@ -39,17 +41,33 @@ logger = logging.getLogger(__name__)
 
 async def create_upload(
     deps: FileDeps, viewer: Principal, new: NewFile
-) -> tuple[FileRecord, UploadTarget]:
+) -> tuple[FileRecord, UploadTarget | None]:
+    """The PENDING file and its single upload target; None as the target when the bytes
+    go in parts (``record.multipart``: then ask for part targets)."""
     record = _pending_record(deps, viewer, new)
-    # Presigning writes nothing; doing it first means a declaration the store refuses
-    # leaves no file and no reservation behind.
-    target = await deps.blobs.presign_upload(
-        record.blob_key,
-        size=record.size,
-        content_type=record.content_type,
-        sha256=record.sha256,
-        expires_in=deps.limits.upload_expiry_seconds,
-    )
+    target: UploadTarget | None = None
+    if multipart.wants_multipart(deps.limits, record.size, new.multipart):
+        record = await multipart.start(deps, record)
+    else:
+        # Presigning writes nothing; doing it first means a declaration the store refuses
+        # leaves no file and no reservation behind.
+        target = await deps.blobs.presign_upload(
+            record.blob_key,
+            size=record.size,
+            content_type=record.content_type,
+            sha256=record.sha256,
+            expires_in=deps.limits.upload_expiry_seconds,
+        )
+    try:
+        await _save_new(deps, viewer, record)
+    except BaseException:
+        await multipart.abort_store_upload(deps, record)
+        raise
+    await publish(deps, FileEventKind.CREATED, record)
+    return record, target
+
+
+async def _save_new(deps: FileDeps, viewer: Principal, record: FileRecord) -> None:
     # The bytes are counted first, alone (count_usage says why): the store refuses the
     # addition past the quota, so parallel uploads of one user serialise in the store,
     # with no retry loop.
@@ -77,8 +95,6 @@ async def create_upload(
         # leaves them counted: too high is safe, too low is not.
         await count_usage(deps, file_items.reclaimed_usage(record.owner_id, _reserved(record)))
         raise
-    await publish(deps, FileEventKind.CREATED, record)
-    return record, target
 
 
 def _reservation(deps: FileDeps, record: FileRecord) -> Add:
@@ -123,6 +139,8 @@ def _pending_record(deps: FileDeps, viewer: Principal, new: NewFile) -> FileReco
     name = clean_name(new.name)
     content_type = clean_content_type(new.content_type)
     size = check_size(new.size, deps.limits.max_upload_bytes)
+    if not isinstance(new.multipart, bool):
+        raise InvalidInputError("multipart must be true or false")
     sha256 = clean_sha256(new.sha256)
     description = clean_description(new.description)
     tags = clean_tags(new.tags)
@@ -151,7 +169,13 @@ def _pending_record(deps: FileDeps, viewer: Principal, new: NewFile) -> FileReco
     )
 
 
-async def complete_upload(deps: FileDeps, viewer: Principal, file_id: str) -> FileRecord:
+async def complete_upload(
+    deps: FileDeps,
+    viewer: Principal,
+    file_id: str,
+    parts: Sequence[multipart.CompletedPart] | None = None,
+) -> FileRecord:
+    """``parts`` is required for a multipart upload and refused for a single one."""
 
     async def attempt(_: int) -> FileRecord | LostRace:
         now = deps.clock()
@@ -166,7 +190,13 @@ async def complete_upload(deps: FileDeps, viewer: Principal, file_id: str) -> Fi
             return record
         if record.is_expired(now):
             raise InvalidInputError("The upload expired before it was completed; start a new one")
+        if record.multipart is None and parts is not None:
+            raise InvalidInputError("parts are only for multipart uploads; omit them")
+        if record.multipart is not None and not parts:
+            raise InvalidInputError("a multipart upload is completed with its parts list")
         try:
+            if parts:
+                return await _assemble_and_settle(deps, record, parts, now)
             return await _verify_and_settle(deps, record, now)
         except ConflictError:
             return LOST_RACE  # completed, changed or deleted meanwhile: look again
@@ -226,6 +256,20 @@ async def _verify_and_settle(deps: FileDeps, record: FileRecord, now: datetime) 
         await deps.blobs.confirm(ready_key)
     except NotFoundError:
         raise InvalidInputError(_NO_BYTES) from None
+    try:
+        ready = await _settle(deps, record, info, ready_key, now)
+    except ConflictError:
+        # Another completion (or a change) won: this copy is nobody's. Not on other
+        # failures: a write that timed out may still have made this copy the READY one.
+        await discard_blob(deps.blobs, ready_key)
+        raise
+    await discard_blob(deps.blobs, upload_key)
+    return ready
+
+
+async def _settle(
+    deps: FileDeps, record: FileRecord, info: BlobInfo, ready_key: str, now: datetime
+) -> FileRecord:
     ready = replace(
         record,
         status=FileStatus.READY,
@@ -234,18 +278,33 @@ async def _verify_and_settle(deps: FileDeps, record: FileRecord, now: datetime) 
         updated_at=now,
         expires_at=None,
         blob_key=ready_key,
+        multipart=None,
     )
-    try:
-        await _save_ready(deps, record, ready)
-    except ConflictError:
-        # Another completion (or a change) won: this copy is nobody's. Not on other
-        # failures: a write that timed out may still have made this copy the READY one.
-        await discard_blob(deps.blobs, ready_key)
-        raise
-    await discard_blob(deps.blobs, upload_key)
+    await _save_ready(deps, record, ready)
     await index_for_search(deps, ready.id)
     await publish(deps, FileEventKind.READY, ready)
     return ready
+
+
+async def _assemble_and_settle(
+    deps: FileDeps,
+    record: FileRecord,
+    parts: Sequence[multipart.CompletedPart],
+    now: datetime,
+) -> FileRecord:
+    ready_key, info = await multipart.assemble(deps, record, parts)
+    problem = _mismatch(record, info)
+    if problem is not None:
+        await discard_blob(deps.blobs, ready_key)
+        await multipart.reopen_after_mismatch(deps, record)
+        raise InvalidInputError(
+            f"The uploaded bytes do not match the declaration: {problem}. The file stays "
+            "PENDING with no parts: send them again"
+        )
+    await deps.blobs.confirm(ready_key)
+    # A racing completion of the same parts fails in the store (the upload is closed),
+    # so the assembled key is never another attempt's: kept even if the save loses.
+    return await _settle(deps, record, info, ready_key, now)
 
 
 _NO_BYTES = "No bytes uploaded yet; send the file to the upload URL first"

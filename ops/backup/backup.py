@@ -103,7 +103,7 @@ async def run_backup(
             for item in page:
                 reason = selection.skip_reason(item, now_epoch)
                 if reason is None:
-                    kept.append(item)
+                    kept.append(selection.without_upload_handle(item))
                 else:
                     skipped[reason] = skipped.get(reason, 0) + 1
             pending += await _records(run, kept)

@@ -7,6 +7,10 @@
   them lazily, so they are skipped. Unexpired PENDING files are kept as metadata without
   bytes: they restore as uploads in progress and expire on time (their upload URLs named
   the old store).
+- A PENDING file being uploaded in parts is kept without its store upload: the backup
+  drops the upload id (``without_upload_handle``), so no restore reopens a half-finished
+  multipart upload; the restored file says its parts are gone (abort it and start again)
+  and expires on time. Parts themselves are never read.
 - Share links travel with their file: the link item and its token item (which holds only
   the token's SHA-256, so a backup holds no working link) are restored only with the file.
 - Listing items (``LIST#…``) are derived from the metas and shares, like the search index:
@@ -40,6 +44,14 @@ def skip_reason(item: Item, now_epoch: int) -> str | None:
     if isinstance(expires_at, int) and not isinstance(expires_at, bool) and expires_at <= now_epoch:
         return "expired"
     return None
+
+
+def without_upload_handle(item: Item) -> Item:
+    """``item`` as a backup holds it: a file meta's multipart upload id blanked."""
+    multipart = item.get("multipart")
+    if not is_file_meta(item) or not isinstance(multipart, dict) or not multipart.get("upload_id"):
+        return item
+    return {**item, "multipart": {**multipart, "upload_id": ""}}
 
 
 def is_ready_file(item: Item) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 import strawberry
 
 from domain.errors import InvalidInputError
-from domain.files import UNSET, FileFilter, NewFile, Unset
+from domain.files import UNSET, CompletedPart, FileFilter, NewFile, Unset
 from domain.models import Visibility
 from resolvers.files.enums import FileStatusEnum, VisibilityEnum
 from resolvers.scalars import Long
@@ -36,6 +36,7 @@ class CreateUploadInput:
     description: str | None = strawberry.UNSET
     tags: list[str] | None = strawberry.UNSET
     visibility: VisibilityEnum | None = VisibilityEnum.PRIVATE
+    multipart: bool | None = False
 
     def to_domain(self) -> NewFile:
         if self.visibility is None:
@@ -48,7 +49,18 @@ class CreateUploadInput:
             description=or_none(self.description),
             tags=or_none(self.tags),
             visibility=self.visibility.to_domain(),
+            multipart=bool(self.multipart),
         )
+
+
+@strawberry.input(name="CompletedPart")
+class CompletedPartInput:
+    part_number: int
+    etag: str
+    sha256: str | None = strawberry.UNSET
+
+    def to_domain(self) -> CompletedPart:
+        return CompletedPart(self.part_number, self.etag, or_none(self.sha256))
 
 
 @strawberry.input(description="Omitted fields stay as they are; null clears description/tags.")

@@ -11,11 +11,17 @@ from domain.errors import NotFoundError
 from domain.files import LINK_EXPIRY_DEFAULT_SECONDS, LINK_NOT_FOUND_MESSAGE
 from domain.ids import from_global_id
 from resolvers.context import Context
-from resolvers.files.inputs import CreateUploadInput, UpdateFileInput, domain_unset, or_none
+from resolvers.files.inputs import (
+    CompletedPartInput,
+    CreateUploadInput,
+    UpdateFileInput,
+    domain_unset,
+    or_none,
+)
 from resolvers.files.queries import file_id_of
 from resolvers.files.share_link_types import SEPARATOR, SHARE_LINK_TYPE, ShareLinkType
 from resolvers.files.types import FileType
-from resolvers.files.upload_types import CreateUploadPayload
+from resolvers.files.upload_types import CreateUploadPayload, UploadPart
 from resolvers.permissions import IsAuthenticated
 
 # Where a token is followed (api/share_routes.py serves it).
@@ -83,13 +89,49 @@ class UploadMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        description="Verify the stored bytes against the declaration; idempotent.",
+        description="Verify the stored bytes against the declaration; idempotent. parts is "
+        "required for a multipart upload and refused for a single one.",
     )
-    async def complete_upload(self, info: Info[Context, Any], id: strawberry.ID) -> FileType:
+    async def complete_upload(
+        self,
+        info: Info[Context, Any],
+        id: strawberry.ID,
+        parts: list[CompletedPartInput] | None = strawberry.UNSET,
+    ) -> FileType:
         viewer = info.context.require_principal()
-        record = await info.context.services.files.complete_upload(viewer, file_id_of(id))
+        given = or_none(parts)
+        record = await info.context.services.files.complete_upload(
+            viewer,
+            file_id_of(id),
+            None if given is None else [part.to_domain() for part in given],
+        )
         info.context.loaders.remember_files([record])
         return FileType.from_domain(record)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Presigned targets for these parts (at most 100 per call); callable again "
+        "to resume or refresh.",
+    )
+    async def upload_parts(
+        self, info: Info[Context, Any], id: strawberry.ID, part_numbers: list[int]
+    ) -> list[UploadPart]:
+        viewer = info.context.require_principal()
+        targets = await info.context.services.files.upload_parts(
+            viewer, file_id_of(id), part_numbers
+        )
+        return [UploadPart.from_domain(target) for target in targets]
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Cancels a pending upload and frees its quota and stored parts.",
+    )
+    async def abort_upload(self, info: Info[Context, Any], id: strawberry.ID) -> strawberry.ID:
+        viewer = info.context.require_principal()
+        file_id = file_id_of(id)
+        await info.context.services.files.abort_upload(viewer, file_id)
+        info.context.loaders.forget_file(file_id)
+        return id
 
 
 @strawberry.type

@@ -49,6 +49,11 @@ async def _share_links(root: "FileType", info: Info[Context, Any]) -> list[Share
     return [ShareLinkType.from_domain(link) for link in links]
 
 
+async def _uploaded_parts(root: "FileType", info: Info[Context, Any]) -> list[int]:
+    viewer = info.context.require_principal()
+    return await info.context.services.files.uploaded_parts(viewer, root.record)
+
+
 @strawberry.type(name="File")
 class FileType(Node):
     name: str
@@ -75,6 +80,11 @@ class FileType(Node):
     )
     share_links: list[ShareLinkType] = strawberry.field(
         resolver=_share_links, description="The owner's and admins' view; [] for others."
+    )
+    uploaded_parts: list[int] = strawberry.field(
+        resolver=_uploaded_parts,
+        description="Part numbers the store has received so far (PENDING multipart files; "
+        "owner only).",
     )
     record: strawberry.Private[FileRecord]
 

@@ -1,14 +1,14 @@
 """What createUpload answers: the PENDING file and where to send its bytes."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Self
 
 import strawberry
 
 from domain.models import FileRecord
-from domain.ports import UploadTarget
+from domain.ports import PartTarget, UploadTarget
 from resolvers.files.types import FileType
-from resolvers.scalars import JSON, as_json
+from resolvers.scalars import JSON, Long, as_json
 
 
 @strawberry.type(
@@ -36,11 +36,53 @@ class UploadTargetType:
         )
 
 
-@strawberry.type
-class CreateUploadPayload:
-    file: FileType
-    upload: UploadTargetType
+@strawberry.type(
+    description="The part plan of a multipart upload: every part is `partSize` bytes but the "
+    "last; ask uploadParts for their targets, and complete before `expiresAt`."
+)
+class MultipartTarget:
+    part_size: Long
+    part_count: int
+    expires_at: datetime
+
+
+@strawberry.type(
+    description="PUT exactly this part's bytes to `url` with `headers`; the "
+    "answer's ETag header goes into completeUpload's parts."
+)
+class UploadPart:
+    part_number: int
+    url: str
+    method: str
+    headers: JSON
 
     @classmethod
-    def from_domain(cls, record: FileRecord, target: UploadTarget) -> Self:
-        return cls(file=FileType.from_domain(record), upload=UploadTargetType.from_domain(target))
+    def from_domain(cls, target: PartTarget) -> Self:
+        return cls(
+            part_number=target.part_number,
+            url=target.url,
+            method=target.method,
+            headers=as_json(target.headers),
+        )
+
+
+@strawberry.type(description="Exactly one of upload / multipart is set.")
+class CreateUploadPayload:
+    file: FileType
+    upload: UploadTargetType | None
+    multipart: MultipartTarget | None
+
+    @classmethod
+    def from_domain(cls, record: FileRecord, target: UploadTarget | None) -> Self:
+        plan = record.multipart
+        return cls(
+            file=FileType.from_domain(record),
+            upload=None if target is None else UploadTargetType.from_domain(target),
+            multipart=None
+            if plan is None or record.expires_at is None
+            else MultipartTarget(
+                part_size=Long(plan.part_size),
+                part_count=plan.part_count,
+                expires_at=datetime.fromtimestamp(record.expires_at, UTC),
+            ),
+        )

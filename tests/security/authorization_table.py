@@ -9,7 +9,9 @@ The files every case runs against, all owned by ``owner``:
 - PRIVATE: READY, PRIVATE, shared with nobody;
 - PUBLIC: READY, PUBLIC, and also shared with ``sharee`` (so ``sharedWith`` has a list to hide);
 - SHARED: READY, PRIVATE, shared with ``sharee``;
-- PENDING: created and its bytes sent but not completed, PRIVATE, shared with ``sharee``.
+- PENDING: created and its bytes sent but not completed, PRIVATE, shared with ``sharee``;
+- MULTIPART (made afresh by the multipart rows' probes): a PENDING multipart upload, PRIVATE,
+  shared with ``sharee``, its one part sent by the owner.
 """
 
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ class Case(StrEnum):
     CURSOR = "cursor made by another user"
     NONE = "no data"
     PAGED = "the owner's four files, one per page"
+    MULTIPART = "PENDING multipart file shared with sharee"
 
 
 FILE_CASES: tuple[Case, ...] = (Case.PRIVATE, Case.PUBLIC, Case.SHARED, Case.PENDING)
@@ -168,6 +171,28 @@ SHARE_LINK_FIELDS = (
     "ShareLink.downloads",
     "ShareLink.maxDownloads",
     "ShareLink.createdAt",
+)
+# Multipart uploads: parts are asked for, completed and aborted by whoever may change the
+# file; every other file is no multipart upload (BAD for those who may change it).
+MULTIPART_CHANGE = _roles(U, A, NF, F, A)
+NOT_MULTIPART = {case: CHANGE[case] | {Role.OWNER: BAD, Role.ADMIN: BAD} for case in FILE_CASES}
+ABORT = NOT_MULTIPART | {Case.PENDING: CHANGE[Case.PENDING]}
+UPLOADED_PARTS = _roles(U, A, NF, EMPTY, A)
+NO_PARTS = {
+    case: {role: EMPTY if outcome is A else outcome for role, outcome in READ[case].items()}
+    for case in FILE_CASES
+}
+MULTIPART_CREATE_FIELDS = (
+    "CreateUploadPayload.multipart",
+    "MultipartTarget.partSize",
+    "MultipartTarget.partCount",
+    "MultipartTarget.expiresAt",
+)
+UPLOAD_PART_FIELDS = (
+    "UploadPart.partNumber",
+    "UploadPart.url",
+    "UploadPart.method",
+    "UploadPart.headers",
 )
 # Subscription.fileEvents without a fileId: own files, files shared with the caller, admins all.
 FOLLOWED = {
@@ -346,7 +371,37 @@ ROWS: tuple[Row, ...] = (
         covers=UPLOAD_FIELDS,
         note="a PENDING file owned by the caller",
     ),
+    Row(
+        "Mutation.createUpload",
+        Case.OWN,
+        SIGNED_IN,
+        via="multipart: true",
+        covers=MULTIPART_CREATE_FIELDS,
+        note="a PENDING multipart upload owned by the caller",
+    ),
     *_per_file("Mutation.completeUpload", CHANGE),
+    Row(
+        "Mutation.completeUpload",
+        Case.MULTIPART,
+        MULTIPART_CHANGE,
+        via="parts",
+        note="ALLOW: the file is READY with the bytes of its parts",
+    ),
+    Row(
+        "Mutation.uploadParts",
+        Case.MULTIPART,
+        MULTIPART_CHANGE,
+        covers=UPLOAD_PART_FIELDS,
+        note="ALLOW: a target the store takes the part through",
+    ),
+    *_per_file("Mutation.uploadParts", NOT_MULTIPART, note="BAD: no multipart upload"),
+    Row(
+        "Mutation.abortUpload",
+        Case.MULTIPART,
+        MULTIPART_CHANGE,
+        note="ALLOW: the file and its parts are gone",
+    ),
+    *_per_file("Mutation.abortUpload", ABORT, note="BAD: a READY file is deleted, not aborted"),
     *_per_file("Mutation.updateFile", CHANGE),
     *_per_file("Mutation.deleteFile", CHANGE),
     *_per_file("Mutation.shareFile", CHANGE, note="with other's username"),
@@ -424,6 +479,13 @@ ROWS: tuple[Row, ...] = (
         covers=SHARE_LINK_FIELDS,
         note="after the owner made a link (READY files); owner and admins see the list",
     ),
+    Row(
+        "File.uploadedParts",
+        Case.MULTIPART,
+        UPLOADED_PARTS,
+        note="ALLOW: [1]; readers who may not complete it see []",
+    ),
+    *_per_file("File.uploadedParts", NO_PARTS, note="no multipart upload: [] for every reader"),
     # --- User fields ---
     Row("User.email", Case.PROFILE, PRIVATE_TO_OTHERS, via="Query.user"),
     Row("User.groups", Case.PROFILE, _roles(U, A, EMPTY, EMPTY, A), via="Query.user"),
@@ -545,6 +607,34 @@ REST_ROWS: tuple[RestRow, ...] = (
         note="302 to a URL serving the bytes; 409 while PENDING",
     ),
     *_rest_per_file("GET /rest/search?q=", {c: _statuses(SEARCH_HIT[c]) for c in FILE_CASES}),
+    RestRow(
+        "POST /rest/files/{id}/parts",
+        Case.MULTIPART,
+        _statuses(MULTIPART_CHANGE),
+        note="200: targets the store takes the parts through",
+    ),
+    *_rest_per_file(
+        "POST /rest/files/{id}/parts", {c: _statuses(NOT_MULTIPART[c]) for c in FILE_CASES}
+    ),
+    RestRow(
+        "GET /rest/files/{id}/parts",
+        Case.MULTIPART,
+        _statuses(UPLOADED_PARTS, {EMPTY: "200 empty"}),
+        note="the part numbers the store holds",
+    ),
+    *_rest_per_file(
+        "GET /rest/files/{id}/parts",
+        {c: _statuses(NO_PARTS[c], {EMPTY: "200 empty"}) for c in FILE_CASES},
+    ),
+    RestRow(
+        "POST /rest/files/{id}/abort",
+        Case.MULTIPART,
+        _statuses(MULTIPART_CHANGE, {A: "204"}),
+        note="204: the file and its parts are gone",
+    ),
+    *_rest_per_file(
+        "POST /rest/files/{id}/abort", {c: _statuses(ABORT[c], {A: "204"}) for c in FILE_CASES}
+    ),
     *_rest_per_file(
         "POST /rest/files/{id}/share-links",
         {c: _statuses(LINK_CREATE[c], {A: "201"}) for c in FILE_CASES},
@@ -584,7 +674,8 @@ them), **admin** (group `admin`).
 
 Files, all the owner's: **PRIVATE** (not shared), **PUBLIC** (also shared with sharee),
 **SHARED** (PRIVATE, shared with sharee), **PENDING** (bytes sent, not completed; PRIVATE,
-shared with sharee).
+shared with sharee). The multipart rows make a **PENDING multipart** file for each cell: the
+owner opens a multipart upload, shares it with sharee and sends its one part.
 """
 
 

@@ -25,6 +25,7 @@ from tests.security.authorization_table import (
     Row,
     render_markdown,
 )
+from tests.security.authz_multipart import MULTIPART_PROBES, MULTIPART_REST_PROBES
 from tests.security.authz_probes import PROBES as QUERY_PROBES
 from tests.security.authz_rest import REST_PROBES as FILE_REST_PROBES
 from tests.security.authz_rest import RestWorld, open_world
@@ -35,8 +36,8 @@ from tests.support.rest import open_rest
 
 DOCS_FILE = Path(__file__).resolve().parents[2] / "docs" / "AUTHORIZATION.md"
 SCHEMA = graphql.build_schema(schema_sdl())
-PROBES = QUERY_PROBES | SUBSCRIPTION_PROBES | SHARE_LINK_PROBES
-REST_PROBES = FILE_REST_PROBES | SHARE_LINK_REST_PROBES
+PROBES = QUERY_PROBES | SUBSCRIPTION_PROBES | SHARE_LINK_PROBES | MULTIPART_PROBES
+REST_PROBES = FILE_REST_PROBES | SHARE_LINK_REST_PROBES | MULTIPART_REST_PROBES
 
 
 @pytest.fixture(scope="module")

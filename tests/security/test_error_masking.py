@@ -29,7 +29,9 @@ from domain.ports import (
     ItemStore,
     Key,
     Page,
+    PartTarget,
     Put,
+    StoredPart,
     UploadTarget,
     WriteOp,
 )
@@ -157,6 +159,32 @@ class FailingBlobStore:
     async def confirm(self, key: str) -> None:
         self._faults.check("confirm")
         await self._inner.confirm(key)
+
+    async def start_multipart(self, key: str, *, content_type: str) -> str:
+        self._faults.check("start_multipart")
+        return await self._inner.start_multipart(key, content_type=content_type)
+
+    async def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, size: int, expires_in: int
+    ) -> PartTarget:
+        self._faults.check("presign_part")
+        return await self._inner.presign_part(
+            key, upload_id, part_number, size=size, expires_in=expires_in
+        )
+
+    async def uploaded_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        self._faults.check("uploaded_parts")
+        return await self._inner.uploaded_parts(key, upload_id)
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> BlobInfo:
+        self._faults.check("complete_multipart")
+        return await self._inner.complete_multipart(key, upload_id, parts)
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        self._faults.check("abort_multipart")
+        await self._inner.abort_multipart(key, upload_id)
 
     async def read(self, key: str) -> AsyncIterator[bytes]:
         self._faults.check("read")

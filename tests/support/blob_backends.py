@@ -199,7 +199,7 @@ def _http() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS)
 
 
-async def _local_backend(server: LocalServer, tmp_path: Path) -> AsyncIterator[BlobBackend]:
+async def local_backend_in(server: LocalServer, tmp_path: Path) -> AsyncIterator[BlobBackend]:
     root = tmp_path / "blobs"
     clock = FakeClock()
     store = LocalBlobStore(
@@ -252,7 +252,7 @@ async def _s3_backend() -> AsyncIterator[BlobBackend]:
         )
 
 
-async def _memory_backend() -> AsyncIterator[BlobBackend]:
+async def memory_backend() -> AsyncIterator[BlobBackend]:
     """The unit tests' fake, held to the same suite so it cannot drift."""
     store = InMemoryBlobStore(max_expiry=3600)
     transport = httpx.ASGITransport(app=store.asgi_app)
@@ -271,11 +271,11 @@ async def blob_backend(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[BlobBackend]:
     if request.param == "memory":
-        async for backend in _memory_backend():
+        async for backend in memory_backend():
             yield backend
     elif request.param == "local":
         server: LocalServer = request.getfixturevalue("local_blob_server")
-        async for backend in _local_backend(server, tmp_path):
+        async for backend in local_backend_in(server, tmp_path):
             yield backend
     else:
         async for backend in _s3_backend():
@@ -286,7 +286,7 @@ async def blob_backend(
 async def local_backend(
     local_blob_server: LocalServer, tmp_path: Path
 ) -> AsyncIterator[BlobBackend]:
-    async for backend in _local_backend(local_blob_server, tmp_path):
+    async for backend in local_backend_in(local_blob_server, tmp_path):
         yield backend
 
 

@@ -79,6 +79,7 @@ class World:
         record, target = await self.service.create_upload(
             owner, NewFile(**(fields | {"size": len(data)} | declared))
         )
+        assert target is not None
         self.blobs.receive_upload(target.url, data, target.headers)
         return await self.service.complete_upload(owner, record.id)
 

@@ -41,6 +41,7 @@ def declare(data: bytes = DATA, **overrides: object) -> NewFile:
 async def test_create_upload_returns_a_target_the_store_enforces(world: World) -> None:
     alice = await world.user("alice")
     record, target = await world.service.create_upload(alice, declare(sha256=sha256_hex(DATA)))
+    assert target is not None
 
     assert target.method == "PUT"
     assert target.url.startswith(f"memory://upload/{record.blob_key}?")
@@ -74,6 +75,7 @@ async def test_mismatching_bytes_are_refused_removed_and_the_file_stays_pending(
 ) -> None:
     alice = await world.user("alice")
     record, target = await world.service.create_upload(alice, declare(sha256=sha256_hex(DATA)))
+    assert target is not None
     world.blobs.put_object(record.blob_key, stored, content_type)
 
     with pytest.raises(InvalidInputError, match=problem):
@@ -89,6 +91,7 @@ async def test_mismatching_bytes_are_refused_removed_and_the_file_stays_pending(
 async def test_complete_makes_the_file_ready(world: World) -> None:
     alice = await world.user("alice")
     record, target = await world.service.create_upload(alice, declare())
+    assert target is not None
     world.blobs.receive_upload(target.url, DATA, target.headers)
     world.clock.advance(5)
 
@@ -111,6 +114,7 @@ async def test_complete_is_idempotent(world: World) -> None:
 async def test_a_ready_file_survives_the_ttl_sweeper(world: World) -> None:
     alice, bob = await world.user("alice"), await world.user("bob")
     record, target = await world.service.create_upload(alice, declare())
+    assert target is not None
     await world.service.share_file(alice, record.id, "bob")
     world.blobs.receive_upload(target.url, DATA, target.headers)
     await world.service.complete_upload(alice, record.id)
@@ -126,6 +130,7 @@ async def test_a_ready_file_survives_the_ttl_sweeper(world: World) -> None:
 async def test_an_unfinished_upload_expires(world: World) -> None:
     alice, bob = await world.user("alice"), await world.user("bob")
     record, target = await world.service.create_upload(alice, declare())
+    assert target is not None
     await world.service.share_file(alice, record.id, "bob")
     world.blobs.receive_upload(target.url, DATA, target.headers)
     world.clock.advance(PENDING_TTL)
@@ -148,6 +153,7 @@ async def test_only_the_owner_or_an_admin_completes(world: World) -> None:
     alice, bob = await world.user("alice"), await world.user("bob")
     admin = await world.user("root", admin=True)
     private, target = await world.service.create_upload(alice, declare())
+    assert target is not None
     world.blobs.receive_upload(target.url, DATA, target.headers)
     public = await world.pending(alice, visibility=Visibility.PUBLIC)
 
@@ -164,6 +170,7 @@ async def test_only_the_owner_or_an_admin_completes(world: World) -> None:
 async def test_a_store_event_completes_the_upload(world: World) -> None:
     alice = await world.user("alice")
     record, target = await world.service.create_upload(alice, declare())
+    assert target is not None
     world.blobs.receive_upload(target.url, DATA, target.headers)
 
     completed = await world.service.complete_upload_from_store_event(record.blob_key)
@@ -190,6 +197,7 @@ async def test_racing_completions_count_the_bytes_once() -> None:
     world = make_world(interleaving=True)
     alice = await world.user("alice")
     record, target = await world.service.create_upload(alice, declare())
+    assert target is not None
     world.blobs.receive_upload(target.url, DATA, target.headers)
 
     by_user, by_event = await asyncio.gather(
@@ -278,6 +286,7 @@ async def test_bytes_swapped_before_the_copy_are_the_ones_checked_and_recorded()
     world = make_world(blob_store=_SwapBeforeCopy)
     alice = await world.user("alice")
     record, target = await world.service.create_upload(alice, declare())
+    assert target is not None
     world.blobs.receive_upload(target.url, DATA, target.headers)
 
     ready = await world.service.complete_upload(alice, record.id)
@@ -292,6 +301,7 @@ async def test_racing_completions_keep_one_copy_whose_bytes_match_the_recorded_h
     world = make_world(interleaving=True, blob_store=_SwapBeforeCopy)
     alice = await world.user("alice")
     record, target = await world.service.create_upload(alice, declare())
+    assert target is not None
     world.blobs.receive_upload(target.url, DATA, target.headers)
 
     # The client's completeUpload and the store's event for the same upload, at once.

@@ -78,6 +78,15 @@ class SignedUpload:
     sha256: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class SignedPart:
+    """What a part URL promises: exactly ``size`` bytes as this part of this upload."""
+
+    upload_id: str
+    part_number: int
+    size: int
+
+
 class UrlSigner:
     """HMAC-SHA256 over everything the store enforces (method, key, size, type, SHA-256,
     expiry) so that changing any of them in the URL voids it. Query parameters: uploads
@@ -100,6 +109,27 @@ class UrlSigner:
             "PUT", key, str(size), content_type, sha256 or "", str(expires)
         )
         return query
+
+    def part_query(
+        self, key: str, *, upload_id: str, part_number: int, size: int, expires: int
+    ) -> dict[str, str]:
+        """A multipart upload's part: ``uploadId``, ``partNumber``, ``size``, ``expires``."""
+        query = {
+            "uploadId": upload_id,
+            "partNumber": str(part_number),
+            "size": str(size),
+            "expires": str(expires),
+        }
+        query["signature"] = self._sign("PART", key, *query.values())
+        return query
+
+    def verify_part(self, key: str, query: Mapping[str, str], now: float) -> SignedPart:
+        upload_id, number = query.get("uploadId", ""), query.get("partNumber", "")
+        size, expires = query.get("size", ""), query.get("expires", "")
+        if not (_DIGITS.fullmatch(number) and _DIGITS.fullmatch(size)):
+            raise ForbiddenError(FORBIDDEN_MESSAGE)
+        self._verify(query, now, "PART", key, upload_id, number, size, expires)
+        return SignedPart(upload_id, int(number), int(size))
 
     def download_query(self, key: str, *, filename: str, expires: int) -> dict[str, str]:
         signature = self._sign("GET", key, filename, str(expires))

@@ -15,11 +15,18 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, ParamSpec, TypeVar
+from typing import BinaryIO, ParamSpec, Protocol, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from adapters.blobs.local.files import (
@@ -28,15 +35,19 @@ from adapters.blobs.local.files import (
     READ_CHUNK_BYTES,
     UNAVAILABLE_MESSAGE,
     BlobFiles,
-    PendingBlob,
 )
+from adapters.blobs.local.parts import PartFiles
 from adapters.blobs.local.signing import SignedUpload, UrlSigner
 from adapters.blobs.rules import (
     DEFAULT_MAX_EXPIRY_SECONDS,
     WRITE_MISMATCH_MESSAGE,
+    check_content_type,
     check_expiry,
     check_filename,
     check_max_expiry,
+    check_part_number,
+    check_part_size,
+    check_upload_id,
     check_upload_request,
     check_write_request,
     content_disposition,
@@ -49,7 +60,7 @@ from domain.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
-from domain.ports import BlobInfo, UploadTarget
+from domain.ports import BlobInfo, PartTarget, StoredPart, UploadTarget
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +136,7 @@ class LocalBlobStore:
         max_expiry: int = DEFAULT_MAX_EXPIRY_SECONDS,
     ) -> None:
         self._files = BlobFiles(root)
+        self._parts = PartFiles(self._files)
         self._base_url = _check_base_url(base_url)
         self._signer = UrlSigner(signing_key)
         self._clock = clock
@@ -256,6 +268,69 @@ class LocalBlobStore:
     async def ping(self) -> None:
         await _in_thread(self._files.ping)
 
+    # --- multipart uploads ---
+
+    async def start_multipart(self, key: str, *, content_type: str) -> str:
+        key, content_type = validate_key(key), check_content_type(content_type)
+        return await _in_thread(self._parts.start, key, content_type, self._clock())
+
+    async def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, size: int, expires_in: int
+    ) -> PartTarget:
+        key, upload_id = validate_key(key), check_upload_id(upload_id)
+        query = self._signer.part_query(
+            key,
+            upload_id=upload_id,
+            part_number=check_part_number(part_number),
+            size=check_part_size(size),
+            expires=int(self._clock()) + check_expiry(expires_in, self._max_expiry),
+        )
+        return PartTarget(
+            part_number=part_number,
+            url=self._url(key, query),
+            method="PUT",
+            headers={},
+            expires_at=datetime.fromtimestamp(int(query["expires"]), UTC),
+        )
+
+    async def uploaded_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        return await _in_thread(self._parts.parts, validate_key(key), check_upload_id(upload_id))
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> BlobInfo:
+        key, upload_id = validate_key(key), check_upload_id(upload_id)
+        return await _in_thread(self._parts.complete, key, upload_id, list(parts))
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        await _in_thread(self._parts.abort, validate_key(key), check_upload_id(upload_id))
+
+    async def receive_part(self, upload: IncomingUpload, body: AsyncIterable[bytes]) -> StoredPart:
+        """Store ``body`` as the part the URL's signature names if it is exactly the
+        promised size (and matches x-amz-checksum-sha256 when sent); a part sent again
+        replaces the earlier one. NotFoundError once the upload is closed."""
+        signed = self._signer.verify_part(upload.key, upload.query, self._clock())
+        key = validate_key(upload.key)
+        await _in_thread(self._parts.open_upload, key, check_upload_id(signed.upload_id))
+        expected_sha256 = _expected_sha256(
+            SignedUpload(signed.size, "", None), upload.checksum_sha256
+        )
+        if upload.content_length is not None and upload.content_length > signed.size:
+            raise BlobTooLargeError("Body is larger than the part's size")
+        if upload.content_length is not None and upload.content_length < signed.size:
+            raise InvalidInputError("Body is smaller than the part's size")
+        pending = await _in_thread(self._parts.create_part, signed.upload_id)
+        try:
+            await _receive_into(pending, body, signed.size)
+            if pending.size < signed.size:
+                raise InvalidInputError("Body is smaller than the part's size")
+            if expected_sha256 is not None and pending.sha256 != expected_sha256:
+                raise InvalidInputError("Body does not match x-amz-checksum-sha256")
+            return await _in_thread(pending.commit, signed.part_number)
+        except BaseException:
+            await asyncio.to_thread(pending.abort)
+            raise
+
     # --- lifecycle ---
 
     async def sweep_unconfirmed(self, older_than_seconds: float) -> int:
@@ -272,7 +347,9 @@ class LocalBlobStore:
         ):
             raise ValueError("older_than_seconds must be a number >= 0")
         cutoff = self._clock() - older_than_seconds
-        return await _in_thread(self._files.sweep_unconfirmed, cutoff)
+        swept = await _in_thread(self._files.sweep_unconfirmed, cutoff)
+        # Unfinished multipart uploads go by the same threshold, parts and all.
+        return swept + await _in_thread(self._parts.sweep, cutoff)
 
     # --- the /blobs routes ---
 
@@ -345,7 +422,11 @@ def _expected_sha256(signed: SignedUpload, checksum_header: str | None) -> str |
     return sent
 
 
-async def _receive_into(pending: PendingBlob, body: AsyncIterable[bytes], size: int | None) -> None:
+class _Sink(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+
+async def _receive_into(pending: _Sink, body: AsyncIterable[bytes], size: int | None) -> None:
     """Write ``body`` into ``pending``; no more than ``size`` bytes when a size is given."""
     received = 0
     buffer = bytearray()

@@ -1,0 +1,214 @@
+"""Multipart uploads: a large file's bytes sent in parts the server planned, each part to
+its own presigned URL, resumable (the store lists what it holds) and assembled by the store
+on completion, straight at the key the READY bytes keep: once assembled, no part URL can
+write there again, so no copy is needed as for single uploads (uploads.py).
+
+The plan follows S3: parts of ``multipart_part_bytes`` (at least 5 MiB) but the last, and
+never more than 10,000 of them (larger parts for larger files)."""
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from domain.access import may_change_file
+from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from domain.files import items as file_items
+from domain.files.checks import NOT_FOUND_MESSAGE, check_changeable
+from domain.files.deps import FileDeps
+from domain.files.limits import FileLimits
+from domain.models import FileRecord, FileStatus, MultipartUpload, Principal
+from domain.ports import BlobInfo, PartTarget
+
+logger = logging.getLogger(__name__)
+
+MAX_PARTS = 10_000
+MAX_PARTS_PER_CALL = 100
+_MIB = 1024 * 1024
+NOT_MULTIPART_MESSAGE = "This upload is a single one: send its bytes to its upload target"
+# A file restored from a backup keeps its plan but not its store upload (ops/backup).
+PARTS_GONE_MESSAGE = (
+    "This upload's parts are gone (restored from a backup): abort it and upload again"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedPart:
+    part_number: int
+    etag: str
+    sha256: str | None = None
+
+
+def wants_multipart(limits: FileLimits, size: int, asked: bool) -> bool:
+    return asked or size > limits.multipart_threshold_bytes
+
+
+def plan(limits: FileLimits, size: int) -> tuple[int, int]:
+    """(part size, part count) for a ``size``-byte file."""
+    part_size = limits.multipart_part_bytes
+    if -(-size // part_size) > MAX_PARTS:
+        # Whole MiB, so every part but the last stays a round size.
+        part_size = -(-size // MAX_PARTS // _MIB) * _MIB
+        part_size = max(part_size, -(-size // MAX_PARTS))
+    return part_size, max(1, -(-size // part_size))
+
+
+async def start(deps: FileDeps, record: FileRecord) -> FileRecord:
+    """``record`` with a freshly opened store upload; abort it if the record is not kept."""
+    part_size, part_count = plan(deps.limits, record.size)
+    key = file_items.ready_key_for(record.id)
+    upload_id = await deps.blobs.start_multipart(key, content_type=record.content_type)
+    return replace(record, multipart=MultipartUpload(upload_id, key, part_size, part_count))
+
+
+async def abort_store_upload(deps: FileDeps, record: FileRecord) -> None:
+    """Best effort: the store's own expiry removes an upload this could not."""
+    if record.multipart is None or not record.multipart.upload_id:
+        return
+    try:
+        await deps.blobs.abort_multipart(record.multipart.key, record.multipart.upload_id)
+    except Exception:
+        logger.warning("files: could not abort a multipart upload; left to expire", exc_info=True)
+
+
+async def _open_upload(deps: FileDeps, viewer: Principal, file_id: str) -> FileRecord:
+    now = deps.clock()
+    record = await deps.files.get(file_id, include_expired=True)
+    if record is None or (record.is_expired(now) and not may_change_file(viewer, record)):
+        raise NotFoundError(NOT_FOUND_MESSAGE)
+    record = check_changeable(viewer, record)
+    if record.status is FileStatus.READY:
+        raise InvalidInputError("This upload is already complete")
+    if record.is_expired(now):
+        raise InvalidInputError("The upload expired before it was completed; start a new one")
+    if record.multipart is None:
+        raise InvalidInputError(NOT_MULTIPART_MESSAGE)
+    if not record.multipart.upload_id:
+        raise InvalidInputError(PARTS_GONE_MESSAGE)
+    return record
+
+
+def _check_numbers(numbers: Sequence[int], part_count: int) -> None:
+    for number in numbers:
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise InvalidInputError("part numbers must be whole numbers")
+        if not 1 <= number <= part_count:
+            raise InvalidInputError(f"part numbers must be between 1 and {part_count}")
+    if len(set(numbers)) != len(numbers):
+        raise InvalidInputError("each part number may appear only once")
+
+
+async def upload_parts(
+    deps: FileDeps, viewer: Principal, file_id: str, part_numbers: Sequence[int]
+) -> list[PartTarget]:
+    record = await _open_upload(deps, viewer, file_id)
+    upload = record.multipart
+    assert upload is not None
+    if not 1 <= len(part_numbers) <= MAX_PARTS_PER_CALL:
+        raise InvalidInputError(f"ask for 1 to {MAX_PARTS_PER_CALL} parts per call")
+    _check_numbers(part_numbers, upload.part_count)
+    targets = []
+    for number in part_numbers:
+        try:
+            target = await deps.blobs.presign_part(
+                upload.key,
+                upload.upload_id,
+                number,
+                size=upload.part_length(number, record.size),
+                expires_in=deps.limits.upload_expiry_seconds,
+            )
+        except NotFoundError:
+            raise InvalidInputError("This upload is no longer open; start a new one") from None
+        targets.append(target)
+    return targets
+
+
+async def uploaded_part_numbers(deps: FileDeps, viewer: Principal, record: FileRecord) -> list[int]:
+    """What the store holds of a PENDING multipart file, for whoever may complete it;
+    [] for everyone else and every other file."""
+    upload = record.multipart
+    if upload is None or not upload.upload_id or record.status is not FileStatus.PENDING:
+        return []
+    if not may_change_file(viewer, record):
+        return []
+    try:
+        parts = await deps.blobs.uploaded_parts(upload.key, upload.upload_id)
+    except NotFoundError:
+        return []
+    return [part.part_number for part in parts]
+
+
+async def assemble(
+    deps: FileDeps, record: FileRecord, parts: Sequence[CompletedPart]
+) -> tuple[str, BlobInfo]:
+    """Check the client's parts list against the plan and what the store holds, then have
+    the store assemble them: (the READY key, what it stored). InvalidInputError, with
+    nothing changed, for a list that does not fit."""
+    upload = record.multipart
+    assert upload is not None
+    if not upload.upload_id:
+        raise InvalidInputError(PARTS_GONE_MESSAGE)
+    numbers = [part.part_number for part in parts]
+    _check_numbers(numbers, upload.part_count)
+    missing = sorted(set(range(1, upload.part_count + 1)) - set(numbers))
+    if missing:
+        raise InvalidInputError(f"parts missing from the list: {_shown(missing)}")
+    try:
+        held_parts = await deps.blobs.uploaded_parts(upload.key, upload.upload_id)
+    except NotFoundError:
+        # Closed: by an earlier completion that assembled the parts but ran out of time
+        # before the file was saved READY (the store finishes what it started), or aborted.
+        return upload.key, await _assembled_earlier(deps, upload.key)
+    stored = {part.part_number: part for part in held_parts}
+    for part in sorted(parts, key=lambda p: p.part_number):
+        held = stored.get(part.part_number)
+        if held is None:
+            raise InvalidInputError(f"part {part.part_number} has not been uploaded")
+        if held.etag.strip('"') != part.etag.strip().strip('"'):
+            raise InvalidInputError(f"part {part.part_number}: the ETag does not match")
+        expected = upload.part_length(part.part_number, record.size)
+        if held.size != expected:
+            raise InvalidInputError(
+                f"part {part.part_number} is {held.size} bytes, {expected} were expected"
+            )
+        if part.sha256 is not None and held.sha256 is not None:
+            if part.sha256.lower() != held.sha256:
+                raise InvalidInputError(f"part {part.part_number}: SHA-256 differs")
+    ordered = [
+        (p.part_number, stored[p.part_number].etag)
+        for p in sorted(parts, key=lambda p: p.part_number)
+    ]
+    try:
+        info = await deps.blobs.complete_multipart(upload.key, upload.upload_id, ordered)
+    except NotFoundError:
+        raise ConflictError("This upload was closed meanwhile") from None
+    return upload.key, info
+
+
+async def _assembled_earlier(deps: FileDeps, key: str) -> BlobInfo:
+    info = await deps.blobs.head(key)
+    if info is None:
+        raise ConflictError("This upload was closed meanwhile")
+    if info.sha256 is not None:
+        return info
+    # S3 keeps no whole-object SHA-256 of a multipart object: hash it again, streamed.
+    digest = hashlib.sha256()
+    async for chunk in deps.blobs.read(key):
+        digest.update(chunk)
+    return replace(info, sha256=digest.hexdigest())
+
+
+async def reopen_after_mismatch(deps: FileDeps, record: FileRecord) -> None:
+    """The assembled bytes were not the declared ones and are gone: give the PENDING file
+    a fresh store upload, so the client can send its parts again."""
+    fresh = await start(deps, record)
+    reopened = replace(fresh, version=record.version + 1, updated_at=deps.clock())
+    try:
+        await deps.files.write([file_items.put_file_over(reopened, record.version)])
+    except ConflictError:
+        await abort_store_upload(deps, fresh)
+
+
+def _shown(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:10])
+    return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")

@@ -1,0 +1,235 @@
+"""The BlobStore's multipart contract, run against the in-memory fake, the local folder and
+S3 (moto's server), each over HTTP the way clients send parts; then what only the stores
+that judge a part's bytes themselves can show (the local folder and the fake: S3 enforces
+a part's size through the signed Content-Length, which moto does not check)."""
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters.blobs.local.parts import MULTIPART_DIR
+from adapters.blobs.rules import CHECKSUM_HEADER, sha256_hex_to_b64
+from domain.errors import InvalidInputError, NotFoundError
+from domain.ports import PartTarget
+from tests.support import blob_backends
+from tests.support.blob_backends import BlobBackend, files_under, upload_state
+
+blob_backend = blob_backends.blob_backend
+local_backend = blob_backends.local_backend
+s3_backend = blob_backends.s3_backend
+local_blob_server = blob_backends.local_blob_server
+
+KEY = "files/f-mp/ready-0123456789abcdef"
+TYPE = "application/octet-stream"
+PART = 5 * 1024 * 1024  # S3's smallest part but the last
+
+
+def body_of(size: int, seed: int = 0) -> bytes:
+    block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB
+    return (block * (size // len(block) + 1))[:size]
+
+
+BODY = body_of(2 * PART + 4321)
+CHUNKS = [BODY[:PART], BODY[PART : 2 * PART], BODY[2 * PART :]]
+
+
+async def send_part(
+    http: httpx.AsyncClient, target: PartTarget, data: bytes, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    assert target.method == "PUT"
+    return await http.put(target.url, content=data, headers={**target.headers, **(headers or {})})
+
+
+async def put_parts(backend: BlobBackend, upload_id: str, numbers: list[int]) -> dict[int, str]:
+    etags = {}
+    for number in numbers:
+        data = CHUNKS[number - 1]
+        target = await backend.store.presign_part(
+            KEY, upload_id, number, size=len(data), expires_in=300
+        )
+        response = await send_part(backend.http, target, data)
+        assert response.status_code == 200, response.text
+        etags[number] = response.headers["etag"]
+    return etags
+
+
+def refused_status(backend: BlobBackend) -> int:
+    """A part for a closed upload: S3 answers 404 NoSuchUpload; moto fails it with a 500."""
+    return 500 if backend.name == "s3-moto" else 404
+
+
+async def downloaded(backend: BlobBackend) -> bytes:
+    chunks = [chunk async for chunk in backend.store.read(KEY)]
+    return b"".join(chunks)
+
+
+async def test_parts_sent_in_any_order_assemble_into_the_object(blob_backend: BlobBackend) -> None:
+    store = blob_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(blob_backend, upload_id, [3, 1, 2])
+    listed = await store.uploaded_parts(KEY, upload_id)
+    assert [(p.part_number, p.size, p.etag) for p in listed] == [
+        (n, len(CHUNKS[n - 1]), etags[n]) for n in (1, 2, 3)
+    ]
+    assert await store.head(KEY) is None  # nothing published before completion
+
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+
+    assert (info.size, info.sha256) == (len(BODY), hashlib.sha256(BODY).hexdigest())
+    assert await downloaded(blob_backend) == BODY
+    assert await upload_state(blob_backend, KEY) != "confirmed"
+    with pytest.raises(NotFoundError):
+        await store.uploaded_parts(KEY, upload_id)  # closed by completion
+
+
+async def test_a_part_sent_again_replaces_the_first(blob_backend: BlobBackend) -> None:
+    store = blob_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    await put_parts(blob_backend, upload_id, [1, 2])
+    other = body_of(PART, seed=7)
+    target = await store.presign_part(KEY, upload_id, 1, size=PART, expires_in=300)
+    response = await send_part(blob_backend.http, target, other)
+    assert response.status_code == 200
+    etags = {p.part_number: p.etag for p in await store.uploaded_parts(KEY, upload_id)}
+    assert etags[1] == response.headers["etag"]
+    etags |= await put_parts(blob_backend, upload_id, [3])
+    await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert await downloaded(blob_backend) == other + CHUNKS[1] + CHUNKS[2]
+
+
+async def test_wrong_etag_or_missing_part_is_refused_and_the_upload_stays_open(
+    blob_backend: BlobBackend,
+) -> None:
+    store = blob_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(blob_backend, upload_id, [1, 2, 3])
+    wrong = {**etags, 2: '"' + "0" * 32 + '"'}
+    with pytest.raises(InvalidInputError):
+        await store.complete_multipart(KEY, upload_id, sorted(wrong.items()))
+    with pytest.raises(InvalidInputError):
+        await store.complete_multipart(KEY, upload_id, [(1, etags[1]), (4, etags[3])])
+    assert await store.head(KEY) is None
+    assert len(await store.uploaded_parts(KEY, upload_id)) == 3
+    await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert await downloaded(blob_backend) == BODY
+
+
+async def test_abort_drops_the_parts_and_closes_the_upload(blob_backend: BlobBackend) -> None:
+    store = blob_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    await put_parts(blob_backend, upload_id, [1])
+    late = await store.presign_part(KEY, upload_id, 2, size=PART, expires_in=300)
+
+    await store.abort_multipart(KEY, upload_id)
+    await store.abort_multipart(KEY, upload_id)  # idempotent
+
+    with pytest.raises(NotFoundError):
+        await store.uploaded_parts(KEY, upload_id)
+    response = await send_part(blob_backend.http, late, CHUNKS[1])
+    assert response.status_code == refused_status(blob_backend)
+    assert await store.head(KEY) is None
+    if blob_backend.local is not None:
+        assert files_under(blob_backend.local.root / MULTIPART_DIR) == []
+
+
+async def test_a_part_after_completion_is_refused(blob_backend: BlobBackend) -> None:
+    store = blob_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(blob_backend, upload_id, [1, 2, 3])
+    late = await store.presign_part(KEY, upload_id, 1, size=PART, expires_in=300)
+    await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    response = await send_part(blob_backend.http, late, body_of(PART, seed=9))
+    assert response.status_code == refused_status(blob_backend)
+    assert await downloaded(blob_backend) == BODY
+
+
+async def test_an_upload_is_reachable_only_through_its_own_key(blob_backend: BlobBackend) -> None:
+    store = blob_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    if blob_backend.name != "s3-moto":  # moto lists an upload's parts under any key; S3 does not
+        with pytest.raises(NotFoundError):
+            await store.uploaded_parts("files/f-other/ready-0123456789abcdef", upload_id)
+    with pytest.raises(NotFoundError):
+        await store.uploaded_parts(KEY, "no-such-upload")
+
+
+@pytest.mark.parametrize("part_number", [0, 10_001, -1])
+async def test_part_numbers_outside_s3s_range_are_refused(
+    blob_backend: BlobBackend, part_number: int
+) -> None:
+    upload_id = await blob_backend.store.start_multipart(KEY, content_type=TYPE)
+    with pytest.raises(InvalidInputError):
+        await blob_backend.store.presign_part(KEY, upload_id, part_number, size=1, expires_in=60)
+
+
+# --- stores that judge a part's bytes themselves ---------------------------------------
+
+
+@pytest.fixture(params=["memory", "local"])
+async def judging_backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[BlobBackend]:
+    if request.param == "memory":
+        async for backend in blob_backends.memory_backend():
+            yield backend
+    else:
+        server = request.getfixturevalue("local_blob_server")
+        async for backend in blob_backends.local_backend_in(server, tmp_path):
+            yield backend
+
+
+@pytest.mark.parametrize("delta", [-1, 1])
+async def test_a_part_of_the_wrong_size_is_refused(
+    judging_backend: BlobBackend, delta: int
+) -> None:
+    store = judging_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    target = await store.presign_part(KEY, upload_id, 1, size=1000, expires_in=300)
+    response = await send_part(judging_backend.http, target, os.urandom(1000 + delta))
+    assert response.status_code in (400, 413)
+    assert await store.uploaded_parts(KEY, upload_id) == []
+
+
+async def test_a_part_not_matching_its_checksum_header_is_refused(
+    judging_backend: BlobBackend,
+) -> None:
+    store = judging_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    target = await store.presign_part(KEY, upload_id, 1, size=1000, expires_in=300)
+    data = os.urandom(1000)
+    wrong = {CHECKSUM_HEADER: sha256_hex_to_b64(hashlib.sha256(b"other").hexdigest())}
+    response = await send_part(judging_backend.http, target, data, wrong)
+    assert response.status_code == 400
+    right = {CHECKSUM_HEADER: sha256_hex_to_b64(hashlib.sha256(data).hexdigest())}
+    response = await send_part(judging_backend.http, target, data, right)
+    assert response.status_code == 200
+    [part] = await store.uploaded_parts(KEY, upload_id)
+    assert part.sha256 == hashlib.sha256(data).hexdigest()
+
+
+async def test_a_tampered_part_url_is_refused(local_backend: BlobBackend) -> None:
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    target = await store.presign_part(KEY, upload_id, 1, size=1000, expires_in=300)
+    tampered = PartTarget(
+        2, target.url.replace("partNumber=1", "partNumber=2"), "PUT", {}, target.expires_at
+    )
+    response = await send_part(local_backend.http, tampered, os.urandom(1000))
+    assert response.status_code == 403
+
+
+async def test_local_sweep_removes_unfinished_multipart_uploads(local_backend: BlobBackend) -> None:
+    assert local_backend.local is not None
+    store = local_backend.local.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    await put_parts(local_backend, upload_id, [1])
+    assert await store.sweep_unconfirmed(3600) == 0
+    local_backend.local.clock.advance(3601)
+    assert await store.sweep_unconfirmed(3600) == 1
+    assert files_under(local_backend.local.root / MULTIPART_DIR) == []
+    with pytest.raises(NotFoundError):
+        await store.uploaded_parts(KEY, upload_id)
