@@ -125,6 +125,15 @@ def dynamodb_get_many(options: Options) -> Outcome:
     return Outcome(bench.figures(rows, command), output)
 
 
+def framework(options: Options) -> Outcome:
+    from bench import framework as bench
+
+    seconds, rounds = (2.0, 2) if options.quick else (4.0, 3)
+    result = bench.measure(16, seconds, rounds)
+    command = f"{PY} -m bench.framework --connections 16 --seconds {seconds:g} --rounds {rounds}"
+    return Outcome(bench.figures(result, command), bench.report(result))
+
+
 def load(options: Options) -> Outcome:
     from bench import load as bench
 
@@ -334,6 +343,7 @@ BENCHES: dict[str, Bench] = {
     "search": search,
     "backup": backup,
     "dr": dr,
+    "framework": framework,
     "load": load,
     "brownout": brownout,
 }
