@@ -101,6 +101,15 @@ def observability(options: Options) -> Outcome:
     return Outcome(bench.figures(result, command), bench.report(result))
 
 
+def lambda_warm(options: Options) -> Outcome:
+    from bench import lambda_warm as bench
+
+    runs, invocations = (5, 20) if options.quick else (15, 40)
+    result = bench.measure(runs, invocations)
+    command = f"{PY} -m bench.lambda_warm --runs {runs} --invocations {invocations}"
+    return Outcome(bench.figures(result, command), bench.report(result))
+
+
 def file_listing(options: Options) -> Outcome:
     import asyncio
 
@@ -338,6 +347,7 @@ BENCHES: dict[str, Bench] = {
     "cold_import": cold_start,
     "request_overhead": request_overhead,
     "observability": observability,
+    "lambda_warm": lambda_warm,
     "file_listing": file_listing,
     "dynamodb_get_many": dynamodb_get_many,
     "search": search,
