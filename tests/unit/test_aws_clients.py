@@ -1,0 +1,37 @@
+"""The composition root's boto3 clients: Cognito's is made on first use, once."""
+
+import pytest
+
+from api import aws_clients
+from api.settings import Settings, load_settings
+
+
+@pytest.fixture
+def aws_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    return load_settings(
+        backend="aws",
+        bucket="bucket",
+        auth_mode="cognito",
+        cognito_user_pool_id="us-east-1_pool",
+        cognito_client_ids=("client",),
+        cursor_secret="0" * 64,
+        aws_endpoint_url="http://127.0.0.1:9",  # never called
+    )
+
+
+def test_the_cognito_client_is_created_on_first_use_only(aws_settings: Settings) -> None:
+    before = len(aws_clients.created_clients())
+    try:
+        client = aws_clients.cognito_client(aws_settings)
+        assert len(aws_clients.created_clients()) == before
+        assert client.meta.service_model.service_name == "cognito-idp"
+        assert client.meta.region_name == aws_settings.aws_region
+        made = aws_clients.created_clients()[before:]
+        assert len(made) == 1
+        # Every later use goes to that same client.
+        assert client.exceptions is made[0].exceptions
+        assert len(aws_clients.created_clients()) == before + 1
+    finally:
+        del aws_clients._created[before:]
