@@ -17,11 +17,15 @@ Every answer is checked by wrk's Lua ``response`` hook: a status other than 200 
 carrying ``"errors"`` counts as bad (must be 0).
 
 Run: `.venv/bin/python -m bench.framework [--connections 16] [--seconds 4] [--rounds 3]`.
+Profile the server while wrk drives one kind: `--profile page` (py-spy, which is not a
+dependency: `.venv/bin/pip install py-spy`) records 12 s of the server's stacks at 200 Hz
+into a collapsed-stacks file and prints the frames most often on the stack.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import re
@@ -36,7 +40,7 @@ from pathlib import Path
 
 from bench.figures import Figure
 from bench.load import _seed, _sign_in, _wait_for
-from tests.support.server_process import ROOT, free_port, running_server
+from tests.support.server_process import ROOT, free_port, running_server, server_env
 
 COMMAND = ".venv/bin/python -m bench.framework"
 HELLO = "{ hello }"
@@ -154,27 +158,58 @@ def _script(directory: Path, name: str, query: str, token: str | None) -> Path:
     return path
 
 
-def measure(connections: int = 16, seconds: float = 4.0, rounds: int = 3) -> FrameworkResult:
+def measure(
+    connections: int = 16, seconds: float = 4.0, rounds: int = 3, against: Path | None = None
+) -> FrameworkResult:
+    """``against``: another checkout (e.g. a ``git worktree`` of an older commit) whose
+    server runs beside this one, its kinds ("me (against)", ...) in the same rounds."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (make bench installs it: apt-get install wrk)")
-    result = FrameworkResult(connections, seconds, {k: [] for k in ("hello", *QUERIES)})
-    with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp) / "data"
-        with running_server(data_dir) as server, hello_server() as hello_url:
-            token = _sign_in(server.base_url, "wrkuser")
-            _seed(server.base_url, token, "wrkuser")
-            scripts = {"hello": _script(Path(tmp), "hello", HELLO, None)}
+    result = FrameworkResult(connections, seconds, {"hello": []})
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        servers = {"": stack.enter_context(running_server(tmp / "data")).base_url}
+        if against is not None:
+            servers[AGAINST] = _other_server(stack, against.resolve(), tmp / "against")
+        hello_url = stack.enter_context(hello_server())
+        runs = {"hello": (hello_url, _script(tmp, "hello", HELLO, None))}
+        for suffix, base_url in servers.items():
+            token = _sign_in(base_url, "wrkuser")
+            _seed(base_url, token, "wrkuser")
             for kind, query in QUERIES.items():
-                scripts[kind] = _script(Path(tmp), kind, query, token)
-            app_url = f"{server.base_url}/graphql"
-            # A short warm-up of each, not counted: first requests fill caches and pools.
-            for kind, script in scripts.items():
-                _wrk(hello_url if kind == "hello" else app_url, script, connections, 1)
-            for _ in range(rounds):
-                for kind, script in scripts.items():
-                    url = hello_url if kind == "hello" else app_url
-                    result.samples[kind].append(_wrk(url, script, connections, seconds))
+                name = kind + suffix
+                runs[name] = (f"{base_url}/graphql", _script(tmp, f"run{len(runs)}", query, token))
+                result.samples[name] = []
+        # Each kind beside its counterpart from the other checkout, in every round.
+        order = ["hello", *(kind + suffix for kind in QUERIES for suffix in servers)]
+        runs = {name: runs[name] for name in order}
+        # A short warm-up of each, not counted: first requests fill caches and pools.
+        for url, script in runs.values():
+            _wrk(url, script, connections, 1)
+        for _ in range(rounds):
+            for name, (url, script) in runs.items():
+                result.samples[name].append(_wrk(url, script, connections, seconds))
     return result
+
+
+AGAINST = " (against)"
+# py-spy names a frame "function (path:line)", paths relative to their sys.path entry.
+_OURS = re.compile(r"\((api|domain|resolvers|adapters|ops)/")
+
+
+def _other_server(stack: contextlib.ExitStack, root: Path, data_dir: Path) -> str:
+    """``demobackend serve`` from another checkout, on this venv's interpreter."""
+    port = free_port()
+    data_dir.mkdir(parents=True)
+    log = stack.enter_context((data_dir / "server.log").open("w"))
+    env = {**server_env(data_dir / "data"), "PYTHONPATH": str(root)}
+    command = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    stack.callback(process.wait, 15)
+    stack.callback(process.terminate)
+    url = f"http://127.0.0.1:{port}"
+    _wait_for(f"{url}/healthz", process)
+    return url
 
 
 def figures(result: FrameworkResult, command: str = COMMAND) -> list[Figure]:
@@ -220,7 +255,7 @@ def figures(result: FrameworkResult, command: str = COMMAND) -> list[Figure]:
 def report(result: FrameworkResult) -> str:
     lines = [
         f"wrk -t1 -c{result.connections}, {result.seconds:g} s per run, kinds alternating",
-        f"{'kind':8} {'req/s per round':>30} {'p50 ms':>7} {'p99 ms':>7} {'bad':>4}  ratio",
+        f"{'kind':18} {'req/s per round':>30} {'p50 ms':>7} {'p99 ms':>7} {'bad':>4}  ratio",
     ]
     for kind, samples in result.samples.items():
         rates = " ".join(f"{s.rps:8.0f}" for s in samples)
@@ -232,11 +267,50 @@ def report(result: FrameworkResult) -> str:
         p50 = statistics.median(s.p50_ms for s in samples)
         p99 = statistics.median(s.p99_ms for s in samples)
         bad = sum(s.bad for s in samples)
-        lines.append(f"{kind:8} {rates:>30} {p50:7.1f} {p99:7.1f} {bad:4}  {ratio}")
+        lines.append(f"{kind:18} {rates:>30} {p50:7.1f} {p99:7.1f} {bad:4}  {ratio}")
+    for kind in QUERIES:
+        if kind + AGAINST in result.samples:
+            pairs = zip(result.samples[kind], result.samples[kind + AGAINST], strict=True)
+            change = statistics.median(ours.rps / theirs.rps for ours, theirs in pairs)
+            lines.append(f"{kind}: this tree / the other, same rounds: {change:.3f}x")
     lines.append(
         "(ratio: median over rounds of app req/s / hello req/s; targets me >= 1.0x, "
         "page >= 0.5x, search >= 0.5x)"
     )
+    return "\n".join(lines)
+
+
+def profile(kind: str, output: Path, connections: int = 16, seconds: float = 12.0) -> str:
+    """Stacks of the app server under wrk (py-spy, collapsed format into ``output``); the
+    frames of this repository most often on the main thread's stack, as shares."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        raise RuntimeError("py-spy is not installed: .venv/bin/pip install py-spy")
+    with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp) / "data") as server:
+        token = _sign_in(server.base_url, "wrkuser")
+        _seed(server.base_url, token, "wrkuser")
+        script = _script(Path(tmp), kind, QUERIES[kind], token)
+        url = f"{server.base_url}/graphql"
+        _wrk(url, script, connections, 2)  # warm up
+        command = [spy, "record", "--pid", str(server.process.pid), "--rate", "200"]
+        command += ["--duration", str(round(seconds)), "--format", "raw", "--nonblocking"]
+        command += ["--threads"]
+        command += ["--output", str(output)]
+        recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sample = _wrk(url, script, connections, seconds + 2)
+        recorder.wait(timeout=seconds + 60)
+    counts: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in output.read_text(encoding="utf-8").splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        if "MainThread" not in frames[0]:
+            continue
+        total += int(count)
+        for frame in {f for f in frames[1:] if _OURS.search(f)}:
+            counts[frame] += int(count)
+    lines = [f"{kind}: {sample.rps:.0f} req/s under py-spy; {total} main-thread samples"]
+    lines += [f"{n / max(total, 1):6.1%}  {frame}" for frame, n in counts.most_common(30)]
     return "\n".join(lines)
 
 
@@ -245,8 +319,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=4.0, help="per wrk run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--against", type=Path, help="another checkout whose server runs beside this one"
+    )
+    parser.add_argument("--profile", choices=list(QUERIES), help="py-spy the server instead")
+    parser.add_argument("--profile-output", type=Path, default=Path("/tmp/framework-profile.txt"))
     args = parser.parse_args(argv)
-    print(report(measure(args.connections, args.seconds, args.rounds)))
+    if args.profile:
+        print(profile(args.profile, args.profile_output, args.connections))
+        return 0
+    print(report(measure(args.connections, args.seconds, args.rounds, args.against)))
     return 0
 
 
