@@ -83,6 +83,15 @@ def cold_start(options: Options) -> Outcome:
     return Outcome(cold_import.figures(result, command), cold_import.report(result))
 
 
+def cold_request(options: Options) -> Outcome:
+    from bench import cold_request as bench
+
+    runs = 2 if options.quick else 5
+    result = bench.measure(runs)
+    command = f"{PY} -m bench.cold_request --runs {runs}"
+    return Outcome(bench.figures(result, command), bench.report(result))
+
+
 def request_overhead(options: Options) -> Outcome:
     from bench import request_overhead as bench
 
@@ -345,6 +354,7 @@ def dr(options: Options) -> Outcome:
 
 BENCHES: dict[str, Bench] = {
     "cold_import": cold_start,
+    "cold_request": cold_request,
     "request_overhead": request_overhead,
     "observability": observability,
     "lambda_warm": lambda_warm,
