@@ -86,8 +86,9 @@ def cognito_client(settings: Settings) -> Any:
 
 
 def lambda_client(settings: Settings) -> Any:
-    """Invokes the function itself (data exports built in the background)."""
-    return _client("lambda", settings)
+    """Invokes the function itself (data exports built in the background): made on first
+    use, as Cognito's, since only an export calls it."""
+    return LazyClient(lambda: _client("lambda", settings))
 
 
 class LazyClient:

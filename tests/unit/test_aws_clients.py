@@ -1,4 +1,6 @@
-"""The composition root's boto3 clients: Cognito's is made on first use, once."""
+"""The composition root's boto3 clients: Cognito's and Lambda's are made on first use, once."""
+
+from typing import Any
 
 import pytest
 
@@ -21,12 +23,18 @@ def aws_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
     )
 
 
-def test_the_cognito_client_is_created_on_first_use_only(aws_settings: Settings) -> None:
+@pytest.mark.parametrize(
+    ("make", "service"),
+    [(aws_clients.cognito_client, "cognito-idp"), (aws_clients.lambda_client, "lambda")],
+)
+def test_the_client_is_created_on_first_use_only(
+    aws_settings: Settings, make: Any, service: str
+) -> None:
     before = len(aws_clients.created_clients())
     try:
-        client = aws_clients.cognito_client(aws_settings)
+        client = make(aws_settings)
         assert len(aws_clients.created_clients()) == before
-        assert client.meta.service_model.service_name == "cognito-idp"
+        assert client.meta.service_model.service_name == service
         assert client.meta.region_name == aws_settings.aws_region
         made = aws_clients.created_clients()[before:]
         assert len(made) == 1
