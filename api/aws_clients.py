@@ -3,6 +3,8 @@ adapters never create or tune clients themselves."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -78,12 +80,35 @@ def sqs_client(settings: Settings) -> SQSClient:
 
 
 def cognito_client(settings: Settings) -> Any:
-    return _client("cognito-idp", settings)
+    # Made on first use: only the account operations call Cognito, and loading its service
+    # model was ~10% of the first build on the AWS path (bench/cold_import.py).
+    return LazyClient(lambda: _client("cognito-idp", settings))
 
 
 def lambda_client(settings: Settings) -> Any:
-    """Invokes the function itself (data exports built in the background)."""
-    return _client("lambda", settings)
+    """Invokes the function itself (data exports built in the background): made on first
+    use, as Cognito's, since only an export calls it."""
+    return LazyClient(lambda: _client("lambda", settings))
+
+
+class LazyClient:
+    """A boto3 client created on its first attribute access, once (then every access goes
+    to it). Injected like the client itself; until used, it costs nothing and is not in
+    ``created_clients()``, so SnapStart has no connection of it to drop."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._client: Any = None
+        self._lock = threading.Lock()  # boto3 calls run in worker threads
+
+    def __getattr__(self, name: str) -> Any:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make()
+                client = self._client
+        return getattr(client, name)
 
 
 def connections_client(settings: Settings) -> ApiGatewayManagementApiClient:

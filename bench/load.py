@@ -46,6 +46,8 @@ USERS = 4
 FILES_PER_USER = 21
 PASSWORD = "load bench password 1"
 LEAK_TOLERANCE_MIB = 4.0  # allocator and SQLite page-cache noise between two runs
+# The tail users feel: p99 of every mix request at these connection counts.
+P99_TARGETS_MS = {8: 100.0, 32: 250.0}
 
 
 @dataclass
@@ -63,6 +65,10 @@ class LevelResult:
     error_samples: list[str] = field(default_factory=list)
     by_op: dict[str, int] = field(default_factory=dict)
     p50_by_op_ms: dict[str, float] = field(default_factory=dict)
+    # What makes the tail: each operation's p99 and its share of the requests over the
+    # level's p99.
+    p99_by_op_ms: dict[str, float] = field(default_factory=dict)
+    tail_share_by_op: dict[str, float] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -152,6 +158,8 @@ def run_level(
         for op, values in out["latencies_ms"].items():
             per_op.setdefault(op, []).extend(values)
     latencies = sorted(x for values in per_op.values() for x in values)
+    p99 = _percentile(latencies, 0.99)
+    over = sum(1 for x in latencies if x > p99) or 1
     by_op: dict[str, int] = {}
     for out in outputs:
         for op, count in out["by_op"].items():
@@ -164,12 +172,16 @@ def run_level(
         elapsed_s=max(out["elapsed_s"] for out in outputs),
         p50_ms=_percentile(latencies, 0.50),
         p95_ms=_percentile(latencies, 0.95),
-        p99_ms=_percentile(latencies, 0.99),
+        p99_ms=p99,
         generator_cpu=max(out["cpu_s"] / out["elapsed_s"] for out in outputs),
         server_cpu=server_cpu,
         error_samples=[s for out in outputs for s in out["error_samples"]][:5],
         by_op=by_op,
         p50_by_op_ms={op: statistics.median(values) for op, values in sorted(per_op.items())},
+        p99_by_op_ms={op: _percentile(sorted(v), 0.99) for op, v in sorted(per_op.items())},
+        tail_share_by_op={
+            op: sum(1 for x in values if x > p99) / over for op, values in sorted(per_op.items())
+        },
     )
 
 
@@ -373,6 +385,17 @@ def figures(result: LoadResult, command: str = COMMAND) -> list[Figure]:
                 higher_is_better=True,
             )
         )
+        if app.connections in P99_TARGETS_MS:
+            out.append(
+                Figure(
+                    name=f"load c={app.connections}: p99",
+                    what=f"every mix request (me, page, search, upload), p50 {app.p50_ms:.1f} ms",
+                    command=command,
+                    value=app.p99_ms,
+                    unit="ms",
+                    target=P99_TARGETS_MS[app.connections],
+                )
+            )
     every = [r for r in result.levels + result.leak_runs if r.target == "app"]
     out.append(
         Figure(
@@ -449,6 +472,12 @@ def report(result: LoadResult) -> str:
         if r.target == "app":
             ops = ", ".join(f"{op} {ms:.1f}" for op, ms in r.p50_by_op_ms.items())
             lines.append(f"    p50 ms by operation: {ops}")
+            ops = ", ".join(f"{op} {ms:.1f}" for op, ms in r.p99_by_op_ms.items())
+            lines.append(f"    p99 ms by operation: {ops}")
+            shares = ", ".join(
+                f"{op} {share:.0%}" for op, share in r.tail_share_by_op.items() if share
+            )
+            lines.append(f"    requests over the p99, by operation: {shares}")
         lines.extend(f"    error: {sample}" for sample in r.error_samples)
     if result.wrk_hello_rps is not None:
         lines.append(

@@ -83,6 +83,15 @@ def cold_start(options: Options) -> Outcome:
     return Outcome(cold_import.figures(result, command), cold_import.report(result))
 
 
+def cold_request(options: Options) -> Outcome:
+    from bench import cold_request as bench
+
+    runs = 2 if options.quick else 5
+    result = bench.measure(runs)
+    command = f"{PY} -m bench.cold_request --runs {runs}"
+    return Outcome(bench.figures(result, command), bench.report(result))
+
+
 def request_overhead(options: Options) -> Outcome:
     from bench import request_overhead as bench
 
@@ -98,6 +107,15 @@ def observability(options: Options) -> Outcome:
     runs, requests, cold = (7, 20, 3) if options.quick else (21, 50, 9)
     result = bench.measure(runs, requests, cold)
     command = f"{PY} -m bench.observability --runs {runs} --requests {requests} --cold-runs {cold}"
+    return Outcome(bench.figures(result, command), bench.report(result))
+
+
+def lambda_warm(options: Options) -> Outcome:
+    from bench import lambda_warm as bench
+
+    runs, invocations = (5, 20) if options.quick else (15, 40)
+    result = bench.measure(runs, invocations)
+    command = f"{PY} -m bench.lambda_warm --runs {runs} --invocations {invocations}"
     return Outcome(bench.figures(result, command), bench.report(result))
 
 
@@ -123,6 +141,15 @@ def dynamodb_get_many(options: Options) -> Outcome:
     command = f"{PY} -m bench.dynamodb_get_many --runs {runs}"
     assert isinstance(rows, list)
     return Outcome(bench.figures(rows, command), output)
+
+
+def framework(options: Options) -> Outcome:
+    from bench import framework as bench
+
+    seconds, rounds = (2.0, 2) if options.quick else (4.0, 3)
+    result = bench.measure(16, seconds, rounds)
+    command = f"{PY} -m bench.framework --connections 16 --seconds {seconds:g} --rounds {rounds}"
+    return Outcome(bench.figures(result, command), bench.report(result))
 
 
 def load(options: Options) -> Outcome:
@@ -364,14 +391,17 @@ def multipart(options: Options) -> Outcome:
 
 BENCHES: dict[str, Bench] = {
     "cold_import": cold_start,
+    "cold_request": cold_request,
     "request_overhead": request_overhead,
     "observability": observability,
+    "lambda_warm": lambda_warm,
     "file_listing": file_listing,
     "dynamodb_get_many": dynamodb_get_many,
     "search": search,
     "backup": backup,
     "dr": dr,
     "multipart": multipart,
+    "framework": framework,
     "load": load,
     "brownout": brownout,
     "realtime": realtime,

@@ -21,7 +21,7 @@ OPERATION_NAME_REQUIRED = (
 class OperationSelection(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         # Before the yield: Strawberry reads the errors as soon as the hooks are entered.
-        # Listed after ValidationCache, which has validated by then.
+        # Listed after the document cache, which has validated by then.
         self._check()
         yield
 

@@ -4,17 +4,14 @@ from collections.abc import Callable
 
 import strawberry
 from graphql.error import GraphQLError
-from strawberry.extensions import (
-    DisableIntrospection,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from resolvers.accounts.mutations import AccountMutations
 from resolvers.accounts.queries import AccountQueries
 from resolvers.errors import ErrorCodes, ErrorCodesWithoutSuggestions
+from resolvers.extensions.document_cache import document_cache
 from resolvers.extensions.metrics import OperationFigures
 from resolvers.files.mutations import (
     FileChangeMutations,
@@ -73,13 +70,12 @@ def build_schema(
         OperationFigures,
         codes,
         *limit_extensions(limits or QueryLimits()),
-        # Apps send the same few documents over and over; validating them was a large part
-        # of a small query's time (bench/request_overhead.py). Safe here: the limits are
-        # document-only (a `first` given as a variable is costed at its cap) and error
-        # codes go on fresh copies, never on a cached error. Strawberry's ParserCache is
-        # left out: with it, the token limit's error reached clients without a code.
-        lambda: ValidationCache(maxsize=256),
-        OperationSelection,  # after ValidationCache: it reads the validation's errors
+        # Parse and validation per query text, remembered (resolvers/extensions/
+        # document_cache.py says why that is safe here). Strawberry's ParserCache is not
+        # used: it parses inside the extension, where the token limit's error escaped the
+        # step that puts codes on errors.
+        document_cache(),
+        OperationSelection,  # after the cache: it reads the validation's errors
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

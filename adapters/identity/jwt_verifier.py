@@ -32,6 +32,9 @@ MAX_TOKEN_BYTES = 8 * 1024
 # Bounds the work one JWKS response can cause; Cognito publishes two keys.
 MAX_JWKS_KEYS = 32
 MIN_RSA_BITS = 2048
+# Tokens whose verification is remembered (a client sends the same token on every request
+# until it expires): bounded, oldest out first.
+VERIFIED_CACHE_SIZE = 4096
 
 # Compact JWS: three base64url segments, no padding. Checked before any decoding so
 # garbage never reaches a parser.
@@ -70,6 +73,12 @@ class JwtVerifier:
         # One refetch at a time: a burst of tokens with a new kid must not stampede the
         # JWKS endpoint.
         self._fetch_lock = asyncio.Lock()
+        # token -> (its principal, the key that verified it). The RSA check is most of a
+        # verification; a hit re-checks only what can change: the clock against exp, and
+        # that the key is still published (a dropped key voids its tokens at once).
+        # Revocation (sign-out, deleted account) is checked per request on the profile,
+        # never here, so it is unaffected.
+        self._verified: dict[str, tuple[Principal, str, Key]] = {}
 
     async def verify(self, token: str) -> Principal:
         try:
@@ -89,6 +98,9 @@ class JwtVerifier:
             or not _COMPACT_JWS.fullmatch(token)
         ):
             raise InvalidTokenError
+        remembered = self._remembered(token)
+        if remembered is not None:
+            return remembered
         header = _decode_segment(token.split(".", 1)[0])
         kid = header.get("kid")
         if header.get("alg") != ALGORITHM or not isinstance(kid, str) or not kid:
@@ -108,7 +120,29 @@ class JwtVerifier:
         except JOSEError:
             raise InvalidTokenError from None
         claims = _parse_json_object(payload)
-        return self._principal(claims)
+        principal = self._principal(claims)
+        self._remember(token, principal, kid, key)
+        return principal
+
+    def _remembered(self, token: str) -> Principal | None:
+        entry = self._verified.get(token)
+        if entry is None:
+            return None
+        principal, kid, key = entry
+        expires_at = principal.expires_at
+        if (
+            expires_at is None
+            or self._clock() >= expires_at + self._leeway
+            or self._cached_key(kid) is not key
+        ):
+            del self._verified[token]
+            return None
+        return principal
+
+    def _remember(self, token: str, principal: Principal, kid: str, key: Key) -> None:
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (principal, kid, key)
 
     def _cached_key(self, kid: str) -> Key | None:
         entry = self._keys.get(kid)

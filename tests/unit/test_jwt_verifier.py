@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from jose import jwk
+from jose import jwk, jws
 
 from adapters.identity.jwks_sources import HttpJwksSource, StaticJwksSource
 from adapters.identity.jwt_verifier import JwtVerifier
@@ -326,6 +326,55 @@ async def test_key_removed_from_jwks_stops_working_after_refetch() -> None:
     clock.advance(11)
     await verifier.verify(mint(id_claims(NOW), OTHER_KEY))
     assert await rejected(verifier, old_token) == MESSAGE
+
+
+async def test_a_token_is_verified_once_then_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    checks: list[str] = []
+    real_verify = jws.verify
+
+    def counting_verify(token: Any, key: Any, algorithms: Any) -> Any:
+        checks.append(token)
+        return real_verify(token, key, algorithms=algorithms)
+
+    monkeypatch.setattr(jws, "verify", counting_verify)
+    verifier = make_verifier()
+    token = mint(id_claims(NOW), KEY)
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) == first
+    assert len(checks) == 1
+    # Any other string, even one differing only in its signature, is checked in full.
+    head, payload, signature = token.split(".")
+    forged = f"{head}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    assert await rejected(verifier, forged) == MESSAGE
+    assert len(checks) == 2
+
+
+async def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    clock = FakeClock(START)
+    verifier = make_verifier(clock=clock)
+    token = mint(id_claims(NOW, exp=NOW + 100), KEY)
+    assert await verifier.verify(token)
+    clock.advance(100 + 59)  # within the 60 s leeway
+    assert await verifier.verify(token)
+    clock.advance(1)
+    assert await rejected(verifier, token) == MESSAGE
+
+
+async def test_a_remembered_token_is_refused_when_its_kid_gets_another_key() -> None:
+    clock = FakeClock(START)
+    source = CountingJwksSource(KEY)
+    verifier = make_verifier(source, clock)
+    old_token = mint(id_claims(NOW), KEY)
+    await verifier.verify(old_token)
+    # The issuer republishes kid-1 with another key (seen at the refetch a new kid causes):
+    # tokens signed by the old one fail, remembered or not.
+    replacement = make_key("kid-1", slot=2)
+    source.jwks = jwks(replacement, OTHER_KEY)
+    clock.advance(11)
+    await verifier.verify(mint(id_claims(NOW), OTHER_KEY))
+    assert source.fetches == 2
+    assert await rejected(verifier, old_token) == MESSAGE
+    assert await verifier.verify(mint(id_claims(NOW), replacement))
 
 
 async def test_concurrent_unknown_kids_cause_one_fetch() -> None:

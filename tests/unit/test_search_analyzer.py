@@ -84,3 +84,11 @@ def test_highlight_marks_terms_and_escapes_the_rest() -> None:
     long = "word " * 100 + "Target " + "tail " * 100
     marked = highlight(long, {"target"})
     assert marked is not None and "<em>Target</em>" in marked and len(marked) < 200
+
+
+def test_remembered_analyses_are_fresh_lists_and_long_texts_agree() -> None:
+    first = terms("Quarterly reportFinal Q3")
+    first.append("tampered")
+    assert terms("Quarterly reportFinal Q3") == ["quarterly", "report", "final", "q", "3"]
+    long_text = "Quarterly reportFinal Q3 " * 20  # past what is remembered: analysed each time
+    assert terms(long_text) == ["quarterly", "report", "final", "q", "3"] * 20
