@@ -83,7 +83,10 @@ async def seed(data_dir: Path, mib: int) -> None:
                 updated_at=now,
                 blob_key=key,
             )
-            await deps.items.write([file_items.put_new_file(record)])
+            # As createUpload writes them: the export finds its files through the listing.
+            await deps.items.write(
+                [file_items.put_new_file(record), file_items.put_owned_listing(record)]
+            )
     finally:
         await deps.aclose()
 
