@@ -88,6 +88,7 @@ def open_aws_stores() -> Iterator[AwsStores]:
     finally:
         dynamodb.delete_table(TableName=table)
         drop_bucket(s3, bucket)
+        forget_tracked_items()
 
 
 def without_stream(dynamodb: DynamoDBClient, table: str) -> None:
@@ -104,6 +105,19 @@ def without_stream(dynamodb: DynamoDBClient, table: str) -> None:
 
     dynamodb.update_table(TableName=table, StreamSpecification={"StreamEnabled": False})
     dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table(table).stream_shard = None
+
+
+def forget_tracked_items() -> None:
+    """Let moto's DynamoDB models be freed. moto keeps every model instance it ever made in
+    a class-level list (for its dashboard and its reset), and DynamoDB makes an Item for
+    every item of every Scan result and, per TransactWriteItems, for every item of the table
+    (its rollback copy): a suite of a few hundred cases kept gigabytes alive. The tables hold
+    their own items; only the dashboard's view is lost. (S3's list is left alone: moto's
+    reset closes the objects' buffers through it.)"""
+    from moto.core.model_instances import model_data
+
+    for model in model_data["dynamodb"].values():
+        model.instances_tracked = []  # type: ignore[attr-defined]
 
 
 def drop_bucket(s3: S3Client, bucket: str) -> None:
@@ -160,6 +174,7 @@ class Checkpoint:
             for key, version in _object_versions(self.s3, self.bucket)
             if (key, version) not in self._versions
         ]
+        forget_tracked_items()
         for start in range(0, len(newer), 1000):  # DeleteObjects takes 1000 keys a call
             self.s3.delete_objects(
                 Bucket=self.bucket,
