@@ -664,9 +664,16 @@ _INTRO = """# Authorization matrix
 Who may do what (the rules: `domain/access.py`), for every GraphQL root field, every object
 field whose value depends on the viewer, and every REST route. Generated from
 `tests/security/authorization_table.py` by `render_markdown()`; every cell is executed by
-`tests/security/test_authorization_matrix.py` (GraphQL: the real schema in-process over the
-in-memory store; REST: the whole app in-process over SQLite and a blob folder), and a test
-fails when the schema gains a field this table does not list.
+`tests/security/test_authorization_matrix.py` on both backends (GraphQL: the real schema
+in-process over the in-memory stores, and over DynamoDB + S3 on moto's server; REST: the whole
+app in-process over SQLite and a blob folder with the development sign-in's tokens, and over
+DynamoDB + S3 with Cognito's tokens), and a test fails when the schema gains a field this table
+does not list. Every cell has the same outcome on both backends.
+
+One difference between them is outside the table: the `/auth` routes (sign-up, sign-in,
+sign-out everywhere, password, JWKS) belong to the local development sign-in. In Cognito mode
+Cognito serves those, and the app answers 404 under `/auth`
+(`tests/security/test_error_masking.py`, `test_cognito_mode_serves_no_auth_routes`).
 
 Roles: **anonymous** (no token), **owner** (owns every file below), **other** (a signed-in
 user nothing is shared with), **sharee** (the PUBLIC, SHARED and PENDING files are shared with

@@ -136,8 +136,8 @@ async def _file_download_url(world: World, role: Role, case: Case) -> Observed:
     url = value["downloadUrl"]
     if url is None:
         return Outcome.NULL
-    blob, _ = world.client.blobs.open_download(url)
-    return Outcome.ALLOW if blob.data == world.contents[case] else unexpected(blob.data)
+    data = world.download(url)
+    return Outcome.ALLOW if data == world.contents[case] else unexpected(data)
 
 
 async def _node(world: World, role: Role, case: Case) -> Observed:
@@ -442,13 +442,13 @@ Effect = Callable[[World, Case, Any], Awaitable[bool]]
 def _mutation_probe(document: str, root: str, extra: dict[str, Any], effect: Effect) -> Run:
     async def run(world: World, role: Role, case: Case) -> Observed:
         variables = {"id": world.files[case]} | extra
-        store_before = world.store_snapshot()
+        store_before = await world.store_snapshot()
         view_before = await world.owner_view(case)
         result = await world.run(document, role, variables)
         refused = refusal(result)
         if refused is None:
             return Outcome.ALLOW if await effect(world, case, result.data[root]) else "no effect"
-        assert world.client.store.items == store_before, "a refused mutation wrote"
+        assert await world.store_snapshot() == store_before, "a refused mutation wrote"
         assert await world.owner_view(case) == view_before
         if refused is Outcome.NOT_FOUND:
             missing = await world.run(document, role, variables | {"id": _missing(world)})
@@ -488,11 +488,11 @@ def _unchanged_probe(
     """Mutations on the caller's own data: refused ones must write nothing."""
 
     async def run(world: World, role: Role, case: Case) -> Observed:
-        before = world.store_snapshot()
+        before = await world.store_snapshot()
         result = await world.run(document, role, variables)
         refused = refusal(result)
         if refused is not None:
-            assert world.client.store.items == before, "a refused mutation wrote"
+            assert await world.store_snapshot() == before, "a refused mutation wrote"
             return refused
         principal = PRINCIPALS[role]
         assert principal is not None
@@ -521,11 +521,11 @@ SIGN_OUT = "mutation { signOutEverywhere }"
 
 def _sign_out_probe() -> Run:
     async def run(world: World, role: Role, case: Case) -> Observed:
-        before = world.store_snapshot()
+        before = await world.store_snapshot()
         result = await world.run(SIGN_OUT, role)
         refused = refusal(result)
         if refused is not None:
-            assert world.client.store.items == before, "a refused mutation wrote"
+            assert await world.store_snapshot() == before, "a refused mutation wrote"
             assert world.client.identity.signed_out == []
             return refused
         principal = PRINCIPALS[role]
@@ -533,7 +533,8 @@ def _sign_out_probe() -> Run:
         profile = await world.client.services.users.get(principal.user_id)
         marked = profile is not None and profile.signed_out_at is not None
         # Only the caller's own profile changed.
-        changed = {key for key, item in world.client.store.items.items() if before.get(key) != item}
+        after = await world.store_snapshot()
+        changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
         own = changed == {("USER#" + principal.user_id, "PROFILE")}
         done = world.client.identity.signed_out == [principal.username] and marked and own
         return Outcome.ALLOW if result.data == {"signOutEverywhere": True} and done else "no"
@@ -551,12 +552,12 @@ def _delete_account_probe() -> Run:
         variables: dict[str, Any] = {"c": target.username if target else "nobody"}
         if case is Case.PROFILE:
             variables["u"] = user_gid(OWNER)
-        before, blobs = world.store_snapshot(), dict(world.client.blobs.objects)
+        before, blobs = await world.store_snapshot(), world.client.blob_keys()
         result = await world.run(DELETE_ACCOUNT, role, variables)
         refused = refusal(result)
         if refused is not None:
-            assert world.client.store.items == before, "a refused mutation wrote"
-            assert world.client.blobs.objects == blobs and world.client.identity.deleted == []
+            assert await world.store_snapshot() == before, "a refused mutation wrote"
+            assert world.client.blob_keys() == blobs and world.client.identity.deleted == []
             return refused
         assert target is not None
         gone = await world.client.services.users.get(target.user_id) is None
@@ -572,17 +573,16 @@ EXPORT = "mutation { exportMyData { id status url expiresAt } }"
 
 def _export_probe() -> Run:
     async def run(world: World, role: Role, case: Case) -> Observed:
-        before = world.store_snapshot()
+        before = await world.store_snapshot()
         result = await world.run(EXPORT, role)
         refused = refusal(result)
         if refused is not None:
-            assert world.client.store.items == before, "a refused mutation wrote"
+            assert await world.store_snapshot() == before, "a refused mutation wrote"
             return refused
         answer = result.data["exportMyData"]
         if answer["status"] != "READY" or not answer["expiresAt"]:
             return unexpected(answer)
-        blob, _ = world.client.blobs.open_download(answer["url"])
-        with tarfile.open(fileobj=io.BytesIO(blob.data)) as tar:
+        with tarfile.open(fileobj=io.BytesIO(world.download(answer["url"]))) as tar:
             names = {member.name.split("/")[1] for member in tar.getmembers()[:-1]}
         owned = {
             from_global_id(world.files[case_])[1]
@@ -603,9 +603,9 @@ def _data_export_probe() -> Run:
         export_id = "0" * 32  # anonymous has none of its own: any id
         if PRINCIPALS[starter] is not None:
             export_id = (await world.run(EXPORT, starter)).data["exportMyData"]["id"]
-        before = world.store_snapshot()
+        before = await world.store_snapshot()
         result = await world.run(DATA_EXPORT, role, {"id": export_id})
-        assert world.client.store.items == before, "reading an export's status wrote"
+        assert await world.store_snapshot() == before, "reading an export's status wrote"
         refused = refusal(result)
         if refused is not None:
             return refused

@@ -1,5 +1,6 @@
-"""The REST rows of the authorization matrix: the whole app in-process (httpx over ASGI,
-local backend in a temp folder, real tokens from its development identity provider). One
+"""The REST rows of the authorization matrix: the whole app in-process (httpx over ASGI),
+on the local backend in a temp folder with real tokens from its development identity
+provider, or on DynamoDB + S3 + Cognito on moto's server with Cognito tokens. One
 app serves every case; each case makes its own file with a name no other case uses, so a
 change made in one case is never seen by another."""
 
@@ -18,6 +19,7 @@ from tests.security.authorization_table import (
     Case,
     Role,
 )
+from tests.support.aws_stores import Checkpoint
 from tests.support.rest import Rest
 
 USERNAMES = {Role.OWNER: "olivia", Role.OTHER: "oscar", Role.SHAREE: "sam", Role.ADMIN: "ada"}
@@ -42,6 +44,7 @@ class RestWorld:
     rest: Rest
     auth: dict[Role, dict[str, str]]
     owner_id: str = ""
+    checkpoint: Checkpoint | None = None  # on AWS: the data as open_world left it
     _names: Any = field(default_factory=lambda: itertools.count())
 
     @property
@@ -70,8 +73,7 @@ class RestWorld:
             created = await self.http.post("/rest/files", json=body, headers=owner)
             assert created.status_code == 201, created.text
             target = created.json()["upload"]
-            sent = await self.http.put(target["url"], content=content, headers=target["headers"])
-            assert sent.status_code == 200, sent.text
+            await self.rest.send(target, content)
             file_id = created.json()["file"]["id"]
         else:
             file_id = (await self.rest.upload(owner, content, **declared))["id"]
@@ -251,7 +253,7 @@ async def _download(world: RestWorld, role: Role, case: Case) -> str:
     response = await world.http.get(file.path + "/download", headers=world.auth[role])
     if response.status_code == 302:
         # Like a browser following the redirect: no Authorization, the URL is the capability.
-        got = await world.http.get(response.headers["location"])
+        got = await world.rest.fetch(response.headers["location"])
         assert got.status_code == 200 and got.content == file.content
     await _same_as_missing(world, role, response, "GET", "/rest/files/{id}/download")
     return _status(response)

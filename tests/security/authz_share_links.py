@@ -28,8 +28,7 @@ async def _follow(world: World, url: str) -> bytes | None:
     download = await world.client.services.files.follow_share_link(_token(url))
     if download is None:
         return None
-    blob, _ = world.client.blobs.open_download(download)
-    return blob.data
+    return world.download(download)
 
 
 async def _owner_links(world: World, case: Case) -> Any:
@@ -46,7 +45,7 @@ async def _owner_makes_link(world: World, case: Case) -> dict[str, Any]:
 
 
 async def _create(world: World, role: Role, case: Case) -> Observed:
-    store_before = world.store_snapshot()
+    store_before = await world.store_snapshot()
     result = await world.run(CREATE_LINK, role, {"id": world.files[case]})
     refused = refusal(result)
     if refused is None:
@@ -55,7 +54,7 @@ async def _create(world: World, role: Role, case: Case) -> Observed:
         listed = [x["id"] for x in (await _owner_links(world, case))["shareLinks"]]
         ok = served == world.contents[case] and listed == [link["id"]]
         return Outcome.ALLOW if ok else unexpected(link)
-    assert world.client.store.items == store_before, "a refused mutation wrote"
+    assert await world.store_snapshot() == store_before, "a refused mutation wrote"
     if refused is Outcome.NOT_FOUND:
         missing = await world.run(CREATE_LINK, role, {"id": MISSING_FILE})
         assert missing.errors == result.errors
@@ -64,14 +63,14 @@ async def _create(world: World, role: Role, case: Case) -> Observed:
 
 async def _revoke(world: World, role: Role, case: Case) -> Observed:
     link = await _owner_makes_link(world, case)
-    store_before = world.store_snapshot()
+    store_before = await world.store_snapshot()
     result = await world.run(REVOKE_LINK, role, {"id": link["id"]})
     refused = refusal(result)
     if refused is None:
         gone = await _follow(world, link["url"]) is None
         ok = result.data["revokeShareLink"] == link["id"] and gone
         return Outcome.ALLOW if ok else unexpected(result.data)
-    assert world.client.store.items == store_before, "a refused mutation wrote"
+    assert await world.store_snapshot() == store_before, "a refused mutation wrote"
     assert await _follow(world, link["url"]) == world.contents[case]
     if refused is Outcome.NOT_FOUND:
         missing = await world.run(REVOKE_LINK, role, {"id": MISSING_FILE})
@@ -112,7 +111,7 @@ async def _rest_follow(world: RestWorld, url: str) -> bytes | None:
     if followed.status_code == 404:
         return None
     assert followed.status_code == 302, followed.text
-    got = await world.http.get(followed.headers["location"])
+    got = await world.rest.fetch(followed.headers["location"])
     assert got.status_code == 200
     return got.content
 

@@ -1,15 +1,19 @@
 """The data every GraphQL cell of the authorization matrix runs against: four users and the
 owner's four files (tests/security/authorization_table.py names them), made through the
-API the way a client makes them. Built once; before every case the stores are put back to
-exactly that state, so a change made in one case is never seen by another."""
+API the way a client makes them, on the in-memory stores or on DynamoDB + S3 (moto's server
+over HTTP). Built once; before every case the stores are put back to exactly that state, so
+a change made in one case is never seen by another."""
 
 import copy
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from domain.ids import to_global_id
 from domain.models import Principal
+from domain.ports import Item, ItemStore, Key, Page, WriteOp
 from tests.security.authorization_table import FILE_CASES, Case, Role
+from tests.support.aws_stores import AwsStores, Checkpoint
 from tests.support.schema_client import GraphQLResult, SchemaClient
 
 OWNER = Principal(
@@ -50,6 +54,32 @@ def user_gid(principal: Principal) -> str:
     return to_global_id("User", principal.user_id)
 
 
+class WriteWatch:
+    """The services' item store, noting whether anything wrote since the last restore: a
+    case that only read needs no restore (on DynamoDB a restore is a scan and a listing)."""
+
+    def __init__(self, inner: ItemStore) -> None:
+        self._inner = inner
+        self.wrote = False
+
+    async def get_many(self, keys: Sequence[Key]) -> list[Item | None]:
+        return await self._inner.get_many(keys)
+
+    async def query(self, partition: str, **options: Any) -> Page:
+        return await self._inner.query(partition, **options)
+
+    async def write(self, ops: Sequence[WriteOp]) -> None:
+        self.wrote = True
+        await self._inner.write(ops)
+
+    async def scan(self, *, page_size: int = 500) -> AsyncIterator[list[Item]]:
+        async for page in self._inner.scan(page_size=page_size):
+            yield page
+
+    async def ping(self) -> None:
+        await self._inner.ping()
+
+
 @dataclass
 class World:
     client: SchemaClient
@@ -58,7 +88,9 @@ class World:
     # The owner's own view of each file and of their profile, taken when the world was made.
     reference: dict[Case, dict[str, Any]]
     profile: dict[str, Any]
+    watch: WriteWatch | None = None
     _pristine: tuple[Any, ...] = ()
+    _checkpoint: Checkpoint | None = None  # on DynamoDB + S3
 
     async def run(
         self, document: str, role: Role, variables: dict[str, Any] | None = None
@@ -72,38 +104,63 @@ class World:
         view: dict[str, Any] | None = result.data["file"]
         return view
 
-    def store_snapshot(self) -> dict[Any, Any]:
-        return copy.deepcopy(self.client.store.items)
+    async def store_snapshot(self) -> dict[tuple[str, str], Item]:
+        """Every stored item, read from the store itself (a scan on DynamoDB)."""
+        return await self.client.items_now()
 
-    def keep_as_pristine(self) -> None:
+    def download(self, url: str) -> bytes:
+        """The bytes a download URL serves, fetched as a browser would."""
+        return self.client.download(url)[0]
+
+    async def keep_as_pristine(self) -> None:
         """Remember the stores' contents as they are now, for ``restore``."""
-        self._pristine = (
-            copy.deepcopy(self.client.store.items),
-            copy.deepcopy(self.client.blobs.objects),
-            set(self.client.blobs.confirmed),
-            self.client.clock.now,
-        )
+        if self.client.aws is None:
+            self._pristine = (
+                self.client.clock.now,
+                copy.deepcopy(self.client.store.items),
+                copy.deepcopy(self.client.blobs.objects),
+                set(self.client.blobs.confirmed),
+            )
+        else:
+            self._pristine = (self.client.clock.now,)
+            aws = self.client.aws
+            self._checkpoint = await Checkpoint(aws.items, aws.s3, aws.bucket).take()
+        if self.watch is not None:
+            self.watch.wrote = False
 
-    def restore(self) -> "World":
+    async def restore(self) -> "World":
         """Back to the data as built, whatever the last case changed: every case starts
         from the same fresh data. (Cheaper than building the schema and services anew;
         nothing else in the client outlives a request: loaders are per request.)"""
-        items, objects, confirmed, now = copy.deepcopy(self._pristine)
-        # Refilled in place: the services SchemaClient built hold these very containers.
-        self.client.store.items.clear()
-        self.client.store.items.update(items)
-        self.client.blobs.objects.clear()
-        self.client.blobs.objects.update(objects)
-        self.client.blobs.confirmed.clear()
-        self.client.blobs.confirmed.update(confirmed)
-        self.client.clock.now = now
+        self.client.clock.now = self._pristine[0]
         self.client.identity.signed_out.clear()
         self.client.identity.deleted.clear()
+        if self.client.aws is None:
+            items, objects, confirmed = copy.deepcopy(self._pristine[1:])
+            # Refilled in place: the services SchemaClient built hold these very containers.
+            self.client.store.items.clear()
+            self.client.store.items.update(items)
+            self.client.blobs.objects.clear()
+            self.client.blobs.objects.update(objects)
+            self.client.blobs.confirmed.clear()
+            self.client.blobs.confirmed.update(confirmed)
+            return self
+        assert self.watch is not None and self._checkpoint is not None
+        if self.watch.wrote:
+            await self._checkpoint.restore()
+            self.watch.wrote = False
         return self
 
 
-async def build_world() -> World:
-    client = SchemaClient()
+async def build_world(aws: AwsStores | None = None) -> World:
+    watch: WriteWatch | None = None
+
+    def watched(store: ItemStore) -> ItemStore:
+        nonlocal watch
+        watch = WriteWatch(store)
+        return watch
+
+    client = SchemaClient(wrap_store=watched, aws=aws)
     for principal in (OWNER, OTHER, SHAREE, ADMIN):
         await client.sign_in(principal)
     files: dict[Case, str] = {}
@@ -124,7 +181,7 @@ async def build_world() -> World:
         if case is not Case.PRIVATE:
             shared = await client.execute(SHARE, OWNER, {"id": file["id"], "u": SHAREE.username})
             assert shared.errors == [], shared.errors
-    world = World(client, files, contents, reference={}, profile={})
+    world = World(client, files, contents, reference={}, profile={}, watch=watch)
     for case in FILE_CASES:
         view = await world.owner_view(case)
         assert view is not None
@@ -133,7 +190,7 @@ async def build_world() -> World:
     assert profile.errors == [], profile.errors
     world.profile = profile.data["me"]
     _check(world)
-    world.keep_as_pristine()
+    await world.keep_as_pristine()
     return world
 
 

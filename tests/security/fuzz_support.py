@@ -1,6 +1,8 @@
 """Shared pieces of the robustness tests: the whole app in-process (crashes become 500
 responses, as a real server would send them, instead of exceptions in the test), an owner
-with files whose state must survive every hostile request, and what a clean refusal is."""
+with files whose state must survive every hostile request, and what a clean refusal is. The
+app runs on the local backend or (``open_site(..., "aws")``) on DynamoDB + S3 + Cognito on
+moto's server over HTTP."""
 
 from __future__ import annotations
 
@@ -13,9 +15,12 @@ from typing import Any
 
 import httpx
 
+from api import aws_clients
 from api.app import build_app
 from api.bootstrap import Deps, build_deps
 from api.settings import load_settings
+from tests.support.aws_app import aws_stack
+from tests.support.aws_app import send as send_to_s3
 
 BASE_URL = "http://127.0.0.1:8000"
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -64,21 +69,29 @@ class Site:
 
 
 @contextlib.asynccontextmanager
-async def open_site(data_dir: Path) -> AsyncIterator[Site]:
-    deps = build_deps(load_settings(data_dir=data_dir, log_level="WARNING"))
-    app = build_app(deps.settings, deps, observe=False)
-    # raise_app_exceptions=False: an unhandled exception answers 500 like uvicorn would,
-    # so the assertion (not the transport) reports it.
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
-            assert deps.dev_idp is not None
-            token = (await deps.dev_idp.issue_tokens_for("alice", ())).id_token
-            owner = {"Authorization": f"Bearer {token}"}
-            file_id = await _seed_file(http, owner)
-            yield Site(http, deps, owner, file_id)
-    finally:
-        await deps.aclose()
+async def open_site(data_dir: Path, backend: str = "local") -> AsyncIterator[Site]:
+    with contextlib.ExitStack() as stack:
+        aws = stack.enter_context(aws_stack()) if backend == "aws" else None
+        made_before = len(aws_clients.created_clients())
+        settings = aws.settings if aws is not None else {}
+        deps = build_deps(load_settings(data_dir=data_dir, log_level="WARNING", **settings))
+        app = build_app(deps.settings, deps, observe=False)
+        # raise_app_exceptions=False: an unhandled exception answers 500 like uvicorn would,
+        # so the assertion (not the transport) reports it.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+                if aws is not None:
+                    token = aws.token("alice")
+                else:
+                    assert deps.dev_idp is not None
+                    token = (await deps.dev_idp.issue_tokens_for("alice", ())).id_token
+                owner = {"Authorization": f"Bearer {token}"}
+                file_id = await _seed_file(http, owner)
+                yield Site(http, deps, owner, file_id)
+        finally:
+            await deps.aclose()
+            del aws_clients._created[made_before:]
 
 
 async def _seed_file(http: httpx.AsyncClient, owner: dict[str, str]) -> str:
@@ -93,8 +106,11 @@ async def _seed_file(http: httpx.AsyncClient, owner: dict[str, str]) -> str:
     created = await http.post("/rest/files", json=body, headers=owner)
     assert created.status_code == 201, created.text
     target = created.json()["upload"]
-    sent = await http.put(target["url"], content=content, headers=target["headers"])
-    assert sent.status_code == 200, sent.text
+    if target["method"] == "POST":  # S3's presigned form, straight to S3
+        assert send_to_s3(target, content).is_success
+    else:
+        sent = await http.put(target["url"], content=content, headers=target["headers"])
+        assert sent.status_code == 200, sent.text
     file_id = str(created.json()["file"]["id"])
     completed = await http.post(f"/rest/files/{file_id}/complete", headers=owner)
     assert completed.status_code == 200, completed.text

@@ -1,10 +1,13 @@
-"""Every cell of the authorization matrix (tests/security/authorization_table.py)
-executed — GraphQL rows against the real schema over the in-memory store, REST rows against the
-whole app — plus the checks that keep the table honest: it lists every field the schema
-serves, each probe really selects the fields its row claims to check, and
-docs/AUTHORIZATION.md is the table's rendering."""
+"""Every cell of the authorization matrix (tests/security/authorization_table.py) executed
+on both backends — GraphQL rows against the real schema over the in-memory stores and over
+DynamoDB + S3 on moto's server, REST rows against the whole app, local (its development
+identity provider's tokens) and on the AWS composition (Cognito tokens) — plus the checks
+that keep the table honest: it lists every field the schema serves, each probe really
+selects the fields its row claims to check, and docs/AUTHORIZATION.md is the table's
+rendering."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -32,6 +35,8 @@ from tests.security.authz_rest import RestWorld, open_world
 from tests.security.authz_share_links import SHARE_LINK_PROBES, SHARE_LINK_REST_PROBES
 from tests.security.authz_subscriptions import SUBSCRIPTION_PROBES
 from tests.security.authz_world import World, build_world
+from tests.support.aws_stores import Checkpoint, open_aws_stores, shared_clients
+from tests.support.backends import AWS
 from tests.support.rest import open_rest
 
 DOCS_FILE = Path(__file__).resolve().parents[2] / "docs" / "AUTHORIZATION.md"
@@ -41,19 +46,21 @@ REST_PROBES = FILE_REST_PROBES | SHARE_LINK_REST_PROBES | MULTIPART_REST_PROBES
 
 
 @pytest.fixture(scope="module")
-def authz_template() -> Iterator[World]:
-    # Built once on a loop of its own (the stores it fills are plain containers); each
-    # case starts from it restored.
-    loop = asyncio.new_event_loop()
-    try:
-        yield loop.run_until_complete(build_world())
-    finally:
-        loop.close()
+def authz_template(backend: str) -> Iterator[World]:
+    # Built once per backend on a loop of its own (the stores are plain containers, or
+    # boto3 clients called from threads); each case starts from it restored.
+    with contextlib.ExitStack() as stack:
+        aws = stack.enter_context(open_aws_stores()) if backend == AWS else None
+        loop = asyncio.new_event_loop()
+        try:
+            yield loop.run_until_complete(build_world(aws))
+        finally:
+            loop.close()
 
 
 @pytest.fixture
-def authz_world(authz_template: World) -> World:
-    return authz_template.restore()
+async def authz_world(authz_template: World) -> World:
+    return await authz_template.restore()
 
 
 def _cells() -> list[Any]:
@@ -67,15 +74,35 @@ async def test_graphql_cell(authz_world: World, row: Row, role: Role) -> None:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def authz_rest(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RestWorld]:
+async def authz_rest(
+    tmp_path_factory: pytest.TempPathFactory, backend: str
+) -> AsyncIterator[RestWorld]:
     # WARNING: a request log line per call would cost more than the calls themselves.
     # Every REST cell follows share links from one client address: the per-IP bucket on
     # /s/ would throttle later cells by what earlier ones followed (429 instead of the cell's
     # outcome), so this server lifts it, as the integration servers do.
     async with open_rest(
-        tmp_path_factory.mktemp("authz-rest"), log_level="WARNING", share_link_burst=10_000
+        tmp_path_factory.mktemp("authz-rest"),
+        backend,
+        log_level="WARNING",
+        share_link_burst=10_000,
     ) as rest:
-        yield await open_world(rest)
+        world = await open_world(rest)
+        if rest.aws is None:
+            yield world
+            return
+        # Every cell makes files of its own: put the table back after each, or moto's
+        # TransactWriteItems (which copies the whole table) slows with every cell.
+        s3 = shared_clients(rest.aws.endpoint)[1]
+        world.checkpoint = await Checkpoint(rest.deps.items, s3, rest.aws.stack.bucket).take()
+        yield world
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def rest_world(authz_rest: RestWorld) -> AsyncIterator[RestWorld]:
+    yield authz_rest
+    if authz_rest.checkpoint is not None:
+        await authz_rest.checkpoint.restore()
 
 
 @pytest.mark.asyncio(loop_scope="module")
@@ -84,8 +111,8 @@ async def authz_rest(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     [(row, role) for row in REST_ROWS for role in ROLES],
     ids=[f"{row.id}-{role.value}" for row in REST_ROWS for role in ROLES],
 )
-async def test_rest_cell(authz_rest: RestWorld, row: RestRow, role: Role) -> None:
-    assert await REST_PROBES[row.route](authz_rest, role, row.case) == row.expected[role]
+async def test_rest_cell(rest_world: RestWorld, row: RestRow, role: Role) -> None:
+    assert await REST_PROBES[row.route](rest_world, role, row.case) == row.expected[role]
 
 
 # --- the table cannot go stale ---

@@ -2,7 +2,9 @@
 botocore message, a token, a traceback — the caller sees only a generic error with a
 request id, and the log holds the failure exactly once, with that request id, with
 tokens redacted. Checked through the whole app (GraphQL, REST, /auth, /readyz) with the
-real stores wrapped in ones that fail on demand; then the real adapters themselves."""
+real stores wrapped in ones that fail on demand, on both backends: local, and DynamoDB + S3
+with Cognito tokens on moto's server. /auth is the local sign-in: in Cognito mode the app
+serves no /auth routes (pinned below), so its cases are local. Then the real adapters."""
 
 import json
 import sqlite3
@@ -18,6 +20,7 @@ from botocore.exceptions import ClientError
 from adapters.identity.dev_idp import DevIdentityProvider
 from adapters.identity.passwords import ScryptHasher
 from adapters.items.sqlite import SqliteItemStore
+from api import aws_clients
 from api.app import build_app
 from api.bootstrap import DEV_IDP_KEY_FILE, Deps, build_deps, build_services
 from api.settings import load_settings
@@ -35,6 +38,11 @@ from domain.ports import (
     UploadTarget,
     WriteOp,
 )
+from tests.support.aws_app import AwsApp, aws_stack
+from tests.support.aws_app import send as send_to_s3
+from tests.support.aws_stores import shared_clients
+from tests.support.backends import AWS
+from tests.support.moto_server import shared_moto_server
 
 BASE_URL = "http://127.0.0.1:8000"
 PASSWORD = "correct horse battery staple"
@@ -202,22 +210,27 @@ class FailingBlobStore:
         await self._inner.ping()
 
 
-def failing_deps(data_dir: Path, item_faults: Faults, blob_faults: Faults) -> Deps:
-    """The local deps, with every store reached through a failing wrapper — the services
-    (built by the composition root's build_services), the sign-in routes and readiness."""
-    base = build_deps(load_settings(data_dir=data_dir))
+def failing_deps(
+    data_dir: Path, item_faults: Faults, blob_faults: Faults, aws: AwsApp | None = None
+) -> Deps:
+    """The deps (local, or the AWS composition on ``aws``), with every store reached through
+    a failing wrapper — the services (built by the composition root's build_services), the
+    sign-in routes (local) and readiness."""
+    base = build_deps(load_settings(data_dir=data_dir, **(aws.settings if aws else {})))
     settings = base.settings
     items = FailingItemStore(base.items, item_faults)
     blobs = FailingBlobStore(base.blobs, blob_faults)
     services = build_services(settings, items, blobs, b"error-masking-cursor-key-0123456789abcdef")
-    # Same key file as the verifier's, so its tokens verify; its store is the failing one.
-    idp = DevIdentityProvider(
-        items,
-        data_dir / DEV_IDP_KEY_FILE,
-        settings.dev_issuer,
-        settings.dev_client_id,
-        hasher=ScryptHasher(n=2**8),
-    )
+    idp = None
+    if aws is None:
+        # Same key file as the verifier's, so its tokens verify; its store is the failing one.
+        idp = DevIdentityProvider(
+            items,
+            data_dir / DEV_IDP_KEY_FILE,
+            settings.dev_issuer,
+            settings.dev_client_id,
+            hasher=ScryptHasher(n=2**8),
+        )
     return Deps(
         settings, items, blobs, base.verifier, services, idp, base.local_blobs, base.closers
     )
@@ -226,22 +239,30 @@ def failing_deps(data_dir: Path, item_faults: Faults, blob_faults: Faults) -> De
 @dataclass
 class Harness:
     http: httpx.AsyncClient
-    idp: DevIdentityProvider
+    idp: DevIdentityProvider | None  # None on AWS: Cognito issues the tokens
     items: Faults
     blobs: Faults
     capsys: pytest.CaptureFixture[str]
+    aws: AwsApp | None = None
     bearer: str = ""
     output: str = ""
 
     async def sign_in(self) -> dict[str, str]:
-        self.bearer = (await self.idp.issue_tokens_for("alice", ())).id_token
+        if self.aws is not None:
+            self.bearer = self.aws.token("alice")
+        else:
+            assert self.idp is not None
+            self.bearer = (await self.idp.issue_tokens_for("alice", ())).id_token
         return {"Authorization": f"Bearer {self.bearer}"}
 
     async def ready_file(self, auth: dict[str, str]) -> str:
         body = {"name": "a.txt", "contentType": "text/plain", "size": 5}
         created = await self.http.post("/rest/files", json=body, headers=auth)
         target = created.json()["upload"]
-        await self.http.put(target["url"], content=b"hello", headers=target["headers"])
+        if target["method"] == "POST":  # S3's presigned form
+            assert send_to_s3(target, b"hello").is_success
+        else:
+            await self.http.put(target["url"], content=b"hello", headers=target["headers"])
         file_id: str = created.json()["file"]["id"]
         done = await self.http.post(f"/rest/files/{file_id}/complete", headers=auth)
         assert done.status_code == 200, done.text
@@ -253,18 +274,31 @@ class Harness:
         return [json.loads(line) for line in self.output.splitlines() if line.startswith("{")]
 
 
+@pytest.fixture(scope="module")
+def masking_stack() -> Iterator[AwsApp]:
+    """One AWS stack for the module's aws cases: each case's data is its own (a file it
+    makes), and a stack per case would cost a Cognito pool, a table and a bucket each."""
+    with aws_stack() as app:
+        yield app
+
+
 @pytest.fixture
-async def harness(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> AsyncIterator[Harness]:
+async def harness(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: str, request: pytest.FixtureRequest
+) -> AsyncIterator[Harness]:
+    aws: AwsApp | None = request.getfixturevalue("masking_stack") if backend == AWS else None
     item_faults, blob_faults = Faults(), Faults()
-    deps = failing_deps(tmp_path, item_faults, blob_faults)
+    made_before = len(aws_clients.created_clients())
+    deps = failing_deps(tmp_path, item_faults, blob_faults, aws)
     app = build_app(deps.settings, deps)
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
-            assert deps.dev_idp is not None
-            yield Harness(http, deps.dev_idp, item_faults, blob_faults, capsys)
+            yield Harness(http, deps.dev_idp, item_faults, blob_faults, capsys, aws)
     finally:
         await deps.aclose()
+        # The composition root keeps every boto3 client it built; one app per case here.
+        del aws_clients._created[made_before:]
 
 
 # Each surface: prepare what it needs, arm the failure, send the request that meets it.
@@ -363,11 +397,11 @@ SURFACES: dict[str, Surface] = {
     "rest-me": rest_me,
     "rest-create": rest_create,
     "rest-download": rest_download,
-    "auth-token": auth_token,
-    "auth-signup": auth_signup,
     "readyz-items": readyz_items,
     "readyz-blobs": readyz_blobs,
 }
+# The local sign-in's routes: Cognito mode has none (test_cognito_mode_serves_no_auth_routes).
+SIGN_IN_SURFACES: dict[str, Surface] = {"auth-token": auth_token, "auth-signup": auth_signup}
 
 
 def body_request_id(surface: str, response: httpx.Response) -> str:
@@ -402,7 +436,55 @@ def body_request_id(surface: str, response: httpx.Response) -> str:
 async def test_failures_are_masked_and_logged_once(
     harness: Harness, surface: str, failure_name: str
 ) -> None:
-    response = await SURFACES[surface](harness, FAILURES[failure_name])
+    await check_masked(harness, surface, SURFACES[surface], failure_name)
+
+
+@pytest.mark.local_only("the local sign-in's /auth routes: Cognito mode serves none")
+@pytest.mark.parametrize("failure_name", FAILURES)
+@pytest.mark.parametrize("surface", SIGN_IN_SURFACES)
+async def test_sign_in_failures_are_masked_and_logged_once(
+    harness: Harness, surface: str, failure_name: str
+) -> None:
+    await check_masked(harness, surface, SIGN_IN_SURFACES[surface], failure_name)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/auth/signup"),
+        ("POST", "/auth/token"),
+        ("POST", "/auth/signout"),
+        ("POST", "/auth/password"),
+        ("GET", "/auth/.well-known/jwks.json"),
+    ],
+)
+async def test_cognito_mode_serves_no_auth_routes(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, method: str, path: str
+) -> None:
+    """The documented difference: on AWS, Cognito signs users up and in, and the app has no
+    /auth routes to fail, so the sign-in masking cases above are local only. Locally the
+    same requests reach the sign-in (whatever it answers, it is not a 404)."""
+    aws: AwsApp | None = request.getfixturevalue("masking_stack") if backend == AWS else None
+    made_before = len(aws_clients.created_clients())
+    deps = build_deps(load_settings(data_dir=tmp_path, **(aws.settings if aws else {})))
+    try:
+        assert (deps.dev_idp is None) == (aws is not None)
+        transport = httpx.ASGITransport(app=build_app(deps.settings, deps))
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+            body = {"username": "bob", "password": PASSWORD} if method == "POST" else None
+            response = await http.request(method, path, json=body)
+    finally:
+        await deps.aclose()
+        del aws_clients._created[made_before:]
+    assert "Traceback" not in response.text
+    if aws is not None:
+        assert response.status_code == 404, response.text
+    else:
+        assert response.status_code != 404, response.text
+
+
+async def check_masked(harness: Harness, surface: str, send: Surface, failure_name: str) -> None:
+    response = await send(harness, FAILURES[failure_name])
     assert harness.items.raised or harness.blobs.raised, "the planted failure never happened"
 
     for leak in LEAKS:
@@ -532,24 +614,15 @@ async def test_the_app_on_a_corrupt_database_answers_masked_errors(
     assert token not in capsys.readouterr().out
 
 
-@pytest.fixture
-def moto_dynamodb() -> Iterator[Any]:
-    from moto import mock_aws
-
-    from tests.support.moto_server import dynamodb_client
-
-    with mock_aws():
-        client = dynamodb_client()
-        yield client
-        client.close()
+# On moto's server (the shared one, over HTTP), not mock_aws: mock_aws resets the in-process
+# backends that server serves, which would drop the tables other cases are using.
 
 
-async def test_dynamodb_with_a_missing_table_raises_only_store_unavailable(
-    moto_dynamodb: Any,
-) -> None:
+async def test_dynamodb_with_a_missing_table_raises_only_store_unavailable() -> None:
     from adapters.items.dynamodb.store import DynamoDbItemStore
 
-    store = DynamoDbItemStore(moto_dynamodb, "no-such-table", max_retries=1, base_delay=0.01)
+    client = shared_clients(shared_moto_server())[0]
+    store = DynamoDbItemStore(client, "no-such-table", max_retries=1, base_delay=0.01)
     for call in (
         store.ping(),
         store.get_many([Key("USER#a", "META")]),
@@ -562,28 +635,16 @@ async def test_dynamodb_with_a_missing_table_raises_only_store_unavailable(
 
 
 async def test_s3_with_a_missing_bucket_raises_only_store_unavailable() -> None:
-    import boto3
-    from botocore.config import Config
-    from moto import mock_aws
-
     from adapters.blobs.s3 import S3BlobStore
 
-    with mock_aws():
-        client = boto3.client(
-            "s3",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(signature_version="s3v4"),
-        )
-        store = S3BlobStore(client, "no-such-bucket")
-        for call in (store.ping(), store.confirm("files/x")):
-            with pytest.raises((StoreUnavailableError, NotFoundError)) as raised:
-                await call
-            assert_translated(raised)
-        client.close()
+    store = S3BlobStore(shared_clients(shared_moto_server())[1], "no-such-bucket")
+    for call in (store.ping(), store.confirm("files/x")):
+        with pytest.raises((StoreUnavailableError, NotFoundError)) as raised:
+            await call
+        assert_translated(raised)
 
 
+@pytest.mark.local_only("the local sign-in's /auth routes: Cognito mode serves none")
 @pytest.mark.parametrize("declared", [b"\xb2", b"1\xb3", b"-1", b"0x10"])
 @pytest.mark.parametrize("route", ["/auth/signup", "/auth/token"])
 async def test_a_bad_content_length_is_the_callers_error_not_a_masked_one(

@@ -2,8 +2,10 @@
 that cannot run, a 200 whose errors carry a client code), a JSON error body with a clear
 code and no traceback, and the owner's files are exactly as they were.
 
-In-process over ASGI for breadth, then the same kinds of bytes to a real uvicorn process
-(which parses HTTP itself: Content-Length lies, raw non-ASCII header bytes)."""
+In-process over ASGI for breadth, on both backends (local, and DynamoDB + S3 + Cognito on
+moto's server: one site per module there, every case leaves it as it was), then the same
+kinds of bytes to a real uvicorn process (which parses HTTP itself: Content-Length lies, raw
+non-ASCII header bytes; HTTP parsing is the same whatever the stores, so local only)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from api.rest import MAX_BODY_BYTES
 from tests.security.fuzz_support import (
@@ -26,6 +29,7 @@ from tests.security.fuzz_support import (
     assert_rest_refusal,
     open_site,
 )
+from tests.support.backends import AWS
 from tests.support.file_client import dev_idp_token
 from tests.support.server_process import RunningServer, running_server
 
@@ -116,16 +120,34 @@ GRAPHQL_BODIES: dict[str, bytes] = {
 }
 
 
-@pytest.fixture
-async def site(tmp_path: Path) -> AsyncIterator[Site]:
+# The aws site lives for the module, so every in-process case runs on the module's loop.
+ON_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def aws_site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
+    async with open_site(tmp_path_factory.mktemp("hostile-aws"), AWS) as site:
+        yield site
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def local_site(tmp_path: Path) -> AsyncIterator[Site]:
     async with open_site(tmp_path) as site:
         yield site
+
+
+@pytest.fixture
+def site(backend: str, request: pytest.FixtureRequest) -> Site:
+    """A fresh local site per case; on AWS the module's one."""
+    found: Site = request.getfixturevalue("aws_site" if backend == AWS else "local_site")
+    return found
 
 
 def _with_file(body: bytes, site: Site) -> bytes:
     return body.replace(FILE_ID.encode(), site.file_id.encode())
 
 
+@ON_MODULE_LOOP
 @pytest.mark.parametrize("name", list(GRAPHQL_BODIES))
 async def test_graphql_refuses_hostile_bodies_and_changes_nothing(site: Site, name: str) -> None:
     before = await site.owner_files()
@@ -136,6 +158,7 @@ async def test_graphql_refuses_hostile_bodies_and_changes_nothing(site: Site, na
     assert await site.owner_files() == before
 
 
+@ON_MODULE_LOOP
 async def test_graphql_refuses_a_body_over_the_limit_with_413(site: Site) -> None:
     before = await site.owner_files()
     huge = _json({"query": ME, "variables": {"pad": "x" * (BODY_LIMIT + 1)}})
@@ -145,6 +168,7 @@ async def test_graphql_refuses_a_body_over_the_limit_with_413(site: Site) -> Non
     assert await site.owner_files() == before
 
 
+@ON_MODULE_LOOP
 async def test_graphql_counts_a_chunked_body_without_content_length(site: Site) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"query": "' + UPDATE.encode() + b'", "variables": {"i": {"id": "'
@@ -161,6 +185,7 @@ async def test_graphql_counts_a_chunked_body_without_content_length(site: Site) 
     assert await site.owner_files() == before
 
 
+@ON_MODULE_LOOP
 @pytest.mark.parametrize("route", ["/graphql", "/rest/files/{id}"])
 @pytest.mark.parametrize("declared", [b"\xb2", b"1\xb3", b"1e3", b"-1", b"0x10", b"+12"])
 async def test_a_content_length_that_is_not_a_number_is_refused(
@@ -186,6 +211,7 @@ async def test_a_content_length_that_is_not_a_number_is_refused(
     assert await site.owner_files() == before
 
 
+@ON_MODULE_LOOP
 @pytest.mark.parametrize(
     "header",
     [
@@ -244,6 +270,7 @@ REST_OBJECT_BODIES: dict[str, dict[str, Any]] = {
 REST_TARGETS = [("PATCH", "/rest/files/{id}"), ("POST", "/rest/files")]
 
 
+@ON_MODULE_LOOP
 @pytest.mark.parametrize(("method", "path"), REST_TARGETS)
 @pytest.mark.parametrize("name", list(REST_RAW_BODIES))
 async def test_rest_refuses_hostile_raw_bodies(
@@ -257,6 +284,7 @@ async def test_rest_refuses_hostile_raw_bodies(
     assert await site.owner_files() == before
 
 
+@ON_MODULE_LOOP
 @pytest.mark.parametrize(("method", "path"), REST_TARGETS)
 @pytest.mark.parametrize("name", list(REST_OBJECT_BODIES))
 async def test_rest_refuses_hostile_fields(site: Site, method: str, path: str, name: str) -> None:
@@ -270,6 +298,7 @@ async def test_rest_refuses_hostile_fields(site: Site, method: str, path: str, n
     assert await site.owner_files() == before
 
 
+@ON_MODULE_LOOP
 @pytest.mark.parametrize(("method", "path"), REST_TARGETS)
 async def test_rest_refuses_a_body_over_the_limit_with_413(
     site: Site, method: str, path: str
@@ -282,6 +311,7 @@ async def test_rest_refuses_a_body_over_the_limit_with_413(
     assert await site.owner_files() == before
 
 
+@ON_MODULE_LOOP
 async def test_rest_non_ascii_authorization_is_401(site: Site) -> None:
     headers = [(b"authorization", b"Bearer \xc3\xbc\xff")]
     response = await site.http.patch(f"/rest/files/{site.file_id}", content=b"{}", headers=headers)

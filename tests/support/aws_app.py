@@ -21,7 +21,12 @@ import httpx
 
 from api import aws_clients
 from ops.emulated_aws import EmulatedStack, provision, sign_in
-from tests.support.aws_stores import drop_bucket, shared_clients
+from tests.support.aws_stores import (
+    drop_bucket,
+    forget_tracked_items,
+    shared_clients,
+    without_stream,
+)
 from tests.support.moto_server import REGION, shared_moto_server, unique_name
 
 PASSWORD = "correct-horse-battery-staple"
@@ -89,6 +94,7 @@ def aws_stack() -> Iterator[AwsApp]:
     stack = provision(
         dynamodb=dynamodb, s3=s3, cognito=cognito, name=unique_name("app"), region=REGION
     )
+    without_stream(dynamodb, stack.table_name)
     made_before = len(aws_clients.created_clients())
     try:
         with mock.patch.dict(os.environ, _CREDENTIALS):
@@ -100,3 +106,4 @@ def aws_stack() -> Iterator[AwsApp]:
         dynamodb.delete_table(TableName=stack.table_name)
         drop_bucket(s3, stack.bucket)
         cognito.delete_user_pool(UserPoolId=stack.user_pool_id)
+        forget_tracked_items()

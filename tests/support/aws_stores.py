@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ import httpx
 
 from adapters.blobs.s3 import S3BlobStore
 from adapters.items.dynamodb.store import DynamoDbItemStore
+from domain.ports import MAX_WRITE_ITEMS, Delete, Item, ItemStore, Key, Put, WriteOp
 from ops.aws_resources import create_bucket, create_table
 from tests.support.blob_backends import sigv4_s3_client
 from tests.support.lagging_index import LaggingIndexes
@@ -92,6 +93,7 @@ def open_aws_stores() -> Iterator[AwsStores]:
         lag.close()
         dynamodb.delete_table(TableName=table)
         drop_bucket(s3, bucket)
+        forget_tracked_items()
 
 
 def without_stream(dynamodb: DynamoDBClient, table: str) -> None:
@@ -110,6 +112,19 @@ def without_stream(dynamodb: DynamoDBClient, table: str) -> None:
     dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table(table).stream_shard = None
 
 
+def forget_tracked_items() -> None:
+    """Let moto's DynamoDB models be freed. moto keeps every model instance it ever made in
+    a class-level list (for its dashboard and its reset), and DynamoDB makes an Item for
+    every item of every Scan result and, per TransactWriteItems, for every item of the table
+    (its rollback copy): a suite of a few hundred cases kept gigabytes alive. The tables hold
+    their own items; only the dashboard's view is lost. (S3's list is left alone: moto's
+    reset closes the objects' buffers through it.)"""
+    from moto.core.model_instances import model_data
+
+    for model in model_data["dynamodb"].values():
+        model.instances_tracked = []  # type: ignore[attr-defined]
+
+
 def drop_bucket(s3: S3Client, bucket: str) -> None:
     """Every version and delete marker, then the bucket: moto keeps bytes in memory."""
     paginator = s3.get_paginator("list_object_versions")
@@ -123,3 +138,58 @@ def drop_bucket(s3: S3Client, bucket: str) -> None:
                 },
             )
     s3.delete_bucket(Bucket=bucket)
+
+
+async def all_items(store: ItemStore) -> dict[tuple[str, str], Item]:
+    """Every stored item by (pk, sk), read from the store itself (a scan on DynamoDB)."""
+    found: dict[tuple[str, str], Item] = {}
+    async for page in store.scan():
+        found.update({(item["pk"], item["sk"]): item for item in page})
+    return found
+
+
+@dataclass
+class Checkpoint:
+    """A table's items and a versioned bucket's object versions as they were, to put back
+    after a case that changed them: a suite builds its data once and every case starts
+    from it (cheaper than a table and bucket per case, and the table stays small)."""
+
+    items: ItemStore
+    s3: S3Client
+    bucket: str
+    _items: dict[tuple[str, str], Item] = field(default_factory=dict)
+    _versions: set[tuple[str, str]] = field(default_factory=set)
+
+    async def take(self) -> Checkpoint:
+        self._items = await all_items(self.items)
+        self._versions = set(_object_versions(self.s3, self.bucket))
+        return self
+
+    async def restore(self) -> None:
+        """Rewrite what changed, delete what was made, re-put what was deleted; delete every
+        object version and delete marker made since, so each key is served by the very
+        version it had (bytes, metadata and checksum as they were)."""
+        now = await all_items(self.items)
+        ops: list[WriteOp] = [Delete(Key(*key)) for key in now.keys() - self._items.keys()]
+        ops += [Put(item) for key, item in self._items.items() if now.get(key) != item]
+        for start in range(0, len(ops), MAX_WRITE_ITEMS):
+            await self.items.write(ops[start : start + MAX_WRITE_ITEMS])
+        newer = [
+            {"Key": key, "VersionId": version}
+            for key, version in _object_versions(self.s3, self.bucket)
+            if (key, version) not in self._versions
+        ]
+        forget_tracked_items()
+        for start in range(0, len(newer), 1000):  # DeleteObjects takes 1000 keys a call
+            self.s3.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": newer[start : start + 1000]},  # type: ignore[typeddict-item]
+            )
+
+
+def _object_versions(s3: S3Client, bucket: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            found.append((entry["Key"], entry["VersionId"]))
+    return found

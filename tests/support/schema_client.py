@@ -28,7 +28,7 @@ from domain.users import UserProfiles, UserRepository
 from resolvers.context import Context
 from resolvers.schema import build_schema
 from resolvers.services import Services
-from tests.support.aws_stores import AwsStores
+from tests.support.aws_stores import AwsStores, all_items
 from tests.support.clock import FakeClock
 
 FIXED_NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -130,10 +130,7 @@ class SchemaClient:
 
     async def items_now(self) -> dict[tuple[str, str], Item]:
         """Every stored item by (pk, sk), read from the store itself (a scan on DynamoDB)."""
-        found: dict[tuple[str, str], Item] = {}
-        async for page in self._store.scan():
-            found.update({(item["pk"], item["sk"]): item for item in page})
-        return found
+        return await all_items(self._store)
 
     async def drop_item(self, key: Key) -> None:
         """Remove one item behind the services' back (a corrupted or half-written store)."""
