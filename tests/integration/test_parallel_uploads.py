@@ -26,7 +26,7 @@ PARALLEL = {"sqlite": 64, "dynamodb": 64}
 # On DynamoDB a transaction naming an item another one is still writing is cancelled
 # (TransactionConflict), which moto never does: its server here holds each transaction's
 # items for this long, as a loaded table would, and the uploads must survive that too.
-IN_FLIGHT_SECONDS = 0.01
+IN_FLIGHT_SECONDS = 0.025
 QUOTA = 200_000
 DELAY_MS = "20"
 SERVER_ENV = {

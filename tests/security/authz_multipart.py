@@ -7,6 +7,8 @@ sharee and sends its one part; then the role acts."""
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
+
 from tests.security.authorization_table import Case, Outcome, Role
 from tests.security.authz_probes import Observed, Probe, Run, refusal, unexpected
 from tests.security.authz_rest import SHARE as REST_SHARE
@@ -49,8 +51,16 @@ async def _make(world: World) -> tuple[str, str]:
     result = await world.run(PARTS, Role.OWNER, {"id": file_id})
     assert result.errors == [], result.errors
     [target] = result.data["uploadParts"]
-    etag = world.client.blobs.receive_part(target["url"], CONTENT, target["headers"])
-    return file_id, etag
+    return file_id, _send_part(world, target)
+
+
+def _send_part(world: World, target: dict[str, Any]) -> str:
+    """Send CONTENT as the part a target names, as a client does; the store's ETag."""
+    if world.client.aws is None:
+        return world.client.blobs.receive_part(target["url"], CONTENT, target["headers"])
+    response = httpx.put(target["url"], content=CONTENT, headers=target["headers"], timeout=10.0)
+    assert response.status_code == 200, response.status_code
+    return response.headers["ETag"]
 
 
 async def _file_of(world: World, case: Case) -> tuple[str, str]:
@@ -69,14 +79,14 @@ Allowed = Callable[[World, str, Any], Awaitable[Observed]]
 def _mutation(document: str, extra: Callable[[str], dict[str, Any]], allowed: Allowed) -> Run:
     async def run(world: World, role: Role, case: Case) -> Observed:
         file_id, etag = await _file_of(world, case)
-        store_before = world.store_snapshot()
+        store_before = await world.store_snapshot()
         view_before = await _owner_view(world, file_id)
         variables = {"id": file_id} | extra(etag)
         result = await world.run(document, role, variables)
         refused = refusal(result)
         if refused is None:
             return await allowed(world, file_id, result.data)
-        assert world.client.store.items == store_before, "a refused mutation wrote"
+        assert await world.store_snapshot() == store_before, "a refused mutation wrote"
         assert await _owner_view(world, file_id) == view_before
         if refused is Outcome.NOT_FOUND:
             missing = await world.run(document, role, variables | {"id": MISSING_FILE})
@@ -88,7 +98,7 @@ def _mutation(document: str, extra: Callable[[str], dict[str, Any]], allowed: Al
 
 async def _targets_work(world: World, file_id: str, data: Any) -> Observed:
     [target] = data["uploadParts"]
-    world.client.blobs.receive_part(target["url"], CONTENT, target["headers"])
+    _send_part(world, target)
     return Outcome.ALLOW if target["partNumber"] == 1 else unexpected(data)
 
 
@@ -112,11 +122,11 @@ def _parts(etag: str) -> dict[str, Any]:
 
 
 async def _created(world: World, role: Role, case: Case) -> Observed:
-    store_before = world.store_snapshot()
+    store_before = await world.store_snapshot()
     result = await world.run(CREATE_MP, role, {"input": MP_INPUT})
     refused = refusal(result)
     if refused is not None:
-        assert world.client.store.items == store_before, "a refused mutation wrote"
+        assert await world.store_snapshot() == store_before, "a refused mutation wrote"
         return refused
     payload = result.data["createUpload"]
     plan = payload["multipart"]
@@ -171,7 +181,7 @@ async def _rest_file(world: RestWorld, case: Case) -> RestFile:
     targets = await world.http.post(file.path + "/parts", json={"partNumbers": [1]}, headers=owner)
     assert targets.status_code == 200, targets.text
     [target] = targets.json()["items"]
-    sent = await world.http.put(target["url"], content=CONTENT, headers=target["headers"])
+    sent = await world.rest.send_part(target, CONTENT)
     assert sent.status_code == 200, sent.text
     return file
 
@@ -183,7 +193,7 @@ async def _rest_parts(world: RestWorld, role: Role, case: Case) -> str:
     response = await world.http.post(file.path + "/parts", json=body, headers=world.auth[role])
     if response.status_code == 200:
         [target] = response.json()["items"]
-        sent = await world.http.put(target["url"], content=CONTENT, headers=target["headers"])
+        sent = await world.rest.send_part(target, CONTENT)
         assert sent.status_code == 200, sent.text
     else:
         assert await world.owner_view(file) == before

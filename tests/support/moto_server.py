@@ -16,6 +16,7 @@ than creating them once per session.
 from __future__ import annotations
 
 import atexit
+import copy
 import io
 import json
 import logging
@@ -31,6 +32,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from botocore.config import Config
+from moto.core.common_models import BaseModel
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -179,6 +185,103 @@ class _OneDynamoDbCallAtATime:
             if token and started:
                 self._answers[token] = (started[0], started[1], answer)
             return [answer]
+
+
+class _TablesShared:
+    """Stands in for the ``copy`` module inside moto's DynamoDB backend: deep copies of
+    anything but a whole table, which is handed back as it is (see below)."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+_Snapshot = tuple[Table, DynamoType, DynamoType | None, Item | None, int]
+
+
+def _snapshot(backend: DynamoDBBackend, entry: dict[str, Any]) -> _Snapshot | None:
+    op_type, op = next(iter(entry.items()))
+    table = backend.tables.get(op.get("TableName"))
+    key = op.get("Key") if op_type != "Put" else op.get("Item")
+    if table is None or not isinstance(key, dict) or table.hash_key_attr not in key:
+        return None  # moto refuses the request itself; nothing to put back
+    hash_value = DynamoType(key[table.hash_key_attr])
+    range_value = None
+    if table.range_key_attr is not None:
+        if table.range_key_attr not in key:
+            return None
+        range_value = DynamoType(key[table.range_key_attr])
+    current = table.get_item(hash_value, range_value)
+    shard = table.stream_shard
+    return table, hash_value, range_value, copy.deepcopy(current), len(shard.items) if shard else 0
+
+
+def _put_back(snapshot: _Snapshot) -> None:
+    table, hash_value, range_value, item, stream_length = snapshot
+    items: dict[Any, Any] = table.items  # {hash: Item}, or {hash: {range: Item}}
+    if range_value is None:
+        if item is None:
+            items.pop(hash_value, None)
+        else:
+            items[hash_value] = item
+    elif item is None:
+        items.get(hash_value, {}).pop(range_value, None)
+    else:
+        items.setdefault(hash_value, {})[range_value] = item
+    if table.stream_shard is not None:
+        # A cancelled transaction leaves nothing in the stream, as on DynamoDB.
+        del table.stream_shard.items[stream_length:]
+
+
+def _roll_back_only_touched_items() -> None:
+    """moto rolls a cancelled TransactWriteItems back by deep-copying each table it names,
+    once per action, before applying anything: the cost grows with everything the table
+    holds (minutes, and gigabytes, for 64 parallel uploads in a table a suite has filled).
+    The same rollback is kept here for the items the transaction names only: each is copied
+    before the transaction and put back, with the stream records it added removed, if moto
+    cancels it. Behaviour is unchanged (the contract suites run on this server); DynamoDB
+    requests are served one at a time (below), so nothing changes an item in between."""
+    if getattr(DynamoDBBackend.transact_write_items, "_touched_items_only", False):
+        return
+    setattr(dynamodb_models, "copy", _TablesShared())  # noqa: B010 - moto's own name
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        snapshots = [s for entry in transact_items if (s := _snapshot(self, entry)) is not None]
+        try:
+            original(self, transact_items)
+        except Exception:
+            for snapshot in reversed(snapshots):
+                _put_back(snapshot)
+            raise
+
+    transact_write_items._touched_items_only = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _stop_tracking_dynamodb_models() -> None:
+    """moto keeps every model instance it ever made in a class-level list (for its
+    dashboard), and its DynamoDB makes an Item for every item of every read and every
+    rollback copy, so a long suite keeps gigabytes alive. The tables hold their own items,
+    so DynamoDB's instances are simply not listed; only the dashboard's view is lost."""
+    if getattr(BaseModel.__new__, "_dynamodb_untracked", False):
+        return
+    tracked_new = BaseModel.__new__
+
+    def __new__(cls: type[BaseModel], *args: Any, **kwargs: Any) -> BaseModel:
+        if cls.__module__.startswith("moto.dynamodb."):
+            return object.__new__(cls)
+        return tracked_new(cls, *args, **kwargs)
+
+    __new__._dynamodb_untracked = True  # type: ignore[attr-defined]
+    BaseModel.__new__ = __new__  # type: ignore[method-assign]
+
+
+_roll_back_only_touched_items()
+_stop_tracking_dynamodb_models()
 
 
 class _AtomicDynamoDbMotoServer(ThreadedMotoServer):
