@@ -10,7 +10,6 @@ from tests.support.schema_client import ADMIN, ALICE, BOB, SchemaClient, user_gi
 
 # Local only for now: 25 uploads per case cost ~20 s a case on moto under load; paging on
 # DynamoDB is proven by contract/test_item_store_query.py and integration/test_backward_paging.py.
-pytestmark = pytest.mark.local_only("25 uploads a case: over the CI budget on moto")
 
 MY_FILES = """query($first: Int, $after: String, $filter: FileFilter) {
   myFiles(first: $first, after: $after, filter: $filter) {

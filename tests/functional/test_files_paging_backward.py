@@ -12,7 +12,6 @@ from tests.support.stores import CountingItemStore
 
 # Local only for now: 25 uploads per case cost ~20 s a case on moto under load; paging on
 # DynamoDB is proven by contract/test_item_store_query.py and integration/test_backward_paging.py.
-pytestmark = pytest.mark.local_only("25 uploads a case: over the CI budget on moto")
 
 PAGE_INFO = "pageInfo { hasPreviousPage hasNextPage startCursor endCursor }"
 MY_FILES = f"""query($first: Int, $after: String, $last: Int, $before: String,
