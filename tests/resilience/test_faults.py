@@ -175,12 +175,16 @@ def test_a_third_of_dynamodb_calls_throttled_or_answers_lost(tmp_path: Path) -> 
             if item["sk"]["S"].startswith("RESERVATION#")
         }
         # No lost write: every file a user was told about exists. No doubled write: the
-        # quota reserves each stored file exactly once, at its size, and nothing else, and
-        # the usage counter adds each of them exactly once.
+        # quota reserves each stored file exactly once, at its size, and nothing else. The
+        # usage counter is a lone ADD made before the file (domain/files/deps.count_usage),
+        # not repeated when its answer is lost: such a createUpload fails with its bytes
+        # still counted, so usage may be too high (recount-usage corrects it), never low.
         assert set(created) <= set(files)
         assert reserved == files
-        assert int(usage["used_bytes"]["N"]) == sum(files.values())
-        assert int(usage["pending_uploads"]["N"]) == len(files)
+        assert int(usage["used_bytes"]["N"]) >= sum(files.values())
+        assert int(usage["pending_uploads"]["N"]) >= len(files)
+        failed_creates = len(outcomes) - outcomes.count("ok")
+        assert int(usage["pending_uploads"]["N"]) - len(files) <= failed_creates
 
 
 def test_dynamodb_down_opens_the_breaker_then_recovers_by_itself(tmp_path: Path) -> None:
