@@ -6,13 +6,15 @@ two items with the file's in one batch, and the owner edge then finds the caller
 A refused request answers UNAUTHENTICATED (401 over REST) and no data, and a refused
 mutation writes nothing: its one store call is the check's read."""
 
+import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.accounts import AccountsApp, bearer, error_codes, open_accounts_app
-from tests.support.rest import Rest
+from tests.support.rest import Rest, open_rest
 
 ME = "query { me { username } }"
 FILE = "query($id: ID!) { file(id: $id) { name } }"
@@ -95,3 +97,38 @@ async def test_a_refused_mutation_writes_nothing(
 
 async def every_item(app: AccountsApp) -> list[dict[str, Any]]:
     return [item async for page in app.deps.items.scan() for item in page]
+
+
+async def test_the_fold_on_each_item_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: str
+) -> None:
+    """SQLite's batch and DynamoDB's BatchGetItem (on moto's server, Cognito's tokens there):
+    a file by id is one call, and after signOutEverywhere the same token is refused."""
+    async with open_rest(tmp_path, backend) as rest:
+        auth = await rest.auth("carol")
+        file_gid = (await rest.upload(auth))["id"]
+        await rest.graphql(auth, ME)  # warm: the profile exists and is in sync
+
+        def item_calls(response: httpx.Response) -> int:
+            lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+            request_id = response.headers["x-request-id"]
+            [line] = [line for line in lines if line.get("request_id") == request_id]
+            calls: int = line["item_calls"]
+            return calls
+
+        read = await rest.http.post(
+            "/graphql", json={"query": FILE, "variables": {"id": file_gid}}, headers=auth
+        )
+        assert read.json() == {"data": {"file": {"name": "notes.txt"}}}
+        assert item_calls(read) == 1
+        got = await rest.http.get(f"/rest/files/{file_gid}", headers=auth)
+        assert got.status_code == 200 and item_calls(got) == 1
+
+        await rest.graphql(auth, "mutation { signOutEverywhere }")
+        refused = await rest.http.post(
+            "/graphql", json={"query": FILE, "variables": {"id": file_gid}}, headers=auth
+        )
+        assert refused.json()["data"] is None
+        assert error_codes(refused.json()) == ["UNAUTHENTICATED"]
+        assert item_calls(refused) == 1
+        assert (await rest.http.get(f"/rest/files/{file_gid}", headers=auth)).status_code == 401
