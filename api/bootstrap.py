@@ -193,6 +193,11 @@ def build_services(
     """The domain services over the given stores (tests pass wrapped ones); without an
     identity provider the account mutations are unavailable."""
     from adapters.events.memory import MemoryFileEventBus
+    from api.session_gate import SessionGatedItemStore
+    from resolvers.session_check import SessionChecks
+
+    # Every service reads and writes through the gate; the check's own read goes around it.
+    unchecked, items = items, SessionGatedItemStore(items)
 
     # In-process: the local server's subscriptions. On Lambda nobody subscribes in the
     # process (API Gateway holds the sockets), so publishing there finds no subscriber.
@@ -240,6 +245,7 @@ def build_services(
         file_events=events,
         public_url=settings.public_url.rstrip("/") if settings.public_url else None,
         accounts=accounts,
+        session_checks=SessionChecks(profiles, read=unchecked.get_many),
     )
 
 

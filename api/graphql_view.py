@@ -352,7 +352,7 @@ class DemoGraphQL(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             # One per connection; the principal is set from connection_init's payload.
             return Context(request_id=uuid.uuid4().hex, services=self._services)
-        context = await build_context(request, self._services, self._verifier)
+        context = await build_context(request, self._services, self._verifier, defer_check=True)
         # Whose answer this is, for the ETag of a GET (request.state lives in the scope).
         request.state.viewer = context.principal.user_id if context.principal else ""
         return context

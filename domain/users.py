@@ -37,12 +37,17 @@ def tombstone_key(user_id: str) -> Key:
     return Key(f"USER#{user_id}", "TOMBSTONE")
 
 
+def session_keys(user_id: str) -> list[Key]:
+    """What the sign-out check reads: the profile (it carries the mark) and the tombstone."""
+    return [profile_key(user_id), tombstone_key(user_id)]
+
+
 def username_key(username: str) -> Key:
     # Usernames are unique case-insensitively, as in Cognito pools with that option on.
     return Key(f"USERNAME#{username.casefold()}", "USERNAME")
 
 
-def _to_item(user: User) -> Item:
+def profile_item(user: User) -> Item:
     key = profile_key(user.id)
     return {
         "pk": key.pk,
@@ -89,10 +94,8 @@ class UserRepository:
 
     async def get_for_session(self, user_id: str) -> tuple[User | None, bool]:
         """The profile and whether the account is deleted (or being deleted): one batched
-        read, the one every authenticated request makes."""
-        profile, tombstone = await self._store.get_many(
-            [profile_key(user_id), tombstone_key(user_id)]
-        )
+        read of ``session_keys``."""
+        profile, tombstone = await self._store.get_many(session_keys(user_id))
         return (None if profile is None else user_from_item(profile)), tombstone is not None
 
     async def id_for_username(self, username: str) -> str | None:
@@ -104,14 +107,14 @@ class UserRepository:
         name_key = username_key(user.username)
         claim = {"pk": name_key.pk, "sk": name_key.sk, "type": "Username", "user_id": user.id}
         await self._store.write(
-            [Put(_to_item(user), condition=Absent()), Put(claim, condition=Absent())]
+            [Put(profile_item(user), condition=Absent()), Put(claim, condition=Absent())]
         )
         await self.index_for_search(user.id)
 
     async def replace(self, user: User) -> User:
         """Store ``user`` as the next version; ConflictError if someone saved in between."""
         saved = replace(user, version=user.version + 1)
-        await self._store.write([Put(_to_item(saved), condition=VersionIs(user.version))])
+        await self._store.write([Put(profile_item(saved), condition=VersionIs(user.version))])
         # Read-your-writes for search (a no-op unless username or displayName changed).
         await self.index_for_search(saved.id)
         return saved
@@ -124,9 +127,11 @@ class UserRepository:
 
 
 class UserProfiles:
-    """Use cases on profiles. Every authenticated request reads the caller's profile once
-    (``ensure_profile``): it carries the sign-out mark, so revocation takes effect on the
-    next request in every process, and the request's user loader is primed with it."""
+    """Use cases on profiles. Every authenticated request reads the caller's profile and
+    tombstone once and admits the caller by them (``admit``): the profile carries the
+    sign-out mark, so revocation takes effect on the next request in every process. Over
+    HTTP that read rides on the request's first batched read (resolvers/session_check.py);
+    elsewhere ``ensure_profile`` makes it."""
 
     def __init__(self, repository: UserRepository, clock: Clock) -> None:
         self._users = repository
@@ -136,6 +141,10 @@ class UserProfiles:
         """The caller's profile, created or synced from the token's claims. InvalidTokenError
         when the account is deleted or the token's session began before a sign-out."""
         existing, deleted = await self._users.get_for_session(principal.user_id)
+        return await self.admit(principal, existing, deleted)
+
+    async def admit(self, principal: Principal, existing: User | None, deleted: bool) -> User:
+        """``ensure_profile`` after its read (``session_keys``), for a caller that made it."""
         if deleted:
             raise InvalidTokenError
         if existing is None:

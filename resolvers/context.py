@@ -6,6 +6,7 @@ from domain.errors import DomainError, UnauthenticatedError
 from domain.models import Principal
 from resolvers.loaders import Loaders
 from resolvers.services import Services
+from resolvers.session_check import SessionCheck
 
 
 @dataclass(slots=True)
@@ -22,6 +23,9 @@ class Context:
     # A stored subscription run again for one event (AWS, api/realtime_aws): the checks made
     # when it began are not repeated; each event is still checked at delivery.
     resumed: bool = False
+    # The principal's sign-out check, still to be made on the first store call (HTTP only:
+    # resolvers/session_check.py); None once made up front, or without a principal.
+    session_check: SessionCheck | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
@@ -32,6 +36,10 @@ class Context:
         """A WebSocket's context lives as long as the connection: each event delivered on
         it reads through fresh loaders, so it shows the file as it is now."""
         self.loaders = Loaders(self.services)
+
+    def refuse(self, error: DomainError) -> None:
+        """The sign-out check refused the principal: from now on the request is theirs no more."""
+        self.principal, self.auth_error = None, error
 
     def require_principal(self) -> Principal:
         if self.principal is None:

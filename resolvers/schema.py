@@ -13,6 +13,7 @@ from resolvers.accounts.queries import AccountQueries
 from resolvers.errors import ErrorCodes, ErrorCodesWithoutSuggestions
 from resolvers.extensions.document_cache import document_cache
 from resolvers.extensions.metrics import OperationFigures
+from resolvers.extensions.session_scope import SessionCheckScope
 from resolvers.files.mutations import (
     FileChangeMutations,
     ShareLinkMutations,
@@ -69,6 +70,8 @@ def build_schema(
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         OperationFigures,
         codes,
+        # After ErrorCodes: a refusal it puts in the answer gets its code there.
+        SessionCheckScope,
         *limit_extensions(limits or QueryLimits()),
         # Parse and validation per query text, remembered (resolvers/extensions/
         # document_cache.py says why that is safe here). Strawberry's ParserCache is not

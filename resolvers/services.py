@@ -9,6 +9,7 @@ from domain.events import FileEventSource
 from domain.files import FileService
 from domain.search.service import SearchService
 from domain.users import UserProfiles, UserRepository
+from resolvers.session_check import SessionChecks
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +28,6 @@ class Services:
     public_url: str | None = None
     # Optional, like search; the account mutations need it.
     accounts: AccountService | None = None
+    # Set by the composition root with the store decorator that applies them: HTTP
+    # requests then check sign-out on their first store call. None: checked up front.
+    session_checks: SessionChecks | None = None
