@@ -56,10 +56,8 @@ NAMED = {
     "cross_web": "strawberry",  # its HTTP base, installed with it
     "dateutil": "strawberry",  # imported by strawberry's scalars only
 }
-_BUILD = (
-    "import api.lambda_handler as h; from api.settings import load_settings; "
-    "h.build_handler(load_settings())"
-)
+# What the first invocation runs: settings, then the build (api/lambda_handler.py).
+_BUILD = "import api.lambda_handler as h; h.get_handler()"
 STATEMENTS = {
     FRAMEWORKS: "import strawberry, strawberry.asgi, starlette, mangum, boto3, jose",
     IMPORT: "import api.lambda_handler",
