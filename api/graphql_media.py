@@ -12,6 +12,7 @@ by q-value; wildcards resolve to ``application/json``, as the spec asks for the 
 watershed. An Accept allowing neither is answered 406.
 """
 
+import functools
 from typing import Any
 
 from graphql import GraphQLError
@@ -46,6 +47,8 @@ def _quality(params: list[str]) -> float:
     return 1.0
 
 
+# Clients send few distinct Accept headers, and every request negotiates one: remembered.
+@functools.lru_cache(maxsize=256)
 def negotiate(accept: str | None) -> str | None:
     """The response media type for this Accept header, or None (answer 406)."""
     if accept is None or not accept.strip():

@@ -332,6 +332,8 @@ class DemoGraphQL(GraphQL[Context, None]):
         return parsed
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        if request.method != "GET":  # Strawberry's answer too; asked twice per POST
+            return False
         # A GET naming a persisted document is an operation, not a visit to the playground.
         params = request.query_params
         if params.get("documentId") is not None or params.get("extensions") is not None:

@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from bench.cold_import import FRAMEWORKS, ROOT, STATEMENTS
+from bench.cold_import import FRAMEWORKS, ROOT, STATEMENTS, UNTIL_READY, until_ready
 from bench.figures import Figure
 from tests.support.apigw_events import http_api_event
 
@@ -58,7 +58,8 @@ sys.stderr.write(json.dumps({
     "first_ms": (answered - imported) * 1000,
     "second_ms": (again - answered) * 1000,
 }) + "\\n")
-"""
+sys.stderr.flush()
+""" + UNTIL_READY[2:]  # the same end as bench/cold_import.py's samples
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def measure(runs: int = 7) -> ColdRequestResult:
             http_api_event("POST", "/graphql", body={"query": QUERY}, headers=headers)
         )
         child = [sys.executable, "-c", _CHILD, event]
-        base = [sys.executable, "-c", STATEMENTS[FRAMEWORKS]]
+        base = [sys.executable, "-c", until_ready(STATEMENTS[FRAMEWORKS])]
         _wall(child, env)  # the profile is created once, outside the samples
         walls: list[float] = []
         frameworks: list[float] = []

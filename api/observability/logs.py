@@ -130,6 +130,14 @@ class RequestLineWriter:
         self._std = logging.getLogger(logger.name)
         self._reserved = frozenset(RESERVED_LOG_ATTRS)
         self._formatter_type = LambdaPowertoolsFormatter
+        # Powertools' default time format, split around its milliseconds directive.
+        directive = LambdaPowertoolsFormatter.custom_ms_time_directive
+        time_format = LambdaPowertoolsFormatter.default_time_format
+        before, _, after = time_format.partition(directive)
+        self._time_format = (before, after)
+        self._time_source = time_format
+        self._split_time = time_format.count(directive) == 1 and "%%" not in time_format
+        self._second: tuple[int, str, str] | None = None
 
     def info(self, message: str, fields: dict[str, Any]) -> None:
         std = self._std
@@ -148,6 +156,27 @@ class RequestLineWriter:
             stream.flush()
         finally:
             handler.release()
+
+    def _asctime(self, formatter: Any, stamp: _Stamp) -> str:
+        """``formatter.formatTime(stamp)``, its two strftime calls made once per second: in
+        Powertools' default time format (no datefmt) only the milliseconds, between the
+        seconds and the zone, change within a second."""
+        if (
+            formatter.datefmt
+            or formatter.use_rfc3339_iso8601
+            or formatter.default_time_format is not self._time_source
+            or not self._split_time
+        ):
+            text: str = formatter.formatTime(stamp)
+            return text
+        second = int(stamp.created)
+        cached = self._second
+        if cached is None or cached[0] != second:
+            moment = formatter.converter(stamp.created)
+            before, after = self._time_format
+            cached = (second, time.strftime(before, moment), time.strftime(after, moment))
+            self._second = cached
+        return f"{cached[1]}{int(stamp.msecs):03d}{cached[2]}"  # as its '%03d'
 
     def _handler(self) -> StdoutHandler | None:
         std = self._std
@@ -177,7 +206,7 @@ class RequestLineWriter:
             "levelno": logging.INFO,
             "funcName": caller.f_code.co_name,
             "lineno": caller.f_lineno,
-            "asctime": formatter.formatTime(stamp),
+            "asctime": self._asctime(formatter, stamp),
             "name": self._std.name,
             "msg": message,
             "created": created,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -252,6 +253,7 @@ class EmfRecorder:
             ("route", "operation", "code", "service"), (("ErrorsByCode", "Count"),)
         )
         self._by_service = self._directive(("service",), _ALARMED)[0]
+        self._heads: dict[tuple[str, str, bool], str] = {}
 
     def _directive(
         self, dimensions: tuple[str, ...], metrics: tuple[tuple[str, str], ...]
@@ -267,44 +269,90 @@ class EmfRecorder:
     def record(self, sample: RequestSample) -> None:
         if not sample.on_lambda:
             return
-        if _METRICS_SWITCHES.intersection(os.environ) and self._metrics_disabled():
+        if (_METRICS_DISABLED in _environ or _POWERTOOLS_DEV in _environ) and (
+            self._metrics_disabled()
+        ):
             return
         figures = sample.figures
-        searched = figures.search_ms is not None
-        timestamp = int(time.time() * 1000)
-        directives = [*self._directives[searched], self._by_service]
-        document: dict[str, Any] = {
-            "_aws": {"Timestamp": timestamp, "CloudWatchMetrics": directives},
-            "route": sample.route,
-            "operation": sample.operation,
-            "service": self._service,
-            "Requests": [1.0],
-            "Latency": [float(sample.latency_ms)],
-            "Errors": [float(len(sample.error_codes))],
-            "Faults": [float(sample.status >= 500)],
-            INTERNAL_ERRORS_METRIC: [float(sample.internal_error)],
-            UNAVAILABLE_METRIC: [float(sample.unavailable)],
-            "StoreCalls": [float(figures.store_calls)],
-            "ItemsRead": [float(figures.items_read)],
-            "BlobPresigns": [float(figures.blob_presigns)],
-        }
-        if figures.search_ms is not None:
-            document["SearchLatency"] = [float(figures.search_ms)]
-        lines = [json.dumps(document, separators=(",", ":"))]
-        for code in sorted(set(sample.error_codes)):
+        search_ms = figures.search_ms
+        key = (sample.route, sample.operation, search_ms is not None)
+        head = self._heads.get(key)
+        if head is None:
+            head = self._head(*key)
+        timestamp = str(int(time.time() * 1000))
+        # The document json.dumps(..., separators=(",", ":")) printed, key for key: the
+        # directives and dimension values are fixed per (route, operation), so only the
+        # timestamp and the figures are formatted per request (floats as json does).
+        status = sample.status
+        codes = sample.error_codes
+        parts = [
+            _TIMESTAMP,
+            timestamp,
+            head,
+            repr(float(sample.latency_ms)),
+            _ERRORS,
+            repr(float(len(codes))),
+            _FAULTS,
+            _BOOL[status >= 500],
+            _INTERNAL,
+            _BOOL[sample.internal_error],
+            _UNAVAILABLE,
+            _BOOL[sample.unavailable],
+            _STORE_CALLS,
+            repr(float(figures.store_calls)),
+            _ITEMS_READ,
+            repr(float(figures.items_read)),
+            _PRESIGNS,
+            repr(float(figures.blob_presigns)),
+        ]
+        if search_ms is not None:
+            parts += (_SEARCH_LATENCY, repr(float(search_ms)))
+        parts.append("]}")
+        for code in sorted(set(codes)):
             by_code = {
-                "_aws": {"Timestamp": timestamp, "CloudWatchMetrics": self._by_code_directive},
+                "_aws": {"Timestamp": int(timestamp), "CloudWatchMetrics": self._by_code_directive},
                 "route": sample.route,
                 "operation": sample.operation,
                 "code": code,
                 "service": self._service,
-                "ErrorsByCode": [float(sample.error_codes.count(code))],
+                "ErrorsByCode": [float(codes.count(code))],
             }
-            lines.append(json.dumps(by_code, separators=(",", ":")))
-        print("\n".join(lines))
+            parts += ("\n", json.dumps(by_code, separators=(",", ":")))
+        parts.append("\n")
+        sys.stdout.write("".join(parts))  # one write: what print() wrote, in two
+
+    def _head(self, route: str, operation: str, searched: bool) -> str:
+        """From the end of the timestamp to the first figure (Latency's), as json.dumps
+        writes it. Bounded: routes and operations are bounded labels."""
+        directives = [*self._directives[searched], self._by_service]
+        head = (
+            ',"CloudWatchMetrics":'
+            + json.dumps(directives, separators=(",", ":"))
+            + '},"route":'
+            + json.dumps(route)
+            + ',"operation":'
+            + json.dumps(operation)
+            + ',"service":'
+            + json.dumps(self._service)
+            + ',"Requests":[1.0],"Latency":['
+        )
+        self._heads[(route, operation, searched)] = head
+        return head
 
 
-_METRICS_SWITCHES = frozenset({"POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_DEV"})
+_environ = os.environ
+_METRICS_DISABLED = "POWERTOOLS_METRICS_DISABLED"
+_POWERTOOLS_DEV = "POWERTOOLS_DEV"
+_BOOL = {False: "0.0", True: "1.0"}  # json.dumps of float(flag); floats as repr(), as json
+_TIMESTAMP = '{"_aws":{"Timestamp":'
+_ERRORS = '],"Errors":['
+_FAULTS = '],"Faults":['
+_INTERNAL = f'],"{INTERNAL_ERRORS_METRIC}":['
+_UNAVAILABLE = f'],"{UNAVAILABLE_METRIC}":['
+_STORE_CALLS = '],"StoreCalls":['
+_ITEMS_READ = '],"ItemsRead":['
+_PRESIGNS = '],"BlobPresigns":['
+_SEARCH_LATENCY = '],"SearchLatency":['
 # By service alone, for the alarms: requests (the denominator) and the two failure counts.
 _ALARMED = (
     ("Requests", "Count"),
