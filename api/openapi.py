@@ -86,8 +86,20 @@ _SCHEMAS: dict[str, Any] = {
                     "type": "boolean",
                     "description": "send the bytes in parts (always so above the threshold)",
                 },
+                "partChecksums": {
+                    "type": "boolean",
+                    "description": "multipart: every part is sent with its SHA-256 "
+                    "(POST /parts then requires sha256), checked by the store",
+                },
             },
-            optional=("sha256", "description", "tags", "visibility", "multipart"),
+            optional=(
+                "sha256",
+                "description",
+                "tags",
+                "visibility",
+                "multipart",
+                "partChecksums",
+            ),
         ),
         "additionalProperties": False,
     },
@@ -96,6 +108,7 @@ _SCHEMAS: dict[str, Any] = {
             "partSize": {"type": "integer", "format": "int64"},
             "partCount": {"type": "integer"},
             "expiresAt": _TIME,
+            "partChecksums": {"type": "boolean"},
         }
     ),
     "CreateUploadPayload": _object(
@@ -116,7 +129,19 @@ _SCHEMAS: dict[str, Any] = {
     "UploadPartPage": _object({"items": {"type": "array", "items": _ref("UploadPart")}}),
     "UploadedParts": _object({"items": {"type": "array", "items": {"type": "integer"}}}),
     "UploadPartsInput": {
-        **_object({"partNumbers": {"type": "array", "items": {"type": "integer"}}}),
+        **_object(
+            {
+                "partNumbers": {"type": "array", "items": {"type": "integer"}},
+                "sha256": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "each part's SHA-256 (lowercase hex), in the order of "
+                    "partNumbers: required for an upload created with partChecksums, "
+                    "refused otherwise",
+                },
+            },
+            optional=("sha256",),
+        ),
         "additionalProperties": False,
     },
     "CompleteUploadInput": {

@@ -240,10 +240,19 @@ class _RestApi:
             )
             return _private(request, {"items": _found(data["file"], "File")["uploadedParts"]})
         body = await _json_object(request)
-        unknown = sorted(set(body) - {"partNumbers"})
+        unknown = sorted(set(body) - {"partNumbers", "sha256"})
         if unknown or "partNumbers" not in body:
-            raise RestError(400, "BAD_USER_INPUT", 'The body is {"partNumbers": [1, 2, ...]}')
-        variables = {"id": file_id, "partNumbers": body["partNumbers"]}
+            raise RestError(
+                400,
+                "BAD_USER_INPUT",
+                'The body is {"partNumbers": [1, 2, ...]}, with "sha256": ["<hex>", ...] '
+                "for an upload created with partChecksums",
+            )
+        variables = {
+            "id": file_id,
+            "partNumbers": body["partNumbers"],
+            "sha256": body.get("sha256"),
+        }
         data = await self.run(request, docs.UPLOAD_PARTS, "RestUploadParts", variables)
         return JSONResponse({"items": data["uploadParts"]}, headers={"Cache-Control": "no-store"})
 

@@ -27,7 +27,7 @@ mutation RestCreateUpload($input: CreateUploadInput!) {{
   createUpload(input: $input) {{
     file {{ ...RestFile }}
     upload {{ url method fields headers expiresAt }}
-    multipart {{ partSize partCount expiresAt }}
+    multipart {{ partSize partCount expiresAt partChecksums }}
   }}
 }}
 {_FILE}
@@ -48,8 +48,10 @@ mutation RestCompleteUpload($id: ID!, $parts: [CompletedPart!]) {{
 {_FILE}
 {_USER_REF}"""
 UPLOAD_PARTS = """
-mutation RestUploadParts($id: ID!, $partNumbers: [Int!]!) {
-  uploadParts(id: $id, partNumbers: $partNumbers) { partNumber url method headers }
+mutation RestUploadParts($id: ID!, $partNumbers: [Int!]!, $sha256: [String!]) {
+  uploadParts(id: $id, partNumbers: $partNumbers, sha256: $sha256) {
+    partNumber url method headers
+  }
 }"""
 UPLOADED_PARTS = "query RestUploadedParts($id: ID!) { file(id: $id) { uploadedParts } }"
 ABORT_UPLOAD = "mutation RestAbortUpload($id: ID!) { abortUpload(id: $id) }"

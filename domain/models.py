@@ -67,6 +67,9 @@ class MultipartUpload:
     key: str
     part_size: int
     part_count: int
+    # Every part is sent with its SHA-256, which the store checks and records: the
+    # store's upload was opened so (S3 fixes this for an upload: all parts or none).
+    part_checksums: bool = False
 
     def part_length(self, part_number: int, size: int) -> int:
         """Bytes in ``part_number`` of a ``size``-byte file: every part is ``part_size``

@@ -257,16 +257,28 @@ class BlobStore(Protocol):
 
     # --- multipart uploads: parts sent one by one, assembled at ``key`` on completion ---
 
-    async def start_multipart(self, key: str, *, content_type: str) -> str:
+    async def start_multipart(
+        self, key: str, *, content_type: str, part_checksums: bool = False
+    ) -> str:
         """Open a multipart upload whose object will be stored at ``key`` (unconfirmed,
-        like every upload); answers its upload id."""
+        like every upload); answers its upload id. With ``part_checksums`` every part
+        will carry its SHA-256 (S3 fixes this when the upload opens: all parts or none)."""
         ...
 
     async def presign_part(
-        self, key: str, upload_id: str, part_number: int, *, size: int, expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        size: int,
+        expires_in: int,
+        sha256: str | None = None,
     ) -> PartTarget:
         """A URL taking exactly ``size`` bytes as part ``part_number`` (1..10000); sending
-        a part again replaces it."""
+        a part again replaces it. With ``sha256`` (lowercase hex) the URL is signed for
+        that checksum: the client must send the ``x-amz-checksum-sha256`` header the
+        target's ``headers`` name, and the store refuses bytes that differ from it."""
         ...
 
     async def uploaded_parts(self, key: str, upload_id: str) -> list[StoredPart]:
@@ -275,13 +287,19 @@ class BlobStore(Protocol):
         ...
 
     async def complete_multipart(
-        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+        self,
+        key: str,
+        upload_id: str,
+        parts: Sequence[tuple[int, str]],
+        *,
+        checksums: Mapping[int, str] | None = None,
     ) -> BlobInfo:
         """Assemble the (part number, ETag) parts, in order, into the object at ``key``
         and close the upload. Streams: never the whole object in memory. The answer's
-        ``sha256`` is the assembled object's own. InvalidInputError when a part is
-        missing or its ETag differs (nothing changes); NotFoundError when the upload is
-        no longer open."""
+        ``sha256`` is the assembled object's own. ``checksums`` (part number -> SHA-256
+        hex) for an upload opened with ``part_checksums``: S3 wants each part's back.
+        InvalidInputError when a part is missing or its ETag or checksum differs (nothing
+        changes); NotFoundError when the upload is no longer open."""
         ...
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:

@@ -38,6 +38,7 @@ from adapters.blobs.rules import (
     check_expiry,
     check_filename,
     check_max_expiry,
+    check_part_checksums,
     check_part_number,
     check_part_size,
     check_upload_id,
@@ -45,6 +46,7 @@ from adapters.blobs.rules import (
     check_write_request,
     content_disposition,
     normalize_etag,
+    part_checksum,
     part_etag,
     sha256_b64_to_hex,
     validate_key,
@@ -185,7 +187,10 @@ class InMemoryBlobStore:
     async def ping(self) -> None:
         return None
 
-    async def start_multipart(self, key: str, *, content_type: str) -> str:
+    async def start_multipart(
+        self, key: str, *, content_type: str, part_checksums: bool = False
+    ) -> str:
+        # Unlike S3, nothing to fix up front: each part URL carries its own checksum.
         upload_id = secrets.token_urlsafe(18)
         self.multipart[upload_id] = _Multipart(
             validate_key(key), check_content_type(content_type), {}
@@ -193,20 +198,30 @@ class InMemoryBlobStore:
         return upload_id
 
     async def presign_part(
-        self, key: str, upload_id: str, part_number: int, *, size: int, expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        size: int,
+        expires_in: int,
+        sha256: str | None = None,
     ) -> PartTarget:
         self._open_upload(key, upload_id)
+        sha256, headers = part_checksum(sha256)
         query = {
             "uploadId": upload_id,
             "partNumber": str(check_part_number(part_number)),
             "size": str(check_part_size(size)),
             "expires": str(int(self._clock()) + check_expiry(expires_in, self._max_expiry)),
         }
+        if sha256 is not None:
+            query["sha256"] = sha256
         return PartTarget(
             part_number=part_number,
             url=self._grant("part", validate_key(key), query),
             method="PUT",
-            headers={},
+            headers=headers,
             expires_at=datetime.fromtimestamp(int(query["expires"]), UTC),
         )
 
@@ -218,12 +233,19 @@ class InMemoryBlobStore:
         ]
 
     async def complete_multipart(
-        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+        self,
+        key: str,
+        upload_id: str,
+        parts: Sequence[tuple[int, str]],
+        *,
+        checksums: Mapping[int, str] | None = None,
     ) -> BlobInfo:
         upload = self._open_upload(key, upload_id)
         numbers = [number for number, _ in parts]
         if not parts or numbers != sorted(set(numbers)):
             raise InvalidInputError(WRONG_PART_MESSAGE)
+        recorded = {n: hashlib.sha256(data).hexdigest() for n, (data, _) in upload.parts.items()}
+        check_part_checksums(parts, checksums, recorded)
         data = bytearray()
         for number, etag in parts:
             stored = upload.parts.get(number)
@@ -257,6 +279,10 @@ class InMemoryBlobStore:
         if len(body) < int(grant["size"]):
             raise InvalidInputError("Body is smaller than the part's size")
         checksum = {name.lower(): value for name, value in headers.items()}.get(CHECKSUM_HEADER)
+        signed = grant.get("sha256")
+        if signed is not None and (checksum is None or sha256_b64_to_hex(checksum) != signed):
+            # S3: the header is signed into the URL; anything else fails the signature.
+            raise ForbiddenError(FORBIDDEN_MESSAGE)
         if checksum is not None and sha256_b64_to_hex(checksum) != hashlib.sha256(body).hexdigest():
             raise InvalidInputError("Body does not match x-amz-checksum-sha256")
         etag = part_etag(hashlib.md5(body, usedforsecurity=False).hexdigest())

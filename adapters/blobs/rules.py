@@ -4,6 +4,7 @@ same keys, sizes, types, checksums and expiries, and name downloads the same way
 import base64
 import binascii
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -131,6 +132,30 @@ def _fallback_char(char: str) -> str:
 CHECKSUM_HEADER = "x-amz-checksum-sha256"
 
 
+def part_checksum(sha256: str | None) -> tuple[str | None, dict[str, str]]:
+    """A part's declared SHA-256 (lowercase hex) and the header its URL is signed for:
+    the client must send exactly that header, and the store refuses bytes that differ."""
+    if sha256 is None:
+        return None, {}
+    sha256 = normalize_sha256_hex(sha256)
+    return sha256, {CHECKSUM_HEADER: sha256_hex_to_b64(sha256)}
+
+
+def check_part_checksums(
+    parts: Sequence[tuple[int, str]],
+    checksums: Mapping[int, str] | None,
+    recorded: Mapping[int, str | None],
+) -> None:
+    """Completion with ``checksums``: S3 refuses a part whose recorded checksum differs
+    (InvalidPart), and one without a checksum (the upload was opened with SHA-256)."""
+    if checksums is None:
+        return
+    for number, _ in parts:
+        given = checksums.get(number)
+        if given is None or recorded.get(number) != normalize_sha256_hex(given):
+            raise InvalidInputError(WRONG_PART_MESSAGE)
+
+
 @dataclass(frozen=True, slots=True)
 class UploadRequest:
     """A presign_upload call's arguments, each checked and normalised as every store
@@ -184,7 +209,7 @@ def check_upload_request(
 MAX_PARTS = 10_000
 MAX_PART_SIZE = 5 * 1024**3
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_.=-]{1,512}")
-WRONG_PART_MESSAGE = "A part is missing or its ETag does not match the uploaded part"
+WRONG_PART_MESSAGE = "A part is missing or its ETag (or checksum) does not match the uploaded part"
 
 
 def check_part_number(part_number: object) -> int:

@@ -18,13 +18,14 @@ import base64
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.blobs.rules import (
+    CHECKSUM_HEADER,
     DEFAULT_MAX_EXPIRY_SECONDS,
     WRITE_MISMATCH_MESSAGE,
     WRONG_PART_MESSAGE,
@@ -38,6 +39,7 @@ from adapters.blobs.rules import (
     check_upload_request,
     check_write_request,
     content_disposition,
+    part_checksum,
     sha256_b64_to_hex,
     sha256_hex_to_b64,
     validate_key,
@@ -271,42 +273,58 @@ class S3BlobStore:
 
     # --- multipart uploads by clients ---
 
-    async def start_multipart(self, key: str, *, content_type: str) -> str:
+    async def start_multipart(
+        self, key: str, *, content_type: str, part_checksums: bool = False
+    ) -> str:
         key, content_type = validate_key(key), check_content_type(content_type)
         # Tagged pending like a POST upload, so the object stays within reach of the
         # lifecycle rule until confirm; the unfinished upload itself is aborted by the
-        # bucket's AbortIncompleteMultipartUpload rule.
+        # bucket's AbortIncompleteMultipartUpload rule. S3 takes part checksums only in
+        # an upload opened with their algorithm ("Checksum Type mismatch" otherwise), and
+        # then wants every part's back at completion.
+        checksum = {"ChecksumAlgorithm": "SHA256"} if part_checksums else {}
         started = await self._call(
             self._client.create_multipart_upload,
             Bucket=self._bucket,
             Key=key,
             ContentType=content_type,
             Tagging=PENDING_TAGGING,
+            **checksum,  # type: ignore[arg-type]
         )
         return str(started["UploadId"])
 
     async def presign_part(
-        self, key: str, upload_id: str, part_number: int, *, size: int, expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        size: int,
+        expires_in: int,
+        sha256: str | None = None,
     ) -> PartTarget:
         key, upload_id = validate_key(key), check_upload_id(upload_id)
         expires_in = check_expiry(expires_in, self._max_expiry)
+        sha256, headers = part_checksum(sha256)
+        params: dict[str, Any] = {
+            "Bucket": self._bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": check_part_number(part_number),
+            "ContentLength": check_part_size(size),
+        }
+        if sha256 is not None:
+            # Signed as a header (X-Amz-SignedHeaders): a request without exactly this
+            # value fails the signature, and S3 refuses bytes that differ from it (BadDigest).
+            params["ChecksumSHA256"] = headers[CHECKSUM_HEADER]
         url: str = await self._call(
-            self._client.generate_presigned_url,
-            "upload_part",
-            Params={
-                "Bucket": self._bucket,
-                "Key": key,
-                "UploadId": upload_id,
-                "PartNumber": check_part_number(part_number),
-                "ContentLength": check_part_size(size),
-            },
-            ExpiresIn=expires_in,
+            self._client.generate_presigned_url, "upload_part", Params=params, ExpiresIn=expires_in
         )
         return PartTarget(
             part_number=part_number,
             url=url,
             method="PUT",
-            headers={},
+            headers=headers,
             expires_at=datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=expires_in),
         )
 
@@ -339,21 +357,34 @@ class S3BlobStore:
             marker = int(page["NextPartNumberMarker"])
 
     async def complete_multipart(
-        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+        self,
+        key: str,
+        upload_id: str,
+        parts: Sequence[tuple[int, str]],
+        *,
+        checksums: Mapping[int, str] | None = None,
     ) -> BlobInfo:
         key, upload_id = validate_key(key), check_upload_id(upload_id)
         numbers = [number for number, _ in parts]
         if not parts or numbers != sorted(set(numbers)):
             raise InvalidInputError(WRONG_PART_MESSAGE)
+        listed: list[dict[str, Any]] = []
+        for number, etag in parts:
+            part: dict[str, Any] = {"PartNumber": number, "ETag": etag}
+            if checksums is not None:
+                # S3 refuses the completion of an upload opened with SHA-256 unless every
+                # part's checksum is given back, and refuses one that differs (InvalidPart).
+                if number not in checksums:
+                    raise InvalidInputError(WRONG_PART_MESSAGE)
+                part["ChecksumSHA256"] = sha256_hex_to_b64(checksums[number])
+            listed.append(part)
         try:
             await asyncio.to_thread(
                 self._client.complete_multipart_upload,
                 Bucket=self._bucket,
                 Key=key,
                 UploadId=upload_id,
-                MultipartUpload={
-                    "Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]
-                },
+                MultipartUpload={"Parts": listed},  # type: ignore[typeddict-item]
             )
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))

@@ -13,7 +13,7 @@ data's; ping, so /readyz asks the dependency itself rather than its breaker.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from domain.deadline import ensure_time_for, remaining
@@ -141,26 +141,44 @@ class GuardedBlobStore:
     ) -> None:
         await self.inner.write(key, chunks, content_type=content_type, sha256=sha256)
 
-    async def start_multipart(self, key: str, *, content_type: str) -> str:
+    async def start_multipart(
+        self, key: str, *, content_type: str, part_checksums: bool = False
+    ) -> str:
         return await guarded(
-            self.breaker, lambda: self.inner.start_multipart(key, content_type=content_type)
+            self.breaker,
+            lambda: self.inner.start_multipart(
+                key, content_type=content_type, part_checksums=part_checksums
+            ),
         )
 
     async def presign_part(
-        self, key: str, upload_id: str, part_number: int, *, size: int, expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        size: int,
+        expires_in: int,
+        sha256: str | None = None,
     ) -> PartTarget:
         return await self.inner.presign_part(
-            key, upload_id, part_number, size=size, expires_in=expires_in
+            key, upload_id, part_number, size=size, expires_in=expires_in, sha256=sha256
         )
 
     async def uploaded_parts(self, key: str, upload_id: str) -> list[StoredPart]:
         return await guarded(self.breaker, lambda: self.inner.uploaded_parts(key, upload_id))
 
     async def complete_multipart(
-        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+        self,
+        key: str,
+        upload_id: str,
+        parts: Sequence[tuple[int, str]],
+        *,
+        checksums: Mapping[int, str] | None = None,
     ) -> BlobInfo:
         return await guarded(
-            self.breaker, lambda: self.inner.complete_multipart(key, upload_id, parts)
+            self.breaker,
+            lambda: self.inner.complete_multipart(key, upload_id, parts, checksums=checksums),
         )
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:

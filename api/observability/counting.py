@@ -2,7 +2,7 @@
 to the current request's figures (resolvers/extensions/metrics.py); the adapters are
 unaware. Outside a request there are no figures and a call costs one contextvar read."""
 
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from domain.ports import (
@@ -136,16 +136,27 @@ class CountingBlobStore:
         _count_blob_call()
         await self.inner.ping()
 
-    async def start_multipart(self, key: str, *, content_type: str) -> str:
+    async def start_multipart(
+        self, key: str, *, content_type: str, part_checksums: bool = False
+    ) -> str:
         _count_blob_call()
-        return await self.inner.start_multipart(key, content_type=content_type)
+        return await self.inner.start_multipart(
+            key, content_type=content_type, part_checksums=part_checksums
+        )
 
     async def presign_part(
-        self, key: str, upload_id: str, part_number: int, *, size: int, expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        size: int,
+        expires_in: int,
+        sha256: str | None = None,
     ) -> PartTarget:
         _count_presign()
         return await self.inner.presign_part(
-            key, upload_id, part_number, size=size, expires_in=expires_in
+            key, upload_id, part_number, size=size, expires_in=expires_in, sha256=sha256
         )
 
     async def uploaded_parts(self, key: str, upload_id: str) -> list[StoredPart]:
@@ -153,10 +164,15 @@ class CountingBlobStore:
         return await self.inner.uploaded_parts(key, upload_id)
 
     async def complete_multipart(
-        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+        self,
+        key: str,
+        upload_id: str,
+        parts: Sequence[tuple[int, str]],
+        *,
+        checksums: Mapping[int, str] | None = None,
     ) -> BlobInfo:
         _count_blob_call()
-        return await self.inner.complete_multipart(key, upload_id, parts)
+        return await self.inner.complete_multipart(key, upload_id, parts, checksums=checksums)
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         _count_blob_call()

@@ -149,12 +149,16 @@ def file_to_item(record: FileRecord) -> Item:
     if record.expires_at is not None:
         item["expires_at"] = record.expires_at
     if record.multipart is not None:
-        item["multipart"] = {
+        multipart: dict[str, Any] = {
             "upload_id": record.multipart.upload_id,
             "key": record.multipart.key,
             "part_size": record.multipart.part_size,
             "part_count": record.multipart.part_count,
         }
+        if record.multipart.part_checksums:
+            # Only when set: items of uploads without part checksums stay as they were.
+            multipart["part_checksums"] = True
+        item["multipart"] = multipart
     return item
 
 
@@ -166,6 +170,7 @@ def _multipart_from(value: Any) -> MultipartUpload | None:
         key=str(value["key"]),
         part_size=int(value["part_size"]),
         part_count=int(value["part_count"]),
+        part_checksums=bool(value.get("part_checksums", False)),
     )
 
 

@@ -35,6 +35,8 @@ class NewFile:
     tags: Sequence[str] | None = None
     visibility: Visibility = Visibility.PRIVATE
     multipart: bool = False  # also chosen for sizes over FileLimits.multipart_threshold_bytes
+    # Multipart only: every part's SHA-256 given to uploadParts and checked by the store.
+    part_checksums: bool = False
 
 
 @dataclass(frozen=True, slots=True)

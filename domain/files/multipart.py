@@ -17,6 +17,7 @@ from domain.files import items as file_items
 from domain.files.checks import NOT_FOUND_MESSAGE, check_changeable
 from domain.files.deps import FileDeps
 from domain.files.limits import FileLimits
+from domain.files.rules import clean_sha256
 from domain.models import FileRecord, FileStatus, MultipartUpload, Principal
 from domain.ports import BlobInfo, PartTarget
 
@@ -53,12 +54,15 @@ def plan(limits: FileLimits, size: int) -> tuple[int, int]:
     return part_size, max(1, -(-size // part_size))
 
 
-async def start(deps: FileDeps, record: FileRecord) -> FileRecord:
+async def start(deps: FileDeps, record: FileRecord, *, part_checksums: bool) -> FileRecord:
     """``record`` with a freshly opened store upload; abort it if the record is not kept."""
     part_size, part_count = plan(deps.limits, record.size)
     key = file_items.ready_key_for(record.id)
-    upload_id = await deps.blobs.start_multipart(key, content_type=record.content_type)
-    return replace(record, multipart=MultipartUpload(upload_id, key, part_size, part_count))
+    upload_id = await deps.blobs.start_multipart(
+        key, content_type=record.content_type, part_checksums=part_checksums
+    )
+    upload = MultipartUpload(upload_id, key, part_size, part_count, part_checksums)
+    return replace(record, multipart=upload)
 
 
 async def abort_store_upload(deps: FileDeps, record: FileRecord) -> None:
@@ -98,8 +102,33 @@ def _check_numbers(numbers: Sequence[int], part_count: int) -> None:
         raise InvalidInputError("each part number may appear only once")
 
 
+def _part_checksums(
+    upload: MultipartUpload, part_numbers: Sequence[int], sha256: Sequence[str] | None
+) -> list[str | None]:
+    """Each asked part's SHA-256 (lowercase hex), or None for an upload without them: the
+    store's upload takes part checksums from every part or from none."""
+    if not upload.part_checksums:
+        if sha256 is not None:
+            raise InvalidInputError(
+                "This upload was created without partChecksums: omit sha256 "
+                "(or start an upload with partChecksums: true)"
+            )
+        return [None] * len(part_numbers)
+    if sha256 is None:
+        raise InvalidInputError(
+            "This upload was created with partChecksums: give each part's sha256"
+        )
+    if len(sha256) != len(part_numbers):
+        raise InvalidInputError("sha256 must list one checksum per part number, in order")
+    return [clean_sha256(value) for value in sha256]
+
+
 async def upload_parts(
-    deps: FileDeps, viewer: Principal, file_id: str, part_numbers: Sequence[int]
+    deps: FileDeps,
+    viewer: Principal,
+    file_id: str,
+    part_numbers: Sequence[int],
+    sha256: Sequence[str] | None = None,
 ) -> list[PartTarget]:
     record = await _open_upload(deps, viewer, file_id)
     upload = record.multipart
@@ -107,8 +136,9 @@ async def upload_parts(
     if not 1 <= len(part_numbers) <= MAX_PARTS_PER_CALL:
         raise InvalidInputError(f"ask for 1 to {MAX_PARTS_PER_CALL} parts per call")
     _check_numbers(part_numbers, upload.part_count)
+    checksums = _part_checksums(upload, part_numbers, sha256)
     targets = []
-    for number in part_numbers:
+    for number, checksum in zip(part_numbers, checksums, strict=True):
         try:
             target = await deps.blobs.presign_part(
                 upload.key,
@@ -116,6 +146,7 @@ async def upload_parts(
                 number,
                 size=upload.part_length(number, record.size),
                 expires_in=deps.limits.upload_expiry_seconds,
+                sha256=checksum,
             )
         except NotFoundError:
             raise InvalidInputError("This upload is no longer open; start a new one") from None
@@ -171,15 +202,25 @@ async def assemble(
             raise InvalidInputError(
                 f"part {part.part_number} is {held.size} bytes, {expected} were expected"
             )
+        if upload.part_checksums and held.sha256 is None:
+            raise InvalidInputError(f"part {part.part_number} was stored without its SHA-256")
         if part.sha256 is not None and held.sha256 is not None:
-            if part.sha256.lower() != held.sha256:
+            if clean_sha256(part.sha256) != held.sha256:
                 raise InvalidInputError(f"part {part.part_number}: SHA-256 differs")
     ordered = [
         (p.part_number, stored[p.part_number].etag)
         for p in sorted(parts, key=lambda p: p.part_number)
     ]
+    # The store (S3) wants every part's recorded checksum back when its upload has them.
+    checksums = (
+        {number: held.sha256 for number, held in stored.items() if held.sha256 is not None}
+        if upload.part_checksums
+        else None
+    )
     try:
-        info = await deps.blobs.complete_multipart(upload.key, upload.upload_id, ordered)
+        info = await deps.blobs.complete_multipart(
+            upload.key, upload.upload_id, ordered, checksums=checksums
+        )
     except NotFoundError:
         raise ConflictError("This upload was closed meanwhile") from None
     return upload.key, info
@@ -201,7 +242,8 @@ async def _assembled_earlier(deps: FileDeps, key: str) -> BlobInfo:
 async def reopen_after_mismatch(deps: FileDeps, record: FileRecord) -> None:
     """The assembled bytes were not the declared ones and are gone: give the PENDING file
     a fresh store upload, so the client can send its parts again."""
-    fresh = await start(deps, record)
+    assert record.multipart is not None
+    fresh = await start(deps, record, part_checksums=record.multipart.part_checksums)
     reopened = replace(fresh, version=record.version + 1, updated_at=deps.clock())
     try:
         await deps.files.write([file_items.put_file_over(reopened, record.version)])

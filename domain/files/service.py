@@ -84,9 +84,13 @@ class FileService:
         return await file_uploads.complete_upload(self._deps, viewer, file_id, parts)
 
     async def upload_parts(
-        self, viewer: Principal, file_id: str, part_numbers: Sequence[int]
+        self,
+        viewer: Principal,
+        file_id: str,
+        part_numbers: Sequence[int],
+        sha256: Sequence[str] | None = None,
     ) -> list[PartTarget]:
-        return await file_multipart.upload_parts(self._deps, viewer, file_id, part_numbers)
+        return await file_multipart.upload_parts(self._deps, viewer, file_id, part_numbers, sha256)
 
     async def uploaded_parts(self, viewer: Principal, record: FileRecord) -> list[int]:
         return await file_multipart.uploaded_part_numbers(self._deps, viewer, record)

@@ -47,7 +47,7 @@ async def create_upload(
     record = _pending_record(deps, viewer, new)
     target: UploadTarget | None = None
     if multipart.wants_multipart(deps.limits, record.size, new.multipart):
-        record = await multipart.start(deps, record)
+        record = await multipart.start(deps, record, part_checksums=new.part_checksums)
     else:
         # Presigning writes nothing; doing it first means a declaration the store refuses
         # leaves no file and no reservation behind.
@@ -141,6 +141,8 @@ def _pending_record(deps: FileDeps, viewer: Principal, new: NewFile) -> FileReco
     size = check_size(new.size, deps.limits.max_upload_bytes)
     if not isinstance(new.multipart, bool):
         raise InvalidInputError("multipart must be true or false")
+    if not isinstance(new.part_checksums, bool):
+        raise InvalidInputError("partChecksums must be true or false")
     sha256 = clean_sha256(new.sha256)
     description = clean_description(new.description)
     tags = clean_tags(new.tags)

@@ -37,6 +37,13 @@ class CreateUploadInput:
     tags: list[str] | None = strawberry.UNSET
     visibility: VisibilityEnum | None = VisibilityEnum.PRIVATE
     multipart: bool | None = False
+    part_checksums: bool | None = strawberry.field(
+        default=False,
+        description="For a multipart upload: every part is sent with its SHA-256, given to "
+        "uploadParts (sha256, then required) and checked by the store, which refuses bytes "
+        "that differ. Decided here because S3 fixes it when the upload opens: every part "
+        "carries a checksum or none does. A single upload's SHA-256 is checked whole anyway.",
+    )
 
     def to_domain(self) -> NewFile:
         if self.visibility is None:
@@ -50,6 +57,7 @@ class CreateUploadInput:
             tags=or_none(self.tags),
             visibility=self.visibility.to_domain(),
             multipart=bool(self.multipart),
+            part_checksums=bool(self.part_checksums),
         )
 
 

@@ -111,14 +111,20 @@ class UploadMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         description="Presigned targets for these parts (at most 100 per call); callable again "
-        "to resume or refresh.",
+        "to resume or refresh. sha256: each part's SHA-256 (64 hex characters, like "
+        "createUpload's), in the order of partNumbers; required for an upload created with "
+        "partChecksums and refused otherwise.",
     )
     async def upload_parts(
-        self, info: Info[Context, Any], id: strawberry.ID, part_numbers: list[int]
+        self,
+        info: Info[Context, Any],
+        id: strawberry.ID,
+        part_numbers: list[int],
+        sha256: list[str] | None = strawberry.UNSET,
     ) -> list[UploadPart]:
         viewer = info.context.require_principal()
         targets = await info.context.services.files.upload_parts(
-            viewer, file_id_of(id), part_numbers
+            viewer, file_id_of(id), part_numbers, or_none(sha256)
         )
         return [UploadPart.from_domain(target) for target in targets]
 

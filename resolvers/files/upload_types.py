@@ -44,11 +44,15 @@ class MultipartTarget:
     part_size: Long
     part_count: int
     expires_at: datetime
+    part_checksums: bool = strawberry.field(
+        description="Whether uploadParts takes (and requires) each part's sha256."
+    )
 
 
 @strawberry.type(
-    description="PUT exactly this part's bytes to `url` with `headers`; the "
-    "answer's ETag header goes into completeUpload's parts."
+    description="PUT exactly this part's bytes to `url` with `headers` (with part "
+    "checksums: the part's `x-amz-checksum-sha256`, signed into the URL); the answer's "
+    "ETag header goes into completeUpload's parts."
 )
 class UploadPart:
     part_number: int
@@ -84,5 +88,6 @@ class CreateUploadPayload:
                 part_size=Long(plan.part_size),
                 part_count=plan.part_count,
                 expires_at=datetime.fromtimestamp(record.expires_at, UTC),
+                part_checksums=plan.part_checksums,
             ),
         )

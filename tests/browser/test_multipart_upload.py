@@ -1,7 +1,8 @@
 """The README's fetch() example, run as written in a real headless Chromium against the real
-server: a page on another loopback origin uploads a 12 MiB file in parts, loses its
-connection in the middle of one, resumes with the same functions, completes; then a share
-link made for the file is followed with no sign-in at all and serves exactly those bytes.
+server: a page on another loopback origin uploads a 12 MiB file in parts (each with its
+SHA-256, checked by the store), loses its connection in the middle of one, resumes with the
+same functions, completes; then a share link made for the file is followed with no sign-in
+at all and serves exactly those bytes.
 
 The JavaScript is the README's own code blocks, extracted at test time: if the example
 stops working, this test fails."""
@@ -47,23 +48,30 @@ window.runScenario = async ({ api, token, size }) => {
   const upload = await startMultipart(file, token);
   const etags = {};
   const realFetch = window.fetch;
+  const checksums = [];  // the x-amz-checksum-sha256 each part PUT carried
+  const recording = (url, init) => {
+    if (init && init.method === "PUT")
+      checksums.push((init.headers || {})["x-amz-checksum-sha256"] || null);
+    return realFetch(url, init);
+  };
   let cut = false;
   window.fetch = (url, init) => {
     if (!cut && init && init.method === "PUT" && String(url).includes("partNumber=2")) {
       cut = true;
       return Promise.reject(new TypeError("Failed to fetch (connection dropped)"));
     }
-    return realFetch(url, init);
+    return recording(url, init);
   };
   let firstError = null;
   try { await sendParts(file, upload, etags, token); } catch (e) { firstError = String(e); }
-  window.fetch = realFetch;
+  window.fetch = recording;
   const { file: seen } = await gql(`query($id: ID!) { file(id: $id) { uploadedParts } }`,
                                    { id: upload.id }, token);
   const done = await sendParts(file, upload, etags, token);
+  window.fetch = realFetch;
   const { createShareLink } = await gql(
     `mutation($id: ID!) { createShareLink(fileId: $id) { url } }`, { id: upload.id }, token);
-  return { plan: upload, firstError, afterDrop: seen.uploadedParts, done,
+  return { plan: upload, firstError, afterDrop: seen.uploadedParts, done, checksums,
            sha256: await sha256Hex(file), link: createShareLink.url };
 };
 """
@@ -114,6 +122,8 @@ def test_the_readme_example_uploads_in_parts_resumes_and_shares(
             assert (result["plan"]["partSize"], result["plan"]["partCount"]) == (5 * MIB, 3)
             assert "connection dropped" in (result["firstError"] or ""), browser_tab.summary()
             assert result["afterDrop"] == [1]  # part 2 never arrived, part 3 was not tried
+            # Parts 1, 2 (again) and 3 went with their SHA-256, which the store checked.
+            assert len(result["checksums"]) == 3 and all(result["checksums"])
             assert result["done"]["status"] == "READY"
             assert result["done"]["sha256"] == result["sha256"]
             assert browser_tab.page_errors == [] and browser_tab.aborted == []

@@ -7,6 +7,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -194,22 +195,73 @@ def test_bytes_unlike_the_declared_sha256_leave_the_file_pending_with_a_clear_er
         assert mp.targets(files, upload.file_id, [1])
 
 
-def test_rest_carries_the_same_multipart_contract(served: Served) -> None:
-    token = served.token_for(f"rest-{os.urandom(4).hex()}")
+# --- part checksums: the store checks each part against the SHA-256 the client gave ----
+# On S3 (moto's server) the harness enforces what S3 does and moto does not: the signed
+# x-amz-checksum-sha256, BadDigest, ListParts' ChecksumSHA256 (tests/support/s3_part_checksums.py).
+
+
+def test_a_part_unlike_its_checksum_is_refused_and_a_differing_completion_too(
+    served: Served,
+) -> None:
+    with served.files_of("summer") as files:
+        upload = mp.create(files, "c.bin", len(SMALL), sha256=sha256_hex(SMALL), partChecksums=True)
+        assert upload.part_checksums
+        sums = mp.part_sha256(upload, SMALL, [1, 2, 3])
+        assert _codes(mp.part_targets(files, upload.file_id, [1])) == ["BAD_USER_INPUT"]
+        assert _codes(mp.part_targets(files, upload.file_id, [1, 2], sums[:1])) == [
+            "BAD_USER_INPUT"
+        ]
+        [first] = mp.targets(files, upload.file_id, [1], sums[:1])
+        assert set(first["headers"]) == {"x-amz-checksum-sha256"}
+
+        corrupted = bytes([SMALL[0] ^ 1]) + upload.chunk(SMALL, 1)[1:]
+        refused = mp.send_part(files, first, corrupted)
+        assert refused.status_code == 400, refused.text
+        _unchanged(files, upload, [])
+
+        etags = mp.send_parts(files, upload, SMALL, [1, 2, 3])
+        listed = [{**part, "sha256": sums[part["partNumber"] - 1]} for part in mp.parts_list(etags)]
+        wrong = [
+            {**part, "sha256": sha256_hex(b"other")} if part["partNumber"] == 2 else part
+            for part in listed
+        ]
+        answer = mp.complete(files, upload.file_id, wrong)
+        assert _codes(answer) == ["BAD_USER_INPUT"]
+        assert "part 2: SHA-256 differs" in str(answer["errors"])
+        _unchanged(files, upload, [1, 2, 3])
+
+        assert "errors" not in mp.complete(files, upload.file_id, listed)
+        ready = files.file(upload.file_id)
+        assert ready is not None and ready["status"] == "READY"
+        assert files.download(ready["downloadUrl"]).content == SMALL
+
+
+def test_part_checksums_are_refused_for_an_upload_created_without_them(served: Served) -> None:
+    with served.files_of("nosum") as files:
+        upload = mp.create(files, "n.bin", len(SMALL))
+        assert not upload.part_checksums
+        sums = mp.part_sha256(upload, SMALL, [1])
+        assert _codes(mp.part_targets(files, upload.file_id, [1], sums)) == ["BAD_USER_INPUT"]
+        _unchanged(files, upload, [])
+
+
+def _rest_api(served: Served, name: str) -> httpx.Client:
+    token = served.token_for(f"{name}-{os.urandom(4).hex()}")
     headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=served.base_url, headers=headers, timeout=60) as api:
-        created = api.post(
-            "/rest/files",
-            json={
-                "name": "r.bin",
-                "contentType": "application/octet-stream",
-                "size": len(SMALL),
-                "multipart": True,
-                "sha256": sha256_hex(SMALL),
-            },
-        )
-        assert created.status_code == 201, created.text
-        payload = created.json()
+    return httpx.Client(base_url=served.base_url, headers=headers, timeout=60)
+
+
+def _rest_create(api: httpx.Client, **extra: object) -> dict[str, Any]:
+    declared = {"name": "r.bin", "contentType": "application/octet-stream", "size": len(SMALL)}
+    created = api.post("/rest/files", json={**declared, "multipart": True, **extra})
+    assert created.status_code == 201, created.text
+    payload: dict[str, Any] = created.json()
+    return payload
+
+
+def test_rest_carries_the_same_multipart_contract(served: Served) -> None:
+    with _rest_api(served, "rest") as api:
+        payload = _rest_create(api, sha256=sha256_hex(SMALL))
         assert payload["upload"] is None
         plan, file_id = payload["multipart"], payload["file"]["id"]
         part_size = int(plan["partSize"])
@@ -236,3 +288,32 @@ def test_rest_carries_the_same_multipart_contract(served: Served) -> None:
         ).json()["file"]["id"]
         assert api.post(f"/rest/files/{other}/abort").status_code == 204
         assert api.get(f"/rest/files/{other}").status_code == 404
+
+
+def test_rest_takes_part_checksums(served: Served) -> None:
+    with _rest_api(served, "rest-sum") as api:
+        payload = _rest_create(api, partChecksums=True)
+        plan, file_id = payload["multipart"], payload["file"]["id"]
+        assert plan["partChecksums"] is True
+        part_size = int(plan["partSize"])
+        numbers = list(range(1, plan["partCount"] + 1))
+        chunks = {n: SMALL[(n - 1) * part_size : n * part_size] for n in numbers}
+        sums = [sha256_hex(chunks[n]) for n in numbers]
+        refused = api.post(f"/rest/files/{file_id}/parts", json={"partNumbers": numbers})
+        assert refused.status_code == 400, refused.text
+        answer = api.post(
+            f"/rest/files/{file_id}/parts", json={"partNumbers": numbers, "sha256": sums}
+        )
+        assert answer.status_code == 200, answer.text
+        parts = []
+        for target in answer.json()["items"]:
+            n = target["partNumber"]
+            assert "x-amz-checksum-sha256" in target["headers"]
+            sent = httpx.put(
+                target["url"], content=chunks[n], headers=target["headers"], timeout=60
+            )
+            assert sent.status_code == 200, sent.text
+            parts.append({"partNumber": n, "etag": sent.headers["etag"], "sha256": sums[n - 1]})
+        done = api.post(f"/rest/files/{file_id}/complete", json={"parts": parts})
+        assert done.status_code == 200, done.text
+        assert (done.json()["status"], done.json()["sha256"]) == ("READY", sha256_hex(SMALL))

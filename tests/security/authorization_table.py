@@ -187,6 +187,7 @@ MULTIPART_CREATE_FIELDS = (
     "MultipartTarget.partSize",
     "MultipartTarget.partCount",
     "MultipartTarget.expiresAt",
+    "MultipartTarget.partChecksums",
 )
 UPLOAD_PART_FIELDS = (
     "UploadPart.partNumber",

@@ -20,7 +20,7 @@ CREATE_MP = """mutation($input: CreateUploadInput!) {
   createUpload(input: $input) {
     file { id status }
     upload { url }
-    multipart { partSize partCount expiresAt }
+    multipart { partSize partCount expiresAt partChecksums }
   }
 }"""
 PARTS = """mutation($id: ID!) {

@@ -8,7 +8,15 @@ serves no /auth routes (pinned below), so its cases are local. Then the real ada
 
 import json
 import sqlite3
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,16 +176,27 @@ class FailingBlobStore:
         self._faults.check("confirm")
         await self._inner.confirm(key)
 
-    async def start_multipart(self, key: str, *, content_type: str) -> str:
+    async def start_multipart(
+        self, key: str, *, content_type: str, part_checksums: bool = False
+    ) -> str:
         self._faults.check("start_multipart")
-        return await self._inner.start_multipart(key, content_type=content_type)
+        return await self._inner.start_multipart(
+            key, content_type=content_type, part_checksums=part_checksums
+        )
 
     async def presign_part(
-        self, key: str, upload_id: str, part_number: int, *, size: int, expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        size: int,
+        expires_in: int,
+        sha256: str | None = None,
     ) -> PartTarget:
         self._faults.check("presign_part")
         return await self._inner.presign_part(
-            key, upload_id, part_number, size=size, expires_in=expires_in
+            key, upload_id, part_number, size=size, expires_in=expires_in, sha256=sha256
         )
 
     async def uploaded_parts(self, key: str, upload_id: str) -> list[StoredPart]:
@@ -185,10 +204,15 @@ class FailingBlobStore:
         return await self._inner.uploaded_parts(key, upload_id)
 
     async def complete_multipart(
-        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+        self,
+        key: str,
+        upload_id: str,
+        parts: Sequence[tuple[int, str]],
+        *,
+        checksums: Mapping[int, str] | None = None,
     ) -> BlobInfo:
         self._faults.check("complete_multipart")
-        return await self._inner.complete_multipart(key, upload_id, parts)
+        return await self._inner.complete_multipart(key, upload_id, parts, checksums=checksums)
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         self._faults.check("abort_multipart")

@@ -7,6 +7,9 @@ clients with dummy credentials set explicitly and region us-east-1: with an endp
 talk to the server, without one they only work inside ``moto.mock_aws()``; neither reaches
 the internet (nothing else is addressed, and the credentials are fake).
 
+S3's per-part checksum rules, which moto does not enforce, are put in front of every
+server (tests/support/s3_part_checksums.py).
+
 Isolation: the threaded server keeps its state in moto's in-process backends, the very ones
 ``moto.mock_aws()`` uses, and mock_aws() wipes them when it starts and stops. So give every
 test its own resources under ``unique_name()`` (or ``reset_moto()`` between tests) rather
@@ -44,6 +47,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
+
+from tests.support.s3_part_checksums import S3PartChecksums
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient as CognitoClient
@@ -286,7 +291,13 @@ _stop_tracking_dynamodb_models()
 
 class _AtomicDynamoDbMotoServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
-        app = _OneDynamoDbCallAtATime(DomainDispatcherApplication(create_backend_app))
+        app = _OneDynamoDbCallAtATime(
+            S3PartChecksums(
+                DomainDispatcherApplication(create_backend_app),
+                credentials=(_DUMMY, _DUMMY, _DUMMY),
+                region=REGION,
+            )
+        )
         self._server = make_server(
             self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
         )

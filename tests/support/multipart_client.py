@@ -2,6 +2,7 @@
 uploadParts, File.uploadedParts, completeUpload with parts, abortUpload), on top of a
 FileClient: what the README's fetch() example does, in Python."""
 
+import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,13 +16,15 @@ mutation CreateUpload($input: CreateUploadInput!) {{
   createUpload(input: $input) {{
     file {{ {FILE_FIELDS} }}
     upload {{ url }}
-    multipart {{ partSize partCount expiresAt }}
+    multipart {{ partSize partCount expiresAt partChecksums }}
   }}
 }}
 """
 UPLOAD_PARTS = """
-mutation Parts($id: ID!, $numbers: [Int!]!) {
-  uploadParts(id: $id, partNumbers: $numbers) { partNumber url method headers }
+mutation Parts($id: ID!, $numbers: [Int!]!, $sha256: [String!]) {
+  uploadParts(id: $id, partNumbers: $numbers, sha256: $sha256) {
+    partNumber url method headers
+  }
 }
 """
 UPLOADED_PARTS = "query Uploaded($id: ID!) { file(id: $id) { status uploadedParts } }"
@@ -38,6 +41,7 @@ class MultipartUpload:
     file: dict[str, Any]
     part_size: int
     part_count: int
+    part_checksums: bool = False
 
     @property
     def file_id(self) -> str:
@@ -58,19 +62,29 @@ def create(files: FileClient, name: str, size: int, **extra: Any) -> MultipartUp
     payload = files.data(CREATE_MULTIPART, {"input": upload_input})["createUpload"]
     assert payload["upload"] is None, payload
     plan = payload["multipart"]
-    return MultipartUpload(payload["file"], int(plan["partSize"]), int(plan["partCount"]))
+    return MultipartUpload(
+        payload["file"], int(plan["partSize"]), int(plan["partCount"]), plan["partChecksums"]
+    )
 
 
-def part_targets(files: FileClient, file_id: str, numbers: Sequence[int]) -> dict[str, Any]:
+def part_targets(
+    files: FileClient, file_id: str, numbers: Sequence[int], sha256: Sequence[str] | None = None
+) -> dict[str, Any]:
     """The whole answer (data and maybe errors) of uploadParts."""
-    return files.ask(UPLOAD_PARTS, {"id": file_id, "numbers": list(numbers)})
+    variables = {"id": file_id, "numbers": list(numbers), "sha256": sha256}
+    return files.ask(UPLOAD_PARTS, variables)
 
 
-def targets(files: FileClient, file_id: str, numbers: Sequence[int]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = files.data(
-        UPLOAD_PARTS, {"id": file_id, "numbers": list(numbers)}
-    )["uploadParts"]
+def targets(
+    files: FileClient, file_id: str, numbers: Sequence[int], sha256: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    variables = {"id": file_id, "numbers": list(numbers), "sha256": sha256}
+    found: list[dict[str, Any]] = files.data(UPLOAD_PARTS, variables)["uploadParts"]
     return found
+
+
+def part_sha256(upload: MultipartUpload, content: bytes, numbers: Sequence[int]) -> list[str]:
+    return [hashlib.sha256(upload.chunk(content, n)).hexdigest() for n in numbers]
 
 
 def send_part(files: FileClient, target: Mapping[str, Any], data: bytes) -> httpx.Response:
@@ -81,9 +95,11 @@ def send_part(files: FileClient, target: Mapping[str, Any], data: bytes) -> http
 def send_parts(
     files: FileClient, upload: MultipartUpload, content: bytes, numbers: Sequence[int]
 ) -> dict[int, str]:
-    """Send these parts; their ETags by part number."""
+    """Send these parts (with their checksums, when the upload takes them); their ETags
+    by part number."""
     etags = {}
-    for target in targets(files, upload.file_id, numbers):
+    sha256 = part_sha256(upload, content, numbers) if upload.part_checksums else None
+    for target in targets(files, upload.file_id, numbers, sha256):
         number = int(target["partNumber"])
         sent = send_part(files, target, upload.chunk(content, number))
         assert sent.status_code == 200, (sent.status_code, sent.text)

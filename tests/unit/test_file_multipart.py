@@ -2,8 +2,11 @@
 quota held from createUpload on, and a completion that ran out of time after the store
 assembled the parts, completed by the client's retry."""
 
+from dataclasses import replace
+
 import pytest
 
+from adapters.blobs.rules import sha256_hex_to_b64
 from domain.errors import InvalidInputError
 from domain.files import CompletedPart, FileLimits, NewFile
 from domain.files.multipart import plan
@@ -101,3 +104,49 @@ async def test_a_multipart_flag_that_is_not_a_boolean_is_refused() -> None:
             alice,
             NewFile(name="a", content_type="text/plain", size=1, multipart="yes"),  # type: ignore[arg-type]
         )
+
+
+def chunk(n: int) -> bytes:
+    return DATA[(n - 1) * 4096 : n * 4096]
+
+
+async def test_part_checksums_are_all_or_none_and_survive_a_reopened_upload() -> None:
+    """The store's upload is opened with part checksums or without (S3 fixes it then), so
+    uploadParts wants one per part for such an upload, and none for another; a mismatch
+    of the whole file reopens the upload with part checksums still on."""
+    world = make_world(max_upload_bytes=MIB, multipart_part_bytes=4096)
+    alice = await world.user("alice")
+    new = NewFile(
+        name="a.bin",
+        content_type="text/plain",
+        size=len(DATA),
+        sha256=sha256_hex(b"not these bytes"),
+        multipart=True,
+        part_checksums=True,
+    )
+    record, _ = await world.service.create_upload(alice, new)
+    assert record.multipart is not None and record.multipart.part_checksums
+    sums = [sha256_hex(chunk(n)) for n in (1, 2, 3)]
+    for wrong in (None, sums[:2], [*sums[:2], "xyz"]):
+        with pytest.raises(InvalidInputError):
+            await world.service.upload_parts(alice, record.id, [1, 2, 3], wrong)
+    parts = []
+    for target in await world.service.upload_parts(alice, record.id, [1, 2, 3], sums):
+        n = target.part_number
+        assert target.headers == {"x-amz-checksum-sha256": sha256_hex_to_b64(sums[n - 1])}
+        etag = world.blobs.receive_part(target.url, chunk(n), target.headers)
+        parts.append(CompletedPart(n, etag, sums[n - 1]))
+
+    with pytest.raises(InvalidInputError, match="SHA-256"):
+        await world.service.complete_upload(alice, record.id, parts)
+
+    reopened = await world.service.get_file(alice, record.id)
+    assert reopened is not None and reopened.multipart is not None
+    assert reopened.multipart.part_checksums
+    assert reopened.multipart.upload_id != record.multipart.upload_id
+    with pytest.raises(InvalidInputError):
+        await world.service.upload_parts(alice, record.id, [1])
+
+    plain, _ = await world.service.create_upload(alice, replace(new, part_checksums=False))
+    with pytest.raises(InvalidInputError, match="without partChecksums"):
+        await world.service.upload_parts(alice, plain.id, [1], sums[:1])

@@ -15,13 +15,19 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from adapters.blobs.local.files import READ_CHUNK_BYTES, BlobFiles
-from adapters.blobs.rules import WRONG_PART_MESSAGE, check_upload_id, normalize_etag, part_etag
+from adapters.blobs.rules import (
+    WRONG_PART_MESSAGE,
+    check_part_checksums,
+    check_upload_id,
+    normalize_etag,
+    part_etag,
+)
 from domain.errors import InvalidInputError, NotFoundError
 from domain.ports import BlobInfo, StoredPart
 
@@ -99,13 +105,22 @@ class PartFiles:
                     found.append(part)
         return sorted(found, key=lambda part: part.part_number)
 
-    def complete(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> BlobInfo:
+    def complete(
+        self,
+        key: str,
+        upload_id: str,
+        parts: Sequence[tuple[int, str]],
+        checksums: Mapping[int, str] | None,
+    ) -> BlobInfo:
         upload = self.open_upload(key, upload_id)
         directory = self.root / upload_id
         stored = {part.part_number: part for part in self._parts_in(directory)}
         numbers = [number for number, _ in parts]
         if not parts or numbers != sorted(set(numbers)):
             raise InvalidInputError(WRONG_PART_MESSAGE)
+        check_part_checksums(
+            parts, checksums, {number: part.sha256 for number, part in stored.items()}
+        )
         for number, etag in parts:
             part = stored.get(number)
             if part is None or normalize_etag(part.etag) != normalize_etag(etag):

@@ -85,6 +85,7 @@ class SignedPart:
     upload_id: str
     part_number: int
     size: int
+    sha256: str | None  # lowercase hex: the x-amz-checksum-sha256 the part must carry
 
 
 class UrlSigner:
@@ -111,25 +112,38 @@ class UrlSigner:
         return query
 
     def part_query(
-        self, key: str, *, upload_id: str, part_number: int, size: int, expires: int
+        self,
+        key: str,
+        *,
+        upload_id: str,
+        part_number: int,
+        size: int,
+        sha256: str | None,
+        expires: int,
     ) -> dict[str, str]:
-        """A multipart upload's part: ``uploadId``, ``partNumber``, ``size``, ``expires``."""
-        query = {
-            "uploadId": upload_id,
-            "partNumber": str(part_number),
-            "size": str(size),
-            "expires": str(expires),
-        }
-        query["signature"] = self._sign("PART", key, *query.values())
+        """A multipart upload's part: ``uploadId``, ``partNumber``, ``size``, ``sha256``
+        (when the client gave the part's checksum), ``expires``."""
+        query = {"uploadId": upload_id, "partNumber": str(part_number), "size": str(size)}
+        if sha256 is not None:
+            query["sha256"] = sha256
+        query["expires"] = str(expires)
+        # A part without a checksum signs what it signed before checksums existed, so
+        # URLs handed out then stay valid.
+        checksum = [sha256] if sha256 is not None else []
+        query["signature"] = self._sign(
+            "PART", key, upload_id, str(part_number), str(size), *checksum, str(expires)
+        )
         return query
 
     def verify_part(self, key: str, query: Mapping[str, str], now: float) -> SignedPart:
         upload_id, number = query.get("uploadId", ""), query.get("partNumber", "")
         size, expires = query.get("size", ""), query.get("expires", "")
+        sha256 = query.get("sha256")
         if not (_DIGITS.fullmatch(number) and _DIGITS.fullmatch(size)):
             raise ForbiddenError(FORBIDDEN_MESSAGE)
-        self._verify(query, now, "PART", key, upload_id, number, size, expires)
-        return SignedPart(upload_id, int(number), int(size))
+        checksum = [sha256] if sha256 is not None else []
+        self._verify(query, now, "PART", key, upload_id, number, size, *checksum, expires)
+        return SignedPart(upload_id, int(number), int(size), sha256)
 
     def download_query(self, key: str, *, filename: str, expires: int) -> dict[str, str]:
         signature = self._sign("GET", key, filename, str(expires))

@@ -37,7 +37,7 @@ from adapters.blobs.local.files import (
     BlobFiles,
 )
 from adapters.blobs.local.parts import PartFiles
-from adapters.blobs.local.signing import SignedUpload, UrlSigner
+from adapters.blobs.local.signing import FORBIDDEN_MESSAGE, SignedUpload, UrlSigner
 from adapters.blobs.rules import (
     DEFAULT_MAX_EXPIRY_SECONDS,
     WRITE_MISMATCH_MESSAGE,
@@ -51,11 +51,13 @@ from adapters.blobs.rules import (
     check_upload_request,
     check_write_request,
     content_disposition,
+    part_checksum,
     sha256_b64_to_hex,
     validate_key,
 )
 from domain.errors import (
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     NotFoundError,
     StoreUnavailableError,
@@ -270,26 +272,38 @@ class LocalBlobStore:
 
     # --- multipart uploads ---
 
-    async def start_multipart(self, key: str, *, content_type: str) -> str:
+    async def start_multipart(
+        self, key: str, *, content_type: str, part_checksums: bool = False
+    ) -> str:
+        # Unlike S3, nothing to fix up front: each part URL carries its own checksum.
         key, content_type = validate_key(key), check_content_type(content_type)
         return await _in_thread(self._parts.start, key, content_type, self._clock())
 
     async def presign_part(
-        self, key: str, upload_id: str, part_number: int, *, size: int, expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        size: int,
+        expires_in: int,
+        sha256: str | None = None,
     ) -> PartTarget:
         key, upload_id = validate_key(key), check_upload_id(upload_id)
+        sha256, headers = part_checksum(sha256)
         query = self._signer.part_query(
             key,
             upload_id=upload_id,
             part_number=check_part_number(part_number),
             size=check_part_size(size),
+            sha256=sha256,
             expires=int(self._clock()) + check_expiry(expires_in, self._max_expiry),
         )
         return PartTarget(
             part_number=part_number,
             url=self._url(key, query),
             method="PUT",
-            headers={},
+            headers=headers,
             expires_at=datetime.fromtimestamp(int(query["expires"]), UTC),
         )
 
@@ -297,10 +311,15 @@ class LocalBlobStore:
         return await _in_thread(self._parts.parts, validate_key(key), check_upload_id(upload_id))
 
     async def complete_multipart(
-        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+        self,
+        key: str,
+        upload_id: str,
+        parts: Sequence[tuple[int, str]],
+        *,
+        checksums: Mapping[int, str] | None = None,
     ) -> BlobInfo:
         key, upload_id = validate_key(key), check_upload_id(upload_id)
-        return await _in_thread(self._parts.complete, key, upload_id, list(parts))
+        return await _in_thread(self._parts.complete, key, upload_id, list(parts), checksums)
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         await _in_thread(self._parts.abort, validate_key(key), check_upload_id(upload_id))
@@ -312,8 +331,14 @@ class LocalBlobStore:
         signed = self._signer.verify_part(upload.key, upload.query, self._clock())
         key = validate_key(upload.key)
         await _in_thread(self._parts.open_upload, key, check_upload_id(signed.upload_id))
+        if signed.sha256 is not None and (
+            upload.checksum_sha256 is None
+            or sha256_b64_to_hex(upload.checksum_sha256) != signed.sha256
+        ):
+            # As on S3, where the header is signed into the URL: any other fails the signature.
+            raise ForbiddenError(FORBIDDEN_MESSAGE)
         expected_sha256 = _expected_sha256(
-            SignedUpload(signed.size, "", None), upload.checksum_sha256
+            SignedUpload(signed.size, "", signed.sha256), upload.checksum_sha256
         )
         if upload.content_length is not None and upload.content_length > signed.size:
             raise BlobTooLargeError("Body is larger than the part's size")
