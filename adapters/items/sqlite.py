@@ -139,6 +139,13 @@ class SqliteItemStore:
         work = partial(_select_page, sql, params, limit)
         if limit <= self._inline_items:
             return await self._read_inline(work)
+        # A large limit is often a small answer (search reads "up to 1000" postings of a
+        # rare term): try on the loop, and hand the query to a reader only when it is big.
+        small = await self._read_inline(
+            partial(_select_small_page, sql, params, self._inline_items)
+        )
+        if small is not None:
+            return small
         return await self._run(self._readers, work)
 
     async def write(self, ops: Sequence[WriteOp]) -> None:
@@ -486,8 +493,24 @@ def _fetch_all(sql: str, params: list[Any], connection: sqlite3.Connection) -> l
 
 
 def _select_page(sql: str, params: list[Any], limit: int, connection: sqlite3.Connection) -> Page:
-    # Decoding happens here, on the worker, so a 1000-item page does not stall the loop.
-    rows = connection.execute(sql, params).fetchall()
+    return _page_of(connection.execute(sql, params).fetchall(), limit)
+
+
+def _select_small_page(
+    sql: str, params: list[Any], most: int, connection: sqlite3.Connection
+) -> Page | None:
+    """The whole answer when it is at most ``most`` items (the query's own limit is larger),
+    else None, having decoded nothing."""
+    cursor = connection.execute(sql, params)
+    try:
+        rows = cursor.fetchmany(most + 1)
+    finally:
+        cursor.close()  # ends the statement, and with it the read snapshot
+    return None if len(rows) > most else _page_of(rows, most)
+
+
+def _page_of(rows: list[Any], limit: int) -> Page:
+    # The query asked for limit + 1 rows: one more than the page says whether more follow.
     page = rows[:limit]
     item_cursors = [encode_cursor(list(row[1:])) for row in page]
     cursor = item_cursors[-1] if len(rows) > limit else None

@@ -322,3 +322,24 @@ async def test_other_sqlite_errors_on_a_small_read_are_reported_as_unavailable(
     monkeypatch.setattr(store, "_get_many", broken)
     with pytest.raises(StoreUnavailableError):
         await store.get_many([Key("A", "1")])
+
+
+@pytest.mark.parametrize("count", [3, 4, 5, 9])
+async def test_a_large_limit_pages_alike_whether_the_answer_is_read_on_the_loop_or_not(
+    db_path: Path, count: int
+) -> None:
+    # inline_items=4: answers of up to 4 items are read on the loop, larger ones on a
+    # reader; either way the same items, the same cursors, the same "more follows".
+    store = SqliteItemStore(db_path, inline_items=4)
+    try:
+        await store.write([Put(item("P", f"{n:02}", n=n)) for n in range(count)])
+        whole = await store.query("P", limit=100)
+        assert [entry["n"] for entry in whole.items] == list(range(count))
+        assert whole.cursor is None and len(whole.item_cursors) == count
+        first = await store.query("P", limit=2)
+        rest = await store.query("P", limit=100, after=first.cursor)
+        assert [entry["n"] for entry in first.items + rest.items] == list(range(count))
+        assert rest.cursor is None
+        assert rest.item_cursors == whole.item_cursors[2:]
+    finally:
+        await store.close()
