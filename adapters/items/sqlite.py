@@ -1,13 +1,19 @@
 """ItemStore over one SQLite file: the local default, held to the same contract as DynamoDB
 and the fake (tests/contract).
 
-Every SQLite call runs on a worker thread so the event loop never waits on disk. Reads share
-a small pool, each thread with its own connection (WAL lets them run beside a writer); writes
-all go through one writer thread, which serialises them inside this process, and use
+Writes all go through one writer thread, which serialises them inside this process, and use
 BEGIN IMMEDIATE, which serialises them against other processes on the same file (a CLI
-command next to the server). Opening is lazy: the constructor does no I/O, the first call
-creates the folder, the file and the schema, and a broken file shows up as
-StoreUnavailableError from that call (ping() is the cheap way to ask).
+command next to the server). Small reads (up to ``inline_items`` items: a profile, a page of
+a listing) run on the calling thread, the event loop's, on its own connection: in WAL mode a
+reader never waits for a writer, and a point read from the page cache takes ~10 µs where the
+hop to a worker thread and back cost ~50 µs and contended for the GIL with the loop. That
+connection never waits for a lock (busy timeout 0): the rare read SQLite answers "busy"
+(another process holding the file exclusively, a WAL reset) is retried on a reader thread,
+which may wait. Larger reads and scans go to a small pool of reader threads, each with its
+own connection, so decoding many items never stalls the loop. Opening is lazy: the
+constructor does no I/O, the first call creates the folder, the file and the schema, and a
+broken file shows up as StoreUnavailableError from that call (ping() is the cheap way to
+ask).
 """
 
 import asyncio
@@ -45,6 +51,8 @@ _CONFLICT = "The item changed or already exists; nothing was written"
 # Two bound variables per key keeps a statement far below SQLite's smallest variable limit.
 _KEYS_PER_STATEMENT = 200
 _BACKFILL_BATCH = 500
+# Reads of up to this many items run on the event loop (the module docstring says why).
+INLINE_READ_ITEMS = 100
 _MAX_CODE_POINT = 0x10FFFF
 
 _INDEX_COLUMNS: dict[str, tuple[str, str]] = {index: index_keys(index) for index in INDEXES}
@@ -85,9 +93,17 @@ class SqliteItemStore:
     StoreUnavailableError. As with a request already sent to DynamoDB, cancelling a call
     does not stop it: a cancelled write may still be committed."""
 
-    def __init__(self, path: Path, *, readers: int = 4, busy_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        readers: int = 4,
+        busy_timeout: float = 5.0,
+        inline_items: int = INLINE_READ_ITEMS,
+    ) -> None:
         self._path = path
         self._busy_timeout = busy_timeout
+        self._inline_items = inline_items
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
@@ -101,7 +117,10 @@ class SqliteItemStore:
     async def get_many(self, keys: Sequence[Key]) -> list[Item | None]:
         if not keys:
             return []
-        return await self._run(self._readers, partial(self._get_many, keys))
+        work = partial(self._get_many, keys)
+        if len(keys) <= self._inline_items:
+            return await self._read_inline(work)
+        return await self._run(self._readers, work)
 
     async def query(
         self,
@@ -117,7 +136,17 @@ class SqliteItemStore:
         order = ("sk",) if index is None else (_INDEX_COLUMNS[index][1], "pk", "sk")
         start = decode_cursor(after, parts=len(order)) if after is not None else None
         sql, params = _query_sql(partition, index, prefix, start, descending, limit)
-        return await self._run(self._readers, partial(_select_page, sql, params, limit))
+        work = partial(_select_page, sql, params, limit)
+        if limit <= self._inline_items:
+            return await self._read_inline(work)
+        # A large limit is often a small answer (search reads "up to 1000" postings of a
+        # rare term): try on the loop, and hand the query to a reader only when it is big.
+        small = await self._read_inline(
+            partial(_select_small_page, sql, params, self._inline_items)
+        )
+        if small is not None:
+            return small
+        return await self._run(self._readers, work)
 
     async def write(self, ops: Sequence[WriteOp]) -> None:
         check_write_batch(ops)
@@ -159,6 +188,27 @@ class SqliteItemStore:
             raise StoreUnavailableError(_CLOSED) from exc
         return await future
 
+    async def _read_inline(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``work`` on this thread's own connection, without a thread hop (see the module
+        docstring); opened on a worker the first time, as opening may create the file and
+        wait on another process's lock."""
+        if self._closed:
+            raise StoreUnavailableError(_CLOSED)
+        if getattr(self._local, "connection", None) is None:
+            opened = await self._run(self._readers, lambda _: self._open_never_waiting())
+            if getattr(self._local, "connection", None) is None:
+                self._local.connection = opened
+        try:
+            return work(self._local.connection)
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # extended code -> primary
+            if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise StoreUnavailableError(_UNAVAILABLE) from exc
+        except (sqlite3.Error, OSError, json.JSONDecodeError) as exc:
+            raise StoreUnavailableError(_UNAVAILABLE) from exc
+        # Busy: a reader thread may wait for the lock, the event loop may not.
+        return await self._run(self._readers, work)
+
     def _call(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         """Runs on a worker thread; the only place driver errors become domain errors."""
         try:
@@ -173,10 +223,16 @@ class SqliteItemStore:
             self._local.connection = connection
         return connection
 
+    def _open_never_waiting(self) -> sqlite3.Connection:
+        connection = self._open()  # may wait, on a worker: it may create the schema
+        connection.execute("PRAGMA busy_timeout = 0")
+        return connection
+
     def _open(self) -> sqlite3.Connection:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        # check_same_thread=False only so close() can close connections from its own thread
-        # once the workers have stopped; each connection is used by exactly one worker.
+        # check_same_thread=False so close() can close connections from its own thread once
+        # the workers have stopped, and so a worker can open the event loop's; each
+        # connection is then used by exactly one thread.
         connection = sqlite3.connect(
             self._path,
             timeout=self._busy_timeout,
@@ -437,8 +493,24 @@ def _fetch_all(sql: str, params: list[Any], connection: sqlite3.Connection) -> l
 
 
 def _select_page(sql: str, params: list[Any], limit: int, connection: sqlite3.Connection) -> Page:
-    # Decoding happens here, on the worker, so a 1000-item page does not stall the loop.
-    rows = connection.execute(sql, params).fetchall()
+    return _page_of(connection.execute(sql, params).fetchall(), limit)
+
+
+def _select_small_page(
+    sql: str, params: list[Any], most: int, connection: sqlite3.Connection
+) -> Page | None:
+    """The whole answer when it is at most ``most`` items (the query's own limit is larger),
+    else None, having decoded nothing."""
+    cursor = connection.execute(sql, params)
+    try:
+        rows = cursor.fetchmany(most + 1)
+    finally:
+        cursor.close()  # ends the statement, and with it the read snapshot
+    return None if len(rows) > most else _page_of(rows, most)
+
+
+def _page_of(rows: list[Any], limit: int) -> Page:
+    # The query asked for limit + 1 rows: one more than the page says whether more follow.
     page = rows[:limit]
     item_cursors = [encode_cursor(list(row[1:])) for row in page]
     cursor = item_cursors[-1] if len(rows) > limit else None

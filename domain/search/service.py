@@ -6,6 +6,7 @@ the query, the types, the filter and the viewer (domain.cursor_signer).
 """
 
 import asyncio
+import functools
 import json
 from collections.abc import Sequence
 
@@ -95,18 +96,26 @@ class SearchService:
 
     def _hit(self, hit: Scored, scope: str, viewer: Principal, wanted: SearchFilter) -> SearchHit:
         document = hit.candidate.document
-        marked = (highlight(text, hit.matched) for text in document.fields.values())
-        position = json.dumps(list(_order(hit)))
-        cursor = self._cursors.sign(
-            position, query=scope, viewer_id=viewer.user_id, filter_hash=wanted.fingerprint()
-        )
+
+        @functools.cache
+        def mark() -> tuple[str, ...]:
+            marked = (highlight(text, hit.matched) for text in document.fields.values())
+            return tuple(text for text in marked if text is not None)
+
+        @functools.cache
+        def sign() -> str:
+            position = json.dumps(list(_order(hit)))
+            return self._cursors.sign(
+                position, query=scope, viewer_id=viewer.user_id, filter_hash=wanted.fingerprint()
+            )
+
         return SearchHit(
             kind=document.kind,
             id=document.id,
             score=hit.score,
-            highlights=tuple(text for text in marked if text is not None),
             record=hit.candidate.record,
-            cursor=cursor,
+            mark=mark,
+            sign=sign,
         )
 
     def _read_cursor(

@@ -7,13 +7,15 @@ from typing import Any, Self
 
 import strawberry
 from strawberry import Info
+from strawberry.dataloader import DataLoader
 
 from domain.access import visible_shares
 from domain.ids import to_global_id
-from domain.models import FileRecord
+from domain.models import FileRecord, User
 from resolvers.context import Context
 from resolvers.files.enums import FileStatusEnum, VisibilityEnum
 from resolvers.files.share_link_types import ShareLinkType
+from resolvers.loaders import known_now
 from resolvers.node import Node
 from resolvers.scalars import Long
 from resolvers.users.types import UserType
@@ -21,9 +23,22 @@ from resolvers.users.types import UserType
 FILE_TYPE = "File"
 
 
-async def _owner(root: "FileType", info: Info[Context, Any]) -> UserType:
+def _owner(root: "FileType", info: Info[Context, Any]) -> UserType:
     # Any signed-in user may see any profile (private fields are filtered on UserType).
-    owner = await info.context.loaders.user_by_id.load(root.record.owner_id)
+    # Not async: an owner this request already read (the viewer, primed at sign-in) is
+    # answered at once; otherwise graphql-core awaits the coroutine returned instead.
+    loader = info.context.loaders.user_by_id
+    known = known_now(loader, root.record.owner_id)
+    if known is not None:
+        return _owner_type(root, known.result())
+    return _load_owner(root, loader)  # type: ignore[return-value]
+
+
+async def _load_owner(root: "FileType", loader: DataLoader[str, User | None]) -> UserType:
+    return _owner_type(root, await loader.load(root.record.owner_id))
+
+
+def _owner_type(root: "FileType", owner: User | None) -> UserType:
     if owner is None:  # profiles are never deleted; a file without one is corrupt data
         raise RuntimeError(f"owner profile missing for file {root.record.id}")
     return UserType.from_domain(owner)

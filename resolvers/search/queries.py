@@ -33,21 +33,13 @@ async def resolve_search(
         first=first,
         after=after,
     )
-    edges = [
-        SearchEdge(
-            cursor=hit.cursor,
-            score=hit.score,
-            highlights=list(hit.highlights),
-            node=_node(info, hit),
-        )
-        for hit in page.hits
-    ]
+    edges = [SearchEdge(score=hit.score, node=_node(info, hit), hit=hit) for hit in page.hits]
     return SearchConnection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next_page,
-            end_cursor=edges[-1].cursor if edges else None,
-            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=page.hits[-1].cursor if page.hits else None,
+            start_cursor=page.hits[0].cursor if page.hits else None,
         ),
     )
 

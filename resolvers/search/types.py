@@ -12,6 +12,7 @@ from domain.files import clean_tag
 from domain.ids import from_global_id
 from domain.search.documents import FILE, USER
 from domain.search.models import SearchFilter
+from domain.search.models import SearchHit as DomainHit
 from resolvers.files.inputs import or_none
 from resolvers.files.types import FileType
 from resolvers.pagination import PageInfo
@@ -30,12 +31,22 @@ class SearchTypeEnum(enum.Enum):
 SearchHit = Annotated[FileType | UserType, strawberry.union("SearchHit")]
 
 
+def _cursor(root: "SearchEdge") -> str:
+    return root.hit.cursor
+
+
+def _highlights(root: "SearchEdge") -> list[str]:
+    return list(root.hit.highlights)
+
+
 @strawberry.type
 class SearchEdge:
-    cursor: str
+    # Resolved only when selected: each costs a signature or a pass over the texts per hit.
+    cursor: str = strawberry.field(resolver=_cursor)
     score: float
-    highlights: list[str]
+    highlights: list[str] = strawberry.field(resolver=_highlights)
     node: SearchHit
+    hit: strawberry.Private[DomainHit]
 
 
 @strawberry.type

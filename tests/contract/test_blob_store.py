@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import stat
+import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -1256,3 +1257,65 @@ async def test_s3_unreachable_endpoint_is_store_unavailable() -> None:
     for call in (*calls, store.confirm(KEY)):
         with pytest.raises(StoreUnavailableError):
             await call
+
+
+def test_local_head_of_a_blob_does_not_wait_for_another_blobs_confirm_on_a_slow_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = BlobFiles(tmp_path)
+    for key in (KEY, "other/key.bin"):
+        pending = files.create(key)
+        pending.write(b"bytes of " + key.encode())
+        pending.commit("text/plain", uploaded_at=1.0)
+    confirming, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        # The confirming thread's fsyncs hang until released: a disk that stalls.
+        if threading.current_thread().name == "confirmer":
+            confirming.set()
+            release.wait(10)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    confirmer = threading.Thread(target=files.confirm, args=(KEY,), name="confirmer")
+    confirmer.start()
+    try:
+        assert confirming.wait(5)
+        with ThreadPoolExecutor(1) as pool:
+            info = pool.submit(files.head, "other/key.bin").result(timeout=2)
+        assert info is not None and info.sha256 == sha256_hex(b"bytes of other/key.bin")
+    finally:
+        release.set()
+        confirmer.join(10)
+    record = files._read_record(files.paths(KEY))
+    assert record is not None and record.confirmed
+
+
+def test_local_confirm_never_overwrites_a_reupload_made_while_it_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = BlobFiles(tmp_path)
+    first = files.create(KEY)
+    first.write(b"first bytes")
+    first.commit("text/plain", uploaded_at=1.0)
+    real_fsync = os.fsync
+    replaced: list[bool] = []
+
+    def reupload_during_the_first_fsync(fd: int) -> None:
+        real_fsync(fd)
+        if not replaced:
+            replaced.append(True)
+            second = files.create(KEY)
+            second.write(b"second, longer bytes")
+            second.commit("text/plain", uploaded_at=2.0)
+
+    monkeypatch.setattr(os, "fsync", reupload_during_the_first_fsync)
+    files.confirm(KEY)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    record = files._read_record(files.paths(KEY))
+    # The confirmation went to the blob that is there now, never the old blob's metadata.
+    assert record is not None and record.confirmed and record.uploaded_at == 2.0
+    assert record.info.sha256 == sha256_hex(b"second, longer bytes")
+    assert files.paths(KEY).data.read_bytes() == b"second, longer bytes"
+    assert len(files_under(tmp_path)) == 2  # no temporary file left behind

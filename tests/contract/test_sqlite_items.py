@@ -3,6 +3,7 @@
 import asyncio
 import json
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -271,3 +272,74 @@ async def test_a_file_from_before_an_index_existed_is_upgraded(db_path: Path) ->
     assert [entry["sk"] for entry in by_tag.items] == ["2", "1"]
     assert [entry["sk"] for entry in by_owner.items] == ["1"]
     assert [entry["sk"] for entry in after_write.items] == ["2", "1", "4"]
+
+
+def _busy_error(db_path: Path) -> sqlite3.OperationalError:
+    """A real "database is locked" from SQLite: a second writer that may not wait."""
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    other = sqlite3.connect(db_path, isolation_level=None, timeout=0)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError) as caught:
+            other.execute("BEGIN IMMEDIATE")
+        return caught.value
+    finally:
+        holder.close()
+        other.close()
+
+
+async def test_a_small_read_that_sqlite_finds_busy_is_retried_on_a_reader_thread(
+    store: SqliteItemStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small reads run on the event loop's connection, which must never wait for a lock;
+    # SQLite answering "busy" there sends the read to a reader thread, which may wait.
+    await store.write([Put(item("A", "1", n=1))])
+    busy = _busy_error(db_path)
+    assert busy.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+    real_get_many = store._get_many
+
+    def busy_on_the_loop(keys: list[Key], connection: sqlite3.Connection) -> list[Item | None]:
+        threads.append(threading.get_ident())
+        if threading.get_ident() == loop_thread:
+            raise busy
+        return real_get_many(keys, connection)
+
+    monkeypatch.setattr(store, "_get_many", busy_on_the_loop)
+    assert await store.get_many([Key("A", "1")]) == [item("A", "1", n=1)]
+    assert threads[0] == loop_thread and threads[1] != loop_thread and len(threads) == 2
+
+
+async def test_other_sqlite_errors_on_a_small_read_are_reported_as_unavailable(
+    store: SqliteItemStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.ping()
+
+    def broken(keys: list[Key], connection: sqlite3.Connection) -> list[Item | None]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store, "_get_many", broken)
+    with pytest.raises(StoreUnavailableError):
+        await store.get_many([Key("A", "1")])
+
+
+@pytest.mark.parametrize("count", [3, 4, 5, 9])
+async def test_a_large_limit_pages_alike_whether_the_answer_is_read_on_the_loop_or_not(
+    db_path: Path, count: int
+) -> None:
+    # inline_items=4: answers of up to 4 items are read on the loop, larger ones on a
+    # reader; either way the same items, the same cursors, the same "more follows".
+    store = SqliteItemStore(db_path, inline_items=4)
+    try:
+        await store.write([Put(item("P", f"{n:02}", n=n)) for n in range(count)])
+        whole = await store.query("P", limit=100)
+        assert [entry["n"] for entry in whole.items] == list(range(count))
+        assert whole.cursor is None and len(whole.item_cursors) == count
+        first = await store.query("P", limit=2)
+        rest = await store.query("P", limit=100, after=first.cursor)
+        assert [entry["n"] for entry in first.items + rest.items] == list(range(count))
+        assert rest.cursor is None
+        assert rest.item_cursors == whole.item_cursors[2:]
+    finally:
+        await store.close()

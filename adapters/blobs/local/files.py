@@ -39,6 +39,7 @@ OCCUPIED_MESSAGE = "This upload already holds bytes; start a new upload to send 
 _META_SUFFIX = ".meta.json"
 _TMP_SUFFIX = ".tmp"
 _CREATE_ATTEMPTS = 3
+_CONFIRM_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,27 +218,47 @@ class BlobFiles:
 
     def confirm(self, key: str) -> None:
         """Mark the blob at ``key`` confirmed; NotFoundError when there is none (as head
-        sees it). Read, rewritten and replaced under the lock, so that a concurrent
-        upload's fresh metadata is never overwritten with the old blob's."""
+        sees it). The confirmed metadata is written and fsynced outside the lock (an fsync
+        under it held up every other blob's reads: a head waited behind another upload's
+        disk), then swapped in under the lock only if the metadata is still the one it was
+        made from, so a concurrent upload's fresh metadata is never overwritten with the
+        old blob's. If it changed, the blob is looked at again; the last attempt holds the
+        lock throughout, as every attempt once did, so confirming always ends."""
         paths = self.paths(key)
         self.check_inside(paths.directory)
-        with self._lock:
-            record = self._read_record(paths)
-            if record is None or not self._data_agrees(key, paths, record.info):
-                raise NotFoundError(NOT_FOUND_MESSAGE)
-            if record.confirmed:
+        for _ in range(_CONFIRM_ATTEMPTS - 1):
+            with self._lock:
+                record = self._unconfirmed_record(key, paths)
+            if record is None:
                 return
-            tmp, file = _new_private_file(paths.directory, paths.data.name)
+            tmp = _durable_file(paths, BlobMeta(record.info, True, record.uploaded_at).to_json())
             try:
-                with file:
-                    file.write(BlobMeta(record.info, True, record.uploaded_at).to_json())
-                    file.flush()
-                    os.fsync(file.fileno())
-                os.replace(tmp, paths.meta)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+                with self._lock:
+                    if self._unconfirmed_record(key, paths) == record:
+                        os.replace(tmp, paths.meta)
+                        break
+            finally:
+                tmp.unlink(missing_ok=True)  # gone already once replaced
+        else:
+            with self._lock:
+                record = self._unconfirmed_record(key, paths)
+                if record is None:
+                    return
+                meta = BlobMeta(record.info, True, record.uploaded_at).to_json()
+                tmp = _durable_file(paths, meta)
+                try:
+                    os.replace(tmp, paths.meta)
+                finally:
+                    tmp.unlink(missing_ok=True)
         _fsync_directory(paths.directory)
+
+    def _unconfirmed_record(self, key: str, paths: BlobPaths) -> BlobMeta | None:
+        """Under the lock: the blob's metadata, None when it is confirmed already;
+        NotFoundError when there is no blob."""
+        record = self._read_record(paths)
+        if record is None or not self._data_agrees(key, paths, record.info):
+            raise NotFoundError(NOT_FOUND_MESSAGE)
+        return None if record.confirmed else record
 
     def sweep_unconfirmed(self, uploaded_before: float) -> int:
         """Delete every unconfirmed blob uploaded before ``uploaded_before`` (epoch
@@ -401,6 +422,20 @@ def _new_private_file(directory: Path, name: str) -> tuple[Path, BinaryIO]:
     tmp = directory / f".{name}.{secrets.token_hex(8)}{_TMP_SUFFIX}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     return tmp, os.fdopen(fd, "wb")
+
+
+def _durable_file(paths: BlobPaths, content: bytes) -> Path:
+    """A new private file beside the blob holding ``content``, on disk (fsynced)."""
+    tmp, file = _new_private_file(paths.directory, paths.data.name)
+    try:
+        with file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
 
 
 def _fsync_directory(directory: Path) -> None:
