@@ -186,8 +186,12 @@ def measure(
         # A short warm-up of each, not counted: first requests fill caches and pools.
         for url, script in runs.values():
             _wrk(url, script, connections, 1)
-        for _ in range(rounds):
-            for name, (url, script) in runs.items():
+        # Every other round runs in reverse: on a busy machine whichever server runs later in
+        # a round measured up to 1.5x better, and alternating cancels that order bias.
+        for round_number in range(rounds):
+            names = list(runs) if round_number % 2 == 0 else list(reversed(runs))
+            for name in names:
+                url, script = runs[name]
                 result.samples[name].append(_wrk(url, script, connections, seconds))
     return result
 

@@ -146,7 +146,7 @@ def dynamodb_get_many(options: Options) -> Outcome:
 def framework(options: Options) -> Outcome:
     from bench import framework as bench
 
-    seconds, rounds = (2.0, 2) if options.quick else (4.0, 3)
+    seconds, rounds = (2.0, 2) if options.quick else (4.0, 4)
     result = bench.measure(16, seconds, rounds)
     command = f"{PY} -m bench.framework --connections 16 --seconds {seconds:g} --rounds {rounds}"
     return Outcome(bench.figures(result, command), bench.report(result))
