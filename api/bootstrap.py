@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from adapters.resilience.budget import RetryBudget
     from api.realtime_aws.runtime import Realtime
     from api.settings import Settings
+    from ops.backup.blob_copy import WorkerRecipes
 
 JWKS_FETCH_TIMEOUT_SECONDS = 3.0
 ITEMS_FILE = "items.sqlite3"
@@ -298,6 +300,24 @@ def _build_blobs(settings: Settings) -> tuple[BlobStore, LocalBlobStore | None]:
             f"invalid setting DEMOBACKEND_DATA_DIR: cannot create {data_dir / BLOBS_DIR}"
         ) from None
     return store, store
+
+
+def restore_worker_recipes(settings: Settings, src: str) -> WorkerRecipes | None:
+    """How a restore's worker processes open the source and the blob store, when they can
+    open their own: a directory backup into the local blob store (for S3 the bytes are
+    network-bound, and threads in the restoring process already overlap them)."""
+    from ops.backup.blob_copy import WorkerRecipes
+    from ops.backup.targets import DirectoryTarget, is_s3_spec
+
+    if settings.backend == "aws" or is_s3_spec(src) or not src:
+        return None
+    return WorkerRecipes(partial(DirectoryTarget, Path(src)), partial(open_local_blobs, settings))
+
+
+def open_local_blobs(settings: Settings) -> BlobStore:
+    """The local blob store, opened on its own (by a restore's worker process)."""
+    store, _ = _build_blobs(settings)
+    return store
 
 
 def _cursor_key(settings: Settings) -> bytes:

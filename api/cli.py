@@ -209,6 +209,7 @@ def _verify_backup(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    from api.bootstrap import restore_worker_recipes
     from ops.backup.commands import restore_command
 
     if args.skip_unmapped and args.map_users_by is None:
@@ -227,6 +228,8 @@ def _restore(settings: Settings, args: argparse.Namespace) -> int:
             s3_client=_s3_factory(settings),
             map_users_to=_map_users_to(deps, args),
             skip_unmapped=args.skip_unmapped,
+            worker_recipes=restore_worker_recipes(settings, args.src),
+            workers=settings.restore_workers,
         ),
     )
 

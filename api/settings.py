@@ -130,6 +130,9 @@ class Settings(BaseSettings):
 
     # Backups (`demobackend backup/restore/drill`): key for encrypting directory backups.
     backup_encryption_key: SecretStr | None = None
+    # Processes a restore copies the bytes in (local blob store and a directory backup);
+    # default: one per CPU; 0: in the restoring process.
+    restore_workers: int | None = Field(default=None, ge=0, le=64)
 
     # Observability (README "Operations: monitoring")
     metrics_endpoint: bool | None = None  # GET /metrics (Prometheus); default: local only

@@ -339,6 +339,7 @@ def backup(options: Options) -> Outcome:
 
 
 _DR_PER_FILE = re.compile(r"per file: ([\d.]+) ms wall, ([\d.]+) ms CPU; load average ([\d.]+)")
+_DR_WORKERS = re.compile(r"bytes copied by (\w+) worker")
 
 
 def dr(options: Options) -> Outcome:
@@ -354,6 +355,7 @@ def dr(options: Options) -> Outcome:
         outcome.status = f"failed: exit {code}"
         return outcome
     wall_ms, cpu_ms, load = (float(v) for v in found.groups())
+    workers = _DR_WORKERS.search(output)
     outcome.figures.append(
         Figure(
             name="DR: restore + search index, 1M files (extrapolated)",
@@ -362,7 +364,8 @@ def dr(options: Options) -> Outcome:
             value=wall_ms * 1_000_000 / 1000 / 60,
             unit="min",
             target=30,
-            note=f"{cpu_ms:.2f} ms CPU per file, load {load:.1f}; `make bench-dr` runs 1M",
+            note=f"{cpu_ms:.2f} ms CPU per file, load {load:.1f}, "
+            f"{workers.group(1) if workers else '?'} byte workers; `make bench-dr` runs 1M",
         )
     )
     return outcome

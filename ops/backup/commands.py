@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from domain.ports import BlobStore, IdentityAccounts, ItemStore
 from ops.backup.backup import run_backup
+from ops.backup.blob_copy import WorkerRecipes
 from ops.backup.crypto import PartCipher
 from ops.backup.drill import run_drill
 from ops.backup.owners import UnmappedUsersError
@@ -94,6 +95,8 @@ async def restore_command(
     rebuild_index: bool = True,
     map_users_to: IdentityAccounts | None = None,
     skip_unmapped: bool = False,
+    worker_recipes: WorkerRecipes | None = None,
+    workers: int | None = None,
 ) -> int:
     target = open_target(src, s3_client)
     progress = StderrProgress()
@@ -109,6 +112,8 @@ async def restore_command(
             rebuild_index=rebuild_index,
             map_users_to=map_users_to,
             skip_unmapped=skip_unmapped,
+            worker_recipes=worker_recipes,
+            workers=workers,
         )
     except UnmappedUsersError as error:
         print(

@@ -39,6 +39,10 @@ class PartCipher:
         # Safe to publish: names the key without revealing anything usable about it.
         self.key_id = hmac.new(key, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:16]
 
+    def __reduce__(self) -> tuple[type["PartCipher"], tuple[bytes]]:
+        # Pickled only to reach a restore's own worker processes (blob_copy.py), by pipe.
+        return (PartCipher, (self._key,))
+
     @classmethod
     def from_hex(cls, key_hex: str) -> "PartCipher":
         try:

@@ -18,16 +18,20 @@ backup taken on either), then the search index rebuilt from the restored metadat
 - Resumable: a journal item (``RESTORE#<backup id>``) in the target records the parts
   done; a re-run of the same backup finds it, skips those parts and carries on (no --force
   needed). It is deleted when the restore completes.
+- Bytes in worker processes (blob_copy.py) when the caller gives recipes for them and
+  ``workers`` > 0: the one SQLite writer stays here, the bytes use the other cores. A
+  part's metadata still waits for all of its bytes.
 """
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Coroutine
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
 from domain.clock import utc_now
-from domain.errors import InvalidInputError
 from domain.files import listing_items_of, recount_all_usage
 from domain.ports import (
     MAX_WRITE_ITEMS,
@@ -42,6 +46,7 @@ from domain.ports import (
 )
 from domain.search.reindex import mark_rebuilding, rebuilt
 from ops.backup import selection
+from ops.backup.blob_copy import BlobJob, BlobWorkers, WorkerRecipes, copy_blobs
 from ops.backup.crypto import PartCipher
 from ops.backup.errors import BackupDamagedError, BackupError, RestoreTargetNotEmptyError
 from ops.backup.owners import (
@@ -53,7 +58,6 @@ from ops.backup.owners import (
     UserMap,
     map_users,
 )
-from ops.backup.parts import blob_chunks
 from ops.backup.progress import Progress
 from ops.backup.reader import BlobRef, OpenedBackup, open_backup
 from ops.backup.search import index_restored, rebuild_search
@@ -61,7 +65,6 @@ from ops.backup.streams import closing
 from ops.backup.targets import Target
 
 WRITE_CONCURRENCY = 4
-BLOB_CONCURRENCY = 8
 JOURNAL_SK = "JOURNAL"
 
 
@@ -82,6 +85,7 @@ class RestoreResult:
     users_left_out: tuple[Unmapped, ...] = ()
     deleted_users: int = 0  # accounts being deleted in the backup: left out
     items_left_out: int = 0  # theirs, and the dev IdP's own items
+    workers: int = 0  # processes that copied the bytes (0: the restore's own)
 
 
 def journal_key(backup_id: str) -> Key:
@@ -101,13 +105,18 @@ async def run_restore(
     rebuild_index: bool = True,
     map_users_to: IdentityAccounts | None = None,
     skip_unmapped: bool = False,
+    worker_recipes: WorkerRecipes | None = None,
+    workers: int | None = None,
 ) -> RestoreResult:
     """``concurrency`` bounds item writes in flight (1 for moto's DynamoDB, see search.py).
     ``rebuild_index=False`` leaves the search index to a later `demobackend reindex` (for
     benchmarks on moto, which copies the whole table on every transaction).
     ``map_users_to``: give every file, share and profile to the user of the same username
     in this identity provider (owners.py); UnmappedUsersError, before anything is written,
-    for users it does not hold exactly once, unless ``skip_unmapped`` leaves them out."""
+    for users it does not hold exactly once, unless ``skip_unmapped`` leaves them out.
+    ``worker_recipes``: how worker processes open the source and the blob store, to copy
+    the bytes in ``workers`` processes (default: one per CPU; 0: in this process, as
+    without recipes)."""
     started = time.monotonic()
     backup = await open_backup(source, cipher, backup_id)
     key = journal_key(backup.manifest.id)
@@ -173,27 +182,46 @@ async def run_restore(
     tail: Coroutine[Any, Any, None] | None = None
     parts = backup.manifest.item_parts
     number = 0
-    try:
-        async for entry, records in backup.item_parts():
-            number += 1
-            if entry.name not in done:
-                if rewriter is not None:
-                    records, left_out = _rewritten(rewriter, records)
-                    counts["left_out"] += left_out
-                kept = [r for r in records if _belongs(r["item"], with_meta)]
-                counts["orphans"] += len(records) - len(kept)
-                await _together(
-                    _restore_blobs(backup, blobs, kept, index, counts, check=resumed or force),
-                    *([tail] if tail is not None else []),
-                )
-                tail = finish(entry.name, [r["item"] for r in kept])
-            if progress is not None:
-                progress("restore items", number, len(parts))
-        if tail is not None:
-            await tail
-    finally:
-        if tail is not None:
-            tail.close()  # a part whose bytes failed: its items are never written
+    count = (os.cpu_count() or 1) if workers is None else workers
+    async with AsyncExitStack() as stack:
+        pool = (
+            await stack.enter_async_context(
+                BlobWorkers(worker_recipes, backup.cipher, workers=count)
+            )
+            if worker_recipes is not None and count > 0
+            else None
+        )
+
+        async def copy(jobs: list[BlobJob]) -> None:
+            check = resumed or force
+            if pool is not None:
+                copied = await pool.copy(jobs, check=check)
+            else:
+                copied = await copy_blobs(backup.target, blobs, backup.cipher, jobs, check=check)
+            counts["blobs"] += copied.blobs
+            counts["bytes"] += copied.bytes
+
+        try:
+            async for entry, records in backup.item_parts():
+                number += 1
+                if entry.name not in done:
+                    if rewriter is not None:
+                        records, left_out = _rewritten(rewriter, records)
+                        counts["left_out"] += left_out
+                    kept = [r for r in records if _belongs(r["item"], with_meta)]
+                    counts["orphans"] += len(records) - len(kept)
+                    await _together(
+                        copy(_blob_jobs(kept, index)),
+                        *([tail] if tail is not None else []),
+                    )
+                    tail = finish(entry.name, [r["item"] for r in kept])
+                if progress is not None:
+                    progress("restore items", number, len(parts))
+            if tail is not None:
+                await tail
+        finally:
+            if tail is not None:
+                tail.close()  # a part whose bytes failed: its items are never written
     # Usage counters follow the restored files, whatever shape the backup's were in.
     usage = await recount_all_usage(items, utc_now)
     documents, search_seconds = int(indexed["documents"]), float(indexed["seconds"])
@@ -221,6 +249,7 @@ async def run_restore(
         tuple(user_map.unmapped) if user_map is not None else (),
         len(user_map.deleted) if user_map is not None else 0,
         counts["left_out"],
+        count if worker_recipes is not None else 0,
     )
 
 
@@ -285,38 +314,17 @@ async def _files_with_meta(
     return found
 
 
-async def _restore_blobs(
-    backup: OpenedBackup,
-    blobs: BlobStore,
-    records: list[dict[str, Any]],
-    index: dict[str, BlobRef],
-    counts: dict[str, int],
-    *,
-    check: bool,
-) -> None:
-    gate = asyncio.Semaphore(BLOB_CONCURRENCY)
-
-    async def one(item: Item, sha: str) -> None:
+def _blob_jobs(records: list[dict[str, Any]], index: dict[str, BlobRef]) -> list[BlobJob]:
+    """The bytes the READY files among ``records`` need, each checked against the index."""
+    jobs = []
+    for record in records:
+        if "blob" not in record:
+            continue
+        item, sha = record["item"], record["blob"]
         if sha not in index:
             raise BackupDamagedError(f"file {item.get('id')}: its blob is not in the blob index")
-        async with gate:
-            if check:
-                info = await blobs.head(item["blob_key"])
-                if info is not None and info.sha256 == sha and info.size == item["size"]:
-                    return
-            chunks = blob_chunks(backup.target, sha, backup.cipher)
-            try:
-                await blobs.write(
-                    item["blob_key"], chunks, content_type=item["content_type"], sha256=sha
-                )
-            except InvalidInputError:
-                raise BackupDamagedError(
-                    f"blob {sha[:12]}… does not match its SHA-256 (altered or damaged)"
-                ) from None
-        counts["blobs"] += 1
-        counts["bytes"] += index[sha].size
-
-    await asyncio.gather(*(one(r["item"], r["blob"]) for r in records if "blob" in r))
+        jobs.append(BlobJob(item["blob_key"], sha, index[sha].size, item["content_type"]))
+    return jobs
 
 
 async def _put_items(store: ItemStore, items: list[Item], concurrency: int) -> None:

@@ -58,9 +58,13 @@ class Target(Protocol):
         ...
 
 
+def is_s3_spec(spec: str) -> bool:
+    return spec.startswith(S3_SCHEME)
+
+
 def open_target(spec: str, s3_client: Callable[[], S3Client]) -> Target:
     """``s3://bucket/prefix`` or a directory path; the S3 client is built only if needed."""
-    if spec.startswith(S3_SCHEME):
+    if is_s3_spec(spec):
         bucket, _, prefix = spec[len(S3_SCHEME) :].partition("/")
         if not bucket:
             raise BackupError(f"{spec}: an S3 destination is s3://BUCKET[/PREFIX]")
