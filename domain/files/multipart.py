@@ -45,6 +45,17 @@ def wants_multipart(limits: FileLimits, size: int, asked: bool) -> bool:
     return asked or size > limits.multipart_threshold_bytes
 
 
+def check_verifiable(limits: FileLimits, size: int, part_checksums: bool) -> None:
+    """Refuse, before anything is stored or reserved, a multipart upload whose bytes the
+    server could only verify by reading them back: past the limit that read does not fit
+    in a request, so its completion would fail however often it was retried."""
+    if size > limits.multipart_inline_verify_max_bytes and not part_checksums:
+        raise InvalidInputError(
+            f"Files over {limits.multipart_inline_verify_max_bytes} bytes are uploaded with "
+            "partChecksums: true (give each part's sha256 to uploadParts)"
+        )
+
+
 def plan(limits: FileLimits, size: int) -> tuple[int, int]:
     """(part size, part count) for a ``size``-byte file."""
     part_size = limits.multipart_part_bytes
@@ -275,7 +286,8 @@ async def _assembled_earlier(
         digests = given if all(given) else None
         return upload.key, info, _unvouched(upload, info, digests)
     # An upload without part checksums: S3 keeps no SHA-256 of it, so hash it again,
-    # streamed (bounded by the request deadline).
+    # streamed (bounded by the request deadline: createUpload lets only files up to
+    # FileLimits.multipart_inline_verify_max_bytes go this way).
     digest = hashlib.sha256()
     async for chunk in deps.blobs.read(upload.key):
         digest.update(chunk)

@@ -47,6 +47,7 @@ async def create_upload(
     record = _pending_record(deps, viewer, new)
     target: UploadTarget | None = None
     if multipart.wants_multipart(deps.limits, record.size, new.multipart):
+        multipart.check_verifiable(deps.limits, record.size, new.part_checksums)
         record = await multipart.start(deps, record, part_checksums=new.part_checksums)
     else:
         # Presigning writes nothing; doing it first means a declaration the store refuses

@@ -27,6 +27,8 @@ SERVER_ENV = {
     "DEMOBACKEND_MAX_UPLOAD_BYTES": str(64 * MIB),
     "DEMOBACKEND_STORAGE_QUOTA_BYTES": str(256 * MIB),
     "DEMOBACKEND_MULTIPART_PART_BYTES": str(8 * MIB),
+    # Larger multipart uploads must carry part checksums (the 48 MiB one just fits).
+    "DEMOBACKEND_MULTIPART_INLINE_VERIFY_MAX_BYTES": str(SIZE),
 }
 
 
@@ -326,6 +328,21 @@ def test_a_completion_s3_finished_after_the_deadline_is_verified_without_a_read(
         assert "errors" not in answer, answer
         assert files.status(upload.file_id) == "READY"
         assert s3_harness.reads_of_file(upload.file_id) == 0
+
+
+def test_multipart_uploads_too_large_to_hash_back_need_part_checksums(served: Served) -> None:
+    with served.files_of("huge") as files:
+        over = {"name": "h.bin", "contentType": "application/octet-stream", "size": SIZE + 1}
+        answer = files.ask(mp.CREATE_MULTIPART, {"input": {**over, "multipart": True}})
+        assert _codes(answer) == ["BAD_USER_INPUT"]
+        assert "partChecksums: true" in str(answer["errors"])
+        assert files.my_files() == []  # nothing created, nothing reserved
+
+        upload = mp.create(files, "h.bin", SIZE + 1, partChecksums=True)
+        assert upload.part_checksums
+        assert "errors" not in mp.abort(files, upload.file_id)
+        # Up to the limit the server still hashes the assembled file itself.
+        assert not mp.create(files, "s.bin", SIZE).part_checksums
 
 
 def _rest_api(served: Served, name: str) -> httpx.Client:
