@@ -282,8 +282,15 @@ async def _assembled_earlier(
         # The parts are no longer listed; the client's own part checksums, when it gave
         # every one, are checked against the composite exactly.
         ordered = sorted(parts, key=lambda p: p.part_number)
-        given = [clean_sha256(p.sha256) if p.sha256 is not None else None for p in ordered]
-        digests = given if all(given) else None
+        given = [sha for p in ordered if (sha := clean_sha256(p.sha256)) is not None]
+        digests = given if len(given) == len(ordered) else None
+        if digests and info.composite_sha256 not in (None, composite_sha256(digests)):
+            # The client's list or the store is wrong; which, the client can tell: refused
+            # with nothing changed, so a retry with the sums it first sent still works.
+            raise InvalidInputError(
+                "the parts' sha256 values do not match the assembled file; "
+                "complete with the ones each part was uploaded with"
+            )
         return upload.key, info, _unvouched(upload, info, digests)
     # An upload without part checksums: S3 keeps no SHA-256 of it, so hash it again,
     # streamed (bounded by the request deadline: createUpload lets only files up to

@@ -305,8 +305,7 @@ async def _assemble_and_settle(
             "PENDING with no parts: send them again"
         )
     await deps.blobs.confirm(ready_key)
-    assert record.multipart is not None
-    if record.multipart.part_checksums:
+    if record.multipart is not None and record.multipart.part_checksums:
         # The file's sha256 is then the uploader's declaration (or none) on every backend:
         # S3 keeps no hash of the whole file, only of each part (docs/UPLOAD_INTEGRITY.md).
         info = replace(info, sha256=None)

@@ -321,6 +321,9 @@ def test_a_completion_s3_finished_after_the_deadline_is_verified_without_a_read(
         s3_harness.assemble_behind_the_server(upload.file_id)
         parts = mp.parts_list(etags)
         if with_sums:  # then the composite is checked against the client's own sums
+            wrong = [{**part, "sha256": sums[0]} for part in parts]
+            assert _codes(mp.complete(files, upload.file_id, wrong)) == ["BAD_USER_INPUT"]
+            assert files.status(upload.file_id) == "PENDING"  # and the object still there
             parts = [{**part, "sha256": sums[part["partNumber"] - 1]} for part in parts]
 
         answer = mp.complete(files, upload.file_id, parts)
