@@ -220,6 +220,7 @@ def build_services(
             max_pending_uploads=settings.max_pending_uploads,
             multipart_threshold_bytes=settings.multipart_threshold_bytes,
             multipart_part_bytes=settings.multipart_part_bytes,
+            multipart_inline_verify_max_bytes=settings.multipart_inline_verify_max_bytes,
         ),
         events=events,
     )

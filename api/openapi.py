@@ -89,7 +89,8 @@ _SCHEMAS: dict[str, Any] = {
                 "partChecksums": {
                     "type": "boolean",
                     "description": "multipart: every part is sent with its SHA-256 "
-                    "(POST /parts then requires sha256), checked by the store",
+                    "(POST /parts then requires sha256), checked by the store; required "
+                    "for multipart files over MULTIPART_INLINE_VERIFY_MAX_BYTES",
                 },
             },
             optional=(

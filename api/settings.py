@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     multipart_threshold_bytes: int = Field(default=64 * MIB, ge=1, le=5 * 1024 * MIB)
     # Parts of a multipart upload (but the last): S3 wants at least 5 MiB.
     multipart_part_bytes: int = Field(default=16 * MIB, ge=5 * MIB, le=5 * 1024 * MIB)
+    # Multipart uploads larger than this need partChecksums (docs/UPLOAD_INTEGRITY.md).
+    multipart_inline_verify_max_bytes: int = Field(default=256 * MIB, ge=1)
     storage_quota_bytes: int = Field(default=1024 * MIB, ge=1)
     pending_upload_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     upload_url_expiry_seconds: int = Field(default=900, ge=1, le=3600)

@@ -164,6 +164,10 @@ class BlobInfo:
     size: int
     content_type: str
     sha256: str | None  # lowercase hex, when the store knows it
+    # For an object assembled from parts that each carried a SHA-256 (S3's COMPOSITE
+    # checksum): base64(sha256(the parts' raw digests, in order)) + "-<part count>". Not
+    # the hash of the bytes; the store never reports it for anything else.
+    composite_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,8 +300,11 @@ class BlobStore(Protocol):
     ) -> BlobInfo:
         """Assemble the (part number, ETag) parts, in order, into the object at ``key``
         and close the upload. Streams: never the whole object in memory. The answer's
-        ``sha256`` is the assembled object's own. ``checksums`` (part number -> SHA-256
-        hex) for an upload opened with ``part_checksums``: S3 wants each part's back.
+        ``sha256`` is the assembled object's own, when the store hashed it; a store that
+        verified each part's checksum instead (S3, upload opened with ``part_checksums``)
+        answers ``sha256`` None and the object's ``composite_sha256``, without reading the
+        object back. ``checksums`` (part number -> SHA-256 hex) for an upload opened with
+        ``part_checksums``: S3 wants each part's back.
         InvalidInputError when a part is missing or its ETag or checksum differs (nothing
         changes); NotFoundError when the upload is no longer open."""
         ...

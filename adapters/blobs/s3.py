@@ -180,10 +180,12 @@ class S3BlobStore:
             )
         except NotFoundError:
             return None
+        sha256, composite = _checksums(response)
         return BlobInfo(
             size=response["ContentLength"],
             content_type=response.get("ContentType", "application/octet-stream"),
-            sha256=_full_object_sha256(response.get("ChecksumSHA256"), response),
+            sha256=sha256,
+            composite_sha256=composite,
         )
 
     async def delete(self, key: str) -> None:
@@ -397,12 +399,22 @@ class S3BlobStore:
         except BotoCoreError as exc:
             logger.warning("s3 blobs: request failed: %s", type(exc).__name__)
             raise StoreUnavailableError(UNAVAILABLE_MESSAGE) from None
-        return await self._hashed(key)
+        if checksums is None:
+            return await self._hashed(key)
+        # Every part's SHA-256 was checked by S3 against its bytes on upload (signed
+        # header) and again at completion against the list above. The object's COMPOSITE
+        # checksum, from HeadObject, lets the caller check S3 assembled exactly those
+        # parts, without reading the object back through the function.
+        info = await self.head(key)
+        if info is None:
+            logger.warning("s3 blobs: a completed multipart object is not there")
+            raise StoreUnavailableError(UNAVAILABLE_MESSAGE)
+        return info
 
     async def _hashed(self, key: str) -> BlobInfo:
-        """The object's size, type and SHA-256, hashed from its bytes streamed once: S3
-        keeps only a composite checksum of a multipart object, never its whole-object
-        SHA-256 (docs/UPLOAD_INTEGRITY.md)."""
+        """The object's size, type and SHA-256, hashed from its bytes streamed once: for
+        an upload without part checksums S3 keeps no SHA-256 of the object at all
+        (docs/UPLOAD_INTEGRITY.md)."""
         response = await self._call(self._client.get_object, Bucket=self._bucket, Key=key)
         body = response["Body"]
         digest = hashlib.sha256()
@@ -533,11 +545,19 @@ def _require_sigv4(client: "S3Client", bucket: str) -> None:
         )
 
 
-def _full_object_sha256(checksum: object, response: Any) -> str | None:
-    """Hex of a whole-object SHA-256; None for a composite (per-part) multipart checksum,
-    which is not the hash of the bytes."""
+def _checksums(response: Any) -> tuple[str | None, str | None]:
+    """(whole-object SHA-256 in hex, composite) from HeadObject with ChecksumMode.
+
+    A multipart object opened with SHA-256 carries S3's COMPOSITE checksum: the SHA-256 of
+    its parts' raw SHA-256 digests, in order, answered as "<base64>-<part count>" with
+    ChecksumType COMPOSITE. It is not the hash of the bytes, so it is never reported as
+    one: either sign (the type or the "-N" suffix) makes it a composite, and one without
+    its part count is taken as neither."""
+    checksum = response.get("ChecksumSHA256")
     if not isinstance(checksum, str):
-        return None
-    if response.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
-        return None
-    return sha256_b64_to_hex(checksum)
+        return None, None
+    value, dash, count = checksum.rpartition("-")
+    suffixed = bool(dash and value and count.isdigit())
+    if response.get("ChecksumType") == "COMPOSITE" or suffixed:
+        return None, (checksum if suffixed else None)
+    return sha256_b64_to_hex(checksum), None

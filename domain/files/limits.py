@@ -20,6 +20,10 @@ class FileLimits:
     # file would otherwise need more than S3's 10,000 parts.
     multipart_threshold_bytes: int = 64 * 1024 * 1024
     multipart_part_bytes: int = 16 * 1024 * 1024
+    # Larger multipart uploads must carry part checksums: without them S3 keeps no SHA-256
+    # of the object, and hashing it back through the function (about 50-100 MB/s) would
+    # not fit the request deadline (REQUEST_TIMEOUT_SECONDS, 10 s; 30 s on API Gateway).
+    multipart_inline_verify_max_bytes: int = 256 * 1024 * 1024
 
     def __post_init__(self) -> None:
         # Misconfiguration, not user input: fail at start-up, loudly.

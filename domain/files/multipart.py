@@ -6,6 +6,7 @@ write there again, so no copy is needed as for single uploads (uploads.py).
 The plan follows S3: parts of ``multipart_part_bytes`` (at least 5 MiB) but the last, and
 never more than 10,000 of them (larger parts for larger files)."""
 
+import base64
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -42,6 +43,17 @@ class CompletedPart:
 
 def wants_multipart(limits: FileLimits, size: int, asked: bool) -> bool:
     return asked or size > limits.multipart_threshold_bytes
+
+
+def check_verifiable(limits: FileLimits, size: int, part_checksums: bool) -> None:
+    """Refuse, before anything is stored or reserved, a multipart upload whose bytes the
+    server could only verify by reading them back: past the limit that read does not fit
+    in a request, so its completion would fail however often it was retried."""
+    if size > limits.multipart_inline_verify_max_bytes and not part_checksums:
+        raise InvalidInputError(
+            f"Files over {limits.multipart_inline_verify_max_bytes} bytes are uploaded with "
+            "partChecksums: true (give each part's sha256 to uploadParts)"
+        )
 
 
 def plan(limits: FileLimits, size: int) -> tuple[int, int]:
@@ -171,10 +183,11 @@ async def uploaded_part_numbers(deps: FileDeps, viewer: Principal, record: FileR
 
 async def assemble(
     deps: FileDeps, record: FileRecord, parts: Sequence[CompletedPart]
-) -> tuple[str, BlobInfo]:
+) -> tuple[str, BlobInfo, str | None]:
     """Check the client's parts list against the plan and what the store holds, then have
-    the store assemble them: (the READY key, what it stored). InvalidInputError, with
-    nothing changed, for a list that does not fit."""
+    the store assemble them: (the READY key, what it stored, why the store's checksums do
+    not vouch for what it assembled — None when they do). InvalidInputError, with nothing
+    changed, for a list that does not fit."""
     upload = record.multipart
     assert upload is not None
     if not upload.upload_id:
@@ -189,7 +202,7 @@ async def assemble(
     except NotFoundError:
         # Closed: by an earlier completion that assembled the parts but ran out of time
         # before the file was saved READY (the store finishes what it started), or aborted.
-        return upload.key, await _assembled_earlier(deps, upload.key)
+        return await _assembled_earlier(deps, upload, parts)
     stored = {part.part_number: part for part in held_parts}
     for part in sorted(parts, key=lambda p: p.part_number):
         held = stored.get(part.part_number)
@@ -223,20 +236,69 @@ async def assemble(
         )
     except NotFoundError:
         raise ConflictError("This upload was closed meanwhile") from None
-    return upload.key, info
+    digests = [stored[number].sha256 for number, _ in ordered]
+    return upload.key, info, _unvouched(upload, info, digests)
 
 
-async def _assembled_earlier(deps: FileDeps, key: str) -> BlobInfo:
-    info = await deps.blobs.head(key)
+def composite_sha256(digests: Sequence[str]) -> str:
+    """S3's COMPOSITE checksum of parts with these SHA-256 digests (hex, in part order):
+    base64(sha256(the raw digests, concatenated)) + "-<part count>"."""
+    joined = b"".join(bytes.fromhex(digest) for digest in digests)
+    return f"{base64.b64encode(hashlib.sha256(joined).digest()).decode()}-{len(digests)}"
+
+
+def _unvouched(
+    upload: MultipartUpload, info: BlobInfo, digests: Sequence[str | None] | None
+) -> str | None:
+    """Why what the store assembled is not shown to be the parts checked; None when it is.
+    A store that hashed the bytes (``sha256``) is compared with the declaration by the
+    caller. Otherwise the store must report the composite of exactly the part checksums
+    it listed, in order; ``digests`` None means they are no longer listed (the upload
+    closed), and then the composite must at least cover every planned part."""
+    if info.sha256 is not None:
+        return None
+    composite = info.composite_sha256
+    if not upload.part_checksums or composite is None:
+        return "the store reported no checksum of the assembled file"
+    if digests is None:
+        if composite.rpartition("-")[2] != str(upload.part_count):
+            return "the assembled file is not made of the planned parts"
+        return None
+    known = [digest for digest in digests if digest is not None]
+    if len(known) != len(digests) or composite != composite_sha256(known):
+        return "the assembled file's checksum differs from its parts' SHA-256 checksums"
+    return None
+
+
+async def _assembled_earlier(
+    deps: FileDeps, upload: MultipartUpload, parts: Sequence[CompletedPart]
+) -> tuple[str, BlobInfo, str | None]:
+    info = await deps.blobs.head(upload.key)
     if info is None:
         raise ConflictError("This upload was closed meanwhile")
     if info.sha256 is not None:
-        return info
-    # S3 keeps no whole-object SHA-256 of a multipart object: hash it again, streamed.
+        return upload.key, info, None
+    if upload.part_checksums:
+        # The parts are no longer listed; the client's own part checksums, when it gave
+        # every one, are checked against the composite exactly.
+        ordered = sorted(parts, key=lambda p: p.part_number)
+        given = [sha for p in ordered if (sha := clean_sha256(p.sha256)) is not None]
+        digests = given if len(given) == len(ordered) else None
+        if digests and info.composite_sha256 not in (None, composite_sha256(digests)):
+            # The client's list or the store is wrong; which, the client can tell: refused
+            # with nothing changed, so a retry with the sums it first sent still works.
+            raise InvalidInputError(
+                "the parts' sha256 values do not match the assembled file; "
+                "complete with the ones each part was uploaded with"
+            )
+        return upload.key, info, _unvouched(upload, info, digests)
+    # An upload without part checksums: S3 keeps no SHA-256 of it, so hash it again,
+    # streamed (bounded by the request deadline: createUpload lets only files up to
+    # FileLimits.multipart_inline_verify_max_bytes go this way).
     digest = hashlib.sha256()
-    async for chunk in deps.blobs.read(key):
+    async for chunk in deps.blobs.read(upload.key):
         digest.update(chunk)
-    return replace(info, sha256=digest.hexdigest())
+    return upload.key, replace(info, sha256=digest.hexdigest()), None
 
 
 async def reopen_after_mismatch(deps: FileDeps, record: FileRecord) -> None:

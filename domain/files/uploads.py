@@ -47,6 +47,7 @@ async def create_upload(
     record = _pending_record(deps, viewer, new)
     target: UploadTarget | None = None
     if multipart.wants_multipart(deps.limits, record.size, new.multipart):
+        multipart.check_verifiable(deps.limits, record.size, new.part_checksums)
         record = await multipart.start(deps, record, part_checksums=new.part_checksums)
     else:
         # Presigning writes nothing; doing it first means a declaration the store refuses
@@ -294,8 +295,8 @@ async def _assemble_and_settle(
     parts: Sequence[multipart.CompletedPart],
     now: datetime,
 ) -> FileRecord:
-    ready_key, info = await multipart.assemble(deps, record, parts)
-    problem = _mismatch(record, info)
+    ready_key, info, unvouched = await multipart.assemble(deps, record, parts)
+    problem = _mismatch(record, info) or unvouched
     if problem is not None:
         await discard_blob(deps.blobs, ready_key)
         await multipart.reopen_after_mismatch(deps, record)
@@ -304,6 +305,10 @@ async def _assemble_and_settle(
             "PENDING with no parts: send them again"
         )
     await deps.blobs.confirm(ready_key)
+    if record.multipart is not None and record.multipart.part_checksums:
+        # The file's sha256 is then the uploader's declaration (or none) on every backend:
+        # S3 keeps no hash of the whole file, only of each part (docs/UPLOAD_INTEGRITY.md).
+        info = replace(info, sha256=None)
     # A racing completion of the same parts fails in the store (the upload is closed),
     # so the assembled key is never another attempt's: kept even if the save loses.
     return await _settle(deps, record, info, ready_key, now)

@@ -42,7 +42,10 @@ class CreateUploadInput:
         description="For a multipart upload: every part is sent with its SHA-256, given to "
         "uploadParts (sha256, then required) and checked by the store, which refuses bytes "
         "that differ. Decided here because S3 fixes it when the upload opens: every part "
-        "carries a checksum or none does. A single upload's SHA-256 is checked whole anyway.",
+        "carries a checksum or none does. A single upload's SHA-256 is checked whole anyway. "
+        "Required for multipart files over MULTIPART_INLINE_VERIFY_MAX_BYTES (256 MiB by "
+        "default), which the server could not hash back within a request; the file's "
+        "sha256 is then the one declared here.",
     )
 
     def to_domain(self) -> NewFile:

@@ -74,7 +74,11 @@ class FileType(Node):
     name: str
     content_type: str
     size: Long
-    sha256: str | None = strawberry.field(description="Lowercase hex, when known.")
+    sha256: str | None = strawberry.field(
+        description="Lowercase hex, when known: hashed from the stored bytes, or, for a "
+        "multipart upload with partChecksums (every part checked against its SHA-256), "
+        "as the uploader declared it."
+    )
     status: FileStatusEnum
     visibility: VisibilityEnum
     description: str | None

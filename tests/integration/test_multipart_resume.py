@@ -14,6 +14,7 @@ import pytest
 
 from tests.integration.conftest import Served
 from tests.support import multipart_client as mp
+from tests.support import s3_part_checksums as s3_harness
 from tests.support.aws_server import provision_aws_stack
 from tests.support.file_client import FileClient, dev_idp_token, sha256_hex
 from tests.support.server_process import running_server
@@ -26,6 +27,8 @@ SERVER_ENV = {
     "DEMOBACKEND_MAX_UPLOAD_BYTES": str(64 * MIB),
     "DEMOBACKEND_STORAGE_QUOTA_BYTES": str(256 * MIB),
     "DEMOBACKEND_MULTIPART_PART_BYTES": str(8 * MIB),
+    # Larger multipart uploads must carry part checksums (the 48 MiB one just fits).
+    "DEMOBACKEND_MULTIPART_INLINE_VERIFY_MAX_BYTES": str(SIZE),
 }
 
 
@@ -245,6 +248,106 @@ def test_part_checksums_are_refused_for_an_upload_created_without_them(served: S
         _unchanged(files, upload, [])
 
 
+# --- completion on S3 verifies the composite of the part checksums, no read back --------
+# S3 checked every part against its SHA-256 on upload; at completion the server checks the
+# object's COMPOSITE checksum against the parts S3 listed. The harness counts GetObject
+# requests on moto's server (s3_part_checksums.object_reads): the server's own and the
+# test's download alike, so a read back would show.
+
+
+def _complete_with_checksums(files: FileClient, content: bytes) -> tuple[str, int]:
+    upload = mp.create(files, "p.bin", len(content), sha256=sha256_hex(content), partChecksums=True)
+    etags = mp.send_parts(files, upload, content, range(1, upload.part_count + 1))
+    answer = mp.complete(files, upload.file_id, mp.parts_list(etags))
+    assert "errors" not in answer, answer
+    return upload.file_id, s3_harness.reads_of_file(upload.file_id)
+
+
+def test_a_part_checksum_upload_completes_on_s3_without_reading_the_object_back(
+    served: Served,
+) -> None:
+    if served.backend != "aws":
+        pytest.skip("the local store hashes the parts while it assembles them: no read back")
+    with served.files_of("composite") as files:
+        file_id, reads = _complete_with_checksums(files, SMALL)
+        assert reads == 0
+        ready = files.file(file_id)
+        assert ready is not None
+        # Recorded as declared: every byte was checked by S3 against its part's SHA-256.
+        assert (ready["status"], ready["sha256"]) == ("READY", sha256_hex(SMALL))
+        assert files.download(ready["downloadUrl"]).content == SMALL
+        assert s3_harness.reads_of_file(file_id) == 1  # the download: the counter sees reads
+
+        # Without part checksums the server has no other way than to hash it back.
+        plain = mp.create(files, "q.bin", len(SMALL), sha256=sha256_hex(SMALL))
+        etags = mp.send_parts(files, plain, SMALL, [1, 2, 3])
+        assert "errors" not in mp.complete(files, plain.file_id, mp.parts_list(etags))
+        assert s3_harness.reads_of_file(plain.file_id) == 1
+
+
+def test_a_composite_unlike_the_listed_parts_leaves_the_file_pending(served: Served) -> None:
+    if served.backend != "aws":
+        pytest.skip("the swapped part records are S3's (moto's)")
+    with served.files_of("swapped") as files:
+        upload = mp.create(files, "w.bin", len(SMALL), sha256=sha256_hex(SMALL), partChecksums=True)
+        etags = mp.send_parts(files, upload, SMALL, [1, 2, 3])
+        s3_harness.swap_recorded_part_checksums(upload.file_id, 1, 2)
+
+        answer = mp.complete(files, upload.file_id, mp.parts_list(etags))
+
+        assert _codes(answer) == ["BAD_USER_INPUT"]
+        assert "differs from its parts' SHA-256 checksums" in str(answer["errors"])
+        found = files.file(upload.file_id)
+        assert found is not None and found["status"] == "PENDING"
+        assert s3_harness.reads_of_file(upload.file_id) == 0
+        assert [(f["id"], f["status"]) for f in files.my_files()] == [(upload.file_id, "PENDING")]
+        # The assembled object is gone; the upload is open again, empty, and takes them.
+        assert mp.uploaded_parts(files, upload.file_id) == []
+        etags = mp.send_parts(files, upload, SMALL, [1, 2, 3])
+        assert "errors" not in mp.complete(files, upload.file_id, mp.parts_list(etags))
+        assert files.status(upload.file_id) == "READY"
+
+
+@pytest.mark.parametrize("with_sums", [True, False])
+def test_a_completion_s3_finished_after_the_deadline_is_verified_without_a_read(
+    served: Served, with_sums: bool
+) -> None:
+    if served.backend != "aws":
+        pytest.skip("S3 finishing an assembly on its own is S3's (moto's)")
+    with served.files_of("late") as files:
+        upload = mp.create(files, "l.bin", len(SMALL), sha256=sha256_hex(SMALL), partChecksums=True)
+        etags = mp.send_parts(files, upload, SMALL, [1, 2, 3])
+        sums = mp.part_sha256(upload, SMALL, [1, 2, 3])
+        s3_harness.assemble_behind_the_server(upload.file_id)
+        parts = mp.parts_list(etags)
+        if with_sums:  # then the composite is checked against the client's own sums
+            wrong = [{**part, "sha256": sums[0]} for part in parts]
+            assert _codes(mp.complete(files, upload.file_id, wrong)) == ["BAD_USER_INPUT"]
+            assert files.status(upload.file_id) == "PENDING"  # and the object still there
+            parts = [{**part, "sha256": sums[part["partNumber"] - 1]} for part in parts]
+
+        answer = mp.complete(files, upload.file_id, parts)
+
+        assert "errors" not in answer, answer
+        assert files.status(upload.file_id) == "READY"
+        assert s3_harness.reads_of_file(upload.file_id) == 0
+
+
+def test_multipart_uploads_too_large_to_hash_back_need_part_checksums(served: Served) -> None:
+    with served.files_of("huge") as files:
+        over = {"name": "h.bin", "contentType": "application/octet-stream", "size": SIZE + 1}
+        answer = files.ask(mp.CREATE_MULTIPART, {"input": {**over, "multipart": True}})
+        assert _codes(answer) == ["BAD_USER_INPUT"]
+        assert "partChecksums: true" in str(answer["errors"])
+        assert files.my_files() == []  # nothing created, nothing reserved
+
+        upload = mp.create(files, "h.bin", SIZE + 1, partChecksums=True)
+        assert upload.part_checksums
+        assert "errors" not in mp.abort(files, upload.file_id)
+        # Up to the limit the server still hashes the assembled file itself.
+        assert not mp.create(files, "s.bin", SIZE).part_checksums
+
+
 def _rest_api(served: Served, name: str) -> httpx.Client:
     token = served.token_for(f"{name}-{os.urandom(4).hex()}")
     headers = {"Authorization": f"Bearer {token}"}
@@ -316,4 +419,6 @@ def test_rest_takes_part_checksums(served: Served) -> None:
             parts.append({"partNumber": n, "etag": sent.headers["etag"], "sha256": sums[n - 1]})
         done = api.post(f"/rest/files/{file_id}/complete", json={"parts": parts})
         assert done.status_code == 200, done.text
-        assert (done.json()["status"], done.json()["sha256"]) == ("READY", sha256_hex(SMALL))
+        # No whole-file SHA-256 was declared, and with part checksums none is computed:
+        # S3 keeps only each part's (the same answer on both backends).
+        assert (done.json()["status"], done.json()["sha256"]) == ("READY", None)

@@ -13,7 +13,19 @@ none and ignores the checksums of CompleteMultipartUpload):
   requests, so every other suite sees moto as before.
 - ListParts answers each recorded part's ``ChecksumSHA256``.
 - CompleteMultipartUpload of an upload opened with SHA-256: 400 ``InvalidRequest`` when a
-  part's checksum is missing from the list, 400 ``InvalidPart`` when it differs.
+  part's checksum is missing from the list, 400 ``InvalidPart`` when it differs; on
+  success its answer carries the object's ``ChecksumSHA256`` and ``ChecksumType``.
+- The object such an upload makes has a COMPOSITE checksum: SHA-256 over the parts' raw
+  SHA-256 digests, in part order, answered as "<base64>-<part count>" with
+  ``x-amz-checksum-type: COMPOSITE`` by HeadObject / GetObject with
+  ``x-amz-checksum-mode: ENABLED`` (S3 User Guide, "Checking object integrity": SHA-256
+  supports only the composite type for multipart uploads; the API reference's
+  CompleteMultipartUpload and HeadObject name ChecksumType). moto 5.2 computes that value
+  from the parts' bytes (``MultipartChecksumBuilder``) but HeadObject answers it without
+  the part count or the type, and CompleteMultipartUpload without either field.
+
+For tests it also counts object reads (``object_reads``: GetObject requests by key), so a
+test can show the server completed an upload without reading the object back.
 
 Only path-style S3 requests (the tests' clients and the app's client against an endpoint
 use path style) are looked at; everything else passes through untouched.
@@ -26,17 +38,23 @@ import hashlib
 import hmac
 import io
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.s3.models import FakeMultipart, s3_backends
+from moto.s3.models import FakeKey, FakeMultipart, s3_backends
+
+from domain.ids import from_global_id
 
 CHECKSUM_HEADER = "x-amz-checksum-sha256"
+# GetObject requests seen, by "<bucket>/<key>" (ListParts and other sub-resources aside).
+object_reads: Counter[str] = Counter()
+_SUBRESOURCES = frozenset({"uploadId", "uploads", "tagging", "acl", "attributes", "retention"})
 _NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -56,6 +74,8 @@ class S3PartChecksums:
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         upload_id = query.get("uploadId", [""])[0]
         if not upload_id:
+            if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and not _SUBRESOURCES & set(query):
+                return self._object(environ, start_response)
             return self._app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "")
         multipart = _multipart(environ, upload_id)
@@ -145,7 +165,44 @@ class S3PartChecksums:
             if part is None or getattr(part, "checksum_value", None) != given:
                 message = "One or more of the specified parts could not be found."
                 return _error(start_response, "400 Bad Request", "InvalidPart", message)
-        return self._app(environ, start_response)
+        path = environ.get("PATH_INFO", "").lstrip("/")
+        answer = _collect(self._app, environ)
+        key = _key(path)
+        if answer.status.startswith("200") and key is not None and key.checksum_value:
+            ET.register_namespace("", _NS)
+            result = ET.fromstring(answer.body)
+            ET.SubElement(result, f"{{{_NS}}}ChecksumSHA256").text = _qualified(key)
+            ET.SubElement(result, f"{{{_NS}}}ChecksumType").text = "COMPOSITE"
+            answer.body = ET.tostring(result, xml_declaration=True, encoding="UTF-8")
+        return answer.replay(start_response)
+
+    def _object(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """HeadObject / GetObject: counted (GET), and a composite checksum answered as S3
+        does, with its part count and type."""
+        path = environ.get("PATH_INFO", "").lstrip("/")
+        if "/" not in path:
+            return self._app(environ, start_response)  # ListObjects and other bucket calls
+        if environ["REQUEST_METHOD"] == "GET":
+            object_reads[path] += 1
+        key = _key(path)
+        if (
+            key is None
+            or getattr(key, "checksum_type", None) != "COMPOSITE"
+            or environ.get("HTTP_X_AMZ_CHECKSUM_MODE") != "ENABLED"
+            or "partNumber" in environ.get("QUERY_STRING", "")
+        ):
+            return self._app(environ, start_response)
+        answer = _collect(self._app, environ)
+        qualified = _qualified(key)
+        headers = [(k, v) for k, v in answer.headers if not k.lower().startswith("x-amz-checksum")]
+        if answer.status.startswith(("200", "206")):
+            headers += [(CHECKSUM_HEADER, qualified), ("x-amz-checksum-type", "COMPOSITE")]
+        answer.headers = headers
+        if environ["REQUEST_METHOD"] == "HEAD":
+            # No body, but the object's length, as moto answered it.
+            start_response(answer.status, answer.headers)
+            return [b""]
+        return answer.replay(start_response)
 
     def _signature_holds(self, environ: dict[str, Any], signed: list[str]) -> bool:
         """Recompute the presigned URL's SigV4 signature over the headers it names, as S3
@@ -179,6 +236,19 @@ def _multipart(environ: dict[str, Any], upload_id: str) -> FakeMultipart | None:
         return None
     multipart: FakeMultipart | None = bucket.multiparts.get(upload_id)
     return multipart
+
+
+def _key(path: str) -> FakeKey | None:
+    bucket_name, _, key_name = path.partition("/")
+    bucket = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets.get(bucket_name)
+    if bucket is None:
+        return None
+    key: FakeKey | None = bucket.keys.get(unquote(key_name))
+    return key
+
+
+def _qualified(key: FakeKey) -> str:
+    return f"{key.checksum_value}-{key.checksum_parts}"
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -220,3 +290,40 @@ def _error(start_response: StartResponse, status: str, code: str, message: str) 
         status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
     )
     return [body]
+
+
+# --- for tests: what moto's server holds, seen and changed from the test process ---------
+
+
+def reads_of_file(file_id: str) -> int:
+    """GetObject requests seen so far for any object of this file (files/<id>/...);
+    ``file_id`` as the API spells it."""
+    prefix = f"/files/{from_global_id(file_id)[1]}/"
+    return sum(n for path, n in object_reads.items() if prefix in f"/{path}")
+
+
+def _open_upload(file_id: str) -> tuple[str, FakeMultipart]:
+    for name, bucket in s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets.items():
+        for multipart in bucket.multiparts.values():
+            if multipart.key_name.startswith(f"files/{from_global_id(file_id)[1]}/"):
+                return name, multipart
+    raise AssertionError(f"no open upload for file {file_id}")
+
+
+def assemble_behind_the_server(file_id: str) -> None:
+    """Complete the file's open upload in S3 (moto) with every part it holds, as S3 does
+    when the server's CompleteMultipartUpload ran on after its request timed out."""
+    bucket_name, multipart = _open_upload(file_id)
+    parts = [(number, multipart.parts[number].etag) for number in multipart.partlist]
+    s3_backends[DEFAULT_ACCOUNT_ID]["aws"].complete_multipart_upload(
+        bucket_name, multipart.id, iter(parts)
+    )
+
+
+def swap_recorded_part_checksums(file_id: str, first: int, second: int) -> None:
+    """Swap the SHA-256 checksums recorded for two parts of the file's open upload, as a
+    store whose part records went wrong would list them; the parts' bytes stay.
+    ``file_id`` as the API spells it."""
+    _, multipart = _open_upload(file_id)
+    a, b = multipart.parts[first], multipart.parts[second]
+    a.checksum_value, b.checksum_value = b.checksum_value, a.checksum_value

@@ -60,6 +60,23 @@ async def test_sizes_over_the_threshold_go_in_parts_and_reserve_the_whole_size()
     assert usage.used_bytes == len(DATA)
 
 
+async def test_multipart_uploads_over_the_inline_verify_limit_need_part_checksums() -> None:
+    world = make_world(
+        max_upload_bytes=MIB, multipart_part_bytes=4096, multipart_inline_verify_max_bytes=8192
+    )
+    alice = await world.user("alice")
+    new = NewFile(name="a.bin", content_type="text/plain", size=len(DATA), multipart=True)
+    with pytest.raises(InvalidInputError, match="partChecksums: true"):
+        await world.service.create_upload(alice, new)
+    usage = await world.service.repository.usage(alice.user_id)
+    assert usage.used_bytes == 0  # refused before anything was reserved
+    record, _ = await world.service.create_upload(alice, replace(new, part_checksums=True))
+    assert record.multipart is not None and record.multipart.part_checksums
+    small = replace(new, size=8192)  # at the limit the assembled file is still hashed
+    record, _ = await world.service.create_upload(alice, small)
+    assert record.multipart is not None and not record.multipart.part_checksums
+
+
 async def test_a_completion_cut_off_after_assembly_is_finished_by_a_retry() -> None:
     world = make_world(max_upload_bytes=MIB, multipart_part_bytes=4096)
     alice = await world.user("alice")
