@@ -264,11 +264,9 @@ def _complete_with_checksums(files: FileClient, content: bytes) -> tuple[str, in
 
 
 def test_a_part_checksum_upload_completes_on_s3_without_reading_the_object_back(
-    served: Served,
+    aws_mp: Served,
 ) -> None:
-    if served.backend != "aws":
-        pytest.skip("the local store hashes the parts while it assembles them: no read back")
-    with served.files_of("composite") as files:
+    with aws_mp.files_of("composite") as files:
         file_id, reads = _complete_with_checksums(files, SMALL)
         assert reads == 0
         ready = files.file(file_id)
@@ -285,10 +283,8 @@ def test_a_part_checksum_upload_completes_on_s3_without_reading_the_object_back(
         assert s3_harness.reads_of_file(plain.file_id) == 1
 
 
-def test_a_composite_unlike_the_listed_parts_leaves_the_file_pending(served: Served) -> None:
-    if served.backend != "aws":
-        pytest.skip("the swapped part records are S3's (moto's)")
-    with served.files_of("swapped") as files:
+def test_a_composite_unlike_the_listed_parts_leaves_the_file_pending(aws_mp: Served) -> None:
+    with aws_mp.files_of("swapped") as files:
         upload = mp.create(files, "w.bin", len(SMALL), sha256=sha256_hex(SMALL), partChecksums=True)
         etags = mp.send_parts(files, upload, SMALL, [1, 2, 3])
         s3_harness.swap_recorded_part_checksums(upload.file_id, 1, 2)
@@ -310,11 +306,9 @@ def test_a_composite_unlike_the_listed_parts_leaves_the_file_pending(served: Ser
 
 @pytest.mark.parametrize("with_sums", [True, False])
 def test_a_completion_s3_finished_after_the_deadline_is_verified_without_a_read(
-    served: Served, with_sums: bool
+    aws_mp: Served, with_sums: bool
 ) -> None:
-    if served.backend != "aws":
-        pytest.skip("S3 finishing an assembly on its own is S3's (moto's)")
-    with served.files_of("late") as files:
+    with aws_mp.files_of("late") as files:
         upload = mp.create(files, "l.bin", len(SMALL), sha256=sha256_hex(SMALL), partChecksums=True)
         etags = mp.send_parts(files, upload, SMALL, [1, 2, 3])
         sums = mp.part_sha256(upload, SMALL, [1, 2, 3])
