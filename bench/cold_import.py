@@ -5,7 +5,7 @@ Prints medians and ratios to the frameworks-only import (target for the import: 
 
 - import: `import api.lambda_handler` (what the Lambda init phase runs);
 - first build: import plus settings and the app built, i.e. what the first invocation
-  adds on top (pydantic-settings, adapters, schema), for the local and the AWS backend
+  adds on top (settings, adapters, schema), for the local and the AWS backend
   (boto3 clients created, no call made).
 
 Without bytecode: the same imports with no .pyc for the app or its dependencies (as a
