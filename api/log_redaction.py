@@ -2,7 +2,7 @@
 
 Apart from api/blob_routes.py (which re-exports it) so that every process's logging can
 use it without importing the local blob endpoint and its store: on Lambda that import was
-~10 ms of the first build for routes never mounted there (bench/cold_import.py).
+up to ~10 ms of the first build for routes never mounted there (bench/cold_import.py).
 """
 
 import logging
