@@ -102,6 +102,8 @@ class Labeller:
         return self._operations.label(figures.operation_name)
 
     def error_codes(self, figures: RequestFigures, status: int) -> tuple[str, ...]:
+        if not figures.error_codes and status < 400:  # most requests
+            return ()
         codes = list(figures.error_codes)
         if not codes and status >= 400:
             codes.append(f"HTTP_{status}")
@@ -191,10 +193,16 @@ class PrometheusRecorder:
             where = (sample.route, sample.operation)
             for code in sample.error_codes:
                 self._errors.labels(*where, code).inc()
-        item_calls.inc(figures.item_calls)
-        blob_calls.inc(figures.blob_calls)
-        items_read.inc(figures.items_read)
-        presigns.inc(figures.blob_presigns)
+        # Adding 0 changes no sample (the children exist from their first request on), and
+        # most requests make no blob call and no presign.
+        if figures.item_calls:
+            item_calls.inc(figures.item_calls)
+        if figures.blob_calls:
+            blob_calls.inc(figures.blob_calls)
+        if figures.items_read:
+            items_read.inc(figures.items_read)
+        if figures.blob_presigns:
+            presigns.inc(figures.blob_presigns)
         if figures.search_ms is not None:
             self._search.labels(sample.operation).observe(figures.search_ms / 1000)
 
