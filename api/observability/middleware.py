@@ -23,6 +23,7 @@ from api.observability.logs import (
     RequestLineWriter,
 )
 from api.observability.metrics import Labeller, Recorder, RequestSample
+from api.request_ids import add_request_id_header, assign_request_id
 from resolvers.extensions.metrics import close_figures, open_figures
 
 if TYPE_CHECKING:
@@ -43,8 +44,11 @@ class ObservabilityMiddleware:
         logger: Logger,
         recorders: Sequence[Recorder],
         tracer: RequestTracer | None = None,
+        assign_ids: bool = False,
     ) -> None:
         self.app = app
+        # Outermost, in RequestIdMiddleware's place: one layer and one send wrapper fewer.
+        self._assign_ids = assign_ids
         self._routes = list(routes)
         # Plain paths answer from a dict; templates and mounts fall back to matching.
         self._exact = {
@@ -63,7 +67,11 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = str(scope.get("state", {}).get("request_id") or uuid.uuid4().hex)
+        assign_ids = self._assign_ids
+        if assign_ids:
+            request_id = assign_request_id(scope)
+        else:
+            request_id = str(scope.get("state", {}).get("request_id") or uuid.uuid4().hex)
         route = self._route_of(scope)
         figures, token = open_figures(request_id)
         self._keys.begin(correlation_id=request_id)
@@ -73,6 +81,8 @@ class ObservabilityMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                if assign_ids:
+                    add_request_id_header(message, request_id)
             await send(message)
 
         started = time.perf_counter()
