@@ -109,11 +109,13 @@ class RequestKeys:
         self._keys = THREAD_LOCAL_KEYS
         self._formatter_type = LambdaPowertoolsFormatter
 
-    def begin(self, **keys: Any) -> None:
+    def begin(self, **keys: Any) -> Mapping[str, Any] | None:
+        """Start the request's keys; the dict that is now the current keys, if set here."""
         if type(self._handler.formatter) is self._formatter_type:
             self._keys.set(keys)
-        else:
-            begin_request(self._logger, **keys)
+            return keys
+        begin_request(self._logger, **keys)
+        return None
 
     def end(self) -> None:
         if type(self._handler.formatter) is self._formatter_type:
@@ -171,6 +173,7 @@ class RequestLineWriter:
         self._time_source = time_format
         self._split_time = time_format.count(directive) == 1 and "%%" not in time_format
         self._second: tuple[int, str, str] | None = None
+        self._escaped_second: tuple[int, str, str] | None = None
         # Templates per (call site, message) for the formatter and log format seen last.
         self._templates: dict[tuple[str, int, str], _Template | None] = {}
         self._template_formatter: Any = None
@@ -225,6 +228,30 @@ class RequestLineWriter:
             self._second = cached
         return f"{cached[1]}{int(stamp.msecs):03d}{cached[2]}"  # as its '%03d'
 
+    def _asctime_text(self, formatter: Any, created: float) -> str:
+        """``formatter.formatTime`` at ``created`` as it is inside a JSON string: the
+        escaped text around the milliseconds remembered for the second."""
+        if (
+            formatter.datefmt
+            or formatter.use_rfc3339_iso8601
+            or formatter.default_time_format is not self._time_source
+            or not self._split_time
+        ):
+            return _escape(self._asctime(formatter, _Stamp(created)))[1:-1]
+        second = int(created)
+        cached = self._escaped_second
+        if cached is None or cached[0] != second:
+            moment = formatter.converter(created)
+            before, after = self._time_format
+            cached = (
+                second,
+                _escape(time.strftime(before, moment))[1:-1],
+                _escape(time.strftime(after, moment))[1:-1],
+            )
+            self._escaped_second = cached
+        # The milliseconds as LogRecord.msecs and the '%03d' of the format make them.
+        return f"{cached[1]}{int((created - second) * 1000):03d}{cached[2]}"
+
     def _handler(self) -> StdoutHandler | None:
         std = self._std
         handlers = std.handlers
@@ -235,9 +262,11 @@ class RequestLineWriter:
             type(handler) is not StdoutHandler
             or handler.level > logging.INFO
             or type(handler.formatter) is not self._formatter_type
-            or any(type(f) is not SignatureRedactingFilter for f in handler.filters)
         ):
             return None
+        for filter_ in handler.filters:
+            if type(filter_) is not SignatureRedactingFilter:
+                return None
         return handler
 
     def _line(
@@ -278,16 +307,19 @@ class RequestLineWriter:
                     document["xray_trace_id"] = trace_id
                 body = f",{template.encode(document)[1:-1]}" if document else ""
             else:
-                known = {key: value for key, value in context.items() if value is not None}
-                body = f",{template.encode(known)[1:-1]}" if known else ""
-                body += rendered.text
+                if context is rendered.context:  # still the very keys rendered with it
+                    body = rendered.context_text + rendered.text
+                else:
+                    known = {key: value for key, value in context.items() if value is not None}
+                    body = f",{template.encode(known)[1:-1]}" if known else ""
+                    body += rendered.text
                 if trace_id is not None:
                     body += f',"xray_trace_id":{_escape(trace_id)}'
         except (TypeError, ValueError, RecursionError):
             return None  # Powertools' handler reports what its serializer cannot write
         head = template.head
         if template.timed:
-            head += _escape(self._asctime(formatter, _Stamp(created)))[1:-1] + template.after
+            head += self._asctime_text(formatter, created) + template.after
         return f"{head}{body}}}"
 
     def _template(self, formatter: Any, message: str, caller: Any) -> _Template | None:
@@ -413,6 +445,10 @@ class RenderedFields(NamedTuple):
 
     keys: frozenset[str]  # every key ``text`` can hold
     text: str  # the fields as JSON object members, each after a comma; None values left out
+    # The request's keys (the dict RequestKeys.begin set) and their JSON members, used
+    # while that dict is still the current one.
+    context: Mapping[str, Any] | None = None
+    context_text: str = ""
 
 
 class _Template(NamedTuple):

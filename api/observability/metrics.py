@@ -174,19 +174,15 @@ class PrometheusRecorder:
             registry=self.registry,
         )
         self._children: dict[tuple[str, str], tuple[Any, ...]] = {}
-        self._request_children: dict[tuple[str, str, str, int], Any] = {}
+        self._request_children: dict[tuple[str, str, str, int], tuple[Any, ...]] = {}
 
     def record(self, sample: RequestSample) -> None:
         figures = sample.figures
-        children = self._children.get((sample.route, sample.operation))
+        key = (sample.route, sample.operation, sample.operation_type, sample.status)
+        children = self._request_children.get(key)
         if children is None:
-            children = self._children_of(sample.route, sample.operation)
-        requests = self._request_children.get(
-            (sample.route, sample.operation, sample.operation_type, sample.status)
-        )
-        if requests is None:
-            requests = self._request_child(sample)
-        latency, item_calls, blob_calls, items_read, presigns = children
+            children = self._request_child(sample)
+        requests, latency, item_calls, blob_calls, items_read, presigns = children
         requests.inc()
         latency.observe(sample.latency_ms / 1000)
         if sample.error_codes:
@@ -206,27 +202,31 @@ class PrometheusRecorder:
         if figures.search_ms is not None:
             self._search.labels(sample.operation).observe(figures.search_ms / 1000)
 
-    # Label children cached per label tuple. The labels are already bounded (route
-    # templates, bounded operation names), so the caches are bounded by the same product.
+    # Label children cached per label tuple, all of a request's in one lookup. The labels
+    # are already bounded (route templates, bounded operation names, operation types,
+    # statuses), so the caches are bounded by the same product.
     def _children_of(self, route: str, operation: str) -> tuple[Any, ...]:
         where = (route, operation)
-        children = (
-            self._latency.labels(*where),
-            self._store_calls.labels(*where, "items"),
-            self._store_calls.labels(*where, "blobs"),
-            self._items_read.labels(*where),
-            self._presigns.labels(*where),
-        )
-        self._children[where] = children
+        children = self._children.get(where)
+        if children is None:
+            children = (
+                self._latency.labels(*where),
+                self._store_calls.labels(*where, "items"),
+                self._store_calls.labels(*where, "blobs"),
+                self._items_read.labels(*where),
+                self._presigns.labels(*where),
+            )
+            self._children[where] = children
         return children
 
-    def _request_child(self, sample: RequestSample) -> Any:
+    def _request_child(self, sample: RequestSample) -> tuple[Any, ...]:
         key = (sample.route, sample.operation, sample.operation_type, sample.status)
-        child = self._requests.labels(
+        requests = self._requests.labels(
             sample.route, sample.operation, sample.operation_type, str(sample.status)
         )
-        self._request_children[key] = child
-        return child
+        children = (requests, *self._children_of(sample.route, sample.operation))
+        self._request_children[key] = children
+        return children
 
     async def endpoint(self, request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest

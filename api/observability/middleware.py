@@ -11,7 +11,7 @@ from __future__ import annotations
 import json.encoder
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute, Match, Mount, Route
@@ -74,7 +74,7 @@ class ObservabilityMiddleware:
             request_id = str(scope.get("state", {}).get("request_id") or uuid.uuid4().hex)
         route = self._route_of(scope)
         figures, token = open_figures(request_id)
-        self._keys.begin(correlation_id=request_id)
+        context = self._keys.begin(correlation_id=request_id)
         status = 500  # unless a response starts
 
         async def send_with_status(message: Message) -> None:
@@ -98,13 +98,19 @@ class ObservabilityMiddleware:
         finally:
             latency_ms = (time.perf_counter() - started) * 1000
             try:
-                self._finish(scope, route, status, latency_ms, figures)
+                self._finish(scope, route, status, latency_ms, figures, context)
             finally:
                 self._keys.end()
                 close_figures(token)
 
     def _finish(
-        self, scope: Scope, route: str, status: int, latency_ms: float, figures: RequestFigures
+        self,
+        scope: Scope,
+        route: str,
+        status: int,
+        latency_ms: float,
+        figures: RequestFigures,
+        context: Mapping[str, Any] | None = None,
     ) -> None:
         labeller = self._labeller
         sample = RequestSample(
@@ -118,7 +124,9 @@ class ObservabilityMiddleware:
             on_lambda="aws.event" in scope,
         )
         self._request_line.info(
-            "request", lambda: _log_fields(scope, sample), _rendered_fields(scope, sample)
+            "request",
+            lambda: _log_fields(scope, sample),
+            _rendered_fields(scope, sample, context),
         )
         for recorder in self._recorders:
             try:
@@ -193,10 +201,13 @@ _ALWAYS = (
 _escape: Callable[[str], str] = json.encoder.encode_basestring
 
 
-def _rendered_fields(scope: Scope, sample: RequestSample) -> RenderedFields | None:
+def _rendered_fields(
+    scope: Scope, sample: RequestSample, context: Mapping[str, Any] | None = None
+) -> RenderedFields | None:
     """_log_fields(scope, sample) as the request line's JSON, from formats made once (a
     dict and its serialization per request were the line's largest part); None, and the
-    dict, when a value is not of a type written here exactly as json writes it."""
+    dict, when a value is not of a type written here exactly as json writes it. With
+    ``context``, the request's log keys as the middleware set them, those too."""
     figures = sample.figures
     status, latency = sample.status, round(sample.latency_ms, 2)
     items, item_calls, blob_calls = figures.items_read, figures.item_calls, figures.blob_calls
@@ -246,7 +257,12 @@ def _rendered_fields(scope: Scope, sample: RequestSample) -> RenderedFields | No
     lambda_request_id = getattr(lambda_context, "aws_request_id", None)
     if isinstance(lambda_request_id, str):
         text += f',"lambda_request_id":{_escape(lambda_request_id)}'
-    return RenderedFields(REQUEST_FIELDS, text)
+    correlation_id = context.get("correlation_id") if context is not None else None
+    if context is None or len(context) != 1 or type(correlation_id) is not str:
+        return RenderedFields(REQUEST_FIELDS, text)
+    return RenderedFields(
+        REQUEST_FIELDS, text, context, f',"correlation_id":{_escape(correlation_id)}'
+    )
 
 
 def _strings(values: Iterable[str]) -> str:

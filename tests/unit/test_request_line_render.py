@@ -153,16 +153,23 @@ def test_the_line_is_the_document_powertools_serializes(
     line_writer, handler = writer
     caller = CALLER
     assert line_writer._template(handler.formatter, "request", caller) is not None
-    created = 1764900000.123456
-    for scope, one in samples():
+    formatter: Any = handler.formatter
+    context = formatter.thread_safe_get_current_keys()
+    # Within a second, across one, and its last millisecond.
+    instants = [1764900000.123456, 1764900000.9995, 1764900001.0, 1764903600.5]
+    for created, (scope, one) in zip(instants * 20, samples(), strict=False):
         fields = _log_fields(scope, one)
-        document = line_writer._document_line(handler.formatter, "request", fields, caller, created)
+        document = line_writer._document_line(formatter, "request", fields, caller, created)
         assert document is not None
-        rendered = _rendered_fields(scope, one)
-        from_fields = line_writer._line(handler, "request", fields, caller, created)
-        from_rendered = line_writer._line(handler, "request", fields, caller, created, rendered)
-        assert from_fields == document
-        assert from_rendered == document
+        lines = [line_writer._line(handler, "request", fields, caller, created)]
+        for rendered in (_rendered_fields(scope, one), _rendered_fields(scope, one, context)):
+            lines.append(line_writer._line(handler, "request", fields, caller, created, rendered))
+        # The keys rendered with the fields are used only while they are the current keys.
+        other = dict(context)
+        stale = _rendered_fields(scope, one, other)
+        assert stale is not None and stale.context is other and stale.context_text
+        lines.append(line_writer._line(handler, "request", fields, caller, created, stale))
+        assert lines == [document] * 4
         parsed = json.loads(document)
         assert list(parsed)[:6] == [
             *("level", "location", "message", "timestamp", "service", "correlation_id")
