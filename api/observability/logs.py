@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from api.blob_routes import SignatureRedactingFilter
+from api.observability.environ import any_set
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -160,10 +161,12 @@ class RequestLineWriter:
             RESERVED_LOG_ATTRS,
             LambdaPowertoolsFormatter,
         )
+        from aws_lambda_powertools.shared.constants import XRAY_TRACE_ID_ENV
 
         self._logger = logger
         self._std = logging.getLogger(logger.name)
         self._reserved = frozenset(RESERVED_LOG_ATTRS)
+        self._trace_set = any_set(XRAY_TRACE_ID_ENV)
         self._formatter_type = LambdaPowertoolsFormatter
         # Powertools' default time format, split around its milliseconds directive.
         directive = LambdaPowertoolsFormatter.custom_ms_time_directive
@@ -295,7 +298,8 @@ class RequestLineWriter:
             template.blocked.isdisjoint(rendered.keys) and rendered.keys.isdisjoint(context)
         ):
             rendered = None
-        trace_id = formatter._get_latest_trace_id()
+        # Powertools' lookup, but only when the variable is there (on Lambda, per call).
+        trace_id = formatter._get_latest_trace_id() if self._trace_set() else None
         try:
             if rendered is None:
                 given = _given(fields)

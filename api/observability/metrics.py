@@ -10,7 +10,6 @@ for named operations matching GraphQL's name grammar and only the first
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import time
@@ -19,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
+
+from api.observability.environ import any_set
 
 if TYPE_CHECKING:
     from resolvers.extensions.metrics import RequestFigures
@@ -253,6 +254,7 @@ class EmfRecorder:
 
         self._namespace, self._service = namespace, service
         self._metrics_disabled = is_metrics_disabled
+        self._switches_set = any_set(_METRICS_DISABLED, _POWERTOOLS_DEV)
         self._directives = {
             search: self._directive(("route", "operation", "service"), _metrics(search))
             for search in (False, True)
@@ -277,9 +279,7 @@ class EmfRecorder:
     def record(self, sample: RequestSample) -> None:
         if not sample.on_lambda:
             return
-        if (_METRICS_DISABLED in _environ or _POWERTOOLS_DEV in _environ) and (
-            self._metrics_disabled()
-        ):
+        if self._switches_set() and self._metrics_disabled():
             return
         figures = sample.figures
         search_ms = figures.search_ms
@@ -348,7 +348,6 @@ class EmfRecorder:
         return head
 
 
-_environ = os.environ
 _METRICS_DISABLED = "POWERTOOLS_METRICS_DISABLED"
 _POWERTOOLS_DEV = "POWERTOOLS_DEV"
 _BOOL = {False: "0.0", True: "1.0"}  # json.dumps of float(flag); floats as repr(), as json
