@@ -311,7 +311,7 @@ class RequestLineWriter:
                     document["xray_trace_id"] = trace_id
                 body = f",{template.encode(document)[1:-1]}" if document else ""
             else:
-                if context is rendered.context:  # still the very keys rendered with it
+                if context == rendered.context:  # the keys are still the ones rendered
                     body = rendered.context_text + rendered.text
                 else:
                     known = {key: value for key, value in context.items() if value is not None}
@@ -449,9 +449,10 @@ class RenderedFields(NamedTuple):
 
     keys: frozenset[str]  # every key ``text`` can hold
     text: str  # the fields as JSON object members, each after a comma; None values left out
-    # The request's keys (the dict RequestKeys.begin set) and their JSON members, used
-    # while that dict is still the current one.
-    context: Mapping[str, Any] | None = None
+    # The request's keys the text was rendered with (string values only, so equal keys
+    # are written the same) and their JSON members, used while the current keys equal
+    # them. (Compared, not identified: Powertools' remove_keys changes the dict in place.)
+    context: Mapping[str, str] | None = None
     context_text: str = ""
 
 

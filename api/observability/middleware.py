@@ -261,7 +261,10 @@ def _rendered_fields(
     if context is None or len(context) != 1 or type(correlation_id) is not str:
         return RenderedFields(REQUEST_FIELDS, text)
     return RenderedFields(
-        REQUEST_FIELDS, text, context, f',"correlation_id":{_escape(correlation_id)}'
+        REQUEST_FIELDS,
+        text,
+        {"correlation_id": correlation_id},
+        f',"correlation_id":{_escape(correlation_id)}',
     )
 
 

@@ -165,9 +165,8 @@ def test_the_line_is_the_document_powertools_serializes(
         for rendered in (_rendered_fields(scope, one), _rendered_fields(scope, one, context)):
             lines.append(line_writer._line(handler, "request", fields, caller, created, rendered))
         # The keys rendered with the fields are used only while they are the current keys.
-        other = dict(context)
-        stale = _rendered_fields(scope, one, other)
-        assert stale is not None and stale.context is other and stale.context_text
+        stale = _rendered_fields(scope, one, {"correlation_id": "another"})
+        assert stale is not None and stale.context_text
         lines.append(line_writer._line(handler, "request", fields, caller, created, stale))
         assert lines == [document] * 4
         parsed = json.loads(document)
@@ -175,6 +174,23 @@ def test_the_line_is_the_document_powertools_serializes(
             *("level", "location", "message", "timestamp", "service", "correlation_id")
         ]
         assert ("xray_trace_id" in parsed) is (trace_id is not None)
+
+
+def test_keys_changed_in_place_after_rendering_are_written_as_they_are_now(
+    writer: tuple[RequestLineWriter, StdoutHandler],
+) -> None:
+    line_writer, handler = writer
+    formatter: Any = handler.formatter
+    context = formatter.thread_safe_get_current_keys()
+    scope, one = {"method": "POST"}, sample()
+    rendered = _rendered_fields(scope, one, context)
+    assert rendered is not None and rendered.context == context
+    formatter.thread_safe_remove_keys(["correlation_id"])  # pops from the same dict
+    assert formatter.thread_safe_get_current_keys() is context
+    fields = _log_fields(scope, one)
+    line = line_writer._line(handler, "request", fields, CALLER, 1.5, rendered)
+    assert line == line_writer._document_line(formatter, "request", fields, CALLER, 1.5)
+    assert line is not None and "correlation_id" not in json.loads(line)
 
 
 @pytest.mark.parametrize("key", ["service", "message", "level", "xray_trace_id", "name"])
