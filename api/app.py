@@ -114,6 +114,12 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
     )
     if settings.cors_origins:  # none configured: no CORS header is ever sent
         app.add_middleware(CorsMiddleware, origins=settings.cors_origins)
+    if settings.resilience:
+        # Every request's deadline (api/deadlines.py), set before anything it runs starts.
+        app.add_middleware(DeadlineMiddleware, timeout_seconds=settings.request_timeout_seconds)
+    # Outermost: the id exists before anything logs. With observability on, its
+    # middleware gives the ids (one layer fewer per request) and so also sees the
+    # deadline's answers.
     if observability is not None:
         from api.observability.middleware import ObservabilityMiddleware
 
@@ -123,11 +129,10 @@ def build_app(settings: Settings, deps: Deps | None = None, *, observe: bool = T
             logger=observability.logger,
             recorders=observability.recorders,
             tracer=observability.tracer,
+            assign_ids=True,
         )
-    if settings.resilience:
-        # Every request's deadline (api/deadlines.py), set before anything it runs starts.
-        app.add_middleware(DeadlineMiddleware, timeout_seconds=settings.request_timeout_seconds)
-    app.add_middleware(RequestIdMiddleware)  # outermost: the id exists before anything logs
+    else:
+        app.add_middleware(RequestIdMiddleware)
     return app
 
 

@@ -27,14 +27,24 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _gateway_request_id(scope) or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = assign_request_id(scope)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER, request_id.encode()))
-                message["headers"] = headers
+                add_request_id_header(message, request_id)
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+def assign_request_id(scope: Scope) -> str:
+    """The request's id, kept in ``scope["state"]`` (``request.state.request_id``)."""
+    request_id = _gateway_request_id(scope) or uuid.uuid4().hex
+    scope.setdefault("state", {})["request_id"] = request_id
+    return request_id
+
+
+def add_request_id_header(start: Message, request_id: str) -> None:
+    headers = list(start.get("headers", []))
+    headers.append((REQUEST_ID_HEADER, request_id.encode()))
+    start["headers"] = headers

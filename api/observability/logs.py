@@ -9,13 +9,17 @@ contextvar-backed keys (``thread_safe_append_keys``), never in the formatter's s
 
 from __future__ import annotations
 
+import functools
 import json
+import json.encoder
 import logging
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from api.log_redaction import SignatureRedactingFilter
+from api.observability.environ import any_set
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -89,6 +93,38 @@ def end_request(logger: Logger) -> None:
     logger.thread_safe_clear_keys()
 
 
+class RequestKeys:
+    """``begin_request``/``end_request`` for one logger, made once: while the logger's
+    formatter is Powertools' own, its thread-safe keys are one contextvar, set directly
+    (what clearing then appending leaves is the new keys alone) instead of through the
+    ~6 calls of the logger's and formatter's methods each way."""
+
+    def __init__(self, logger: Logger) -> None:
+        from aws_lambda_powertools.logging.formatter import (
+            THREAD_LOCAL_KEYS,
+            LambdaPowertoolsFormatter,
+        )
+
+        self._logger = logger
+        self._handler = logger.registered_handler
+        self._keys = THREAD_LOCAL_KEYS
+        self._formatter_type = LambdaPowertoolsFormatter
+
+    def begin(self, **keys: Any) -> Mapping[str, Any] | None:
+        """Start the request's keys; the dict that is now the current keys, if set here."""
+        if type(self._handler.formatter) is self._formatter_type:
+            self._keys.set(keys)
+            return keys
+        begin_request(self._logger, **keys)
+        return None
+
+    def end(self) -> None:
+        if type(self._handler.formatter) is self._formatter_type:
+            self._keys.set({})
+        else:
+            end_request(self._logger)
+
+
 class _Stamp:
     """What ``LambdaPowertoolsFormatter.formatTime`` reads of a record."""
 
@@ -125,10 +161,12 @@ class RequestLineWriter:
             RESERVED_LOG_ATTRS,
             LambdaPowertoolsFormatter,
         )
+        from aws_lambda_powertools.shared.constants import XRAY_TRACE_ID_ENV
 
         self._logger = logger
         self._std = logging.getLogger(logger.name)
         self._reserved = frozenset(RESERVED_LOG_ATTRS)
+        self._trace_set = any_set(XRAY_TRACE_ID_ENV)
         self._formatter_type = LambdaPowertoolsFormatter
         # Powertools' default time format, split around its milliseconds directive.
         directive = LambdaPowertoolsFormatter.custom_ms_time_directive
@@ -138,16 +176,31 @@ class RequestLineWriter:
         self._time_source = time_format
         self._split_time = time_format.count(directive) == 1 and "%%" not in time_format
         self._second: tuple[int, str, str] | None = None
+        self._escaped_second: tuple[int, str, str] | None = None
+        # Templates per (call site, message) for the formatter and log format seen last.
+        self._templates: dict[tuple[str, int, str], _Template | None] = {}
+        self._template_formatter: Any = None
+        self._template_format: dict[str, Any] = {}
 
-    def info(self, message: str, fields: dict[str, Any]) -> None:
+    def info(
+        self,
+        message: str,
+        fields: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+        rendered: RenderedFields | None = None,
+    ) -> None:
+        """Log ``message`` with ``fields`` at INFO. ``fields`` may be a function giving
+        them, called only if the line cannot use ``rendered`` (the same fields already
+        in JSON, which the caller built from a format made once)."""
         std = self._std
         if not std.isEnabledFor(logging.INFO):
             return
         caller = sys._getframe(1)
         handler = self._handler()
-        line = self._line(handler, message, fields, caller) if handler is not None else None
+        line = None
+        if handler is not None:
+            line = self._line(handler, message, fields, caller, time.time(), rendered)
         if handler is None or line is None:  # not reproducible here: Powertools writes it
-            self._logger.info(message, extra=fields, stacklevel=3)
+            self._logger.info(message, extra=_given(fields), stacklevel=3)
             return
         handler.acquire()
         try:
@@ -178,6 +231,30 @@ class RequestLineWriter:
             self._second = cached
         return f"{cached[1]}{int(stamp.msecs):03d}{cached[2]}"  # as its '%03d'
 
+    def _asctime_text(self, formatter: Any, created: float) -> str:
+        """``formatter.formatTime`` at ``created`` as it is inside a JSON string: the
+        escaped text around the milliseconds remembered for the second."""
+        if (
+            formatter.datefmt
+            or formatter.use_rfc3339_iso8601
+            or formatter.default_time_format is not self._time_source
+            or not self._split_time
+        ):
+            return _escape(self._asctime(formatter, _Stamp(created)))[1:-1]
+        second = int(created)
+        cached = self._escaped_second
+        if cached is None or cached[0] != second:
+            moment = formatter.converter(created)
+            before, after = self._time_format
+            cached = (
+                second,
+                _escape(time.strftime(before, moment))[1:-1],
+                _escape(time.strftime(after, moment))[1:-1],
+            )
+            self._escaped_second = cached
+        # The milliseconds as LogRecord.msecs and the '%03d' of the format make them.
+        return f"{cached[1]}{int((created - second) * 1000):03d}{cached[2]}"
+
     def _handler(self) -> StdoutHandler | None:
         std = self._std
         handlers = std.handlers
@@ -188,18 +265,144 @@ class RequestLineWriter:
             type(handler) is not StdoutHandler
             or handler.level > logging.INFO
             or type(handler.formatter) is not self._formatter_type
-            or any(type(f) is not SignatureRedactingFilter for f in handler.filters)
         ):
             return None
+        for filter_ in handler.filters:
+            if type(filter_) is not SignatureRedactingFilter:
+                return None
         return handler
 
     def _line(
-        self, handler: StdoutHandler, message: str, fields: dict[str, Any], caller: Any
+        self,
+        handler: StdoutHandler,
+        message: str,
+        fields: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+        caller: Any,
+        created: float,
+        rendered: RenderedFields | None = None,
     ) -> str | None:
+        """The line, from the call site's template when there is one: the formatter's keys
+        (level, location, message, timestamp, service) are the same text on every line
+        from one call site but for the timestamp, so only the request's keys and fields
+        are serialized per line (or not at all when they come ``rendered``)."""
         formatter: Any = handler.formatter
         if message[:1] in _JSON_FIRST or "=" in message:  # Powertools would parse or redact
             return None
-        created = time.time()
+        template = self._template(formatter, message, caller)
+        context = formatter.thread_safe_get_current_keys()
+        # A request key or field named like one of the formatter's keys or a record
+        # attribute would take that key's place or be dropped: the document decides.
+        if template is None or not template.blocked.isdisjoint(context):
+            return self._document_line(formatter, message, _given(fields), caller, created)
+        if rendered is not None and not (
+            template.blocked.isdisjoint(rendered.keys) and rendered.keys.isdisjoint(context)
+        ):
+            rendered = None
+        # Powertools' lookup, but only when the variable is there (on Lambda, per call).
+        trace_id = formatter._get_latest_trace_id() if self._trace_set() else None
+        try:
+            if rendered is None:
+                given = _given(fields)
+                if not template.blocked.isdisjoint(given):
+                    return self._document_line(formatter, message, given, caller, created)
+                rest = {**context, **given} if context else given
+                document = {key: value for key, value in rest.items() if value is not None}
+                if trace_id is not None:
+                    document["xray_trace_id"] = trace_id
+                body = f",{template.encode(document)[1:-1]}" if document else ""
+            else:
+                if context == rendered.context:  # the keys are still the ones rendered
+                    body = rendered.context_text + rendered.text
+                else:
+                    known = {key: value for key, value in context.items() if value is not None}
+                    body = f",{template.encode(known)[1:-1]}" if known else ""
+                    body += rendered.text
+                if trace_id is not None:
+                    body += f',"xray_trace_id":{_escape(trace_id)}'
+        except (TypeError, ValueError, RecursionError):
+            return None  # Powertools' handler reports what its serializer cannot write
+        head = template.head
+        if template.timed:
+            head += self._asctime_text(formatter, created) + template.after
+        return f"{head}{body}}}"
+
+    def _template(self, formatter: Any, message: str, caller: Any) -> _Template | None:
+        if formatter is not self._template_formatter or (
+            formatter.log_format != self._template_format
+        ):
+            self._templates.clear()
+            self._template_formatter = formatter
+            self._template_format = dict(formatter.log_format)
+        key = (caller.f_code.co_name, caller.f_lineno, message)  # what the location shows
+        try:
+            return self._templates[key]
+        except KeyError:
+            pass
+        if len(self._templates) >= _MAX_TEMPLATES:  # call sites are few; never unbounded
+            self._templates.clear()
+        template = self._templates[key] = self._build_template(formatter, message, caller)
+        return template
+
+    def _build_template(self, formatter: Any, message: str, caller: Any) -> _Template | None:
+        """The formatter's part of the line rendered once, the timestamp left as a marker;
+        None (the document path) for anything the template would not reproduce: another
+        serializer or its options, a key naming a record attribute other than the call
+        site's, level, logger name, message and asctime, or no "message" key of its own."""
+        serializer = formatter.json_serializer
+        options = {
+            "default": formatter.json_default,
+            "separators": (",", ":"),
+            "indent": None,
+            "ensure_ascii": False,
+        }
+        log_format: dict[str, Any] = formatter.log_format
+        if (
+            not isinstance(serializer, functools.partial)
+            or serializer.func is not json.dumps
+            or serializer.args
+            or serializer.keywords != options
+            or "message" not in log_format
+        ):
+            return None
+        attributes = {
+            "levelname": "INFO",
+            "levelno": logging.INFO,
+            "funcName": caller.f_code.co_name,
+            "lineno": caller.f_lineno,
+            "name": self._std.name,
+            "msg": message,
+            "asctime": _TIME_MARK,
+        }
+        head: dict[str, Any] = {}
+        try:
+            for key, value in log_format.items():
+                if value and key in self._reserved:
+                    if not isinstance(value, str):
+                        return None
+                    head[key] = value % attributes
+                else:
+                    head[key] = value
+        except (KeyError, TypeError, ValueError):
+            return None
+        head["message"] = message
+        text: str = serializer({key: value for key, value in head.items() if value is not None})
+        marks = text.count(_TIME_MARK)
+        if marks > 1 or not text.endswith("}"):
+            return None
+        before, _, after = text[:-1].partition(_TIME_MARK)
+        blocked = frozenset((*log_format, "message", "xray_trace_id", *self._reserved))
+        return _Template(before, after, marks == 1, blocked, json.JSONEncoder(**options).encode)
+
+    def _document_line(
+        self,
+        formatter: Any,
+        message: str,
+        fields: Mapping[str, Any],
+        caller: Any,
+        created: float,
+    ) -> str | None:
+        """The line as Powertools' formatter builds it: one document of the formatter's
+        keys, the request's keys and the fields, ``None`` values dropped, serialized."""
         stamp = _Stamp(created)
         attributes = {
             "levelname": "INFO",
@@ -235,3 +438,33 @@ class RequestLineWriter:
             log={key: value for key, value in document.items() if value is not None}
         )
         return line
+
+
+def _given(fields: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
+    return fields() if callable(fields) else fields
+
+
+class RenderedFields(NamedTuple):
+    """A line's fields already in JSON, as the formatter's serializer writes them."""
+
+    keys: frozenset[str]  # every key ``text`` can hold
+    text: str  # the fields as JSON object members, each after a comma; None values left out
+    # The request's keys the text was rendered with (string values only, so equal keys
+    # are written the same) and their JSON members, used while the current keys equal
+    # them. (Compared, not identified: Powertools' remove_keys changes the dict in place.)
+    context: Mapping[str, str] | None = None
+    context_text: str = ""
+
+
+class _Template(NamedTuple):
+    head: str  # the line's start up to the timestamp (or all of the formatter's part)
+    after: str  # after the timestamp, up to the closing brace
+    timed: bool
+    blocked: frozenset[str]  # keys a request key or field must not have (they would move)
+    encode: Callable[[Any], str]  # the formatter's serializer with the same options
+
+
+# A private-use character, which JSON leaves as it is: where the timestamp goes.
+_TIME_MARK = "\ue000asctime\ue000"
+_MAX_TEMPLATES = 64
+_escape: Callable[[str], str] = json.encoder.encode_basestring  # json's, ensure_ascii off

@@ -10,7 +10,6 @@ for named operations matching GraphQL's name grammar and only the first
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import time
@@ -19,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
+
+from api.observability.environ import any_set
 
 if TYPE_CHECKING:
     from resolvers.extensions.metrics import RequestFigures
@@ -102,6 +103,8 @@ class Labeller:
         return self._operations.label(figures.operation_name)
 
     def error_codes(self, figures: RequestFigures, status: int) -> tuple[str, ...]:
+        if not figures.error_codes and status < 400:  # most requests
+            return ()
         codes = list(figures.error_codes)
         if not codes and status >= 400:
             codes.append(f"HTTP_{status}")
@@ -172,53 +175,59 @@ class PrometheusRecorder:
             registry=self.registry,
         )
         self._children: dict[tuple[str, str], tuple[Any, ...]] = {}
-        self._request_children: dict[tuple[str, str, str, int], Any] = {}
+        self._request_children: dict[tuple[str, str, str, int], tuple[Any, ...]] = {}
 
     def record(self, sample: RequestSample) -> None:
         figures = sample.figures
-        children = self._children.get((sample.route, sample.operation))
+        key = (sample.route, sample.operation, sample.operation_type, sample.status)
+        children = self._request_children.get(key)
         if children is None:
-            children = self._children_of(sample.route, sample.operation)
-        requests = self._request_children.get(
-            (sample.route, sample.operation, sample.operation_type, sample.status)
-        )
-        if requests is None:
-            requests = self._request_child(sample)
-        latency, item_calls, blob_calls, items_read, presigns = children
+            children = self._request_child(sample)
+        requests, latency, item_calls, blob_calls, items_read, presigns = children
         requests.inc()
         latency.observe(sample.latency_ms / 1000)
         if sample.error_codes:
             where = (sample.route, sample.operation)
             for code in sample.error_codes:
                 self._errors.labels(*where, code).inc()
-        item_calls.inc(figures.item_calls)
-        blob_calls.inc(figures.blob_calls)
-        items_read.inc(figures.items_read)
-        presigns.inc(figures.blob_presigns)
+        # Adding 0 changes no sample (the children exist from their first request on), and
+        # most requests make no blob call and no presign.
+        if figures.item_calls:
+            item_calls.inc(figures.item_calls)
+        if figures.blob_calls:
+            blob_calls.inc(figures.blob_calls)
+        if figures.items_read:
+            items_read.inc(figures.items_read)
+        if figures.blob_presigns:
+            presigns.inc(figures.blob_presigns)
         if figures.search_ms is not None:
             self._search.labels(sample.operation).observe(figures.search_ms / 1000)
 
-    # Label children cached per label tuple. The labels are already bounded (route
-    # templates, bounded operation names), so the caches are bounded by the same product.
+    # Label children cached per label tuple, all of a request's in one lookup. The labels
+    # are already bounded (route templates, bounded operation names, operation types,
+    # statuses), so the caches are bounded by the same product.
     def _children_of(self, route: str, operation: str) -> tuple[Any, ...]:
         where = (route, operation)
-        children = (
-            self._latency.labels(*where),
-            self._store_calls.labels(*where, "items"),
-            self._store_calls.labels(*where, "blobs"),
-            self._items_read.labels(*where),
-            self._presigns.labels(*where),
-        )
-        self._children[where] = children
+        children = self._children.get(where)
+        if children is None:
+            children = (
+                self._latency.labels(*where),
+                self._store_calls.labels(*where, "items"),
+                self._store_calls.labels(*where, "blobs"),
+                self._items_read.labels(*where),
+                self._presigns.labels(*where),
+            )
+            self._children[where] = children
         return children
 
-    def _request_child(self, sample: RequestSample) -> Any:
+    def _request_child(self, sample: RequestSample) -> tuple[Any, ...]:
         key = (sample.route, sample.operation, sample.operation_type, sample.status)
-        child = self._requests.labels(
+        requests = self._requests.labels(
             sample.route, sample.operation, sample.operation_type, str(sample.status)
         )
-        self._request_children[key] = child
-        return child
+        children = (requests, *self._children_of(sample.route, sample.operation))
+        self._request_children[key] = children
+        return children
 
     async def endpoint(self, request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -245,6 +254,7 @@ class EmfRecorder:
 
         self._namespace, self._service = namespace, service
         self._metrics_disabled = is_metrics_disabled
+        self._switches_set = any_set(_METRICS_DISABLED, _POWERTOOLS_DEV)
         self._directives = {
             search: self._directive(("route", "operation", "service"), _metrics(search))
             for search in (False, True)
@@ -269,9 +279,7 @@ class EmfRecorder:
     def record(self, sample: RequestSample) -> None:
         if not sample.on_lambda:
             return
-        if (_METRICS_DISABLED in _environ or _POWERTOOLS_DEV in _environ) and (
-            self._metrics_disabled()
-        ):
+        if self._switches_set() and self._metrics_disabled():
             return
         figures = sample.figures
         search_ms = figures.search_ms
@@ -340,7 +348,6 @@ class EmfRecorder:
         return head
 
 
-_environ = os.environ
 _METRICS_DISABLED = "POWERTOOLS_METRICS_DISABLED"
 _POWERTOOLS_DEV = "POWERTOOLS_DEV"
 _BOOL = {False: "0.0", True: "1.0"}  # json.dumps of float(flag); floats as repr(), as json

@@ -8,16 +8,22 @@ the ``request`` line and hands a bounded ``RequestSample`` to each metrics recor
 
 from __future__ import annotations
 
+import json.encoder
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.observability.logs import RequestLineWriter, begin_request, end_request
+from api.observability.logs import (
+    RenderedFields,
+    RequestKeys,
+    RequestLineWriter,
+)
 from api.observability.metrics import Labeller, Recorder, RequestSample
+from api.request_ids import add_request_id_header, assign_request_id
 from resolvers.extensions.metrics import close_figures, open_figures
 
 if TYPE_CHECKING:
@@ -38,8 +44,11 @@ class ObservabilityMiddleware:
         logger: Logger,
         recorders: Sequence[Recorder],
         tracer: RequestTracer | None = None,
+        assign_ids: bool = False,
     ) -> None:
         self.app = app
+        # Outermost, in RequestIdMiddleware's place: one layer and one send wrapper fewer.
+        self._assign_ids = assign_ids
         self._routes = list(routes)
         # Plain paths answer from a dict; templates and mounts fall back to matching.
         self._exact = {
@@ -49,6 +58,7 @@ class ObservabilityMiddleware:
         }
         self._logger = logger
         self._request_line = RequestLineWriter(logger)
+        self._keys = RequestKeys(logger)
         self._recorders = list(recorders)
         self._tracer = tracer
         self._labeller = Labeller()
@@ -57,16 +67,22 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = str(scope.get("state", {}).get("request_id") or uuid.uuid4().hex)
+        assign_ids = self._assign_ids
+        if assign_ids:
+            request_id = assign_request_id(scope)
+        else:
+            request_id = str(scope.get("state", {}).get("request_id") or uuid.uuid4().hex)
         route = self._route_of(scope)
         figures, token = open_figures(request_id)
-        begin_request(self._logger, correlation_id=request_id)
+        context = self._keys.begin(correlation_id=request_id)
         status = 500  # unless a response starts
 
         async def send_with_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                if assign_ids:
+                    add_request_id_header(message, request_id)
             await send(message)
 
         started = time.perf_counter()
@@ -82,13 +98,19 @@ class ObservabilityMiddleware:
         finally:
             latency_ms = (time.perf_counter() - started) * 1000
             try:
-                self._finish(scope, route, status, latency_ms, figures)
+                self._finish(scope, route, status, latency_ms, figures, context)
             finally:
-                end_request(self._logger)
+                self._keys.end()
                 close_figures(token)
 
     def _finish(
-        self, scope: Scope, route: str, status: int, latency_ms: float, figures: RequestFigures
+        self,
+        scope: Scope,
+        route: str,
+        status: int,
+        latency_ms: float,
+        figures: RequestFigures,
+        context: Mapping[str, Any] | None = None,
     ) -> None:
         labeller = self._labeller
         sample = RequestSample(
@@ -101,7 +123,11 @@ class ObservabilityMiddleware:
             figures=figures,
             on_lambda="aws.event" in scope,
         )
-        self._request_line.info("request", _log_fields(scope, sample))
+        self._request_line.info(
+            "request",
+            lambda: _log_fields(scope, sample),
+            _rendered_fields(scope, sample, context),
+        )
         for recorder in self._recorders:
             try:
                 recorder.record(sample)
@@ -154,3 +180,93 @@ def _log_fields(scope: Scope, sample: RequestSample) -> dict[str, Any]:
     if isinstance(lambda_request_id, str):
         fields["lambda_request_id"] = lambda_request_id
     return fields
+
+
+# Every key _log_fields can give.
+REQUEST_FIELDS = frozenset(
+    {
+        *("request_id", "method", "route", "status", "latency_ms", "store_calls"),
+        *("item_calls", "items_read", "blob_calls", "blob_presigns", "operation_name"),
+        *("operation", "operation_type", "error_codes", "user", "search_ms"),
+        "lambda_request_id",
+    }
+)
+# The fields every request line has, in _log_fields' order, as the compact json.dumps
+# (ensure_ascii off) of the request line writes them: strings through json's own escaping,
+# ints as %d, finite floats as repr.
+_ALWAYS = (
+    ',"request_id":%s,"method":%s,"route":%s,"status":%d,"latency_ms":%s,"store_calls":%d'
+    ',"item_calls":%d,"items_read":%d,"blob_calls":%d,"blob_presigns":%d'
+)
+_escape: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _rendered_fields(
+    scope: Scope, sample: RequestSample, context: Mapping[str, Any] | None = None
+) -> RenderedFields | None:
+    """_log_fields(scope, sample) as the request line's JSON, from formats made once (a
+    dict and its serialization per request were the line's largest part); None, and the
+    dict, when a value is not of a type written here exactly as json writes it. With
+    ``context``, the request's log keys as the middleware set them, those too."""
+    figures = sample.figures
+    status, latency = sample.status, round(sample.latency_ms, 2)
+    items, item_calls, blob_calls = figures.items_read, figures.item_calls, figures.blob_calls
+    presigns = figures.blob_presigns
+    if not (
+        type(status) is int
+        and type(item_calls) is int
+        and type(blob_calls) is int
+        and type(items) is int
+        and type(presigns) is int
+        and type(latency) is float
+        and latency - latency == 0.0  # finite: json writes NaN and Infinity otherwise
+    ):
+        return None
+    try:  # _escape takes str only; any other value is left to the dict
+        text = _ALWAYS % (
+            _escape(figures.request_id),
+            _escape(scope.get("method")),  # type: ignore[arg-type]
+            _escape(sample.route),
+            status,
+            float.__repr__(latency),
+            item_calls + blob_calls,
+            item_calls,
+            items,
+            blob_calls,
+            presigns,
+        )
+        if figures.graphql:
+            if figures.operation_name is not None:
+                text += f',"operation_name":{_escape(figures.operation_name)}'
+            text += f',"operation":{_escape(sample.operation)}'
+            if figures.operation_type is not None:
+                text += f',"operation_type":{_escape(figures.operation_type)}'
+            text += f',"error_codes":{_strings(figures.error_codes)}'
+        elif sample.error_codes:
+            text += f',"error_codes":{_strings(sample.error_codes)}'
+        if figures.user is not None:
+            text += f',"user":{_escape(figures.user)}'
+        if figures.search_ms is not None:
+            search_ms = round(figures.search_ms, 2)
+            if type(search_ms) is not float or search_ms - search_ms != 0.0:
+                return None
+            text += f',"search_ms":{float.__repr__(search_ms)}'
+    except TypeError:
+        return None
+    lambda_context = scope.get("aws.context")
+    lambda_request_id = getattr(lambda_context, "aws_request_id", None)
+    if isinstance(lambda_request_id, str):
+        text += f',"lambda_request_id":{_escape(lambda_request_id)}'
+    correlation_id = context.get("correlation_id") if context is not None else None
+    if context is None or len(context) != 1 or type(correlation_id) is not str:
+        return RenderedFields(REQUEST_FIELDS, text)
+    return RenderedFields(
+        REQUEST_FIELDS,
+        text,
+        {"correlation_id": correlation_id},
+        f',"correlation_id":{_escape(correlation_id)}',
+    )
+
+
+def _strings(values: Iterable[str]) -> str:
+    return f"[{','.join([_escape(value) for value in values])}]"

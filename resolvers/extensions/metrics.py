@@ -94,9 +94,10 @@ class OperationFigures(SchemaExtension):
         elapsed_ms = (time.perf_counter() - started) * 1000
         context = self.execution_context
         figures.graphql = True
-        figures.operation_name = safe_operation_name(context.operation_name)
-        operation = _operation(context.graphql_document, context.operation_name)
-        figures.operation_type = operation.operation.value if operation is not None else None
+        name = context.operation_name
+        figures.operation_name = safe_operation_name(name)
+        operation_type, selects_search = _shape(context.graphql_document, name)
+        figures.operation_type = operation_type
         principal = getattr(context.context, "principal", None)
         user_id = getattr(principal, "user_id", None)
         if isinstance(user_id, str):
@@ -106,8 +107,29 @@ class OperationFigures(SchemaExtension):
             for error in result.errors:
                 code = (error.extensions or {}).get("code")
                 figures.error_codes.append(code if isinstance(code, str) else "UNKNOWN")
-        if operation is not None and _selects_search(operation):
+        if selects_search:
             figures.search_ms = elapsed_ms
+
+
+# The last document's answer: the app parses a known document once and hands the same
+# object to every request sending it, so a client repeating one query asks once.
+_last_shape: tuple[object, str | None, tuple[str | None, bool]] | None = None
+
+
+def _shape(document: object, name: str | None) -> tuple[str | None, bool]:
+    """The operation's type ("query", ...) and whether it selects a search root field."""
+    global _last_shape
+    last = _last_shape
+    if last is not None and last[0] is document and last[1] == name:
+        return last[2]
+    operation = _operation(document, name)
+    shape = (
+        (operation.operation.value, _selects_search(operation))
+        if operation is not None
+        else (None, False)
+    )
+    _last_shape = (document, name, shape)
+    return shape
 
 
 def _operation(document: object, name: str | None) -> OperationDefinitionNode | None:
