@@ -74,6 +74,10 @@ def _source(path: Path, size: int) -> str:
             out.write(chunk)
             digest.update(chunk)
             written += len(chunk)
+        # On disk before anything is timed: a gigabyte of the bench's own dirty pages
+        # otherwise slows whatever writes next (cp and the server alike) by its writeback.
+        out.flush()
+        os.fsync(out.fileno())
     return digest.hexdigest()
 
 
