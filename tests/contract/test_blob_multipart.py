@@ -312,6 +312,29 @@ async def test_local_parts_without_a_checksum_are_named_per_copy(
     assert info.sha256 == sha256_of(BODY)
 
 
+async def test_local_completion_fsyncs_the_assembled_bytes_before_answering(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts are not fsynced on arrival: the durability of READY bytes rests on this."""
+    assert local_backend.local is not None
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(local_backend, upload_id, [1, 2, 3])
+    synced: list[tuple[str, int]] = []
+    fsync = os.fsync
+
+    def recording(fd: int) -> None:
+        fsync(fd)
+        synced.append((os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_size))
+
+    monkeypatch.setattr(os, "fsync", recording)
+    await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    blob = local_backend.local.root.joinpath(*KEY.split("/"))
+    # Synced under its temporary name, in the blob's folder, whole; then the folder.
+    assert any(Path(path).parent == blob.parent and size == len(BODY) for path, size in synced)
+    assert str(blob.parent) in [path for path, _ in synced]
+
+
 async def chunked(data: bytes, chunk: int = 256 * 1024) -> AsyncIterator[bytes]:
     for start in range(0, len(data), chunk):
         yield data[start : start + chunk]
