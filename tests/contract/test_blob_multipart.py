@@ -19,7 +19,7 @@ from adapters.blobs.local.store import LocalBlobStore
 from adapters.blobs.rules import CHECKSUM_HEADER, sha256_hex_to_b64
 from domain.errors import InvalidInputError, NotFoundError
 from domain.files.multipart import composite_sha256
-from domain.ports import PartTarget
+from domain.ports import PartTarget, StoredPart
 from tests.support import blob_backends
 from tests.support.blob_backends import BlobBackend, files_under, upload_state
 
@@ -293,6 +293,38 @@ async def test_local_completion_after_a_restart_hashes_the_parts_on_disk(
     info = await restarted.complete_multipart(KEY, upload_id, sorted(etags.items()))
     assert info.sha256 == sha256_of(BODY)
     assert hashed_at_completion == [len(chunk) for chunk in CHUNKS]
+
+
+async def test_a_part_sent_again_while_completing_is_not_taken_for_the_listed_one(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Part 1 is replaced after completion checked the list and before it closed the
+    upload: the list names a copy no longer there, so nothing is assembled."""
+    assert local_backend.local is not None
+    store = local_backend.local.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(local_backend, upload_id, [1, 2, 3])
+    files = store._parts
+    listed = files._stored
+    other = body_of(PART, seed=5)
+
+    def send_again_once_listed(directory: Path) -> dict[int, StoredPart]:
+        stored = listed(directory)
+        if directory.name == upload_id:  # the first look: the upload is still open
+            pending = files.create_part(upload_id, 1, hash_part=False)
+            pending.write_chunks([other])
+            pending.commit(1)
+        return stored
+
+    monkeypatch.setattr(files, "_stored", send_again_once_listed)
+    with pytest.raises(InvalidInputError):
+        await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    monkeypatch.undo()
+    assert await store.head(KEY) is None
+    current = {part.part_number: part.etag for part in await store.uploaded_parts(KEY, upload_id)}
+    info = await store.complete_multipart(KEY, upload_id, sorted(current.items()))
+    assert info.sha256 == sha256_of(other + CHUNKS[1] + CHUNKS[2])
+    assert await downloaded(local_backend) == other + CHUNKS[1] + CHUNKS[2]
 
 
 async def test_local_parts_without_a_checksum_are_named_per_copy(

@@ -162,17 +162,10 @@ class PartFiles:
     ) -> BlobInfo:
         upload = self.open_upload(key, upload_id)
         directory = self.root / upload_id
-        stored = {part.part_number: part for part in self._parts_in(directory)}
         numbers = [number for number, _ in parts]
         if not parts or numbers != sorted(set(numbers)):
             raise InvalidInputError(WRONG_PART_MESSAGE)
-        check_part_checksums(
-            parts, checksums, {number: part.sha256 for number, part in stored.items()}
-        )
-        for number, etag in parts:
-            part = stored.get(number)
-            if part is None or normalize_etag(part.etag) != normalize_etag(etag):
-                raise InvalidInputError(WRONG_PART_MESSAGE)
+        _check_listed(parts, checksums, self._stored(directory))
         closed = self.root / f"{upload_id}{_COMPLETING}"
         with self._lock:
             try:
@@ -182,7 +175,10 @@ class PartFiles:
             # No part can join the run now: the upload's folder is gone from its place.
             run = self._runs.get(upload_id)
         try:
-            numbers = [number for number, _ in parts]
+            # Again, now that no part can change: one sent again since the check above
+            # must not be assembled under the ETag (and the hash) of the copy before it.
+            stored = self._stored(closed)
+            _check_listed(parts, checksums, stored)
             digest, hashed = _usable_run(run, numbers, stored)
             info = self._assemble(upload, closed, numbers, digest, hashed)
         except BaseException:
@@ -193,6 +189,9 @@ class PartFiles:
             self._runs.pop(upload_id, None)
         shutil.rmtree(closed, ignore_errors=True)
         return info
+
+    def _stored(self, directory: Path) -> dict[int, StoredPart]:
+        return {part.part_number: part for part in self._parts_in(directory)}
 
     def _assemble(
         self,
@@ -340,6 +339,18 @@ class PendingPart:
             self._tmp.unlink(missing_ok=True)
         except OSError as exc:
             logger.warning("local blobs: could not remove a temporary part (%s)", exc.strerror)
+
+
+def _check_listed(
+    parts: Sequence[tuple[int, str]],
+    checksums: Mapping[int, str] | None,
+    stored: Mapping[int, StoredPart],
+) -> None:
+    check_part_checksums(parts, checksums, {number: part.sha256 for number, part in stored.items()})
+    for number, etag in parts:
+        part = stored.get(number)
+        if part is None or normalize_etag(part.etag) != normalize_etag(etag):
+            raise InvalidInputError(WRONG_PART_MESSAGE)
 
 
 def _usable_run(
