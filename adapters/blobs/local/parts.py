@@ -10,9 +10,9 @@ are then copied by the kernel into a PendingBlob and published at the key.
 Every byte is hashed once. The whole file's SHA-256 is mostly computed while the parts
 arrive: a part that extends the run of parts received in order (1, 2, ... n) is fed to a
 copy of that run's hash, so completing hashes only the parts after the run (read back
-from the page cache). The run's hash lives in this process only and records each part's
-ETag; completion uses it only when the listed parts start with exactly those stored
-parts, and else (a part sent again, parts out of order, a restart) hashes what the run
+from the page cache). The run's hash lives in this process only, with a digest of its
+parts' ETags; completion uses it only when the listed parts start with exactly those
+stored parts, and else (a part sent again, parts out of order, a restart) hashes what the run
 does not cover. A part's own SHA-256 is computed only when there is one to check it
 against (signed into its URL, or sent as x-amz-checksum-sha256), as S3 records a part's
 checksum only then; its ETag is then that digest, else a random name of the stored copy
@@ -51,8 +51,8 @@ MULTIPART_DIR = ".multipart"
 NO_SUCH_UPLOAD_MESSAGE = "No such upload: it was completed, aborted or has expired"
 _UPLOAD_FILE = "upload.json"
 _COMPLETING = ".completing"
-# Open uploads whose in-order hash is kept (~300 bytes each); beyond it, new uploads are
-# hashed at completion instead.
+# Open uploads whose in-order hash is kept (~400 bytes each, whatever their part count);
+# beyond it, new uploads are hashed at completion instead.
 _MAX_RUNS = 4096
 _HASH_READ_BYTES = 4 * READ_CHUNK_BYTES
 # writev(2) takes at most IOV_MAX (1024 on Linux) buffers per call.
@@ -61,10 +61,22 @@ _MAX_BUFFERS_PER_WRITE = 1024
 
 @dataclass(frozen=True, slots=True)
 class InOrderHash:
-    """The SHA-256 of parts 1..n as received, and the ETag each of them was stored with."""
+    """The SHA-256 of parts 1..n as received, and which stored copies they were: a chain
+    of digests over their ETags (a fixed size however many parts)."""
 
     digest: "hashlib._Hash"
-    part_etags: tuple[str, ...]
+    parts: int
+    etags: bytes
+
+    def then(self, digest: "hashlib._Hash", etag: str) -> "InOrderHash":
+        return InOrderHash(digest, self.parts + 1, _chain(self.etags, etag))
+
+
+_NO_PARTS = InOrderHash(hashlib.sha256(), 0, b"")
+
+
+def _chain(etags: bytes, etag: str) -> bytes:
+    return hashlib.sha256(etags + etag.encode()).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,16 +120,22 @@ class PartFiles:
         with self._lock:
             run = self._runs.get(upload_id)
             extends = None
-            if run is not None and len(run.part_etags) == number - 1:
+            if run is not None and run.parts == number - 1:
                 extends = run
             elif run is None and number == 1 and len(self._runs) < _MAX_RUNS:
-                extends = InOrderHash(hashlib.sha256(), ())
+                extends = _NO_PARTS
         return PendingPart(self, directory, fd_path, fd, extends, hash_part=hash_part)
 
     def publish_part(
-        self, directory: Path, number: int, tmp: Path, meta: bytes, run: InOrderHash | None
+        self,
+        directory: Path,
+        number: int,
+        tmp: Path,
+        meta: bytes,
+        run: InOrderHash | None,
+        extended: InOrderHash | None,
     ) -> None:
-        """``run``: the in-order hash with this part's bytes added, if the part extended one."""
+        """``run``: the in-order hash with this part added, if the part extended ``extended``."""
         with self._lock:
             if not (directory / _UPLOAD_FILE).exists():
                 # Completed or aborted while the part was on its way.
@@ -127,12 +145,10 @@ class PartFiles:
             )
             os.replace(tmp, directory / f"part-{number}")
             os.replace(meta_tmp, directory / f".part-{number}.json")
-            current = self._runs.get(directory.name)
-            if run is not None and len(run.part_etags) == number:
-                # Only onto the run it extended: another part may have moved it meanwhile.
-                before = current.part_etags if current is not None else ()
-                if before == run.part_etags[:-1]:
-                    self._runs[directory.name] = run
+            current = self._runs.get(directory.name, _NO_PARTS)
+            # Only onto the run it extended: another part may have moved it meanwhile.
+            if run is not None and current is extended:
+                self._runs[directory.name] = run
 
     def parts(self, key: str, upload_id: str) -> list[StoredPart]:
         self.open_upload(key, upload_id)
@@ -326,8 +342,10 @@ class PendingPart:
         meta = {"partNumber": number, "size": part.size, "sha256": part.sha256, "etag": part.etag}
         run = None
         if self._extends is not None and self._run_digest is not None:
-            run = InOrderHash(self._run_digest, (*self._extends.part_etags, etag))
-        self._files.publish_part(self._directory, number, self._tmp, json.dumps(meta).encode(), run)
+            run = self._extends.then(self._run_digest, etag)
+        self._files.publish_part(
+            self._directory, number, self._tmp, json.dumps(meta).encode(), run, self._extends
+        )
         return part
 
     def abort(self) -> None:
@@ -359,14 +377,14 @@ def _usable_run(
     """A digest to continue from and how many of ``numbers`` it covers: the in-order
     hash when the listed parts begin with exactly the parts it hashed (the same numbers,
     stored with the same ETags), else a fresh one."""
-    if run is not None and run.part_etags:
-        covered = len(run.part_etags)
-        if list(numbers[:covered]) == list(range(1, covered + 1)) and all(
-            (part := stored.get(index + 1)) is not None and part.etag == etag
-            for index, etag in enumerate(run.part_etags)
-        ):
-            return run.digest.copy(), covered
-    return hashlib.sha256(), 0
+    if run is None or not run.parts or list(numbers[: run.parts]) != list(range(1, run.parts + 1)):
+        return hashlib.sha256(), 0
+    etags = b""
+    for number in numbers[: run.parts]:
+        etags = _chain(etags, stored[number].etag)
+    if etags != run.etags:
+        return hashlib.sha256(), 0
+    return run.digest.copy(), run.parts
 
 
 def _hash_file(fd: int, size: int, digest: "hashlib._Hash") -> None:
