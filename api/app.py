@@ -21,7 +21,7 @@ from api.http_errors import routing_error
 from api.persisted_operations import load_persisted_operations
 from api.rate_limit import TokenBuckets
 from api.request_ids import RequestIdMiddleware
-from api.rest import rest_mount
+from api.rest_mount import rest_mount
 from api.share_routes import share_routes
 from api.subscriptions import SubscriptionLimits, SubscriptionPolicy
 from domain.errors import DomainError

@@ -6,7 +6,6 @@ speaks HTTP."""
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
@@ -21,6 +20,7 @@ from adapters.blobs.local.store import (
 )
 from adapters.blobs.rules import CHECKSUM_HEADER, sha256_hex_to_b64
 from api.http_errors import error_response, request_id_of
+from api.log_redaction import SignatureRedactingFilter, redact_signatures
 from domain.errors import (
     ConflictError,
     DomainError,
@@ -144,36 +144,3 @@ def _guarded(
             return error_response(request, 500, "INTERNAL_SERVER_ERROR", "Internal server error")
 
     return endpoint
-
-
-# Ours, SigV4's and SigV2's signatures, and the session token a presigned URL made with
-# temporary credentials (Lambda's) carries.
-_SIGNATURE_PARAM = re.compile(
-    r"(?i)([?&](?:signature|x-amz-signature|x-amz-security-token)=)[^&\s\"']*"
-)
-
-
-def redact_signatures(text: str) -> str:
-    """``text`` with the value of every URL signature (and session token) parameter
-    replaced, so URLs can be logged without handing out working links."""
-    return _SIGNATURE_PARAM.sub(r"\1REDACTED", text)
-
-
-class SignatureRedactingFilter(logging.Filter):
-    """Attach to ``uvicorn.access`` (which logs every request's path with its query):
-    ``logging.getLogger("uvicorn.access").addFilter(SignatureRedactingFilter())``."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        # Every pattern ends in "=": a message or argument without one has nothing to
-        # redact, so the common line (a bare message, no args) skips the regex.
-        args = record.args
-        if args and isinstance(args, tuple):
-            record.args = tuple(_redacted(arg) for arg in args)
-        record.msg = _redacted(record.msg)
-        return True
-
-
-def _redacted(value: Any) -> Any:
-    if isinstance(value, str) and "=" in value:
-        return redact_signatures(value)
-    return value

@@ -270,7 +270,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import build_app
-    from api.blob_routes import SignatureRedactingFilter
+    from api.log_redaction import SignatureRedactingFilter
 
     # The access log prints query strings, and presigned URLs carry their signature there.
     logging.getLogger("uvicorn.access").addFilter(SignatureRedactingFilter())

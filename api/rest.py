@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 from strawberry.schema import BaseSchema
 
 from api import rest_documents as docs
@@ -79,14 +79,6 @@ class RestError(Exception):
         self.code = code
         self.message = message
         self.headers = headers
-
-
-def rest_mount(schema: BaseSchema, *, services: Services, verifier: TokenVerifier) -> Mount:
-    """``/rest`` and everything under it, whatever the path holds: Starlette's own pattern
-    (``.*``) would leave a decoded newline in an id to the outer router's plain-text 404."""
-    mount = Mount("/rest", app=rest_app(schema, services=services, verifier=verifier))
-    mount.path_regex = re.compile(r"^/rest/(?P<path>.*)$", re.DOTALL)
-    return mount
 
 
 def rest_app(schema: BaseSchema, *, services: Services, verifier: TokenVerifier) -> Starlette:

@@ -1,5 +1,5 @@
-"""SettingsError lives apart from api.settings so the edge can name it without importing
-pydantic: on Lambda that import is paid at the first invocation, not at module import."""
+"""SettingsError lives apart from api.settings so the edge can name it without reading
+settings: on Lambda the settings are read at the first invocation, not at module import."""
 
 
 class SettingsError(Exception):

@@ -25,7 +25,14 @@ import sys
 import time
 from dataclasses import dataclass
 
-from bench.cold_import import FRAMEWORKS, ROOT, STATEMENTS, UNTIL_READY, until_ready
+from bench.cold_import import (
+    FRAMEWORKS,
+    ROOT,
+    STATEMENTS,
+    UNTIL_READY,
+    until_ready,
+    with_bytecode,
+)
 from bench.figures import Figure
 from tests.support.apigw_events import http_api_event
 
@@ -86,7 +93,7 @@ def measure(runs: int = 7) -> ColdRequestResult:
 
     with aws_stack() as app:
         token = app.token("coldbench")
-        env = {**os.environ, **app.stack.settings_env(app.endpoint, REGION)}
+        env = {**with_bytecode(os.environ), **app.stack.settings_env(app.endpoint, REGION)}
         headers = {"authorization": f"Bearer {token}"}
         event = json.dumps(
             http_api_event("POST", "/graphql", body={"query": QUERY}, headers=headers)

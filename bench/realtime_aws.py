@@ -29,7 +29,7 @@ from api.app import query_limits, subscription_limits
 from api.bootstrap import build_services
 from api.realtime_aws.runtime import Realtime
 from api.realtime_aws.stream import StreamDelivery, StreamFigures
-from api.settings import Settings
+from api.settings import load_settings
 from bench.figures import Figure
 from domain.events import FileEventInterest
 from domain.files.items import file_to_item
@@ -106,7 +106,7 @@ class AwsPathRow:
 async def measure(idle: int, matching: int = MATCHING) -> AwsPathRow:
     items = CountingStore(InMemoryItemStore())
     connections = CountingStore(InMemoryItemStore())
-    settings = Settings()
+    settings = load_settings()
     services = build_services(settings, items, InMemoryBlobStore(), b"k" * 32)  # type: ignore[arg-type]
     gateway = MemoryConnections()
     registry = ConnectionRegistry(connections)  # type: ignore[arg-type]

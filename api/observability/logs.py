@@ -15,7 +15,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from api.blob_routes import SignatureRedactingFilter
+from api.log_redaction import SignatureRedactingFilter
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger

@@ -3,12 +3,13 @@ they allow (each with its reason), and helpers to read CloudFormation values."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from api.graphiql import GRAPHIQL_ASSETS_PATH
-from api.settings import Settings
+from api.settings import Settings, rule_of
 from tests.infra.cfn import (
     Template,
     parameter,
@@ -150,11 +151,9 @@ def timeout_problems(template: Template, timeout: Any) -> list[str]:
 
 
 def field_limit(field: str) -> int | None:
-    for constraint in Settings.model_fields[field].metadata:
-        le = getattr(constraint, "le", None)
-        if isinstance(le, int):
-            return le
-    return None
+    (spec,) = (spec for spec in dataclasses.fields(Settings) if spec.name == field)
+    le = rule_of(spec).le
+    return le if isinstance(le, int) else None
 
 
 def sorted_dicts(items: list[dict[str, Any]]) -> list[str]:

@@ -3,6 +3,7 @@ upload event) and on what watches it (alarms, dashboard, outputs)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -74,7 +75,7 @@ def check_function_environment(template: Template) -> list[str]:
     is a secret reference and the bucket is named as the bucket resource names it."""
     env = props(resources(template).get(FUNCTION, {})).get("Environment", {}).get("Variables", {})
     problems: list[str] = []
-    fields = set(Settings.model_fields)
+    fields = {spec.name for spec in dataclasses.fields(Settings)}
     for name in env:
         if not name.startswith(ENV_PREFIX) or name.removeprefix(ENV_PREFIX).lower() not in fields:
             problems.append(f"environment: {name} is not a setting (api/settings.py)")

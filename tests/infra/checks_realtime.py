@@ -4,6 +4,7 @@ dead-letter queue someone is paged about)."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 
 from api.realtime_aws.runtime import CONNECTION_TTL_SECONDS
@@ -33,7 +34,7 @@ def check_realtime(template: Template) -> list[str]:
             problems.append(f"{name}: {handler} does not exist")
         variables = p.get("Environment", {}).get("Variables", {})
         for setting in SETTINGS:
-            if setting not in Settings.model_fields:
+            if setting not in {spec.name for spec in dataclasses.fields(Settings)}:
                 problems.append(f"settings: {setting} is gone")
             if f"{ENV_PREFIX}{setting.upper()}" not in variables:
                 problems.append(f"{name}: {ENV_PREFIX}{setting.upper()} is not set")

@@ -9,6 +9,7 @@ Each check is shown to fail on a broken copy.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -102,7 +103,7 @@ def check_drill_function(template: Template) -> list[str]:
     if p.get("Events"):
         problems.append(f"{DRILL}: no API or bucket events; only the schedule invokes it")
     env, api_env = _env(template, DRILL), _env(template, API)
-    fields = set(Settings.model_fields)
+    fields = {spec.name for spec in dataclasses.fields(Settings)}
     for name in env:
         if name.removeprefix(ENV_PREFIX).lower() not in fields or not name.startswith(ENV_PREFIX):
             problems.append(f"{DRILL}: environment {name} is not a setting")

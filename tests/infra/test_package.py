@@ -49,7 +49,7 @@ def test_runtime_requirements_are_pyprojects_minus_the_local_server() -> None:
         re.sub(r"[-_.]+", "-", re.split(r"[\[<>=~!; ]", requirement)[0]).lower()
         for requirement in runtime_requirements()
     }
-    assert {"strawberry-graphql", "mangum", "boto3", "pydantic-settings"} <= names
+    assert {"strawberry-graphql", "mangum", "boto3", "pydantic"} <= names
     assert not names & LOCAL_ONLY_DEPENDENCIES
 
 
