@@ -3,19 +3,23 @@ S3 (moto's server), each over HTTP the way clients send parts; then what only th
 that judge a part's bytes themselves can show (the local folder and the fake: S3 enforces
 a part's size through the signed Content-Length, which moto does not check)."""
 
+import asyncio
 import hashlib
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from adapters.blobs.local import parts as parts_module
 from adapters.blobs.local.parts import MULTIPART_DIR
+from adapters.blobs.local.store import LocalBlobStore
 from adapters.blobs.rules import CHECKSUM_HEADER, sha256_hex_to_b64
 from domain.errors import InvalidInputError, NotFoundError
 from domain.files.multipart import composite_sha256
-from domain.ports import PartTarget
+from domain.ports import PartTarget, StoredPart
 from tests.support import blob_backends
 from tests.support.blob_backends import BlobBackend, files_under, upload_state
 
@@ -98,8 +102,10 @@ async def test_a_part_sent_again_replaces_the_first(blob_backend: BlobBackend) -
     etags = {p.part_number: p.etag for p in await store.uploaded_parts(KEY, upload_id)}
     assert etags[1] == response.headers["etag"]
     etags |= await put_parts(blob_backend, upload_id, [3])
-    await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
     assert await downloaded(blob_backend) == other + CHUNKS[1] + CHUNKS[2]
+    # The hash is of the bytes kept, not of those first received in order.
+    assert info.sha256 == hashlib.sha256(other + CHUNKS[1] + CHUNKS[2]).hexdigest()
 
 
 async def test_wrong_etag_or_missing_part_is_refused_and_the_upload_stays_open(
@@ -234,6 +240,193 @@ async def test_local_sweep_removes_unfinished_multipart_uploads(local_backend: B
     assert files_under(local_backend.local.root / MULTIPART_DIR) == []
     with pytest.raises(NotFoundError):
         await store.uploaded_parts(KEY, upload_id)
+
+
+# --- the local store hashes every byte once ---------------------------------------------
+
+
+@pytest.fixture
+def hashed_at_completion(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the parts the local store reads back to hash while completing."""
+    sizes: list[int] = []
+    hash_file = parts_module._hash_file
+
+    def counting(fd: int, size: int, digest: "hashlib._Hash") -> None:
+        sizes.append(size)
+        hash_file(fd, size, digest)
+
+    monkeypatch.setattr(parts_module, "_hash_file", counting)
+    return sizes
+
+
+@pytest.mark.parametrize(
+    ("order", "read_back"),
+    [([1, 2, 3], []), ([3, 1, 2], [3]), ([2, 1, 3], [2, 3])],
+)
+async def test_local_completion_hashes_again_only_parts_that_came_out_of_order(
+    local_backend: BlobBackend,
+    hashed_at_completion: list[int],
+    order: list[int],
+    read_back: list[int],
+) -> None:
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(local_backend, upload_id, order)
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY)
+    assert await downloaded(local_backend) == BODY
+    assert hashed_at_completion == [len(CHUNKS[number - 1]) for number in read_back]
+
+
+async def test_local_completion_after_a_restart_hashes_the_parts_on_disk(
+    local_backend: BlobBackend, hashed_at_completion: list[int]
+) -> None:
+    assert local_backend.local is not None
+    upload_id = await local_backend.store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(local_backend, upload_id, [1, 2, 3])
+    # A new process on the same folder: what was hashed in memory is gone.
+    restarted = LocalBlobStore(
+        local_backend.local.root,
+        base_url=local_backend.local.base_url,
+        signing_key=blob_backends.SIGNING_KEY,
+    )
+    info = await restarted.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY)
+    assert hashed_at_completion == [len(chunk) for chunk in CHUNKS]
+
+
+async def test_a_part_sent_again_while_completing_is_not_taken_for_the_listed_one(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Part 1 is replaced after completion checked the list and before it closed the
+    upload: the list names a copy no longer there, so nothing is assembled."""
+    assert local_backend.local is not None
+    store = local_backend.local.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(local_backend, upload_id, [1, 2, 3])
+    files = store._parts
+    listed = files._stored
+    other = body_of(PART, seed=5)
+
+    def send_again_once_listed(directory: Path) -> dict[int, StoredPart]:
+        stored = listed(directory)
+        if directory.name == upload_id:  # the first look: the upload is still open
+            pending = files.create_part(upload_id, 1, hash_part=False)
+            pending.write_chunks([other])
+            pending.commit(1)
+        return stored
+
+    monkeypatch.setattr(files, "_stored", send_again_once_listed)
+    with pytest.raises(InvalidInputError):
+        await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    monkeypatch.undo()
+    assert await store.head(KEY) is None
+    current = {part.part_number: part.etag for part in await store.uploaded_parts(KEY, upload_id)}
+    info = await store.complete_multipart(KEY, upload_id, sorted(current.items()))
+    assert info.sha256 == sha256_of(other + CHUNKS[1] + CHUNKS[2])
+    assert await downloaded(local_backend) == other + CHUNKS[1] + CHUNKS[2]
+
+
+async def test_local_parts_without_a_checksum_are_named_per_copy(
+    local_backend: BlobBackend,
+) -> None:
+    """No checksum to check: the part is not hashed on its own (as S3 records none), and
+    its ETag names the stored copy, so completing with an earlier copy's is refused."""
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    first = await put_parts(local_backend, upload_id, [1, 2, 3])
+    again = await put_parts(local_backend, upload_id, [1])
+    assert again[1] != first[1]
+    assert [part.sha256 for part in await store.uploaded_parts(KEY, upload_id)] == [None] * 3
+    with pytest.raises(InvalidInputError):
+        await store.complete_multipart(KEY, upload_id, sorted(first.items()))
+    info = await store.complete_multipart(KEY, upload_id, sorted((first | again).items()))
+    assert info.sha256 == sha256_of(BODY)
+
+
+async def test_local_completion_fsyncs_the_assembled_bytes_before_answering(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts are not fsynced on arrival: the durability of READY bytes rests on this."""
+    assert local_backend.local is not None
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(local_backend, upload_id, [1, 2, 3])
+    synced: list[tuple[str, int]] = []
+    fsync = os.fsync
+
+    def recording(fd: int) -> None:
+        fsync(fd)
+        synced.append((os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_size))
+
+    monkeypatch.setattr(os, "fsync", recording)
+    await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    blob = local_backend.local.root.joinpath(*KEY.split("/"))
+    # Synced under its temporary name, in the blob's folder, whole; then the folder.
+    assert any(Path(path).parent == blob.parent and size == len(BODY) for path, size in synced)
+    assert str(blob.parent) in [path for path, _ in synced]
+
+
+async def chunked(data: bytes, chunk: int = 256 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), chunk):
+        yield data[start : start + chunk]
+
+
+@pytest.mark.parametrize("extra", [-1, 1, 3 * 1024 * 1024])
+async def test_a_streamed_part_of_the_wrong_size_leaves_nothing(
+    judging_backend: BlobBackend, extra: int
+) -> None:
+    """Chunked, so the store finds out only after it has written megabytes of it."""
+    store = judging_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    target = await store.presign_part(KEY, upload_id, 1, size=PART, expires_in=300)
+    body = body_of(PART + extra, seed=3)
+    response = await judging_backend.http.put(target.url, content=chunked(body))
+    assert response.status_code in (400, 413)
+    assert await store.uploaded_parts(KEY, upload_id) == []
+    if judging_backend.local is not None:
+        folder = judging_backend.local.root / MULTIPART_DIR / upload_id
+        assert [path.name for path in files_under(folder)] == ["upload.json"]
+    etags = await put_parts(judging_backend, upload_id, [1, 2, 3])
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY)
+
+
+async def test_a_part_cut_off_mid_body_leaves_nothing(local_backend: BlobBackend) -> None:
+    assert local_backend.local is not None
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    target = await store.presign_part(KEY, upload_id, 1, size=PART, expires_in=300)
+    url = httpx.URL(target.url)
+    _, writer = await asyncio.open_connection(url.host, url.port)
+    head = f"PUT {url.raw_path.decode()} HTTP/1.1\r\nHost: {url.host}\r\n"
+    writer.write(f"{head}Content-Length: {PART}\r\n\r\n".encode())
+    writer.write(body_of(3 * 1024 * 1024))  # more than a batch, less than the part
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    folder = local_backend.local.root / MULTIPART_DIR / upload_id
+    deadline = time.monotonic() + 10
+    while [path.name for path in files_under(folder)] != ["upload.json"]:
+        assert time.monotonic() < deadline, files_under(folder)
+        await asyncio.sleep(0.05)
+    assert await store.uploaded_parts(KEY, upload_id) == []
+
+
+async def test_local_uploads_let_go_of_their_in_order_hash(local_backend: BlobBackend) -> None:
+    assert local_backend.local is not None
+    store = local_backend.local.store
+    runs = store._parts._runs  # what an open upload keeps in memory
+    done, aborted, swept = [await store.start_multipart(KEY, content_type=TYPE) for _ in "abc"]
+    for upload_id in (done, aborted, swept):
+        await put_parts(local_backend, upload_id, [1])
+    assert set(runs) == {done, aborted, swept}
+    etags = await put_parts(local_backend, done, [2, 3])
+    await store.complete_multipart(KEY, done, sorted(etags.items()))
+    await store.abort_multipart(KEY, aborted)
+    local_backend.local.clock.advance(3601)
+    assert await store.sweep_unconfirmed(3600) == 2  # the upload, and the completed blob
+    assert runs == {}
 
 
 # --- part checksums: every store, S3 through moto with S3's rules put in front ----------

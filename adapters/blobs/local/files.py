@@ -15,6 +15,7 @@ this process, so two server processes sharing one folder could briefly pair new 
 with old metadata.
 """
 
+import errno
 import hashlib
 import json
 import logging
@@ -366,16 +367,33 @@ class PendingBlob:
         self._meta_tmp: Path | None = None
         self._file = file
         self._digest = hashlib.sha256()
+        self._unhashed = False  # bytes went in by append_copy and no digest was adopted
         self.size = 0
 
     @property
     def sha256(self) -> str:
+        if self._unhashed:
+            raise RuntimeError("bytes were appended unhashed and no digest was adopted")
         return self._digest.hexdigest()
 
     def write(self, data: bytes) -> None:
         self._file.write(data)
         self._digest.update(data)
         self.size += len(data)
+
+    def append_copy(self, source: int, count: int) -> None:
+        """Append the first ``count`` bytes of the open file ``source`` by a kernel copy,
+        never through this process's memory. They are not hashed here: the caller hashes
+        them and hands the SHA-256 of all the bytes over with ``adopt_digest``."""
+        self._file.flush()
+        copy_range(source, self._file.fileno(), count)
+        self.size += count
+        self._unhashed = True
+
+    def adopt_digest(self, digest: "hashlib._Hash") -> None:
+        """``digest``: the caller's SHA-256 of every byte written, in order."""
+        self._digest = digest
+        self._unhashed = False
 
     def commit(
         self,
@@ -436,6 +454,32 @@ def _durable_file(paths: BlobPaths, content: bytes) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return tmp
+
+
+def copy_range(source: int, dest: int, count: int) -> None:
+    """Copy ``count`` bytes from the start of ``source`` to ``dest``'s offset (advancing
+    it) inside the kernel; through a buffer where the file system cannot. OSError if
+    ``source`` holds fewer bytes."""
+    copied = 0
+    if hasattr(os, "copy_file_range"):  # Linux only
+        try:
+            while copied < count:
+                done = os.copy_file_range(source, dest, count - copied, copied)
+                if done == 0:
+                    raise OSError(errno.EIO, "source file is shorter than expected")
+                copied += done
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+    while copied < count:
+        chunk = os.pread(source, min(READ_CHUNK_BYTES * 4, count - copied), copied)
+        if not chunk:
+            raise OSError(errno.EIO, "source file is shorter than expected")
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dest, view) :]
+        copied += len(chunk)
 
 
 def _fsync_directory(directory: Path) -> None:

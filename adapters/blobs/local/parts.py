@@ -5,9 +5,24 @@ time) and per received part ``part-<n>`` with its ``.part-<n>.json`` (size, SHA-
 ETag). The folder starts with "." so no key can reach it (adapters/blobs/rules.py), and
 the blob sweep's walk skips it. Completing renames the upload folder away first, so a part
 arriving meanwhile finds no upload instead of changing bytes being assembled; the parts
-are then streamed into a PendingBlob (hashed on the way) and published at the key.
+are then copied by the kernel into a PendingBlob and published at the key.
+
+Every byte is hashed once. The whole file's SHA-256 is mostly computed while the parts
+arrive: a part that extends the run of parts received in order (1, 2, ... n) is fed to a
+copy of that run's hash, so completing hashes only the parts after the run (read back
+from the page cache). The run's hash lives in this process only, with a digest of its
+parts' ETags; completion uses it only when the listed parts start with exactly those
+stored parts, and else (a part sent again, parts out of order, a restart) hashes what the run
+does not cover. A part's own SHA-256 is computed only when there is one to check it
+against (signed into its URL, or sent as x-amz-checksum-sha256), as S3 records a part's
+checksum only then; its ETag is then that digest, else a random name of the stored copy
+(one per PUT: S3's MD5 would need a second hash of every byte).
+
+Every byte goes to the disk once: parts are not fsynced, the assembled file is (with its
+metadata and folder) before completion answers; see PendingPart.commit.
 """
 
+import errno
 import hashlib
 import json
 import logging
@@ -15,10 +30,9 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from adapters.blobs.local.files import READ_CHUNK_BYTES, BlobFiles
 from adapters.blobs.rules import (
@@ -37,6 +51,32 @@ MULTIPART_DIR = ".multipart"
 NO_SUCH_UPLOAD_MESSAGE = "No such upload: it was completed, aborted or has expired"
 _UPLOAD_FILE = "upload.json"
 _COMPLETING = ".completing"
+# Open uploads whose in-order hash is kept (~400 bytes each, whatever their part count);
+# beyond it, new uploads are hashed at completion instead.
+_MAX_RUNS = 4096
+_HASH_READ_BYTES = 4 * READ_CHUNK_BYTES
+# writev(2) takes at most IOV_MAX (1024 on Linux) buffers per call.
+_MAX_BUFFERS_PER_WRITE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class InOrderHash:
+    """The SHA-256 of parts 1..n as received, and which stored copies they were: a chain
+    of digests over their ETags (a fixed size however many parts)."""
+
+    digest: "hashlib._Hash"
+    parts: int
+    etags: bytes
+
+    def then(self, digest: "hashlib._Hash", etag: str) -> "InOrderHash":
+        return InOrderHash(digest, self.parts + 1, _chain(self.etags, etag))
+
+
+_NO_PARTS = InOrderHash(hashlib.sha256(), 0, b"")
+
+
+def _chain(etags: bytes, etag: str) -> bytes:
+    return hashlib.sha256(etags + etag.encode()).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +91,7 @@ class PartFiles:
         self._blobs = blobs
         self.root = blobs.root / MULTIPART_DIR
         self._lock = threading.Lock()  # pairs a part's bytes with its metadata
+        self._runs: dict[str, InOrderHash] = {}  # by upload id; under the lock
 
     def start(self, key: str, content_type: str, now: float) -> str:
         upload_id = secrets.token_urlsafe(24)
@@ -68,23 +109,46 @@ class PartFiles:
             raise NotFoundError(NO_SUCH_UPLOAD_MESSAGE)
         return upload
 
-    def create_part(self, upload_id: str) -> "PendingPart":
+    def create_part(self, upload_id: str, number: int, *, hash_part: bool) -> "PendingPart":
+        """``hash_part``: compute the part's own SHA-256 (there is a checksum to check)."""
         directory = self.root / check_upload_id(upload_id)
         fd_path = directory / f".incoming.{secrets.token_hex(8)}.tmp"
         try:
             fd = os.open(fd_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileNotFoundError:
             raise NotFoundError(NO_SUCH_UPLOAD_MESSAGE) from None
-        return PendingPart(self, directory, fd_path, os.fdopen(fd, "wb"))
+        with self._lock:
+            run = self._runs.get(upload_id)
+            extends = None
+            if run is not None and run.parts == number - 1:
+                extends = run
+            elif run is None and number == 1 and len(self._runs) < _MAX_RUNS:
+                extends = _NO_PARTS
+        return PendingPart(self, directory, fd_path, fd, extends, hash_part=hash_part)
 
-    def publish_part(self, directory: Path, number: int, tmp: Path, meta: bytes) -> None:
+    def publish_part(
+        self,
+        directory: Path,
+        number: int,
+        tmp: Path,
+        meta: bytes,
+        run: InOrderHash | None,
+        extended: InOrderHash | None,
+    ) -> None:
+        """``run``: the in-order hash with this part added, if the part extended ``extended``."""
         with self._lock:
             if not (directory / _UPLOAD_FILE).exists():
                 # Completed or aborted while the part was on its way.
                 raise NotFoundError(NO_SUCH_UPLOAD_MESSAGE)
-            meta_tmp = _write_file(directory, f".meta.{secrets.token_hex(8)}.tmp", meta)
+            meta_tmp = _write_file(
+                directory, f".meta.{secrets.token_hex(8)}.tmp", meta, durable=False
+            )
             os.replace(tmp, directory / f"part-{number}")
             os.replace(meta_tmp, directory / f".part-{number}.json")
+            current = self._runs.get(directory.name, _NO_PARTS)
+            # Only onto the run it extended: another part may have moved it meanwhile.
+            if run is not None and current is extended:
+                self._runs[directory.name] = run
 
     def parts(self, key: str, upload_id: str) -> list[StoredPart]:
         self.open_upload(key, upload_id)
@@ -114,39 +178,55 @@ class PartFiles:
     ) -> BlobInfo:
         upload = self.open_upload(key, upload_id)
         directory = self.root / upload_id
-        stored = {part.part_number: part for part in self._parts_in(directory)}
         numbers = [number for number, _ in parts]
         if not parts or numbers != sorted(set(numbers)):
             raise InvalidInputError(WRONG_PART_MESSAGE)
-        check_part_checksums(
-            parts, checksums, {number: part.sha256 for number, part in stored.items()}
-        )
-        for number, etag in parts:
-            part = stored.get(number)
-            if part is None or normalize_etag(part.etag) != normalize_etag(etag):
-                raise InvalidInputError(WRONG_PART_MESSAGE)
+        _check_listed(parts, checksums, self._stored(directory))
         closed = self.root / f"{upload_id}{_COMPLETING}"
         with self._lock:
             try:
                 os.rename(directory, closed)
             except FileNotFoundError:
                 raise NotFoundError(NO_SUCH_UPLOAD_MESSAGE) from None
+            # No part can join the run now: the upload's folder is gone from its place.
+            run = self._runs.get(upload_id)
         try:
-            info = self._assemble(upload, closed, [number for number, _ in parts])
+            # Again, now that no part can change: one sent again since the check above
+            # must not be assembled under the ETag (and the hash) of the copy before it.
+            stored = self._stored(closed)
+            _check_listed(parts, checksums, stored)
+            digest, hashed = _usable_run(run, numbers, stored)
+            info = self._assemble(upload, closed, numbers, digest, hashed)
         except BaseException:
             # The bytes are still all there: reopen the upload so the client may retry.
             os.rename(closed, directory)
             raise
+        with self._lock:
+            self._runs.pop(upload_id, None)
         shutil.rmtree(closed, ignore_errors=True)
         return info
 
-    def _assemble(self, upload: OpenUpload, directory: Path, numbers: Iterable[int]) -> BlobInfo:
+    def _stored(self, directory: Path) -> dict[int, StoredPart]:
+        return {part.part_number: part for part in self._parts_in(directory)}
+
+    def _assemble(
+        self,
+        upload: OpenUpload,
+        directory: Path,
+        numbers: Sequence[int],
+        digest: "hashlib._Hash",
+        hashed: int,
+    ) -> BlobInfo:
+        """``digest`` covers the first ``hashed`` of ``numbers`` already."""
         pending = self._blobs.create(upload.key)
         try:
-            for number in numbers:
+            for index, number in enumerate(numbers):
                 with open(directory / f"part-{number}", "rb") as part:
-                    while chunk := part.read(READ_CHUNK_BYTES * 4):
-                        pending.write(chunk)
+                    size = os.fstat(part.fileno()).st_size
+                    if index >= hashed:
+                        _hash_file(part.fileno(), size, digest)
+                    pending.append_copy(part.fileno(), size)
+            pending.adopt_digest(digest)
             return pending.commit(upload.content_type, uploaded_at=upload.started_at)
         except BaseException:
             pending.abort()
@@ -179,6 +259,7 @@ class PartFiles:
 
     def _remove(self, directory: Path) -> None:
         with self._lock:
+            self._runs.pop(directory.name, None)
             # Renamed first: a part arriving now finds no upload rather than a half-deleted one.
             doomed = directory.with_name(f".doomed.{secrets.token_hex(8)}")
             try:
@@ -197,42 +278,132 @@ class PartFiles:
 
 
 class PendingPart:
-    """A part being received: a temporary file in its upload's folder, hashed on the way."""
+    """A part being received: a temporary file in its upload's folder, hashed on the way
+    (and into its upload's in-order hash when it extends it)."""
 
-    def __init__(self, files: PartFiles, directory: Path, tmp: Path, file: BinaryIO) -> None:
+    def __init__(
+        self,
+        files: PartFiles,
+        directory: Path,
+        tmp: Path,
+        fd: int,
+        extends: InOrderHash | None,
+        *,
+        hash_part: bool,
+    ) -> None:
         self._files = files
         self._directory = directory
         self._tmp = tmp
-        self._file = file
-        self._sha256 = hashlib.sha256()
+        self._fd: int | None = fd
+        # A writing thread and an abort on the event loop's behalf must not interleave:
+        # closing the descriptor mid-write could let the write land in a reused one.
+        self._io_lock = threading.Lock()
+        self._sha256 = hashlib.sha256() if hash_part else None
+        self._extends = extends
+        self._run_digest = extends.digest.copy() if extends is not None else None
         self.size = 0
 
     @property
-    def sha256(self) -> str:
-        return self._sha256.hexdigest()
+    def sha256(self) -> str | None:
+        """The part's SHA-256, when it was asked for."""
+        return self._sha256.hexdigest() if self._sha256 is not None else None
 
-    def write(self, data: bytes) -> None:
-        self._file.write(data)
-        self._sha256.update(data)
-        self.size += len(data)
+    def write_chunks(self, chunks: Sequence[bytes]) -> None:
+        """Hash and write ``chunks`` as they came from the request: no joining copy."""
+        with self._io_lock:
+            if self._fd is None:
+                raise OSError(errno.EBADF, "part already closed")
+            for digest in (self._sha256, self._run_digest):
+                if digest is not None:
+                    for chunk in chunks:
+                        # hashlib lets go of the GIL for chunks this large: the event
+                        # loop receives the next batch meanwhile.
+                        digest.update(chunk)
+            for start in range(0, len(chunks), _MAX_BUFFERS_PER_WRITE):
+                _write_all(self._fd, chunks[start : start + _MAX_BUFFERS_PER_WRITE])
+            self.size += sum(len(chunk) for chunk in chunks)
 
     def commit(self, number: int) -> StoredPart:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        # S3's ETag is the part's MD5; any digest of the bytes serves, and the SHA-256 is
-        # computed anyway: one hash per byte instead of two.
-        part = StoredPart(number, self.size, part_etag(self.sha256[:32]), self.sha256)
+        with self._io_lock:
+            if self._fd is None:
+                raise OSError(errno.EBADF, "part already closed")
+            fd, self._fd = self._fd, None
+            # Not fsynced (nor is its metadata): only the assembled file is, before it is
+            # READY. A part gets to the disk only if it waits long enough; its folder
+            # entry never was made durable. After a machine crash a lost part is missing
+            # or short (not listed: the client sends it again) and a damaged one fails
+            # the whole-file SHA-256 at completion (hashed from disk after a restart).
+            # Writing every byte to the disk twice was half of the upload's disk time.
+            os.close(fd)
+        # S3's ETag is the part's MD5; any name of the stored bytes serves.
+        sha256 = self.sha256
+        etag = part_etag(sha256[:32] if sha256 is not None else secrets.token_hex(16))
+        part = StoredPart(number, self.size, etag, sha256)
         meta = {"partNumber": number, "size": part.size, "sha256": part.sha256, "etag": part.etag}
-        self._files.publish_part(self._directory, number, self._tmp, json.dumps(meta).encode())
+        run = None
+        if self._extends is not None and self._run_digest is not None:
+            run = self._extends.then(self._run_digest, etag)
+        self._files.publish_part(
+            self._directory, number, self._tmp, json.dumps(meta).encode(), run, self._extends
+        )
         return part
 
     def abort(self) -> None:
         try:
-            self._file.close()
+            with self._io_lock:
+                fd, self._fd = self._fd, None
+                if fd is not None:
+                    os.close(fd)
             self._tmp.unlink(missing_ok=True)
         except OSError as exc:
             logger.warning("local blobs: could not remove a temporary part (%s)", exc.strerror)
+
+
+def _check_listed(
+    parts: Sequence[tuple[int, str]],
+    checksums: Mapping[int, str] | None,
+    stored: Mapping[int, StoredPart],
+) -> None:
+    check_part_checksums(parts, checksums, {number: part.sha256 for number, part in stored.items()})
+    for number, etag in parts:
+        part = stored.get(number)
+        if part is None or normalize_etag(part.etag) != normalize_etag(etag):
+            raise InvalidInputError(WRONG_PART_MESSAGE)
+
+
+def _usable_run(
+    run: InOrderHash | None, numbers: Sequence[int], stored: Mapping[int, StoredPart]
+) -> tuple["hashlib._Hash", int]:
+    """A digest to continue from and how many of ``numbers`` it covers: the in-order
+    hash when the listed parts begin with exactly the parts it hashed (the same numbers,
+    stored with the same ETags), else a fresh one."""
+    if run is None or not run.parts or list(numbers[: run.parts]) != list(range(1, run.parts + 1)):
+        return hashlib.sha256(), 0
+    etags = b""
+    for number in numbers[: run.parts]:
+        etags = _chain(etags, stored[number].etag)
+    if etags != run.etags:
+        return hashlib.sha256(), 0
+    return run.digest.copy(), run.parts
+
+
+def _hash_file(fd: int, size: int, digest: "hashlib._Hash") -> None:
+    buffer = bytearray(min(_HASH_READ_BYTES, max(size, 1)))
+    view = memoryview(buffer)
+    while read := os.readv(fd, [buffer]):
+        digest.update(view[:read])
+
+
+def _write_all(fd: int, chunks: Sequence[bytes]) -> None:
+    views = [memoryview(chunk) for chunk in chunks if chunk]
+    while views:
+        written = os.writev(fd, views)
+        # A regular file takes it all unless the disk fills or a signal lands.
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if views and written:
+            views[0] = views[0][written:]
 
 
 def _read_part(directory: Path, meta_name: str) -> StoredPart | None:
@@ -248,11 +419,12 @@ def _read_part(directory: Path, meta_name: str) -> StoredPart | None:
     return part
 
 
-def _write_file(directory: Path, name: str, data: bytes) -> Path:
+def _write_file(directory: Path, name: str, data: bytes, *, durable: bool = True) -> Path:
     path = directory / name
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as file:
         file.write(data)
         file.flush()
-        os.fsync(file.fileno())
+        if durable:
+            os.fsync(file.fileno())
     return path

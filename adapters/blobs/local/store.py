@@ -36,7 +36,7 @@ from adapters.blobs.local.files import (
     UNAVAILABLE_MESSAGE,
     BlobFiles,
 )
-from adapters.blobs.local.parts import PartFiles
+from adapters.blobs.local.parts import PartFiles, PendingPart
 from adapters.blobs.local.signing import FORBIDDEN_MESSAGE, SignedUpload, UrlSigner
 from adapters.blobs.rules import (
     DEFAULT_MAX_EXPIRY_SECONDS,
@@ -70,6 +70,9 @@ BLOBS_PATH = "/blobs"  # where the app mounts api.blob_routes; the URLs below po
 CLOSED_MESSAGE = "This upload is closed: its file is no longer waiting for bytes"
 # Request chunks are small (~64 KiB); batching them makes one thread hop per MiB.
 WRITE_BUFFER_BYTES = 1024 * 1024
+# A part's chunks go to the thread in batches: at most two (one being written, one
+# arriving) per part upload in memory.
+PART_BATCH_BYTES = 2 * 1024 * 1024
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -344,9 +347,14 @@ class LocalBlobStore:
             raise BlobTooLargeError("Body is larger than the part's size")
         if upload.content_length is not None and upload.content_length < signed.size:
             raise InvalidInputError("Body is smaller than the part's size")
-        pending = await _in_thread(self._parts.create_part, signed.upload_id)
+        pending = await _in_thread(
+            self._parts.create_part,
+            signed.upload_id,
+            signed.part_number,
+            hash_part=expected_sha256 is not None,
+        )
         try:
-            await _receive_into(pending, body, signed.size)
+            await _receive_part_into(pending, body, signed.size)
             if pending.size < signed.size:
                 raise InvalidInputError("Body is smaller than the part's size")
             if expected_sha256 is not None and pending.sha256 != expected_sha256:
@@ -465,6 +473,39 @@ async def _receive_into(pending: _Sink, body: AsyncIterable[bytes], size: int | 
             buffer.clear()
     if buffer:
         await _in_thread(pending.write, bytes(buffer))
+
+
+async def _receive_part_into(pending: PendingPart, body: AsyncIterable[bytes], size: int) -> None:
+    """As _receive_into, for a part: the request's chunks go to the worker thread as they
+    came (no copy into a buffer), and it hashes and writes one batch while the event loop
+    receives the next."""
+    received = 0
+    batch: list[bytes] = []
+    batched = 0
+    writing: asyncio.Future[None] | None = None
+    try:
+        async for chunk in body:
+            received += len(chunk)
+            if received > size:
+                raise BlobTooLargeError("Body is larger than the declared size")
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= PART_BATCH_BYTES:
+                if writing is not None:
+                    await asyncio.shield(writing)
+                writing = asyncio.ensure_future(_in_thread(pending.write_chunks, batch))
+                batch, batched = [], 0
+        if writing is not None:
+            await asyncio.shield(writing)
+        if batch:
+            await _in_thread(pending.write_chunks, batch)
+    finally:
+        # Whatever ends the request, the last batch's thread finishes before the caller
+        # aborts the part; its failure, if any, is already on its way out.
+        if writing is not None and not writing.done():
+            await asyncio.wait([writing])
+        if writing is not None and writing.done() and not writing.cancelled():
+            writing.exception()
 
 
 def _check_base_url(base_url: str) -> str:
