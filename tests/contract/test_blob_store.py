@@ -1413,3 +1413,37 @@ def test_local_copy_of_a_missing_blob_is_not_found_and_leaves_nothing(tmp_path: 
     with pytest.raises(NotFoundError):
         files.copy(KEY, READY_KEY, now=2.0)
     assert len(files_under(tmp_path)) == 2
+
+
+async def test_local_head_is_answered_on_the_event_loop_when_the_lock_is_free(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = local_backend.store
+    assert isinstance(store, LocalBlobStore)
+    await upload(local_backend)
+
+    async def no_threads(*_: object, **__: object) -> None:
+        raise AssertionError("a head with the lock free needs no worker thread")
+
+    monkeypatch.setattr(asyncio, "to_thread", no_threads)
+    info = await store.head(KEY)
+    assert info is not None and info.sha256 == sha256_hex(BODY)
+    assert await store.head(OTHER_KEY) is None
+
+
+async def test_local_head_never_waits_for_the_lock_on_the_event_loop(
+    local_backend: BlobBackend,
+) -> None:
+    store = local_backend.store
+    assert isinstance(store, LocalBlobStore)
+    await upload(local_backend)
+    lock = store._files._lock
+    lock.acquire()  # as a thread publishing or deleting another blob holds it
+    try:
+        pending = asyncio.ensure_future(store.head(KEY))
+        await asyncio.sleep(0.05)  # the loop runs on meanwhile: head waits on a worker
+        assert not pending.done()
+    finally:
+        lock.release()
+    info = await pending
+    assert info is not None and info.sha256 == sha256_hex(BODY)

@@ -17,6 +17,7 @@ this process, so two server processes sharing one folder could briefly pair new 
 with old metadata.
 """
 
+import enum
 import errno
 import hashlib
 import json
@@ -48,6 +49,13 @@ _CONFIRM_ATTEMPTS = 5
 _NO_LINK_ERRNOS = frozenset(
     {errno.EPERM, errno.EMLINK, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 )
+
+
+class Busy(enum.Enum):
+    BUSY = "busy"
+
+
+BUSY = Busy.BUSY
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +104,24 @@ class BlobFiles:
         paths = self.paths(key)
         self.check_inside(paths.directory)
         with self._lock:
-            info = self._read_meta(paths)
-            if info is None or not self._data_agrees(key, paths, info):
-                return None
+            return self._head(key, paths)
+
+    def head_if_free(self, key: str) -> BlobInfo | Busy | None:
+        """As head, but BUSY at once instead of waiting for the lock: for the event loop,
+        which must never wait for a thread's file work (store.py says why it asks)."""
+        paths = self.paths(key)
+        self.check_inside(paths.directory)
+        if not self._lock.acquire(blocking=False):
+            return BUSY
+        try:
+            return self._head(key, paths)
+        finally:
+            self._lock.release()
+
+    def _head(self, key: str, paths: BlobPaths) -> BlobInfo | None:
+        info = self._read_meta(paths)
+        if info is None or not self._data_agrees(key, paths, info):
+            return None
         return info
 
     def _data_agrees(self, key: str, paths: BlobPaths, info: BlobInfo) -> bool:
