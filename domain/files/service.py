@@ -3,6 +3,7 @@ composition root with every dependency and limit passed in (nothing read from th
 environment, no adapter chosen here). Resolvers call it; it raises domain errors only."""
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from domain.clock import Clock
 from domain.events import FileEventPublisher
@@ -27,6 +28,7 @@ from domain.files.multipart import CompletedPart
 from domain.files.repository import FileRepository
 from domain.models import FileRecord, Principal, Visibility
 from domain.ports import BlobStore, ItemStore, PartTarget, UploadTarget
+from domain.search.bulk import index_fresh
 from domain.search.documents import FILE, Document, file_document
 from domain.search.indexer import SearchIndexer
 from domain.users import UserRepository
@@ -44,6 +46,7 @@ class FileService:
         events: FileEventPublisher | None = None,
     ) -> None:
         self.repository = FileRepository(items, clock)
+        self._items = items
         self._indexer = SearchIndexer(items)
         self._deps = FileDeps(
             files=self.repository,
@@ -53,6 +56,7 @@ class FileService:
             new_id=id_factory,
             limits=limits,
             search_index=self.index_for_search,
+            search_index_new=self._index_new_for_search,
             events=events,
         )
 
@@ -63,6 +67,19 @@ class FileService:
             return file_document(await self.repository.get(file_id))
 
         await self._indexer.sync(FILE, file_id, load)
+
+    async def _index_new_for_search(self, ready: FileRecord) -> None:
+        """Index a file just made READY from the record written (upload completion)."""
+        document = file_document(ready)
+        if document is None:
+            await self.index_for_search(ready.id)
+            return
+
+        async def current() -> Document | None:
+            return file_document(await self.repository.get(ready.id))
+
+        sync = partial(self._indexer.sync, FILE, ready.id, current)
+        await index_fresh(self._items, document, current=current, sync=sync)
 
     @property
     def limits(self) -> FileLimits:

@@ -19,6 +19,7 @@ from domain.files.deps import (
     discard_blob,
     gave_up,
     index_for_search,
+    index_new_for_search,
 )
 from domain.files.events import FileEventKind, publish
 from domain.files.models import NewFile
@@ -284,7 +285,7 @@ async def _settle(
         multipart=None,
     )
     await _save_ready(deps, record, ready)
-    await index_for_search(deps, ready.id)
+    await index_new_for_search(deps, ready)
     await publish(deps, FileEventKind.READY, ready)
     return ready
 

@@ -1,6 +1,7 @@
-"""Index many documents that have no index yet, several per atomic write (a restore's
-rebuild): the per-document sync (indexer.py) costs about ten store round trips a
-document, which at a million files is most of a restore's time.
+"""Index documents that have no index yet in atomic writes: many, several per write (a
+restore's rebuild), or one, alone in its write (a file that just became READY). The
+per-document sync (indexer.py) costs about ten store round trips a document, which at a
+million files is most of a restore's time, and under load most of an upload's.
 
 A document's whole index goes into one atomic write together with a few other documents:
 its postings, its *settled* state item (condition ``Absent``) and its share of the
@@ -20,7 +21,7 @@ from domain.ports import MAX_WRITE_ITEMS, Absent, Add, Item, ItemStore, Key, Put
 from domain.search import keys
 from domain.search.counters import LENGTH_PREFIX
 from domain.search.documents import Document
-from domain.search.indexer import postings, state_item
+from domain.search.indexer import LoadDocument, postings, signature, state_item
 
 Sync = Callable[[Document], Awaitable[object]]
 # A counter, the amounts to add to it, its attributes when it is created.
@@ -76,6 +77,34 @@ def document_ops(doc: Document) -> tuple[list[Put], list[_Addition]]:
     stats_key = keys.stats_key(doc.kind, keys.shard_of(doc.id, keys.STATS_SHARDS))
     adds.append((stats_key, stats, {"type": "SearchStats"}))
     return puts, adds
+
+
+def document_write(doc: Document) -> list[WriteOp] | None:
+    """The one atomic write that indexes ``doc`` from nothing; None when it would not fit."""
+    batch = _Batch()
+    batch.add(doc, *document_ops(doc))
+    ops = batch.ops()
+    return ops if len(ops) <= MAX_WRITE_ITEMS else None
+
+
+async def index_fresh(
+    store: ItemStore, doc: Document, *, current: LoadDocument, sync: Callable[[], Awaitable[object]]
+) -> None:
+    """Index ``doc``, which most likely has no index yet (a file just made READY), in one
+    write. ``sync`` (the per-document sync) takes over, converging from whatever is there,
+    when it has an index already (the write's ``Absent`` fails and writes nothing), when it
+    is too big for one write, or when ``current()`` shows the metadata moved on between
+    reading ``doc`` and the write: the index must end up matching the current metadata."""
+    ops = document_write(doc)
+    if ops is not None:
+        try:
+            await store.write(ops)
+        except ConflictError:
+            pass
+        else:
+            if signature(await current()) == signature(doc):
+                return
+    await sync()
 
 
 async def index_new(

@@ -86,7 +86,7 @@ class SearchIndexer:
             doc = await load()
             [item] = await self._store.get_many([keys.state_key(kind, doc_id)])
             state = _State.of(item)
-            new_hash, new_scopes = _signature(doc)
+            new_hash, new_scopes = signature(doc)
             try:
                 if state.recount is not None:
                     await self._count(kind, doc_id, state)
@@ -101,7 +101,7 @@ class SearchIndexer:
                 await self._apply(kind, doc_id, doc, state)
             except ConflictError:
                 continue
-            if _signature(await load()) == (new_hash, new_scopes):
+            if signature(await load()) == (new_hash, new_scopes):
                 return True
         logger.warning("search: index of %s %s still moving; reindex repairs it", kind, doc_id)
         return False
@@ -213,7 +213,7 @@ def _pairs(scopes: Iterable[str], terms: Iterable[str]) -> frozenset[tuple[str, 
     return frozenset((scope, term) for scope in scopes for term in terms)
 
 
-def _signature(doc: Document | None) -> tuple[str | None, frozenset[str]]:
+def signature(doc: Document | None) -> tuple[str | None, frozenset[str]]:
     """What the index holds of a document: its text (hash) and its access scopes."""
     return (doc.content_hash, frozenset(doc.scopes)) if doc else (None, frozenset())
 

@@ -1319,3 +1319,131 @@ def test_local_confirm_never_overwrites_a_reupload_made_while_it_wrote(
     assert record.info.sha256 == sha256_hex(b"second, longer bytes")
     assert files.paths(KEY).data.read_bytes() == b"second, longer bytes"
     assert len(files_under(tmp_path)) == 2  # no temporary file left behind
+
+
+def _stored(files: BlobFiles, key: str, body: bytes, *, confirmed: bool = False) -> None:
+    pending = files.create(key)
+    pending.write(body)
+    pending.commit("text/plain", uploaded_at=1.0, confirmed=confirmed)
+
+
+def _counting_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real_fsync = os.fsync
+
+    def counted(fd: int) -> None:
+        calls.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counted)
+    return calls
+
+
+READY_KEY = "files/f-123/ready-1"
+
+
+def test_local_copy_of_an_upload_links_its_bytes_and_syncs_only_at_confirm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = BlobFiles(tmp_path)
+    _stored(files, KEY, b"uploaded bytes")
+    fsyncs = _counting_fsyncs(monkeypatch)
+    files.copy(KEY, READY_KEY, now=2.0)
+    # An unconfirmed copy needs no durability of its own: no fsync, and no second copy
+    # of the bytes (one inode, two names).
+    assert fsyncs == []
+    source, copy = files.paths(KEY), files.paths(READY_KEY)
+    assert os.stat(source.data).st_ino == os.stat(copy.data).st_ino
+    record = files._read_record(copy)
+    assert record is not None and not record.confirmed and record.uploaded_at == 2.0
+    files.confirm(READY_KEY)
+    assert len(fsyncs) == 2  # the confirmed metadata, then the directory with the link
+    record = files._read_record(copy)
+    assert record is not None and record.confirmed
+    assert len(files_under(tmp_path)) == 4  # two blobs, no temporary file left behind
+
+
+def test_local_copy_of_a_confirmed_blob_is_durable_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = BlobFiles(tmp_path)
+    _stored(files, KEY, b"kept bytes", confirmed=True)
+    fsyncs = _counting_fsyncs(monkeypatch)
+    files.copy(KEY, READY_KEY, now=2.0)
+    assert len(fsyncs) == 2  # its metadata and the directory
+    record = files._read_record(files.paths(READY_KEY))
+    assert record is not None and record.confirmed
+
+
+def test_local_copy_keeps_its_bytes_when_the_source_is_replaced_or_deleted(
+    tmp_path: Path,
+) -> None:
+    files = BlobFiles(tmp_path)
+    _stored(files, KEY, b"first bytes")
+    files.copy(KEY, READY_KEY, now=2.0)
+    files.delete(KEY)
+    _stored(files, KEY, b"other, longer bytes")
+    _stored(files, KEY, b"and others again")
+    assert files.paths(READY_KEY).data.read_bytes() == b"first bytes"
+    info = files.head(READY_KEY)
+    assert info is not None and info.sha256 == sha256_hex(b"first bytes")
+
+
+def test_local_copy_goes_by_bytes_where_links_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = BlobFiles(tmp_path)
+    _stored(files, KEY, b"uploaded bytes")
+
+    def refuse(*_: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refuse)
+    files.copy(KEY, READY_KEY, now=2.0)
+    source, copy = files.paths(KEY), files.paths(READY_KEY)
+    assert os.stat(source.data).st_ino != os.stat(copy.data).st_ino
+    assert copy.data.read_bytes() == b"uploaded bytes"
+    assert files.head(READY_KEY) == files.head(KEY)
+    assert len(files_under(tmp_path)) == 4
+
+
+def test_local_copy_of_a_missing_blob_is_not_found_and_leaves_nothing(tmp_path: Path) -> None:
+    files = BlobFiles(tmp_path)
+    _stored(files, OTHER_KEY, b"another file")
+    with pytest.raises(NotFoundError):
+        files.copy(KEY, READY_KEY, now=2.0)
+    assert len(files_under(tmp_path)) == 2
+
+
+async def test_local_head_is_answered_on_the_event_loop_when_the_lock_is_free(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = local_backend.store
+    assert isinstance(store, LocalBlobStore)
+    await upload(local_backend)
+
+    async def no_threads(*_: object, **__: object) -> None:
+        raise AssertionError("a head with the lock free needs no worker thread")
+
+    monkeypatch.setattr(asyncio, "to_thread", no_threads)
+    info = await store.head(KEY)
+    assert info is not None and info.sha256 == sha256_hex(BODY)
+    assert await store.head(OTHER_KEY) is None
+
+
+async def test_local_head_never_waits_for_the_lock_on_the_event_loop(
+    local_backend: BlobBackend,
+) -> None:
+    store = local_backend.store
+    assert isinstance(store, LocalBlobStore)
+    await upload(local_backend)
+    lock = store._files._lock
+    lock.acquire()  # as a thread publishing or deleting another blob holds it
+    try:
+        pending = asyncio.ensure_future(store.head(KEY))
+        await asyncio.sleep(0.05)  # the loop runs on meanwhile: head waits on a worker
+        assert not pending.done()
+    finally:
+        lock.release()
+    info = await pending
+    assert info is not None and info.sha256 == sha256_hex(BODY)

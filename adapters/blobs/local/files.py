@@ -6,6 +6,8 @@ their metadata (content type, size, SHA-256, upload time, confirmed) at
 the flag and ``sweep_unconfirmed`` removes unconfirmed blobs uploaded before a cut-off.
 Metadata written before the flag existed counts as confirmed: nothing is swept that this
 code did not itself mark as an unconfirmed upload.
+A copy is a second name (hard link) of its source's bytes; a copy of an unconfirmed
+blob becomes durable when it is confirmed, not before (``_link_copy``).
 Temporary files are ``.<name>.<random>.tmp`` in the same directory, so ``os.replace`` publishes
 them atomically. Key segments never start with "." (adapters/blobs/rules.py), so neither kind
 of hidden file can collide with a key.
@@ -15,6 +17,7 @@ this process, so two server processes sharing one folder could briefly pair new 
 with old metadata.
 """
 
+import enum
 import errno
 import hashlib
 import json
@@ -41,6 +44,18 @@ _META_SUFFIX = ".meta.json"
 _TMP_SUFFIX = ".tmp"
 _CREATE_ATTEMPTS = 3
 _CONFIRM_ATTEMPTS = 5
+# link(2) refusals that mean "no links here" (file system, limits), not a failure: the
+# copy then goes by bytes.
+_NO_LINK_ERRNOS = frozenset(
+    {errno.EPERM, errno.EMLINK, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+)
+
+
+class Busy(enum.Enum):
+    BUSY = "busy"
+
+
+BUSY = Busy.BUSY
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +104,24 @@ class BlobFiles:
         paths = self.paths(key)
         self.check_inside(paths.directory)
         with self._lock:
-            info = self._read_meta(paths)
-            if info is None or not self._data_agrees(key, paths, info):
-                return None
+            return self._head(key, paths)
+
+    def head_if_free(self, key: str) -> BlobInfo | Busy | None:
+        """As head, but BUSY at once instead of waiting for the lock: for the event loop,
+        which must never wait for a thread's file work (store.py says why it asks)."""
+        paths = self.paths(key)
+        self.check_inside(paths.directory)
+        if not self._lock.acquire(blocking=False):
+            return BUSY
+        try:
+            return self._head(key, paths)
+        finally:
+            self._lock.release()
+
+    def _head(self, key: str, paths: BlobPaths) -> BlobInfo | None:
+        info = self._read_meta(paths)
+        if info is None or not self._data_agrees(key, paths, info):
+            return None
         return info
 
     def _data_agrees(self, key: str, paths: BlobPaths, info: BlobInfo) -> bool:
@@ -153,12 +183,19 @@ class BlobFiles:
             current.mkdir(mode=0o700, exist_ok=True)
 
     def publish(
-        self, paths: BlobPaths, data_tmp: Path, meta_tmp: Path, *, exclusive: bool = False
+        self,
+        paths: BlobPaths,
+        data_tmp: Path,
+        meta_tmp: Path,
+        *,
+        exclusive: bool = False,
+        durable: bool = True,
     ) -> None:
         """Move the temporary files into place. ``exclusive``: only where no blob is, else
         ConflictError and nothing changes. The data file is then linked, not renamed, into
         place: link(2) refuses an existing target, so of two racing writers exactly one
-        wins (the lock pairs data with metadata within this process)."""
+        wins (the lock pairs data with metadata within this process). ``durable=False``
+        leaves the directory unsynced, for an unconfirmed copy (``_link_copy``)."""
         with self._lock:
             if exclusive:
                 self._link_new(paths, data_tmp)
@@ -167,7 +204,8 @@ class BlobFiles:
             os.replace(meta_tmp, paths.meta)
         # After a link the temporary name is a second name of the blob's bytes.
         data_tmp.unlink(missing_ok=True)
-        _fsync_directory(paths.directory)
+        if durable:
+            _fsync_directory(paths.directory)
 
     def _link_new(self, paths: BlobPaths, data_tmp: Path) -> None:
         try:
@@ -194,7 +232,14 @@ class BlobFiles:
 
     def copy(self, source_key: str, dest_key: str, *, now: float) -> None:
         """The copy is confirmed exactly when the source is (read with the bytes, under
-        the lock); its upload time is ``now``, as S3 dates a copy by its creation."""
+        the lock); its upload time is ``now``, as S3 dates a copy by its creation.
+
+        The copy's bytes are a second name (a hard link) of the source's: nothing here
+        ever writes into a published data file, only replaces names, so the bytes behind
+        either name can never change. Where the file system refuses links, they are
+        copied and hashed again."""
+        if source_key != dest_key and self._link_copy(source_key, dest_key, now=now):
+            return
         opened = self._open(source_key)
         if opened is None:
             raise NotFoundError(NOT_FOUND_MESSAGE)
@@ -216,6 +261,55 @@ class BlobFiles:
             except BaseException:
                 pending.abort()
                 raise
+
+    def _link_copy(self, source_key: str, dest_key: str, *, now: float) -> bool:
+        """The copy as a link to the source's bytes; False, having done nothing, where no
+        link can be made. NotFoundError when there is no source.
+
+        The linked bytes were fsynced when they were stored. A copy of an unconfirmed
+        blob is itself unconfirmed, and becomes durable when it is confirmed (confirm
+        fsyncs its new metadata and the directory, which holds the link too), so it costs
+        no fsync of its own: a crash before that can lose only an unconfirmed copy, which
+        the lifecycle would remove anyway. A copy of a confirmed blob is durable at once."""
+        source, dest = self.paths(source_key), self.paths(dest_key)
+        self.check_inside(source.directory)
+        self.check_inside(dest.directory)
+        try:
+            self._make_directories(dest.directory)
+        except FileNotFoundError:
+            return False  # a concurrent prune: the copy by bytes makes them again
+        self.check_inside(dest.directory)
+        data_tmp = _tmp_path(dest.directory, dest.data.name)
+        with self._lock:
+            record = self._read_record(source)
+            if record is not None and self._data_agrees(source_key, source, record.info):
+                try:
+                    os.link(source.data, data_tmp)
+                except FileNotFoundError:
+                    return False  # the directory was pruned meanwhile: as above
+                except OSError as exc:
+                    if exc.errno in _NO_LINK_ERRNOS:
+                        return False
+                    raise
+            else:
+                record = None
+        if record is None:
+            self.prune(dest.directory)  # made above, for nothing
+            raise NotFoundError(NOT_FOUND_MESSAGE)
+        meta = BlobMeta(record.info, record.confirmed, now).to_json()
+        meta_tmp: Path | None = None
+        try:
+            if record.confirmed:
+                meta_tmp = _durable_file(dest, meta)
+            else:
+                meta_tmp = _written_file(dest, meta)
+            self.publish(dest, data_tmp, meta_tmp, durable=record.confirmed)
+        except BaseException:
+            for tmp in (data_tmp, meta_tmp):
+                if tmp is not None:
+                    tmp.unlink(missing_ok=True)
+            raise
+        return True
 
     def confirm(self, key: str) -> None:
         """Mark the blob at ``key`` confirmed; NotFoundError when there is none (as head
@@ -436,10 +530,26 @@ def _epoch_or_none(value: object) -> float | None:
     return float(value)
 
 
+def _tmp_path(directory: Path, name: str) -> Path:
+    return directory / f".{name}.{secrets.token_hex(8)}{_TMP_SUFFIX}"
+
+
 def _new_private_file(directory: Path, name: str) -> tuple[Path, BinaryIO]:
-    tmp = directory / f".{name}.{secrets.token_hex(8)}{_TMP_SUFFIX}"
+    tmp = _tmp_path(directory, name)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     return tmp, os.fdopen(fd, "wb")
+
+
+def _written_file(paths: BlobPaths, content: bytes) -> Path:
+    """As _durable_file, without the fsync."""
+    tmp, file = _new_private_file(paths.directory, paths.data.name)
+    try:
+        with file:
+            file.write(content)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
 
 
 def _durable_file(paths: BlobPaths, content: bytes) -> Path:
