@@ -20,6 +20,7 @@ Request-level defences, before anything is parsed or resolved:
 import logging
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -130,6 +131,25 @@ class DemoGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        await self._answer(scope, receive, send, self.run)
+
+    async def answer_single_post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The Lambda fast path's endpoint (api/lambda_graphql.py): the same refusals,
+        errors and responses as ``__call__``, around a lean run for the only requests that
+        path admits (one POSTed JSON object, no streaming Accept)."""
+        await self._answer(scope, receive, send, self._run_single_post)
+
+    def takes_stream(self, accept: str) -> bool:
+        """Whether this Accept asks for a streamed (SSE, multipart) answer."""
+        return self._get_stream_transport_from_headers({"accept": accept}) is not None
+
+    async def _answer(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        run: Callable[[Request], Awaitable[Response]],
+    ) -> None:
         request = Request(scope)
         refusal = self._refuse(request)
         if refusal is not None:
@@ -137,7 +157,7 @@ class DemoGraphQL(GraphQL[Context, None]):
             return
         try:
             response = self._as_negotiated(
-                request, await self.run(Request(scope, self._capped(receive)))
+                request, await run(Request(scope, self._capped(receive)))
             )
             if request.method == "GET" and response.status_code == 200:
                 response = self._validated(request, response)
@@ -157,6 +177,28 @@ class DemoGraphQL(GraphQL[Context, None]):
             log_masked_error(logger, "unexpected error in /graphql", exc, request_id_of(request))
             response = _error(request, 500, INTERNAL_MESSAGE, INTERNAL_CODE)
         await response(scope, receive, send)
+
+    async def _run_single_post(self, request: Request) -> Response:
+        """Strawberry's ``run`` less what a single POSTed JSON operation never needs: the
+        WebSocket branch, the method and playground checks (POST passes both), the batch
+        and streaming dispatch, the no-op error hook. Same hooks, same order."""
+        request_adapter = self.request_adapter_class(request)
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        request_data = await self.parse_http_body(request_adapter)
+        if isinstance(request_data, list) or request_data.protocol != "http":
+            # The fast path admits neither; answered as the full run would be refused.
+            raise HTTPException(400, "Batching and streaming are not served on this path")
+        result = await self.execute_single(
+            request=request,
+            request_adapter=request_adapter,
+            sub_response=sub_response,
+            context=context,
+            root_value=None,  # get_root_value is not overridden: None
+            request_data=request_data,
+        )
+        response_data = await self.process_result(request=request, result=result)
+        return self.create_response(response_data=response_data, sub_response=sub_response)
 
     @staticmethod
     def _validated(request: Request, response: Response) -> Response:
