@@ -320,3 +320,25 @@ def test_events_it_does_not_take_go_to_mangum(pair: Pair) -> None:
     falls_through.append(no_body)
     for event in falls_through:
         pair.both(event, fast_path=False)
+
+
+def test_a_streamed_accept_is_left_to_the_full_view_when_a_stream_transport_is_on(
+    tmp_path: Path,
+) -> None:
+    """Today no HTTP stream transport is configured (above: those Accept values are plain
+    refusals). Were one turned on, a request asking for it must reach Strawberry's full
+    dispatch, which the fast path leaves out."""
+    from mangum import Mangum
+    from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL
+
+    from api.app import build_app
+    from api.lambda_graphql import LambdaGraphQL, graphql_view_of
+
+    deps = build_deps(load_settings(data_dir=tmp_path))
+    app = build_app(deps.settings, deps)
+    graphql_view_of(app).protocols = (*graphql_view_of(app).protocols, GRAPHQL_SSE_PROTOCOL)
+    fast = LambdaGraphQL(app, Mangum(app, lifespan="off").config)
+    assert fast(post({"query": ME}, {"accept": "text/event-stream"}), LambdaContext()) is None
+    plain = fast(post({"query": ME}, {"accept": "application/json"}), LambdaContext())
+    assert plain is not None and plain["statusCode"] == 200 and fast.taken == 1
+    run(deps.aclose())
