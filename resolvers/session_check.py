@@ -99,6 +99,7 @@ class SessionCheck:
             raise
         found = dict(zip([*keys, *extra], items, strict=True))
         profile, tombstone = (found[key] for key in self._keys)
+        existing = None if profile is None else user_from_item(profile)
         # Creating or syncing the profile writes, unchecked. Set and reset by hand, not
         # with ``checking``: once per request, and a generator-based context manager
         # costs a few microseconds here.
@@ -106,7 +107,7 @@ class SessionCheck:
         try:
             user = await self._profiles.admit(
                 self.principal,
-                None if profile is None else user_from_item(profile),
+                existing,
                 deleted=tombstone is not None,
             )
         except BaseException as error:
@@ -122,8 +123,9 @@ class SessionCheck:
         outcome.set_result(user)
         self._admitted(user)
         answer = list(items[: len(keys)])
-        if self._keys[0] in keys:
-            # The caller reads the viewer's profile: as admitted (created, or synced).
+        if self._keys[0] in keys and user is not existing:
+            # The caller reads the viewer's profile: as admitted (created, or synced). When
+            # admitting changed nothing, the item read is that profile already.
             answer[keys.index(self._keys[0])] = profile_item(user)
         return answer
 
