@@ -94,6 +94,20 @@ def _error(
     return JSONResponse(body, status_code=status, headers=headers, media_type=_media_type(request))
 
 
+class _SubResponse(Response):
+    """Strawberry's per-request sub-response as Strawberry leaves it (no status, no
+    headers, no background), without building a body's headers only to delete them: a
+    few microseconds per request. Nothing can change it (our Context does not carry it)
+    and it is never sent: ``create_response`` copies what it holds into the answer
+    (tests/unit/test_graphql_view_parity.py)."""
+
+    def __init__(self) -> None:
+        self.status_code = None  # type: ignore[assignment]  # Strawberry's "none set"
+        self.background = None
+        self.body = b""
+        self.raw_headers = []
+
+
 class DemoGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = DemoTransportWSHandler
     websocket_adapter_class = LimitedWebSocketAdapter
@@ -336,7 +350,7 @@ class DemoGraphQL(GraphQL[Context, None]):
         JSON, matched exactly: ``_refuse`` admits more (``APPLICATION/JSON``, say, which
         Strawberry answers 400), and those keep Strawberry's answer. With no HTTP stream
         transport on, no Accept selects one, so the protocol is "http". The messages are
-        Strawberry's, word for word (tests/unit/test_graphql_body_parsing.py)."""
+        Strawberry's, word for word (tests/unit/test_graphql_view_parity.py)."""
         if (
             request.method != "POST"
             or request.content_type not in PLAIN_JSON_CONTENT_TYPES
@@ -449,6 +463,9 @@ class DemoGraphQL(GraphQL[Context, None]):
         # Whose answer this is, for the ETag of a GET (request.state lives in the scope).
         request.state.viewer = context.principal.user_id if context.principal else ""
         return context
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        return _SubResponse()
 
     def create_response(
         self,

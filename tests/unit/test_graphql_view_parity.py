@@ -1,7 +1,9 @@
-"""The view's own parsing of a POSTed JSON object (api/graphql_view.py,
-``_parse_posted_object``) answers as Strawberry's ``parse_http_body`` does: the same
+"""Where the view (api/graphql_view.py) does a part of Strawberry's work its own,
+cheaper way, it answers as Strawberry does. Its parsing of a POSTed JSON object
+(``_parse_posted_object``) against Strawberry's ``parse_http_body``: the same
 request data, or the same 400 with the same words, for every body; it takes only the
-Content-Type spellings Strawberry's own parse files as JSON, and leaves the rest to it."""
+Content-Type spellings Strawberry's own parse files as JSON, and leaves the rest to it.
+Its empty sub-response against Strawberry's."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from typing import Any
 import pytest
 from cross_web import HTTPException
 from starlette.requests import Request
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.async_base_view import AsyncBaseHTTPView
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -118,3 +122,15 @@ def test_other_spellings_keep_strawberrys_answer(view: DemoGraphQL, content_type
     request = _request(b'{"query": "{ a }"}', content_type)
     assert view._refuse(request) is None
     assert _outcome_of(view, view._parse_posted_object, request) is None
+
+
+def test_the_sub_response_is_strawberrys_empty_one(view: DemoGraphQL) -> None:
+    ours = asyncio.run(view.get_sub_response(_request(b"{}")))
+    theirs = asyncio.run(GraphQL.get_sub_response(view, _request(b"{}")))
+    for sub in (ours, theirs):
+        status: object = sub.status_code  # Strawberry's "none set", typed as an int
+        assert (status, sub.background, sub.headers.raw) == (None, None, [])
+    data: GraphQLHTTPResponse = {"data": {"me": {"username": "dora"}}}
+    mine, strawberrys = (view.create_response(data, sub) for sub in (ours, theirs))
+    assert mine.status_code == strawberrys.status_code == 200
+    assert (mine.headers.raw, mine.body) == (strawberrys.headers.raw, strawberrys.body)
