@@ -1,5 +1,8 @@
 """get_context: one Context per request, with the caller's Principal and fresh loaders."""
 
+import functools
+
+from starlette.datastructures import URL
 from starlette.requests import Request
 
 from api.auth import principal_from_authorization
@@ -32,8 +35,7 @@ async def build_context(
         services=services,
         principal=principal,
         auth_error=auth_error,
-        # Scheme and host only: request.base_url would carry a mount's path (/rest).
-        base_url=services.public_url or f"{request.url.scheme}://{request.url.netloc}",
+        base_url=services.public_url or _origin_of(request),
     )
     if principal is not None and checks is not None:
         context.session_check = checks.begin(
@@ -47,3 +49,26 @@ async def build_context(
 def _prime(context: Context, viewer: User) -> None:
     # The read that checked the sign-out mark also serves `me` and `owner` edges.
     context.loaders.user_by_id.prime(viewer.id, viewer)
+
+
+def _origin_of(request: Request) -> str:
+    """``{request.url.scheme}://{request.url.netloc}``: scheme and host only, since
+    request.base_url would carry a mount's path (/rest). Starlette builds and parses the
+    whole URL for that on every request; the answer depends only on these four values."""
+    scope = request.scope
+    server = scope.get("server")
+    return _origin(
+        scope.get("scheme", "http"),
+        None if server is None else tuple(server),
+        scope["path"],
+        request.headers.get("host"),
+    )
+
+
+# Bounded: the Host header is the caller's to choose.
+@functools.lru_cache(maxsize=256)
+def _origin(scheme: str, server: tuple[str, int] | None, path: str, host: str | None) -> str:
+    headers = [] if host is None else [(b"host", host.encode("latin-1"))]
+    scope = {"type": "http", "scheme": scheme, "server": server, "path": path, "headers": headers}
+    url = URL(scope=scope)
+    return f"{url.scheme}://{url.netloc}"

@@ -20,6 +20,7 @@ Request-level defences, before anything is parsed or resolved:
 import logging
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -62,6 +63,10 @@ from resolvers.services import Services
 logger = logging.getLogger("demobackend.graphql")
 
 JSON_TYPES = ("application/json",)
+# Content-Type values parsed without Strawberry's ``email.message`` round trip.
+PLAIN_JSON_CONTENT_TYPES = frozenset(
+    {"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"}
+)
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # ASCII digits only: str.isdigit() also takes "²", which int() then refuses.
 _DIGITS = re.compile(r"[0-9]{1,20}")
@@ -87,6 +92,20 @@ def _error(
     extensions = {"code": code, "requestId": request_id_of(request)}
     body = {"errors": [{"message": message, "extensions": extensions}]}
     return JSONResponse(body, status_code=status, headers=headers, media_type=_media_type(request))
+
+
+class _SubResponse(Response):
+    """Strawberry's per-request sub-response as Strawberry leaves it (no status, no
+    headers, no background), without building a body's headers only to delete them: a
+    few microseconds per request. Nothing can change it (our Context does not carry it)
+    and it is never sent: ``create_response`` copies what it holds into the answer
+    (tests/unit/test_graphql_view_parity.py)."""
+
+    def __init__(self) -> None:
+        self.status_code = None  # type: ignore[assignment]  # Strawberry's "none set"
+        self.background = None
+        self.body = b""
+        self.raw_headers = []
 
 
 class DemoGraphQL(GraphQL[Context, None]):
@@ -130,6 +149,25 @@ class DemoGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        await self._answer(scope, receive, send, self.run)
+
+    async def answer_single_post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The Lambda fast path's endpoint (api/lambda_graphql.py): the same refusals,
+        errors and responses as ``__call__``, around a lean run for the only requests that
+        path admits (one POSTed JSON object, no streaming Accept)."""
+        await self._answer(scope, receive, send, self._run_single_post)
+
+    def takes_stream(self, accept: str) -> bool:
+        """Whether this Accept asks for a streamed (SSE, multipart) answer."""
+        return self._get_stream_transport_from_headers({"accept": accept}) is not None
+
+    async def _answer(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        run: Callable[[Request], Awaitable[Response]],
+    ) -> None:
         request = Request(scope)
         refusal = self._refuse(request)
         if refusal is not None:
@@ -137,7 +175,7 @@ class DemoGraphQL(GraphQL[Context, None]):
             return
         try:
             response = self._as_negotiated(
-                request, await self.run(Request(scope, self._capped(receive)))
+                request, await run(Request(scope, self._capped(receive)))
             )
             if request.method == "GET" and response.status_code == 200:
                 response = self._validated(request, response)
@@ -157,6 +195,28 @@ class DemoGraphQL(GraphQL[Context, None]):
             log_masked_error(logger, "unexpected error in /graphql", exc, request_id_of(request))
             response = _error(request, 500, INTERNAL_MESSAGE, INTERNAL_CODE)
         await response(scope, receive, send)
+
+    async def _run_single_post(self, request: Request) -> Response:
+        """Strawberry's ``run`` less what a single POSTed JSON operation never needs: the
+        WebSocket branch, the method and playground checks (POST passes both), the batch
+        and streaming dispatch, the no-op error hook. Same hooks, same order."""
+        request_adapter = self.request_adapter_class(request)
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        request_data = await self.parse_http_body(request_adapter)
+        if isinstance(request_data, list) or request_data.protocol != "http":
+            # The fast path admits neither; answered as the full run would be refused.
+            raise HTTPException(400, "Batching and streaming are not served on this path")
+        result = await self.execute_single(
+            request=request,
+            request_adapter=request_adapter,
+            sub_response=sub_response,
+            context=context,
+            root_value=None,  # get_root_value is not overridden: None
+            request_data=request_data,
+        )
+        response_data = await self.process_result(request=request, result=result)
+        return self.create_response(response_data=response_data, sub_response=sub_response)
 
     @staticmethod
     def _validated(request: Request, response: Response) -> Response:
@@ -263,7 +323,8 @@ class DemoGraphQL(GraphQL[Context, None]):
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         """Strawberry's parsing (batches refused there), then the allow-list: the document
         that runs is the registered one, chosen before anything is parsed as GraphQL."""
-        data = await super().parse_http_body(request)
+        lean = await self._parse_posted_object(request)
+        data = lean if lean is not None else await super().parse_http_body(request)
         if isinstance(data, list):
             return data
         if not isinstance(data.operation_name, str | None):
@@ -279,6 +340,50 @@ class DemoGraphQL(GraphQL[Context, None]):
         else:
             data.query = self._persisted.resolve(data.query, requested)
         return data
+
+    async def _parse_posted_object(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | None:
+        """Strawberry's parsing of a POSTed JSON object, less its two header scans, or None
+        where they could matter (then Strawberry parses). The Content-Type is one of the
+        common spellings that Strawberry's parse (through ``email.message``) files as
+        JSON, matched exactly: ``_refuse`` admits more (``APPLICATION/JSON``, say, which
+        Strawberry answers 400), and those keep Strawberry's answer. With no HTTP stream
+        transport on, no Accept selects one, so the protocol is "http". The messages are
+        Strawberry's, word for word (tests/unit/test_graphql_view_parity.py)."""
+        if (
+            request.method != "POST"
+            or request.content_type not in PLAIN_JSON_CONTENT_TYPES
+            or self._stream_transport_map
+        ):
+            return None
+        data = self.parse_json(await request.get_body())
+        if not isinstance(data, dict):
+            return None  # a batch: Strawberry refuses it (the body is read once, cached)
+        query = data.get("query")
+        if not isinstance(query, str | None):
+            raise HTTPException(
+                400, "The GraphQL operation's `query` must be a string or null, if provided."
+            )
+        variables = data.get("variables")
+        if not isinstance(variables, dict | None):
+            raise HTTPException(
+                400,
+                "The GraphQL operation's `variables` must be an object or null, if provided.",
+            )
+        extensions = data.get("extensions")
+        if not isinstance(extensions, dict | None):
+            raise HTTPException(
+                400,
+                "The GraphQL operation's `extensions` must be an object or null, if provided.",
+            )
+        return GraphQLRequestData(
+            query=query,
+            variables=variables,
+            operation_name=data.get("operationName"),
+            extensions=extensions,
+            protocol="http",
+        )
 
     async def execute_single(
         self,
@@ -358,6 +463,9 @@ class DemoGraphQL(GraphQL[Context, None]):
         # Whose answer this is, for the ETag of a GET (request.state lives in the scope).
         request.state.viewer = context.principal.user_id if context.principal else ""
         return context
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        return _SubResponse()
 
     def create_response(
         self,

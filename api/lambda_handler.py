@@ -16,7 +16,8 @@ the report as one JSON line (also CloudWatch EMF metrics DrillOk and DrillRestor
 a difference or a crash fails the invocation. A data export event (``{"demobackend":
 "export", "userId": ..., "exportId": ...}``: the asynchronous self-invocation that
 adapters/exports/lambda_scheduler.py makes for a large exportMyData) builds that export.
-Everything else goes to Mangum, which answers API Gateway events.
+API Gateway events go to Mangum, except a POST to /graphql, which api/lambda_graphql.py
+answers through the same middlewares and view without Mangum's cycle and Starlette's router.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from api.deadlines import lambda_invocation_deadline
 from domain.errors import ConflictError, DomainError, StoreUnavailableError
 
 if TYPE_CHECKING:
+    from api.lambda_graphql import LambdaGraphQL
     from api.settings import Settings
     from resolvers.services import Services
 
@@ -97,11 +99,19 @@ class LambdaHandler:
     """What the Lambda runtime calls: ``handler(event, context) -> dict``. Built once per
     container; ``services`` are the deps' domain services, shared by both event kinds."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, *, fast_path: bool = True) -> None:
         self.deps = deps
         _alarm_on_breakers(deps)
+        app = build_app(deps.settings, deps)
         # lifespan off: a Lambda container is frozen, not shut down; nothing waits on it.
-        self.http = Mangum(build_app(deps.settings, deps), lifespan="off")
+        self.http = Mangum(app, lifespan="off")
+        # POST /graphql without Mangum's cycle, Starlette's router and Strawberry's run;
+        # off only to compare the two (tests/functional/test_lambda_fast_path.py).
+        self.fast: LambdaGraphQL | None = None
+        if fast_path:
+            from api.lambda_graphql import LambdaGraphQL
+
+            self.fast = LambdaGraphQL(app, self.http.config)
 
     @property
     def services(self) -> Services:
@@ -118,10 +128,16 @@ class LambdaHandler:
         # The request answers (503 at worst) before Lambda's own timeout could cut it off.
         settings = self.deps.settings
         if not settings.resilience:
-            response: dict[str, Any] = self.http(event, context)
-            return response
+            return self._answer_http(event, context)
         with lambda_invocation_deadline(context, settings.lambda_deadline_margin_seconds):
-            response = self.http(event, context)
+            return self._answer_http(event, context)
+
+    def _answer_http(self, event: Any, context: Any) -> dict[str, Any]:
+        if self.fast is not None:
+            answer = self.fast(event, context)
+            if answer is not None:
+                return answer
+        response: dict[str, Any] = self.http(event, context)
         return response
 
     def _target_self(self, context: Any) -> None:

@@ -1,9 +1,10 @@
 """The Lambda path, warm: the handler invoked with an API Gateway HTTP API (payload 2.0)
 event, per invocation, against bare ``schema.execute`` of the same query, in one run.
 
-- **handler**: ``api.lambda_handler.LambdaHandler`` as built for Lambda (Mangum over the
-  whole app: request id, deadline, observability with its JSON log line, token
-  verification, the profile check, Strawberry's view, JSON both ways) called as the
+- **handler**: ``api.lambda_handler.LambdaHandler`` as built for Lambda (its fast path for
+  ``POST /graphql``, api/lambda_graphql.py: Mangum's event translation, request id,
+  deadline, observability with its JSON log line, token verification, the profile check,
+  the GraphQL view, JSON both ways) called as the
   runtime calls it, ``handler(event, context)``, with a recorded event (the shape of
   tests/support/apigw_events.py) carrying a bearer token;
 - **schema.execute**: the same schema, services and query with a ready Context (no event,

@@ -27,7 +27,8 @@ class SessionCheckScope(SchemaExtension):
             return
         with checking(check):
             yield
-            failure = await _settled(check)
+            # Most operations read the store, which made the check: nothing to wait for.
+            failure = None if check.passed else await _settled(check)
         if failure is not None:
             result = self.execution_context.result
             if isinstance(result, GraphQLExecutionResult | ExecutionResult):
