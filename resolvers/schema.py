@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 import strawberry
+from graphql import GraphQLObjectType
 from graphql.error import GraphQLError
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
@@ -21,7 +22,7 @@ from resolvers.files.mutations import (
     UploadMutations,
 )
 from resolvers.files.subscriptions import FileSubscriptions
-from resolvers.files.types import FileType
+from resolvers.files.types import DIRECT_RESOLVERS, FileType
 from resolvers.limits import QueryLimits, limit_extensions
 from resolvers.operation_selection import OperationSelection
 from resolvers.query import Query
@@ -82,7 +83,7 @@ def build_schema(
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return DemoSchema(
+    schema = DemoSchema(
         query=RootQuery,
         mutation=Mutation,
         subscription=Subscription,
@@ -90,6 +91,12 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
+    for (type_name, field_name), resolver in DIRECT_RESOLVERS.items():
+        graphql_type = schema._schema.get_type(type_name)
+        if not isinstance(graphql_type, GraphQLObjectType):
+            raise TypeError(f"{type_name} is not an object type")
+        graphql_type.fields[field_name].resolve = resolver
+    return schema
 
 
 def schema_sdl() -> str:
