@@ -5,7 +5,6 @@ a cursor ("after this (score, kind, id)") names a position exactly. Cursors are 
 the query, the types, the filter and the viewer (domain.cursor_signer).
 """
 
-import asyncio
 import json
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
@@ -16,6 +15,7 @@ from domain.errors import IndexRebuildingError, InvalidInputError
 from domain.models import Principal
 from domain.paging import check_page_size
 from domain.ports import ItemStore
+from domain.search import eager
 from domain.search.analyzer import STOP_WORDS, compose, tokens
 from domain.search.documents import FILE, KINDS, USER
 from domain.search.engine import QueryTerms, Scored, search_kind
@@ -77,9 +77,9 @@ class SearchService:
         sources = [self._source(kind, viewer, wanted) for kind in kinds]
         runs = [s for s in sources if s is not None]
         # Asked beside the search itself, so it costs no extra round trip of latency.
-        rebuilding, results = await asyncio.gather(
+        rebuilding, results = await eager.gather_two(
             is_rebuilding(self._items),
-            asyncio.gather(*(search_kind(self._items, s, terms) for s in runs)),
+            eager.gather(*(search_kind(self._items, s, terms) for s in runs)),
         )
         if rebuilding:
             raise IndexRebuildingError()
