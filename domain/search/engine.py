@@ -29,6 +29,7 @@ and for a selective query by the rarest term's document frequency.
 """
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.ports import Item, ItemStore
@@ -178,7 +179,7 @@ async def _collect_from_index(
 @dataclass(frozen=True, slots=True)
 class _Match:
     candidate: Candidate
-    field_terms: dict[str, Counter[str]]
+    field_terms: dict[str, Mapping[str, int]]
     exact: tuple[str, ...]
     completions: frozenset[str]  # of the prefix term, present in the document
 
