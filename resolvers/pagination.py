@@ -2,6 +2,7 @@
 Relay Cursor Connections spec (Relay's compiler and other clients select all four), and the
 spec's paging arguments as file connections take them."""
 
+from collections.abc import Callable
 from typing import Annotated
 
 import strawberry
@@ -29,6 +30,18 @@ Before = Annotated[
 ]
 
 
+def _end_cursor(root: "PageInfo") -> str | None:
+    return root.end()
+
+
+def _start_cursor(root: "PageInfo") -> str | None:
+    return root.start()
+
+
+def no_cursor() -> None:
+    return None
+
+
 @strawberry.type
 class PageInfo:
     has_next_page: bool = strawberry.field(
@@ -37,11 +50,13 @@ class PageInfo:
             "false, as the Relay spec allows a server that cannot tell cheaply."
         )
     )
+    # Signed only when selected (an HMAC each; most queries select the edges alone).
     end_cursor: str | None = strawberry.field(
-        description="The last edge's cursor; pass it as `after` for the next page."
+        resolver=_end_cursor,
+        description="The last edge's cursor; pass it as `after` for the next page.",
     )
     start_cursor: str | None = strawberry.field(
-        default=None,
+        resolver=_start_cursor,
         description="The first edge's cursor; pass it as `before` for the previous page.",
     )
     has_previous_page: bool = strawberry.field(
@@ -51,3 +66,5 @@ class PageInfo:
             "forward: false, as the Relay spec allows a server that cannot tell cheaply."
         ),
     )
+    end: strawberry.Private[Callable[[], str | None]] = no_cursor
+    start: strawberry.Private[Callable[[], str | None]] = no_cursor

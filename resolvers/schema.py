@@ -1,12 +1,15 @@
 """The schema: one place that assembles types, root fields and extensions."""
 
 from collections.abc import Callable
+from typing import Any
 
 import strawberry
+from graphql import GraphQLObjectType, GraphQLResolveInfo
 from graphql.error import GraphQLError
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
+from strawberry.types.field import StrawberryField
 
 from resolvers.accounts.mutations import AccountMutations
 from resolvers.accounts.queries import AccountQueries
@@ -21,7 +24,7 @@ from resolvers.files.mutations import (
     UploadMutations,
 )
 from resolvers.files.subscriptions import FileSubscriptions
-from resolvers.files.types import FileType
+from resolvers.files.types import DIRECT_RESOLVERS, FileType
 from resolvers.limits import QueryLimits, limit_extensions
 from resolvers.operation_selection import OperationSelection
 from resolvers.query import Query
@@ -82,7 +85,7 @@ def build_schema(
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return DemoSchema(
+    schema = DemoSchema(
         query=RootQuery,
         mutation=Mutation,
         subscription=Subscription,
@@ -90,6 +93,39 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
+    _resolve_directly(schema)
+    return schema
+
+
+def _resolve_directly(schema: DemoSchema) -> None:
+    """graphql-core calls plain functions for the hottest fields, not Strawberry's wrappers
+    (the page resolves ~100 fields): DIRECT_RESOLVERS, and every field that only reads an
+    attribute, which Strawberry reaches through three calls (its wrapper, the field's
+    get_result, the configured getattr). The schema and what each field answers are
+    unchanged; a field with a resolver, permission classes or extensions keeps Strawberry's
+    own path."""
+    if schema.config.default_resolver is not getattr:
+        raise TypeError("attribute fields are read with getattr")
+    for graphql_type in schema._schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        for field in graphql_type.fields.values():
+            definition = field.extensions.get("strawberry-definition")
+            basic = getattr(field.resolve, "__name__", "") == "_get_basic_result"
+            if isinstance(definition, StrawberryField) and basic:
+                field.resolve = _attribute(definition.python_name)
+    for (type_name, field_name), resolver in DIRECT_RESOLVERS.items():
+        object_type = schema._schema.get_type(type_name)
+        if not isinstance(object_type, GraphQLObjectType):
+            raise TypeError(f"{type_name} is not an object type")
+        object_type.fields[field_name].resolve = resolver
+
+
+def _attribute(name: str) -> Callable[[object, GraphQLResolveInfo[Any]], object]:
+    def resolve(source: object, info: GraphQLResolveInfo[Any]) -> object:
+        return getattr(source, name)
+
+    return resolve
 
 
 def schema_sdl() -> str:

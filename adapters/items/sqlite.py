@@ -28,6 +28,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 from adapters.items.conditions import (
     add_bounds,
     add_holds,
@@ -266,13 +268,16 @@ class SqliteItemStore:
             )
         )
         found: dict[tuple[str, str], str] = {}
-        # One read transaction over all chunks, so the result is one consistent snapshot.
-        with self._transaction(connection, "BEGIN"):
-            for start in range(0, len(wanted), _KEYS_PER_STATEMENT):
-                chunk = wanted[start : start + _KEYS_PER_STATEMENT]
-                params = [part for key in chunk for part in key]
-                rows = connection.execute(_select_keys_sql(len(chunk)), params)
-                found.update(((pk, sk), data) for pk, sk, data in rows)
+        if len(wanted) <= _KEYS_PER_STATEMENT:
+            # One statement reads one snapshot by itself: no BEGIN and COMMIT round trips.
+            found.update(_select_keys(connection, wanted))
+        else:
+            # One read transaction over all chunks, so the result is one consistent snapshot.
+            with self._transaction(connection, "BEGIN"):
+                for start in range(0, len(wanted), _KEYS_PER_STATEMENT):
+                    found.update(
+                        _select_keys(connection, wanted[start : start + _KEYS_PER_STATEMENT])
+                    )
         # Decode per position so duplicate keys get separate, independently mutable items.
         return [
             _decode(found[(key.pk, key.sk)]) if (key.pk, key.sk) in found else None for key in keys
@@ -381,8 +386,30 @@ def _row(item: Item) -> tuple[Any, ...]:
 
 
 def _decode(data: str) -> Item:
-    item: Item = json.loads(data)
+    # orjson reads the JSON _row writes 2-3x faster than json (a page decodes 40 items).
+    # It reads an integer beyond 64 bits as a float and refuses what it cannot hold (1e400,
+    # escaped lone surrogates): such items, and any holding a float, take json, as before.
+    try:
+        item: Item = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        item = json.loads(data)
+        return item
+    if _holds_float(item):
+        item = json.loads(data)
     return item
+
+
+def _holds_float(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        for part in node.values() if type(node) is dict else node:
+            kind = type(part)
+            if kind is float:
+                return True
+            if kind is dict or kind is list:
+                pending.append(part)
+    return False
 
 
 def _add(connection: sqlite3.Connection, op: Add) -> None:
@@ -428,6 +455,14 @@ def _add_sql(op: Add) -> tuple[str, list[Any]]:
 def _get_one(connection: sqlite3.Connection, pk: str, sk: str) -> Item | None:
     row = connection.execute("SELECT data FROM items WHERE pk = ? AND sk = ?", (pk, sk)).fetchone()
     return None if row is None else _decode(row[0])
+
+
+def _select_keys(
+    connection: sqlite3.Connection, keys: list[tuple[str, str]]
+) -> Iterator[tuple[tuple[str, str], str]]:
+    params = [part for key in keys for part in key]
+    for pk, sk, data in connection.execute(_select_keys_sql(len(keys)), params):
+        yield (pk, sk), data
 
 
 def _select_keys_sql(count: int) -> str:

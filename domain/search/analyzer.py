@@ -20,8 +20,8 @@ MAX_TERM_CHARS = 40
 # A search re-analyses every candidate's current text (engine.py), mostly the same short
 # names over and over: those analyses are remembered (a pure function of the text).
 # Bounded in entries and in the length of what is kept.
-_REMEMBERED_TEXTS = 8192
-_REMEMBERED_TEXT_CHARS = 256
+REMEMBERED_TEXTS = 8192
+REMEMBERED_TEXT_CHARS = 256
 STOP_WORDS = frozenset("a an and are as at be by for from in is it of on or the to with".split())
 
 
@@ -61,7 +61,7 @@ def tokens(text: str, *, keep_stop_words: bool = False) -> list[Token]:
 
 
 def terms(text: str) -> list[str]:
-    if len(text) <= _REMEMBERED_TEXT_CHARS:
+    if len(text) <= REMEMBERED_TEXT_CHARS:
         return list(_remembered_terms(text))
     return _terms(text)
 
@@ -70,7 +70,7 @@ def _terms(text: str) -> list[str]:
     return [token.term for token in tokens(compose(text))]
 
 
-@lru_cache(maxsize=_REMEMBERED_TEXTS)
+@lru_cache(maxsize=REMEMBERED_TEXTS)
 def _remembered_terms(text: str) -> tuple[str, ...]:
     return tuple(_terms(text))
 

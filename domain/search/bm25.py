@@ -9,7 +9,7 @@ the filter, matching every term) — README.md "Scoring" has the formula and its
 """
 
 import math
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 K1 = 1.2
@@ -36,7 +36,7 @@ def idf(docs: int, df: int) -> float:
 
 def term_frequency_part(
     term: str,
-    field_terms: dict[str, Counter[str]],
+    field_terms: dict[str, Mapping[str, int]],
     weights: dict[str, float],
     collection: Collection,
 ) -> float:
@@ -56,7 +56,7 @@ def term_frequency_part(
 def term_score(
     term: str,
     df: int,
-    field_terms: dict[str, Counter[str]],
+    field_terms: dict[str, Mapping[str, int]],
     weights: dict[str, float],
     collection: Collection,
 ) -> float:

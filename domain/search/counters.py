@@ -18,14 +18,13 @@ drift if the indexer dies during its counter update; they only steer which posti
 read (README.md).
 """
 
-import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from domain.errors import ConflictError
 from domain.ports import MAX_WRITE_ITEMS, Add, Delete, ItemStore, Key, VersionIs
-from domain.search import keys
+from domain.search import eager, keys
 from domain.search.bm25 import Collection
 
 logger = logging.getLogger(__name__)
@@ -72,7 +71,7 @@ async def expand_prefix(
     """Indexed terms starting with ``prefix`` (>= 2 characters) and their frequencies in
     ``scopes``: the MAX_EXPANSIONS most frequent among the first VOCAB_READ vocabulary
     items, in term order, of each scope's partition."""
-    pages = await asyncio.gather(
+    pages = await eager.gather(
         *(
             store.query(keys.vocab_partition(kind, prefix, s), prefix=prefix, limit=VOCAB_READ)
             for s in scopes

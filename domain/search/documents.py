@@ -10,11 +10,14 @@ Sharing, unsharing and visibility changes change the scopes, so they do need ind
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
 
 from domain.models import FileRecord, FileStatus, User, Visibility
 from domain.search import keys
-from domain.search.analyzer import terms
+from domain.search.analyzer import REMEMBERED_TEXT_CHARS, REMEMBERED_TEXTS, terms
 
 FILE = "F"
 USER = "U"
@@ -46,8 +49,21 @@ class Document:
     def content_hash(self) -> str:
         return content_hash(self.kind, self.fields)
 
-    def field_terms(self) -> dict[str, Counter[str]]:
-        return {name: Counter(terms(text)) for name, text in self.fields.items()}
+    def field_terms(self) -> dict[str, Mapping[str, int]]:
+        """Each field's terms and how often each occurs (read-only: counts of short texts
+        are shared, remembered per text; a search counts ~80 field texts per query)."""
+        return {name: term_counts(text) for name, text in self.fields.items()}
+
+
+def term_counts(text: str) -> Mapping[str, int]:
+    if len(text) <= REMEMBERED_TEXT_CHARS:
+        return _remembered_counts(text)
+    return Counter(terms(text))
+
+
+@lru_cache(maxsize=REMEMBERED_TEXTS)
+def _remembered_counts(text: str) -> Mapping[str, int]:
+    return MappingProxyType(Counter(terms(text)))
 
 
 def content_hash(kind: str, fields: dict[str, str]) -> str:

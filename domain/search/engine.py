@@ -28,12 +28,12 @@ Items read per query are therefore bounded by a constant (README.md has the arit
 and for a selective query by the rarest term's document frequency.
 """
 
-import asyncio
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.ports import Item, ItemStore
-from domain.search import counters, keys
+from domain.search import counters, eager, keys
 from domain.search.bm25 import reference_collection, term_score
 from domain.search.documents import FIELD_WEIGHTS, TYPICAL_LENGTHS
 from domain.search.sources import Candidate, Source
@@ -75,7 +75,7 @@ async def search_kind(store: ItemStore, source: Source, query: QueryTerms) -> li
     # depend on readable documents alone. Counters are approximate (README.md): a zero df
     # still reads the postings (one query that finds none when the term is truly absent).
     prefix = query.prefix if query.prefix and not short_prefix else None
-    dfs, expansions = await asyncio.gather(
+    dfs, expansions = await eager.gather_two(
         counters.document_frequencies(store, kind, source.scopes, exact),
         counters.expand_prefix(store, kind, source.scopes, prefix) if prefix else _nothing(),
     )
@@ -120,7 +120,7 @@ async def _collect(
 async def _read_from_table(store: ItemStore, streams: list[_Stream]) -> list[Item] | None:
     """Every posting of the streams, consistently, best impact first; None when they hold
     more than READ_BUDGET (the counters are approximate), so the index must order them."""
-    pages = await asyncio.gather(*(store.query(s.partition, limit=READ_BUDGET) for s in streams))
+    pages = await eager.gather(*(store.query(s.partition, limit=READ_BUDGET) for s in streams))
     if any(page.cursor is not None for page in pages):
         return None
     postings = [item for page in pages for item in page.items]
@@ -156,7 +156,7 @@ async def _collect_from_index(
         active = [s for s in streams if not s.done]
         if not active:
             break
-        pages = await asyncio.gather(
+        pages = await eager.gather(
             *(store.query(s.partition, index="gsi1", after=s.cursor, limit=page) for s in active)
         )
         items = []
@@ -179,7 +179,7 @@ async def _collect_from_index(
 @dataclass(frozen=True, slots=True)
 class _Match:
     candidate: Candidate
-    field_terms: dict[str, Counter[str]]
+    field_terms: dict[str, Mapping[str, int]]
     exact: tuple[str, ...]
     completions: frozenset[str]  # of the prefix term, present in the document
 

@@ -24,8 +24,7 @@ and repairs both, and deletes the index of documents that no longer exist.
 """
 
 import logging
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,7 +189,7 @@ class SearchIndexer:
             await self._store.write(ops[start : start + MAX_WRITE_ITEMS])
 
 
-def postings(doc: Document, field_terms: dict[str, Counter[str]]) -> list[Item]:
+def postings(doc: Document, field_terms: dict[str, Mapping[str, int]]) -> list[Item]:
     """Every posting of ``doc`` (its ``field_terms()``): one per term and access scope."""
     # Fixed reference lengths: a posting's impact (its read order) depends on this
     # document alone, not on what else (readable or not) is in the index.

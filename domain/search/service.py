@@ -5,10 +5,9 @@ a cursor ("after this (score, kind, id)") names a position exactly. Cursors are 
 the query, the types, the filter and the viewer (domain.cursor_signer).
 """
 
-import asyncio
-import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from domain.clock import Clock
 from domain.cursor_signer import CursorSigner
@@ -16,6 +15,7 @@ from domain.errors import IndexRebuildingError, InvalidInputError
 from domain.models import Principal
 from domain.paging import check_page_size
 from domain.ports import ItemStore
+from domain.search import eager
 from domain.search.analyzer import STOP_WORDS, compose, tokens
 from domain.search.documents import FILE, KINDS, USER
 from domain.search.engine import QueryTerms, Scored, search_kind
@@ -27,6 +27,7 @@ from domain.search.sources import FileSource, Source, UserSource
 
 MAX_QUERY_CHARS = 256
 MAX_QUERY_TERMS = 10
+_T = TypeVar("_T")
 
 
 def parse_query(text: str) -> QueryTerms:
@@ -76,9 +77,9 @@ class SearchService:
         sources = [self._source(kind, viewer, wanted) for kind in kinds]
         runs = [s for s in sources if s is not None]
         # Asked beside the search itself, so it costs no extra round trip of latency.
-        rebuilding, results = await asyncio.gather(
+        rebuilding, results = await eager.gather_two(
             is_rebuilding(self._items),
-            asyncio.gather(*(search_kind(self._items, s, terms) for s in runs)),
+            eager.gather(*(search_kind(self._items, s, terms) for s in runs)),
         )
         if rebuilding:
             raise IndexRebuildingError()
@@ -97,12 +98,10 @@ class SearchService:
     def _hit(self, hit: Scored, scope: str, viewer: Principal, wanted: SearchFilter) -> SearchHit:
         document = hit.candidate.document
 
-        @functools.cache
         def mark() -> tuple[str, ...]:
             marked = (highlight(text, hit.matched) for text in document.fields.values())
             return tuple(text for text in marked if text is not None)
 
-        @functools.cache
         def sign() -> str:
             position = json.dumps(list(_order(hit)))
             return self._cursors.sign(
@@ -114,8 +113,8 @@ class SearchService:
             id=document.id,
             score=hit.score,
             record=hit.candidate.record,
-            mark=mark,
-            sign=sign,
+            mark=_Once(mark),
+            sign=_Once(sign),
         )
 
     def _read_cursor(
@@ -131,6 +130,22 @@ class SearchService:
         if not isinstance(negated, int | float) or kind not in (FILE, USER):
             raise InvalidInputError("Invalid cursor")
         return float(negated), str(kind), str(doc_id)
+
+
+class _Once(Generic[_T]):
+    """``make()`` on the first call, its answer after. Not functools.cache: making one
+    takes ~2.4 µs (it copies the function's attributes), this ~0.2 µs; two per hit."""
+
+    __slots__ = ("_make", "_value")
+
+    def __init__(self, make: Callable[[], _T]) -> None:
+        self._make: Callable[[], _T] | None = make
+        self._value: _T | None = None
+
+    def __call__(self) -> _T:
+        if self._make is not None:
+            self._value, self._make = self._make(), None
+        return self._value  # type: ignore[return-value]
 
 
 def _order(hit: Scored) -> tuple[float, str, str]:

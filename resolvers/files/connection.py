@@ -126,7 +126,7 @@ async def file_connection(
     resume = _Resume(None) if cursor is None else _read(signer, scope, cursor)
     start, more = await _position_of(list_page, resume)
     if not more:
-        return FileConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
+        return FileConnection(edges=[], page_info=PageInfo(has_next_page=False))
     page = await list_page(size, start, backward)
     info.context.loaders.remember_files(page.records)
     edges = [
@@ -142,8 +142,8 @@ async def file_connection(
         resume_from = _write(signer, scope, _Resume(page.next_position))
     if backward:
         edges.reverse()
-    start_cursor = edges[0].signed() if edges else (resume_from if backward else None)
-    end_cursor = edges[-1].signed() if edges else (None if backward else resume_from)
+    first_cursor = edges[0].signed if edges else _known(resume_from if backward else None)
+    last_cursor = edges[-1].signed if edges else _known(None if backward else resume_from)
     # The spec lets a server answer false for the direction it did not page in when it
     # cannot tell cheaply; telling would cost another store call.
     return FileConnection(
@@ -151,8 +151,8 @@ async def file_connection(
         page_info=PageInfo(
             has_next_page=beyond and not backward,
             has_previous_page=beyond and backward,
-            end_cursor=end_cursor,
-            start_cursor=start_cursor,
+            end=last_cursor,
+            start=first_cursor,
         ),
     )
 
@@ -167,6 +167,10 @@ async def _position_of(list_page: ListPage, resume: _Resume) -> tuple[str | None
     ids = [record.id for record in passed.records]
     at = ids.index(resume.anchor) if resume.anchor in ids else len(ids) - 1
     return passed.positions[at], True
+
+
+def _known(cursor: str | None) -> Callable[[], str | None]:
+    return lambda: cursor
 
 
 def _signing(signer: CursorSigner, scope: CursorScope, position: str) -> Callable[[], str]:

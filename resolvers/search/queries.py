@@ -8,7 +8,7 @@ from domain.models import FileRecord, User
 from domain.search.models import SearchFilter, SearchHit
 from resolvers.context import Context
 from resolvers.files.types import FileType
-from resolvers.pagination import PageInfo
+from resolvers.pagination import PageInfo, no_cursor
 from resolvers.search.types import SearchConnection, SearchEdge, SearchTypeEnum
 from resolvers.users.types import UserType
 
@@ -38,8 +38,8 @@ async def resolve_search(
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next_page,
-            end_cursor=page.hits[-1].cursor if page.hits else None,
-            start_cursor=page.hits[0].cursor if page.hits else None,
+            end=page.hits[-1].sign if page.hits else no_cursor,
+            start=page.hits[0].sign if page.hits else no_cursor,
         ),
     )
 
