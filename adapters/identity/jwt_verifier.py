@@ -1,12 +1,9 @@
 """Verifies Cognito-shaped JWTs (from Cognito or the development identity provider).
 
-The RS256 signature is checked with ``cryptography`` (RSASSA-PKCS1-v1_5 with SHA-256, RFC
-7518 section 3.3) on the token's first two segments as they came; everything else (the
-header's ``alg``, ``kid`` and ``crit``, the claims) is checked here too. python-jose did the
-signature until its import (its backend loads cryptography's X.509 and SSH modules, ~12 ms
-of CPU) was the largest part of a cold start's build; it still signs the development
-identity provider's tokens, and the tests hold this check to it. Every failure raises the
-same InvalidTokenError so callers learn nothing about why.
+python-jose checks the RS256 signature; everything else is checked here, because jose
+does not check ``kid``, ``token_use`` or ``client_id``, does not require ``exp``, reads
+the wall clock (we need an injectable one), and lets an access token pass any audience.
+Every failure raises the same InvalidTokenError so callers learn nothing about why.
 """
 
 import asyncio
@@ -20,10 +17,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
-from cryptography.hazmat.primitives.hashes import SHA256
+from jose import jwk, jws
+from jose.backends.base import Key
+from jose.exceptions import JOSEError
 
 from adapters.identity.jwks_sources import JwksSource
 from domain.errors import InvalidTokenError
@@ -72,7 +68,7 @@ class JwtVerifier:
         self._max_token_bytes = max_token_bytes
         # kid -> (the JWK it was built from, the built key). Building is the costly part,
         # so a refetch reuses a key whose JWK did not change.
-        self._keys: dict[str, tuple[dict[str, Any], RSAPublicKey]] = {}
+        self._keys: dict[str, tuple[dict[str, Any], Key]] = {}
         self._last_fetch: float | None = None
         # One refetch at a time: a burst of tokens with a new kid must not stampede the
         # JWKS endpoint.
@@ -82,7 +78,7 @@ class JwtVerifier:
         # that the key is still published (a dropped key voids its tokens at once).
         # Revocation (sign-out, deleted account) is checked per request on the profile,
         # never here, so it is unaffected.
-        self._verified: dict[str, tuple[Principal, str, RSAPublicKey]] = {}
+        self._verified: dict[str, tuple[Principal, str, Key]] = {}
 
     async def verify(self, token: str) -> Principal:
         try:
@@ -117,9 +113,13 @@ class JwtVerifier:
             key = await self._refetch_for(kid)
         if key is None:
             raise InvalidTokenError
-        # The header said RS256 (checked above); the single pre-built key (selected by kid)
-        # is the only one tried.
-        claims = _parse_json_object(rs256_payload(token, key))
+        try:
+            # The list pins the algorithm; the single pre-built key (selected by kid)
+            # means jose never tries other keys.
+            payload = jws.verify(token, key, algorithms=[ALGORITHM])
+        except JOSEError:
+            raise InvalidTokenError from None
+        claims = _parse_json_object(payload)
         principal = self._principal(claims)
         self._remember(token, principal, kid, key)
         return principal
@@ -139,16 +139,16 @@ class JwtVerifier:
             return None
         return principal
 
-    def _remember(self, token: str, principal: Principal, kid: str, key: RSAPublicKey) -> None:
+    def _remember(self, token: str, principal: Principal, kid: str, key: Key) -> None:
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             del self._verified[next(iter(self._verified))]
         self._verified[token] = (principal, kid, key)
 
-    def _cached_key(self, kid: str) -> RSAPublicKey | None:
+    def _cached_key(self, kid: str) -> Key | None:
         entry = self._keys.get(kid)
         return entry[1] if entry is not None else None
 
-    async def _refetch_for(self, kid: str) -> RSAPublicKey | None:
+    async def _refetch_for(self, kid: str) -> Key | None:
         async with self._fetch_lock:
             # Whoever held the lock before us may already have fetched this kid.
             key = self._cached_key(kid)
@@ -167,7 +167,7 @@ class JwtVerifier:
             self._keys = self._build_keys(jwks)
             return self._cached_key(kid)
 
-    def _build_keys(self, jwks: object) -> dict[str, tuple[dict[str, Any], RSAPublicKey]]:
+    def _build_keys(self, jwks: object) -> dict[str, tuple[dict[str, Any], Key]]:
         """The verifying keys of a JWKS by kid. Keys that are not RS256 signing keys, or
         that cannot be built, are skipped; keys no longer published are dropped (that is
         how a revoked key stops working)."""
@@ -175,7 +175,7 @@ class JwtVerifier:
         if not isinstance(raw_keys, list):
             logger.warning("JWKS document has no key list; keeping the keys we had")
             return self._keys
-        built: dict[str, tuple[dict[str, Any], RSAPublicKey]] = {}
+        built: dict[str, tuple[dict[str, Any], Key]] = {}
         for raw in raw_keys[:MAX_JWKS_KEYS]:
             public = _public_rsa_jwk(raw)
             if public is None:
@@ -186,8 +186,8 @@ class JwtVerifier:
                 built[kid] = previous
                 continue
             try:
-                built[kid] = (public, rs256_key(public))
-            except (ValueError, TypeError):
+                built[kid] = (public, jwk.construct(public, ALGORITHM))
+            except (JOSEError, ValueError, TypeError):
                 logger.warning("JWKS key %s could not be built; skipped", kid)
         return built
 
@@ -248,37 +248,12 @@ class JwtVerifier:
         return exp
 
 
-def rs256_key(public: Mapping[str, str]) -> RSAPublicKey:
-    """The verifying key of a public RSA JWK; ValueError when its numbers make none."""
-    modulus, exponent = _b64url_int(public["n"]), _b64url_int(public["e"])
-    return RSAPublicNumbers(exponent, modulus).public_key()
-
-
-def rs256_payload(token: str, key: RSAPublicKey) -> bytes:
-    """The payload of a compact JWS whose RS256 signature ``key`` verifies (the signing
-    input is the first two segments exactly as sent); InvalidTokenError otherwise."""
-    signing_input, _, signature = token.rpartition(".")
+def _decode_segment(segment: str) -> dict[str, Any]:
     try:
-        key.verify(_b64url(signature), signing_input.encode("ascii"), PKCS1v15(), SHA256())
-    except InvalidSignature:
-        raise InvalidTokenError from None
-    return _b64url(signing_input.split(".", 1)[1])
-
-
-def _b64url(segment: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError):
         raise InvalidTokenError from None
-
-
-def _b64url_int(value: str) -> int:
-    # A value that is not base64url raises binascii.Error, a ValueError.
-    return int.from_bytes(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
-
-
-def _decode_segment(segment: str) -> dict[str, Any]:
-    return _parse_json_object(_b64url(segment))
+    return _parse_json_object(raw)
 
 
 def _parse_json_object(raw: bytes) -> dict[str, Any]:

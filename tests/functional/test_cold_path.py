@@ -1,8 +1,7 @@
 """What a Lambda cold start loads: the first build on the AWS composition reads settings
 without pydantic and leaves out the REST shim, its OpenAPI document, the local blob
-endpoint, Strawberry's federation directives, tarfile and python-jose
-(bench/cold_import.py measures what that saves); ``/rest`` still answers, built on its
-first request."""
+endpoint, Strawberry's federation directives and tarfile (bench/cold_import.py measures
+what that saves); ``/rest`` still answers, built on its first request."""
 
 import json
 import os
@@ -34,9 +33,6 @@ NOT_ON_THE_COLD_PATH = (
     # Strawberry imports it only to look for federation directives (none here).
     "strawberry.federation.schema_directives",
     "tarfile",  # only data exports write archives
-    # The token check uses cryptography's RSA alone; python-jose's backend loaded X.509 too.
-    "jose",
-    "cryptography.x509",
 )
 CHILD = """
 import json, sys
