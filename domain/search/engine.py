@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from domain.ports import Item, ItemStore, Key
 from domain.search import counters, eager, keys
-from domain.search.bm25 import reference_collection, term_score
+from domain.search.bm25 import idf, reference_collection, term_frequency_part
 from domain.search.documents import FIELD_WEIGHTS, TYPICAL_LENGTHS
 from domain.search.sources import Candidate, Source
 
@@ -261,13 +261,18 @@ def _score(kind: str, accepted: list[_Match]) -> list[Scored]:
     for match in accepted:
         df.update(match.exact)
         df.update(match.completions)
+    # bm25.term_score's idf, once per term rather than once per term and document.
+    idfs = {term: idf(max(collection.docs, n, 1), n) for term, n in df.items()}
     scored: list[Scored] = []
     for match in accepted:
         terms = match.field_terms
-        total = sum(term_score(t, df[t], terms, weights, collection) for t in match.exact)
+        total = sum(
+            idfs[t] * term_frequency_part(t, terms, weights, collection) for t in match.exact
+        )
         if match.completions:
             total += max(
-                term_score(t, df[t], terms, weights, collection) for t in match.completions
+                idfs[t] * term_frequency_part(t, terms, weights, collection)
+                for t in match.completions
             )
         matched = frozenset(match.exact) | match.completions
         scored.append(Scored(round(total, 6), match.candidate, matched))
