@@ -8,6 +8,8 @@ import base64
 import binascii
 import json
 
+import orjson
+
 from adapters.items.conditions import is_storable_text
 from domain.errors import InvalidInputError
 
@@ -15,7 +17,12 @@ _MAX_CURSOR_CHARS = 2048
 
 
 def encode_cursor(position: list[str]) -> str:
-    raw = json.dumps(position, separators=(",", ":")).encode()
+    # A query page makes one per item (a search ~25): orjson takes ~0.5 µs, json ~2.4. Its
+    # bytes are json's for ASCII but DEL; otherwise json, whose \u escapes keep cursors as
+    # they were.
+    raw = orjson.dumps(position)
+    if not raw.isascii() or b"\x7f" in raw:
+        raw = json.dumps(position, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

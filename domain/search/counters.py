@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from domain.errors import ConflictError
-from domain.ports import MAX_WRITE_ITEMS, Add, Delete, ItemStore, Key, VersionIs
+from domain.ports import MAX_WRITE_ITEMS, Add, Delete, Item, ItemStore, Key, VersionIs
 from domain.search import eager, keys
 from domain.search.bm25 import Collection
 
@@ -33,6 +33,7 @@ LENGTH_PREFIX = "length_"
 # Expansions of a prefix: read this many vocabulary items, keep this many terms (by df).
 VOCAB_READ = 200
 MAX_EXPANSIONS = 10
+_SHARDS = range(keys.DF_SHARDS)
 
 
 async def collection(store: ItemStore, kind: str) -> Collection:
@@ -57,12 +58,26 @@ async def document_frequencies(
     """Documents holding each term, summed over ``scopes`` (one batched read)."""
     if not terms:
         return {}
-    wanted = [(term, s, n) for term in terms for s in scopes for n in range(keys.DF_SHARDS)]
-    items = await store.get_many([keys.df_key(kind, term, n, s) for term, s, n in wanted])
-    dfs = dict.fromkeys(terms, 0)
-    for (term, _, _), item in zip(wanted, items, strict=True):
-        dfs[term] += int(item["df"]) if item is not None else 0
-    return {term: max(df, 0) for term, df in dfs.items()}
+    items = await store.get_many(df_keys(kind, scopes, terms))
+    return summed_frequencies(scopes, terms, items)
+
+
+def df_keys(kind: str, scopes: Sequence[str], terms: Sequence[str]) -> list[Key]:
+    """The counters ``document_frequencies`` reads, for a caller that reads them in a batch
+    with other keys (summed_frequencies then reads the answer)."""
+    return [keys.df_key(kind, term, n, s) for term in terms for s in scopes for n in _SHARDS]
+
+
+def summed_frequencies(
+    scopes: Sequence[str], terms: Sequence[str], items: Sequence[Item | None]
+) -> dict[str, int]:
+    """``items``: what was read for ``df_keys(kind, scopes, terms)``, in that order."""
+    per_term = len(scopes) * keys.DF_SHARDS
+    dfs = {}
+    for index, term in enumerate(terms):
+        counted = items[index * per_term : (index + 1) * per_term]
+        dfs[term] = max(sum(int(item["df"]) for item in counted if item is not None), 0)
+    return dfs
 
 
 async def expand_prefix(

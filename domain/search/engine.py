@@ -29,12 +29,12 @@ and for a selective query by the rarest term's document frequency.
 """
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from domain.ports import Item, ItemStore
+from domain.ports import Item, ItemStore, Key
 from domain.search import counters, eager, keys
-from domain.search.bm25 import reference_collection, term_score
+from domain.search.bm25 import idf, reference_collection, term_frequency_part
 from domain.search.documents import FIELD_WEIGHTS, TYPICAL_LENGTHS
 from domain.search.sources import Candidate, Source
 
@@ -65,20 +65,64 @@ class _Stream:
 
 
 async def search_kind(store: ItemStore, source: Source, query: QueryTerms) -> list[Scored]:
-    kind = source.kind
-    exact = list(query.exact)
-    short_prefix = query.prefix if query.prefix and len(query.prefix) < MIN_PREFIX_CHARS else None
-    if short_prefix:
-        exact.append(short_prefix)  # one character matches exactly: no type-ahead on "q"
+    [(_, found)] = (await search_kinds(store, [source], query, also=[]))[1]
+    return found
+
+
+async def search_kinds(
+    store: ItemStore, sources: Sequence[Source], query: QueryTerms, *, also: Sequence[Key]
+) -> tuple[list[Item | None], list[tuple[Source, list[Scored]]]]:
+    """``search_kind`` for each source, with the df counters of all of them and ``also``
+    (keys the caller reads anyway) in one batched read beside the prefix expansions: one
+    trip through the store's wrappers instead of one per kind and one for ``also``.
+    Returns what was read for ``also`` and each source's hits."""
+    exact, prefix = _terms(query)
     # df and the vocabulary are read from the viewer's access scopes only (counters.py), so
     # the driver and the expansions — which bound what is reached when the caps bind —
     # depend on readable documents alone. Counters are approximate (README.md): a zero df
     # still reads the postings (one query that finds none when the term is truly absent).
-    prefix = query.prefix if query.prefix and not short_prefix else None
-    dfs, expansions = await eager.gather_two(
-        counters.document_frequencies(store, kind, source.scopes, exact),
-        counters.expand_prefix(store, kind, source.scopes, prefix) if prefix else _nothing(),
+    wanted = [counters.df_keys(s.kind, s.scopes, exact) for s in sources]
+    read, expanded = await eager.gather_two(
+        store.get_many([*also, *(key for part in wanted for key in part)]),
+        eager.gather(
+            *(
+                counters.expand_prefix(store, s.kind, s.scopes, prefix) if prefix else _nothing()
+                for s in sources
+            )
+        ),
     )
+    start = len(also)
+    frequencies = []
+    for source, part in zip(sources, wanted, strict=True):
+        items = read[start : start + len(part)]
+        frequencies.append(counters.summed_frequencies(source.scopes, exact, items))
+        start += len(part)
+    found = await eager.gather(
+        *(
+            _rank(store, source, exact, prefix, dfs, expansions)
+            for source, dfs, expansions in zip(sources, frequencies, expanded, strict=True)
+        )
+    )
+    return read[: len(also)], list(zip(sources, found, strict=True))
+
+
+def _terms(query: QueryTerms) -> tuple[list[str], str | None]:
+    exact = list(query.exact)
+    short_prefix = query.prefix if query.prefix and len(query.prefix) < MIN_PREFIX_CHARS else None
+    if short_prefix:
+        exact.append(short_prefix)  # one character matches exactly: no type-ahead on "q"
+    return exact, (query.prefix if query.prefix and not short_prefix else None)
+
+
+async def _rank(
+    store: ItemStore,
+    source: Source,
+    exact: list[str],
+    prefix: str | None,
+    dfs: dict[str, int],
+    expansions: dict[str, int],
+) -> list[Scored]:
+    kind = source.kind
     if prefix is not None and not expansions:
         return []
     dfs = {term: max(df, 1) for term, df in dfs.items()}
@@ -217,13 +261,18 @@ def _score(kind: str, accepted: list[_Match]) -> list[Scored]:
     for match in accepted:
         df.update(match.exact)
         df.update(match.completions)
+    # bm25.term_score's idf, once per term rather than once per term and document.
+    idfs = {term: idf(max(collection.docs, n, 1), n) for term, n in df.items()}
     scored: list[Scored] = []
     for match in accepted:
         terms = match.field_terms
-        total = sum(term_score(t, df[t], terms, weights, collection) for t in match.exact)
+        total = sum(
+            idfs[t] * term_frequency_part(t, terms, weights, collection) for t in match.exact
+        )
         if match.completions:
             total += max(
-                term_score(t, df[t], terms, weights, collection) for t in match.completions
+                idfs[t] * term_frequency_part(t, terms, weights, collection)
+                for t in match.completions
             )
         matched = frozenset(match.exact) | match.completions
         scored.append(Scored(round(total, 6), match.candidate, matched))

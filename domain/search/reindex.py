@@ -71,11 +71,6 @@ async def rebuilt(store: ItemStore) -> None:
     await store.write([Delete(keys.rebuilding_key())])
 
 
-async def is_rebuilding(store: ItemStore) -> bool:
-    [marker] = await store.get_many([keys.rebuilding_key()])
-    return marker is not None
-
-
 def text_bar(done: int, total: int, width: int = 30) -> str:
     filled = width if total == 0 else width * done // total
     return f"\rreindex [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"

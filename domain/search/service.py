@@ -15,14 +15,13 @@ from domain.errors import IndexRebuildingError, InvalidInputError
 from domain.models import Principal
 from domain.paging import check_page_size
 from domain.ports import ItemStore
-from domain.search import eager
+from domain.search import keys
 from domain.search.analyzer import STOP_WORDS, compose, tokens
 from domain.search.documents import FILE, KINDS, USER
-from domain.search.engine import QueryTerms, Scored, search_kind
+from domain.search.engine import QueryTerms, Scored, search_kinds
 from domain.search.highlight import highlight
 from domain.search.indexer import SearchIndexer
 from domain.search.models import SearchFilter, SearchHit, SearchPage
-from domain.search.reindex import is_rebuilding
 from domain.search.sources import FileSource, Source, UserSource
 
 MAX_QUERY_CHARS = 256
@@ -76,14 +75,13 @@ class SearchService:
             return SearchPage([], False)
         sources = [self._source(kind, viewer, wanted) for kind in kinds]
         runs = [s for s in sources if s is not None]
-        # Asked beside the search itself, so it costs no extra round trip of latency.
-        rebuilding, results = await eager.gather_two(
-            is_rebuilding(self._items),
-            eager.gather(*(search_kind(self._items, s, terms) for s in runs)),
+        # The rebuild marker is read in the search's first batch: no extra trip or latency.
+        [marker], results = await search_kinds(
+            self._items, runs, terms, also=[keys.rebuilding_key()]
         )
-        if rebuilding:
+        if marker is not None:
             raise IndexRebuildingError()
-        ranked = sorted((hit for hits in results for hit in hits), key=_order)
+        ranked = sorted((hit for _, hits in results for hit in hits), key=_order)
         if position is not None:
             ranked = [hit for hit in ranked if _order(hit) > position]
         page = ranked[:size]
