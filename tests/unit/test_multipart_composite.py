@@ -6,15 +6,14 @@ import asyncio
 import base64
 import hashlib
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.stub import Stubber
 from moto.s3.models import MultipartChecksumBuilder
 
 from adapters.blobs.s3 import S3BlobStore
 from domain.files.multipart import composite_sha256
 from domain.ports import BlobInfo
+from tests.support.blob_backends import sigv4_s3_client
 
 PARTS = [b"first part", b"second part", b"the last"]
 
@@ -37,14 +36,7 @@ def test_the_composite_depends_on_the_parts_order() -> None:
 
 
 def _head(answer: dict[str, object]) -> BlobInfo | None:
-    client = boto3.client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url="http://127.0.0.1:9",  # never contacted: the stubber answers
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
+    client = sigv4_s3_client("http://127.0.0.1:9")  # never contacted: the stubber answers
     store = S3BlobStore(client, "bucket")
     with Stubber(client) as stub:
         response = {"ContentLength": 30, "ContentType": "application/octet-stream", **answer}

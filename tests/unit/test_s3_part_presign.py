@@ -7,27 +7,19 @@ import asyncio
 import hashlib
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from adapters.blobs.rules import sha256_hex_to_b64
 from adapters.blobs.s3 import S3BlobStore
 from domain.errors import InvalidInputError
+from tests.support.blob_backends import sigv4_s3_client
 
 KEY = "files/f-mp/ready-0123456789abcdef"
 SHA256 = hashlib.sha256(b"part one").hexdigest()
 
 
 def store() -> S3BlobStore:
-    client = boto3.client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url="http://127.0.0.1:9",  # never contacted: presigning is local
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
+    client = sigv4_s3_client("http://127.0.0.1:9")  # never contacted: presigning is local
     return S3BlobStore(client, "bucket", max_expiry=3600)
 
 
