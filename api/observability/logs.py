@@ -15,7 +15,7 @@ import json.encoder
 import logging
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from api.log_redaction import SignatureRedactingFilter
@@ -374,15 +374,7 @@ class RequestLineWriter:
             "asctime": _TIME_MARK,
         }
         head: dict[str, Any] = {}
-        try:
-            for key, value in log_format.items():
-                if value and key in self._reserved:
-                    if not isinstance(value, str):
-                        return None
-                    head[key] = value % attributes
-                else:
-                    head[key] = value
-        except (KeyError, TypeError, ValueError):
+        if not _resolve_keys(log_format, attributes, self._reserved, head):
             return None
         head["message"] = message
         text: str = serializer({key: value for key, value in head.items() if value is not None})
@@ -417,17 +409,9 @@ class RequestLineWriter:
         }
         reserved = self._reserved
         document: dict[str, Any] = {}
-        try:
-            for keys in (formatter.log_format, formatter.thread_safe_get_current_keys()):
-                for key, value in keys.items():
-                    if value and key in reserved:
-                        if not isinstance(value, str):
-                            return None
-                        document[key] = value % attributes
-                    else:
-                        document[key] = value
-        except (KeyError, TypeError, ValueError):
-            return None
+        for keys in (formatter.log_format, formatter.thread_safe_get_current_keys()):
+            if not _resolve_keys(keys, attributes, reserved, document):
+                return None
         for key, value in fields.items():
             if key not in reserved:
                 document[key] = value
@@ -468,3 +452,25 @@ class _Template(NamedTuple):
 _TIME_MARK = "\ue000asctime\ue000"
 _MAX_TEMPLATES = 64
 _escape: Callable[[str], str] = json.encoder.encode_basestring  # json's, ensure_ascii off
+
+
+def _resolve_keys(
+    keys: Mapping[str, Any],
+    attributes: Mapping[str, Any],
+    reserved: Collection[str],
+    into: dict[str, Any],
+) -> bool:
+    """Powertools' keys into ``into``: a key named like a LogRecord attribute holds a
+    ``%``-format of the record's attributes, any other its value. False when a format is
+    one this renderer does not take (the caller then goes the formatter's own way)."""
+    try:
+        for key, value in keys.items():
+            if value and key in reserved:
+                if not isinstance(value, str):
+                    return False
+                into[key] = value % attributes
+            else:
+                into[key] = value
+    except (KeyError, TypeError, ValueError):
+        return False
+    return True
