@@ -20,7 +20,6 @@ from adapters.blobs.local.store import (
 )
 from adapters.blobs.rules import CHECKSUM_HEADER, sha256_hex_to_b64
 from api.http_errors import error_response, request_id_of
-from api.log_redaction import SignatureRedactingFilter, redact_signatures
 from domain.errors import (
     ConflictError,
     DomainError,
@@ -29,7 +28,7 @@ from domain.errors import (
     NotFoundError,
 )
 
-__all__ = ["BLOBS_PATH", "SignatureRedactingFilter", "blob_routes", "redact_signatures"]
+__all__ = ["BLOBS_PATH", "blob_routes"]
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import pytest
 from starlette.types import Message
 
 from adapters.blobs.local.store import LocalBlobStore
-from api.blob_routes import SignatureRedactingFilter, redact_signatures
+from api.log_redaction import SignatureRedactingFilter, redact_signatures
 from domain.ports import UploadTarget
 from tests.support.blob_backends import SIGNING_KEY, build_blob_app, files_under
 
