@@ -3,7 +3,7 @@ rule sets) for the clients of api/aws_clients.py: the same files, in the same or
 precedence, decoded into plain dicts.
 
 botocore's JSONFileLoader decodes every JSON object into an ``OrderedDict``: ~2-3x the
-time of plain dicts, and the first build on the AWS path decodes ~2 MB of it
+time of plain dicts, and the first build on the AWS path decodes ~4 MB of it
 (endpoints.json alone is 1.2 MB), ~11 ms of CPU of every cold start
 (bench/cold_import.py). Dicts keep insertion order, and nothing in botocore or boto3 uses
 an ``OrderedDict`` method on what it loaded, so the data is the same mapping in the same
