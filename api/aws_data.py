@@ -21,16 +21,15 @@ from typing import Any
 
 # botocore's order: an uncompressed file wins over a compressed one of the same name.
 _LOAD_ORDER = (".json", ".json.gz")
-# botocore ships its models compressed: asking for ".json.gz" first answers most of the
-# ~900 checks of a service listing with one stat instead of two.
-_EXISTS_ORDER = (".json.gz", ".json")
 
 
 class PlainJsonFileLoader:
     """botocore's file loader interface, answering what JSONFileLoader answers."""
 
     def exists(self, file_path: str) -> bool:
-        return any(os.path.isfile(file_path + extension) for extension in _EXISTS_ORDER)
+        # botocore ships its models compressed: asking for ".json.gz" first answers most
+        # of the ~900 checks of its two service listings with one stat instead of two.
+        return os.path.isfile(file_path + ".json.gz") or os.path.isfile(file_path + ".json")
 
     def load_file(self, file_path: str) -> Any:
         for extension in _LOAD_ORDER:
