@@ -22,23 +22,47 @@ answers through the same middlewares and view without Mangum's cycle and Starlet
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
-import logging
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
+from collections.abc import Iterator
 
-from mangum import Mangum
 
-from api import snapstart
-from api.app import build_app
-from api.aws_clients import created_clients
-from api.bootstrap import Deps, build_deps
-from api.deadlines import lambda_invocation_deadline
-from domain.errors import ConflictError, DomainError, StoreUnavailableError
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The import and the first build make objects that live as long as the container:
+    the frameworks' and our modules, the schema's types, boto3's clients and service
+    models, the settings, the app. The cyclic collector's passes over them while they
+    were being made were ~5% of the import's CPU and ~10% of the build's on the AWS path
+    (bench/cold_import.py): full passes walk everything made so far, again and again. So
+    it is paused while they are made, and what was made is then frozen (moved out of the
+    collector's generations), so that no later collection walks it again. Once per
+    process for each: the cyclic garbage they left stays (a bounded, one-off amount)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+with _collector_paused():
+    import asyncio
+    import logging
+    from collections.abc import Mapping
+    from dataclasses import dataclass
+    from typing import TYPE_CHECKING, Any
+    from urllib.parse import unquote_plus
+
+    from mangum import Mangum
+
+    from api import snapstart
+    from api.app import build_app
+    from api.aws_clients import created_clients
+    from api.bootstrap import Deps, build_deps
+    from api.deadlines import lambda_invocation_deadline
+    from domain.errors import ConflictError, DomainError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from api.lambda_graphql import LambdaGraphQL
@@ -368,25 +392,6 @@ def get_handler() -> LambdaHandler:
         with _collector_paused():
             _handler = build_handler(load_settings())
     return _handler
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The first build makes boto3's clients and service models, the settings model and
-    the app: objects that live as long as the container. The cyclic collector's full
-    passes over them while they were being made were ~10% of the build's CPU on the AWS
-    path (bench/cold_import.py). So it is paused for the build, and what the build made
-    is then frozen (moved out of the collector's generations), so that no collection
-    during a request walks it again. Once per process: the cyclic garbage the build left
-    stays (a bounded, one-off amount)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
