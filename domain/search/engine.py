@@ -30,7 +30,6 @@ and for a selective query by the rarest term's document frequency.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from domain.ports import Item, ItemStore, Key
 from domain.search import counters, eager, keys
@@ -47,7 +46,6 @@ from domain.search.documents import (
     KINDS,
     TYPICAL_LENGTHS,
     Document,
-    term_counts,
 )
 from domain.search.sources import Candidate, Source
 
@@ -266,14 +264,19 @@ class _Analysed:
 
 def _analysed(document: Document) -> _Analysed:
     fields = document.fields
-    if all(len(text) <= REMEMBERED_TEXT_CHARS for text in fields.values()):
-        return _remembered(document.kind, tuple(fields.items()))
-    return _Analysed(document.kind, document.field_terms())
+    if max(map(len, fields.values()), default=0) > REMEMBERED_TEXT_CHARS:
+        return _Analysed(document.kind, document.field_terms())
+    # A plain dict: lru_cache's wrapper cost more than the lookup (~20 lookups a search).
+    key = (document.kind, *fields, *fields.values())
+    found = _REMEMBERED.get(key)
+    if found is None:
+        if len(_REMEMBERED) >= REMEMBERED_DOCUMENTS:
+            _REMEMBERED.clear()  # bounded; what is still in use is analysed again
+        found = _REMEMBERED[key] = _Analysed(document.kind, document.field_terms())
+    return found
 
 
-@lru_cache(maxsize=REMEMBERED_DOCUMENTS)
-def _remembered(kind: str, fields: tuple[tuple[str, str], ...]) -> _Analysed:
-    return _Analysed(kind, {name: term_counts(text) for name, text in fields})
+_REMEMBERED: dict[tuple[str, ...], _Analysed] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,11 +294,12 @@ class _Matcher:
 
     def __init__(self, exact: list[str], prefix: str | None, expansions: frozenset[str]) -> None:
         self._exact, self._prefix, self._expansions = tuple(exact), prefix, expansions
+        self._required = frozenset(exact)
 
     def match(self, candidate: Candidate) -> _Match | None:
         analysed = _analysed(candidate.document)
         present = analysed.present
-        if any(term not in present for term in self._exact):
+        if not self._required <= present:
             return None
         completions: frozenset[str] = frozenset()
         if self._prefix is not None:

@@ -4,6 +4,8 @@ gives, and a changed text must never be answered from the analysis of the old on
 
 from typing import Any, cast
 
+import pytest
+
 from domain.search import engine
 from domain.search.analyzer import REMEMBERED_TEXT_CHARS
 from domain.search.bm25 import REFERENCE_DOCS, idf, reference_collection, term_frequency_part
@@ -56,8 +58,17 @@ def test_a_changed_text_is_matched_as_it_is_now() -> None:
 def test_long_texts_are_matched_but_not_remembered() -> None:
     matcher = engine._Matcher(["needle"], None, frozenset())
     long_text = "hay " * (REMEMBERED_TEXT_CHARS // 4) + "needle"
-    before = engine._remembered.cache_info().currsize
+    before = dict(engine._REMEMBERED)
     found = matcher.match(_file("a", "notes", description=long_text))
     assert found is not None
-    assert engine._remembered.cache_info().currsize == before
+    assert engine._REMEMBERED == before
     assert engine._score([found])[0].score == round(_formula(found.candidate, "needle", 1), 6)
+
+
+def test_remembered_analyses_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "REMEMBERED_DOCUMENTS", 3)
+    monkeypatch.setattr(engine, "_REMEMBERED", {})
+    matcher = engine._Matcher(["memo"], None, frozenset())
+    for n in range(10):
+        assert matcher.match(_file(f"d{n}", f"memo {n}")) is not None
+        assert len(engine._REMEMBERED) <= 3
