@@ -324,12 +324,17 @@ def _score(accepted: list[_Match]) -> list[Scored]:
     # bm25.term_score's idf, once per term rather than once per term and document.
     docs = REFERENCE_DOCS
     idfs = {term: idf(max(docs, n, 1), n) for term, n in df.items()}
+    exact = accepted[0].exact
+    exact_set = frozenset(exact)
     scored: list[Scored] = []
     for match in accepted:
         analysed = match.analysed
-        total = sum(idfs[t] * analysed.part(t) for t in match.exact)
-        if match.completions:
-            total += max(idfs[t] * analysed.part(t) for t in match.completions)
-        matched = frozenset(match.exact) | match.completions
+        total: float = 0  # what sum() started from: the same floats
+        for term in exact:
+            total += idfs[term] * analysed.part(term)
+        completions = match.completions
+        if completions:
+            total += max(idfs[t] * analysed.part(t) for t in completions)
+        matched = exact_set | completions if completions else exact_set
         scored.append(Scored(round(total, 6), match.candidate, matched))
     return scored
