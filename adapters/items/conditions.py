@@ -64,6 +64,8 @@ def check_write_batch(ops: Sequence[WriteOp]) -> None:
 
 def is_storable_text(value: str) -> bool:
     """Lone surrogates have no UTF-8 form, so neither SQLite nor DynamoDB can hold them."""
+    if value.isascii():  # a flag CPython keeps on the string: no encoding for most keys
+        return True
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

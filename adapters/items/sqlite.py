@@ -24,7 +24,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -465,6 +465,7 @@ def _select_keys(
         yield (pk, sk), data
 
 
+@lru_cache(maxsize=_KEYS_PER_STATEMENT)
 def _select_keys_sql(count: int) -> str:
     # CROSS JOIN fixes the join order: walk the keys, probe the primary key for each;
     # a plain IN (VALUES ...) made SQLite scan the whole table.

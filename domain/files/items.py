@@ -57,6 +57,11 @@ from domain.ports import (
 # ids to this alphabet also keeps "#" out of keys and makes every blob key valid.
 _FILE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _BLOB_KEY = re.compile(r"files/([A-Za-z0-9_-]{1,64})/blob")
+# Stored text -> member, without the Enum call's machinery (~0.3 µs each, two per file
+# read; a search reads ~20 files, a page 20): an unknown text still goes to the Enum,
+# which refuses it as before.
+_STATUSES = {member.value: member for member in FileStatus}
+_VISIBILITIES = {member.value: member for member in Visibility}
 
 
 def new_file_id() -> str:
@@ -182,8 +187,8 @@ def file_from_item(item: Item) -> FileRecord:
         content_type=item["content_type"],
         size=item["size"],
         sha256=item.get("sha256"),
-        status=FileStatus(item["status"]),
-        visibility=Visibility(item["visibility"]),
+        status=_STATUSES.get(item["status"]) or FileStatus(item["status"]),
+        visibility=_VISIBILITIES.get(item["visibility"]) or Visibility(item["visibility"]),
         description=item.get("description"),
         tags=tuple(item.get("tags") or ()),
         shared_with=tuple(item.get("shared_with") or ()),

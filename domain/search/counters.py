@@ -21,6 +21,7 @@ read (README.md).
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from domain.errors import ConflictError
 from domain.ports import MAX_WRITE_ITEMS, Add, Delete, Item, ItemStore, Key, VersionIs
@@ -62,10 +63,16 @@ async def document_frequencies(
     return summed_frequencies(scopes, terms, items)
 
 
-def df_keys(kind: str, scopes: Sequence[str], terms: Sequence[str]) -> list[Key]:
+def df_keys(kind: str, scopes: Sequence[str], terms: Sequence[str]) -> tuple[Key, ...]:
     """The counters ``document_frequencies`` reads, for a caller that reads them in a batch
     with other keys (summed_frequencies then reads the answer)."""
-    return [keys.df_key(kind, term, n, s) for term in terms for s in scopes for n in _SHARDS]
+    return _df_keys(kind, tuple(scopes), tuple(terms))
+
+
+# 4 keys per scope and term, the same for every search of a viewer's query: made once.
+@lru_cache(maxsize=1024)
+def _df_keys(kind: str, scopes: tuple[str, ...], terms: tuple[str, ...]) -> tuple[Key, ...]:
+    return tuple(keys.df_key(kind, term, n, s) for term in terms for s in scopes for n in _SHARDS)
 
 
 def summed_frequencies(

@@ -94,10 +94,17 @@ def file_document(record: FileRecord | None) -> Document | None:
 def file_scopes(record: FileRecord) -> tuple[str, ...]:
     """ALL (admins) plus PUBLIC, or the owner's scope and one per user it is shared with:
     exactly the viewers domain.access.may_read_file lets read it (for the non-admins)."""
-    if record.visibility is Visibility.PUBLIC:
+    return _scopes(record.visibility, record.owner_id, record.shared_with)
+
+
+# A search builds the document of each of its ~20 candidates; most share an owner and
+# sharing, and the scopes are a pure function of these three.
+@lru_cache(maxsize=REMEMBERED_TEXTS)
+def _scopes(visibility: Visibility, owner_id: str, shared_with: tuple[str, ...]) -> tuple[str, ...]:
+    if visibility is Visibility.PUBLIC:
         return (keys.ALL, keys.PUBLIC)
-    shared = sorted(set(record.shared_with) - {record.owner_id})
-    return (keys.ALL, keys.owner_scope(record.owner_id), *map(keys.shared_scope, shared))
+    shared = sorted(set(shared_with) - {owner_id})
+    return (keys.ALL, keys.owner_scope(owner_id), *map(keys.shared_scope, shared))
 
 
 def user_document(user: User | None) -> Document | None:

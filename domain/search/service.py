@@ -7,6 +7,7 @@ the query, the types, the filter and the viewer (domain.cursor_signer).
 
 import json
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 from domain.clock import Clock
@@ -26,6 +27,7 @@ from domain.search.sources import FileSource, Source, UserSource
 
 MAX_QUERY_CHARS = 256
 MAX_QUERY_TERMS = 10
+REMEMBERED_QUERIES = 1024
 _T = TypeVar("_T")
 
 
@@ -36,6 +38,14 @@ def parse_query(text: str) -> QueryTerms:
         raise InvalidInputError("query must not be empty")
     if len(text) > MAX_QUERY_CHARS:
         raise InvalidInputError(f"query must be at most {MAX_QUERY_CHARS} characters")
+    return _parsed(text)
+
+
+# The same queries come again and again (type-ahead, paging, popular terms): their
+# analysis, a pure function of the text, is remembered. Refusals are not (an error is
+# never cached), and a query is at most MAX_QUERY_CHARS long.
+@lru_cache(maxsize=REMEMBERED_QUERIES)
+def _parsed(text: str) -> QueryTerms:
     found = [t.term for t in tokens(compose(text), keep_stop_words=True)]
     # Stop words are not indexed; the last term is a prefix, so it stays ("the" -> theory).
     kept = [term for term in found[:-1] if term not in STOP_WORDS] + found[-1:]

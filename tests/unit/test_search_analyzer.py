@@ -48,6 +48,15 @@ def test_long_and_wordy_queries_are_refused() -> None:
         parse_query(" ".join(f"w{n}x" for n in range(11)))
 
 
+def test_a_refused_query_is_refused_every_time() -> None:
+    # Parsed queries are remembered per text; a refusal must not be (nor turn into terms).
+    wordy = " ".join(f"v{n}y" for n in range(11))
+    for _ in range(3):
+        with pytest.raises(InvalidInputError):
+            parse_query(wordy)
+    assert parse_query("report q3") == parse_query("report q3")
+
+
 def test_idf_matches_the_bm25_formula() -> None:
     assert idf(10, 1) == pytest.approx(math.log(1 + 9.5 / 1.5))
     assert idf(10, 10) < idf(10, 1)
