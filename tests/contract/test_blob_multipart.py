@@ -247,7 +247,8 @@ async def test_local_sweep_removes_unfinished_multipart_uploads(local_backend: B
 
 @pytest.fixture
 def hashed_at_completion(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The sizes of the parts the local store reads back to hash while completing."""
+    """The sizes of the parts the local store reads back to hash (clear it before
+    completing to see what completion reads)."""
     sizes: list[int] = []
     hash_file = parts_module._hash_file
 
@@ -261,21 +262,42 @@ def hashed_at_completion(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 @pytest.mark.parametrize(
     ("order", "read_back"),
-    [([1, 2, 3], []), ([3, 1, 2], [3]), ([2, 1, 3], [2, 3])],
+    [([1, 2, 3], []), ([3, 1, 2], [3]), ([2, 1, 3], [2])],
 )
-async def test_local_completion_hashes_again_only_parts_that_came_out_of_order(
+async def test_local_parts_out_of_order_are_hashed_when_their_turn_comes_not_at_completion(
     local_backend: BlobBackend,
     hashed_at_completion: list[int],
     order: list[int],
     read_back: list[int],
 ) -> None:
+    """A part that arrived before the one the running hash waited for is read back once,
+    when that one is stored (3-1-2: part 3 once 2 is in; 2-1-3: part 2 once 1 is in, and
+    3 is hashed as it arrives); completion reads nothing back."""
     store = local_backend.store
     upload_id = await store.start_multipart(KEY, content_type=TYPE)
     etags = await put_parts(local_backend, upload_id, order)
+    assert hashed_at_completion == [len(CHUNKS[number - 1]) for number in read_back]
+    hashed_at_completion.clear()
     info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
     assert info.sha256 == sha256_of(BODY)
     assert await downloaded(local_backend) == BODY
-    assert hashed_at_completion == [len(CHUNKS[number - 1]) for number in read_back]
+    assert hashed_at_completion == []
+
+
+async def test_local_parts_sent_concurrently_leave_completion_nothing_to_hash(
+    local_backend: BlobBackend, hashed_at_completion: list[int]
+) -> None:
+    """As S3 clients send them: several parts in flight at once, over their own
+    connections, stored in whatever order they finish."""
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    sent = await asyncio.gather(*(put_parts(local_backend, upload_id, [n]) for n in (3, 2, 1)))
+    etags = {number: etag for part in sent for number, etag in part.items()}
+    hashed_at_completion.clear()
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY)
+    assert await downloaded(local_backend) == BODY
+    assert hashed_at_completion == []
 
 
 async def test_local_completion_after_a_restart_hashes_the_parts_on_disk(
@@ -325,6 +347,56 @@ async def test_a_part_sent_again_while_completing_is_not_taken_for_the_listed_on
     info = await store.complete_multipart(KEY, upload_id, sorted(current.items()))
     assert info.sha256 == sha256_of(other + CHUNKS[1] + CHUNKS[2])
     assert await downloaded(local_backend) == other + CHUNKS[1] + CHUNKS[2]
+
+
+async def test_a_part_sent_again_while_hashed_ahead_is_the_one_assembled(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Part 2 arrived first and is being hashed from disk once part 1 is in, when a new
+    copy of part 2 replaces it: the run holds the first copy's bytes, so completion with
+    the new copy's ETag must hash the new bytes, not adopt the run."""
+    assert local_backend.local is not None
+    store = local_backend.local.store
+    files = store._parts
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    first = await put_parts(local_backend, upload_id, [2, 3])
+    other = body_of(PART, seed=7)
+    hash_file = parts_module._hash_file
+    replaced: list[str] = []
+
+    def replacing_while_hashing(fd: int, size: int, digest: "hashlib._Hash") -> None:
+        if not replaced:
+            pending = files.create_part(upload_id, 2, hash_part=False)
+            pending.write_chunks([other])
+            replaced.append(pending.commit(2).etag)
+        hash_file(fd, size, digest)
+
+    monkeypatch.setattr(parts_module, "_hash_file", replacing_while_hashing)
+    etags = first | await put_parts(local_backend, upload_id, [1]) | {2: replaced[0]}
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(CHUNKS[0] + other + CHUNKS[2])
+    assert await downloaded(local_backend) == CHUNKS[0] + other + CHUNKS[2]
+
+
+async def test_an_upload_closed_while_hashed_ahead_keeps_no_run(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert local_backend.local is not None
+    store = local_backend.local.store
+    files = store._parts
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    await put_parts(local_backend, upload_id, [2])
+    hash_file = parts_module._hash_file
+
+    def closing_while_hashing(fd: int, size: int, digest: "hashlib._Hash") -> None:
+        with files._lock:  # as completion and abort let go of it
+            files._runs.pop(upload_id, None)
+        hash_file(fd, size, digest)
+
+    monkeypatch.setattr(parts_module, "_hash_file", closing_while_hashing)
+    await put_parts(local_backend, upload_id, [1])
+    assert upload_id not in files._runs
+    assert upload_id not in files._advancing
 
 
 async def test_local_parts_without_a_checksum_are_named_per_copy(

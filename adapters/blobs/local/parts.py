@@ -7,16 +7,18 @@ the blob sweep's walk skips it. Completing renames the upload folder away first,
 arriving meanwhile finds no upload instead of changing bytes being assembled; the parts
 are then copied by the kernel into a PendingBlob and published at the key.
 
-Every byte is hashed once. The whole file's SHA-256 is mostly computed while the parts
-arrive: a part that extends the run of parts received in order (1, 2, ... n) is fed to a
-copy of that run's hash, so completing hashes only the parts after the run (read back
-from the page cache). The run's hash lives in this process only, with a digest of its
+Every byte is hashed once. The whole file's SHA-256 is computed while the parts arrive:
+a part that extends the run of parts received in order (1, 2, ... n) is fed to a copy of
+that run's hash as it is received, and parts stored ahead of the run (sent concurrently,
+as S3 clients do, they mostly finish out of order) are read back from the page cache and
+hashed once the run reaches them (``advance_run``), so completing hashes only what the
+run does not cover. The run's hash lives in this process only, with a digest of its
 parts' ETags; completion uses it only when the listed parts start with exactly those
-stored parts, and else (a part sent again, parts out of order, a restart) hashes what the run
-does not cover. A part's own SHA-256 is computed only when there is one to check it
-against (signed into its URL, or sent as x-amz-checksum-sha256), as S3 records a part's
-checksum only then; its ETag is then that digest, else a random name of the stored copy
-(one per PUT: S3's MD5 would need a second hash of every byte).
+stored parts, and else (a part sent again, a restart) hashes what the run does not cover.
+A part's own SHA-256 is computed only when there is one to check it against (signed into
+its URL, or sent as x-amz-checksum-sha256), as S3 records a part's checksum only then;
+its ETag is then that digest, else a random name of the stored copy (one per PUT: S3's
+MD5 would need a second hash of every byte).
 
 Every byte goes to the disk once: parts are not fsynced, the assembled file is (with its
 metadata and folder) before completion answers; see PendingPart.commit.
@@ -90,6 +92,7 @@ class PartFiles:
         self.root = blobs.root / MULTIPART_DIR
         self._lock = threading.Lock()  # pairs a part's bytes with its metadata
         self._runs: dict[str, InOrderHash] = {}  # by upload id; under the lock
+        self._advancing: set[str] = set()  # uploads whose run a thread is extending; ditto
 
     def start(self, key: str, content_type: str, now: float) -> str:
         upload_id = secrets.token_urlsafe(24)
@@ -147,6 +150,45 @@ class PartFiles:
             # Only onto the run it extended: another part may have moved it meanwhile.
             if run is not None and current is extended:
                 self._runs[directory.name] = run
+
+    def advance_run(self, directory: Path) -> None:
+        """Extend the upload's in-order hash over the stored parts that follow it, hashed
+        from the page cache in order: parts sent concurrently (as S3 clients send them)
+        mostly arrive before the one the run waits for, and each would otherwise be read
+        back and hashed by completion instead, within its request. One thread at a time
+        per upload; a part stored meanwhile is seen by that thread's next look."""
+        upload_id = directory.name
+        with self._lock:
+            run = self._runs.get(upload_id)
+            if run is None or upload_id in self._advancing:
+                return
+            self._advancing.add(upload_id)
+        try:
+            while True:
+                with self._lock:
+                    following = _open_part(directory, run.parts + 1)
+                    if following is None:
+                        # Under the lock with the look: a part published after it
+                        # finds no thread advancing and advances itself.
+                        self._advancing.discard(upload_id)
+                        return
+                fd, part = following
+                try:
+                    digest = run.digest.copy()
+                    _hash_file(fd, part.size, digest)
+                finally:
+                    os.close(fd)
+                extended = run.then(digest, part.etag)
+                with self._lock:
+                    # Not onto a run that moved meanwhile, nor back into a closed upload.
+                    if self._runs.get(upload_id) is not run:
+                        self._advancing.discard(upload_id)
+                        return
+                    self._runs[upload_id] = run = extended
+        except BaseException:
+            with self._lock:
+                self._advancing.discard(upload_id)
+            raise
 
     def parts(self, key: str, upload_id: str) -> list[StoredPart]:
         self.open_upload(key, upload_id)
@@ -346,6 +388,11 @@ class PendingPart:
         self._files.publish_part(
             self._directory, number, self._tmp, json.dumps(meta).encode(), run, self._extends
         )
+        try:
+            self._files.advance_run(self._directory)
+        except OSError as exc:
+            # The part is stored: completion hashes what the run does not cover.
+            logger.warning("local blobs: could not hash ahead (%s)", exc.strerror)
         return part
 
     def abort(self) -> None:
@@ -385,6 +432,18 @@ def _usable_run(
     if etags != run.etags:
         return hashlib.sha256(), 0
     return run.digest.copy(), run.parts
+
+
+def _open_part(directory: Path, number: int) -> tuple[int, StoredPart] | None:
+    """Under the lock: the stored part ``number``, opened, so that a copy sent again
+    meanwhile replaces the name, not the bytes being read; None when there is none."""
+    part = _read_part(directory, f".part-{number}.json")
+    if part is None:
+        return None
+    try:
+        return os.open(directory / f"part-{number}", os.O_RDONLY), part
+    except FileNotFoundError:
+        return None
 
 
 def _hash_file(fd: int, size: int, digest: "hashlib._Hash") -> None:
