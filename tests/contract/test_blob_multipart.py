@@ -4,6 +4,7 @@ that judge a part's bytes themselves can show (the local folder and the fake: S3
 a part's size through the signed Content-Length, which moto does not check)."""
 
 import asyncio
+import errno
 import hashlib
 import os
 import time
@@ -13,11 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from adapters.blobs.local import files as files_module
 from adapters.blobs.local import parts as parts_module
 from adapters.blobs.local.parts import MULTIPART_DIR
 from adapters.blobs.local.store import LocalBlobStore
 from adapters.blobs.rules import CHECKSUM_HEADER, sha256_hex_to_b64
-from domain.errors import InvalidInputError, NotFoundError
+from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from domain.files.multipart import composite_sha256
 from domain.ports import PartTarget, StoredPart
 from tests.support import blob_backends
@@ -399,6 +401,90 @@ async def test_an_upload_closed_while_hashed_ahead_keeps_no_run(
     assert upload_id not in files._advancing
 
 
+@pytest.fixture
+def copied_in(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The byte counts the local store copies into a blob by the kernel."""
+    counts: list[int] = []
+    copy_range = files_module.copy_range
+
+    def counting(source: int, dest: int, count: int, offset: int = 0) -> None:
+        counts.append(count)
+        copy_range(source, dest, count, offset)
+
+    monkeypatch.setattr(files_module, "copy_range", counting)
+    return counts
+
+
+@pytest.mark.parametrize("concurrently", [False, True])
+async def test_local_parts_in_order_are_the_blob_file_itself(
+    local_backend: BlobBackend, copied_in: list[int], concurrently: bool
+) -> None:
+    """Parts of one size are written in place into the upload's data file, which becomes
+    the blob: completion copies only the shorter last part in after them."""
+    assert local_backend.local is not None
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    data = local_backend.local.root / MULTIPART_DIR / upload_id / "data"
+    if concurrently:
+        # The last part last, as clients send it: its size is not the stride's.
+        sent = await asyncio.gather(*(put_parts(local_backend, upload_id, [n]) for n in (2, 1)))
+        etags = {number: etag for part in sent for number, etag in part.items()}
+        etags |= await put_parts(local_backend, upload_id, [3])
+    else:
+        etags = await put_parts(local_backend, upload_id, [1, 2, 3])
+    inode = data.stat().st_ino
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY)
+    assert await downloaded(local_backend) == BODY
+    assert local_backend.local.root.joinpath(*KEY.split("/")).stat().st_ino == inode
+    assert copied_in == [len(CHUNKS[2])]
+
+
+async def test_a_part_being_written_in_place_is_stopped_by_completion(
+    local_backend: BlobBackend,
+) -> None:
+    """A part 4 still arriving when parts 1-3 are completed: once completion has the data
+    file, no byte of that part may land in what became the blob."""
+    assert local_backend.local is not None
+    store = local_backend.local.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(local_backend, upload_id, [1, 2])
+    late = store._parts.create_part(upload_id, 4, hash_part=False, size=PART)
+    late.write_chunks([body_of(1024 * 1024, seed=9)])
+    etags |= await put_parts(local_backend, upload_id, [3])
+    await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    with pytest.raises(NotFoundError):
+        late.write_chunks([body_of(1024 * 1024, seed=9)])
+    late.abort()
+    assert await downloaded(local_backend) == BODY
+    assert (await store.head(KEY)).size == len(BODY)  # type: ignore[union-attr]
+
+
+async def test_a_completion_failing_in_place_leaves_the_parts_to_complete_again(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert local_backend.local is not None
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(local_backend, upload_id, [1, 2, 3])
+    commit = files_module.PendingBlob.commit
+
+    def failing(self: files_module.PendingBlob, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.EIO, "disk trouble")
+
+    monkeypatch.setattr(files_module.PendingBlob, "commit", failing)
+    with pytest.raises(StoreUnavailableError):
+        await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    monkeypatch.setattr(files_module.PendingBlob, "commit", commit)
+    assert await store.head(KEY) is None
+    assert {
+        part.part_number: part.etag for part in await store.uploaded_parts(KEY, upload_id)
+    } == etags
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY)
+    assert await downloaded(local_backend) == BODY
+
+
 async def test_local_parts_without_a_checksum_are_named_per_copy(
     local_backend: BlobBackend,
 ) -> None:
@@ -424,19 +510,20 @@ async def test_local_completion_fsyncs_the_assembled_bytes_before_answering(
     store = local_backend.store
     upload_id = await store.start_multipart(KEY, content_type=TYPE)
     etags = await put_parts(local_backend, upload_id, [1, 2, 3])
-    synced: list[tuple[str, int]] = []
+    synced: list[tuple[str, int, int]] = []
     fsync = os.fsync
 
     def recording(fd: int) -> None:
         fsync(fd)
-        synced.append((os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_size))
+        stat = os.fstat(fd)
+        synced.append((os.readlink(f"/proc/self/fd/{fd}"), stat.st_size, stat.st_ino))
 
     monkeypatch.setattr(os, "fsync", recording)
     await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
     blob = local_backend.local.root.joinpath(*KEY.split("/"))
-    # Synced under its temporary name, in the blob's folder, whole; then the folder.
-    assert any(Path(path).parent == blob.parent and size == len(BODY) for path, size in synced)
-    assert str(blob.parent) in [path for path, _ in synced]
+    # The blob's very bytes synced whole (under a temporary name), then its folder.
+    assert (len(BODY), blob.stat().st_ino) in [(size, inode) for _, size, inode in synced]
+    assert str(blob.parent) in [path for path, _, _ in synced]
 
 
 async def chunked(data: bytes, chunk: int = 256 * 1024) -> AsyncIterator[bytes]:
@@ -457,8 +544,10 @@ async def test_a_streamed_part_of_the_wrong_size_leaves_nothing(
     assert response.status_code in (400, 413)
     assert await store.uploaded_parts(KEY, upload_id) == []
     if judging_backend.local is not None:
+        # The part was written in place: what it wrote stays in the data file, named by
+        # no stored part, until the place is written again (below) or the upload ends.
         folder = judging_backend.local.root / MULTIPART_DIR / upload_id
-        assert [path.name for path in files_under(folder)] == ["upload.json"]
+        assert [path.name for path in files_under(folder)] == ["data", "upload.json"]
     etags = await put_parts(judging_backend, upload_id, [1, 2, 3])
     info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
     assert info.sha256 == sha256_of(BODY)
@@ -478,11 +567,18 @@ async def test_a_part_cut_off_mid_body_leaves_nothing(local_backend: BlobBackend
     writer.close()
     await writer.wait_closed()
     folder = local_backend.local.root / MULTIPART_DIR / upload_id
+    writers = local_backend.local.store._parts._slots[upload_id].writers
     deadline = time.monotonic() + 10
-    while [path.name for path in files_under(folder)] != ["upload.json"]:
-        assert time.monotonic() < deadline, files_under(folder)
+    while writers:  # the part, written in place, lets go of its place when dropped
+        assert time.monotonic() < deadline, writers
         await asyncio.sleep(0.05)
+    assert [path.name for path in files_under(folder)] == ["data", "upload.json"]
     assert await store.uploaded_parts(KEY, upload_id) == []
+    # Its place is free: part 1 goes there again, over what the dropped one wrote.
+    etags = await put_parts(local_backend, upload_id, [1, 2, 3])
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY)
+    assert await downloaded(local_backend) == BODY
 
 
 async def test_local_uploads_let_go_of_their_in_order_hash(local_backend: BlobBackend) -> None:
