@@ -243,7 +243,7 @@ def figures(
             baseline_what="cp + fsync of the same file on the same disk",
             target=0.25,
             higher_is_better=True,
-            note="each byte hashed once; parts copied by the kernel into the file fsynced",
+            note="each byte hashed and written once; in-order parts are the blob file",
         ),
         Figure(
             name="multipart upload: server peak RSS, large / small",

@@ -1,11 +1,22 @@
 """Multipart uploads in the local blob folder. Blocking: always called in a worker thread.
 
 Layout: ``root/.multipart/<upload id>/`` holds ``upload.json`` (key, content type, start
-time) and per received part ``part-<n>`` with its ``.part-<n>.json`` (size, SHA-256,
-ETag). The folder starts with "." so no key can reach it (adapters/blobs/rules.py), and
-the blob sweep's walk skips it. Completing renames the upload folder away first, so a part
-arriving meanwhile finds no upload instead of changing bytes being assembled; the parts
-are then copied by the kernel into a PendingBlob and published at the key.
+time), ``data`` and per received part its ``.part-<n>.json`` (size, SHA-256, ETag, and
+its offset in ``data`` when it was written there). The folder starts with "." so no key
+can reach it (adapters/blobs/rules.py), and the blob sweep's walk skips it.
+
+Where a part's bytes go: parts of the upload's stride (the size of the first part
+written in place, in practice the plan's part size) are written in place, part n at
+(n - 1) * stride of ``data``, so that parts 1..n in order are that file itself; any other
+part (the shorter last one, a part sent again while its place holds a stored copy, parts
+of an upload started before a restart) into a file of its own, ``part-<n>``. A place that
+holds a stored part is never written again, so stored bytes never change under a reader.
+Completing renames the upload folder away first, so a part arriving meanwhile finds no
+upload instead of changing bytes being assembled, and stops the parts still being written
+in place. When the listed parts are ``data`` from its start in order (the last may have a
+file of its own, then copied in after them), ``data`` itself becomes the blob: no byte is
+copied but the last part's. Otherwise the parts are copied by the kernel into a
+PendingBlob. Either way the blob is published at the key.
 
 Every byte is hashed once. The whole file's SHA-256 is computed while the parts arrive:
 a part that extends the run of parts received in order (1, 2, ... n) is fed to a copy of
