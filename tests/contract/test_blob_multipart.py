@@ -485,6 +485,33 @@ async def test_a_completion_failing_in_place_leaves_the_parts_to_complete_again(
     assert await downloaded(local_backend) == BODY
 
 
+@pytest.mark.parametrize("refused", [False, True])
+async def test_local_parts_in_place_go_to_the_disk_before_completion(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch, refused: bool
+) -> None:
+    """Each part written in place has its writeback started when it is stored, so the
+    fsync at completion does not write the whole upload within its request; where the
+    system refuses the advice, nothing else changes."""
+    advised: list[tuple[int, int]] = []
+    fadvise = os.posix_fadvise
+
+    def recording(fd: int, offset: int, length: int, advice: int) -> None:
+        assert advice == os.POSIX_FADV_DONTNEED
+        advised.append((offset, length))
+        if refused:
+            raise OSError(errno.EINVAL, "not here")
+        fadvise(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", recording)
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(local_backend, upload_id, [1, 2, 3])
+    assert advised == [(0, PART), (PART, PART)]  # the last part has a file of its own
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY)
+    assert await downloaded(local_backend) == BODY
+
+
 async def test_local_parts_without_a_checksum_are_named_per_copy(
     local_backend: BlobBackend,
 ) -> None:

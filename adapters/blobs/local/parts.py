@@ -529,6 +529,8 @@ class PendingPart:
             # or short (not listed: the client sends it again) and a damaged one fails
             # the whole-file SHA-256 at completion (hashed from disk after a restart).
             # Writing every byte to the disk twice was half of the upload's disk time.
+            if self._offset is not None:
+                _start_writeback(fd, self._offset, self.size)
             os.close(fd)
         # S3's ETag is the part's MD5; any name of the stored bytes serves.
         sha256 = self.sha256
@@ -659,6 +661,18 @@ def _hash_file(fd: int, size: int, digest: "hashlib._Hash") -> None:
         left -= read
     if left:
         raise OSError(errno.EIO, "stored part is shorter than recorded")
+
+
+def _start_writeback(fd: int, offset: int, size: int) -> None:
+    """Start writing a part written in place to the disk now, without waiting for it: the
+    data file becomes the blob, and its fsync at completion then waits only for what is
+    still on its way instead of writing the whole upload within that request. (Linux
+    starts the writeback of dirty pages on this advice; it drops only clean ones, none
+    here yet, so the hash-ahead still reads the part from memory.)"""
+    try:
+        os.posix_fadvise(fd, offset, size, os.POSIX_FADV_DONTNEED)
+    except (AttributeError, OSError):
+        pass  # an advice: without it the fsync at completion does the writing
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
