@@ -485,6 +485,36 @@ async def test_a_completion_failing_in_place_leaves_the_parts_to_complete_again(
     assert await downloaded(local_backend) == BODY
 
 
+async def test_a_part_in_place_past_the_listed_ones_survives_a_failed_completion(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Part 4 (of the stride's size) is stored in place past the listed parts 1-3: the data
+    file cannot become the blob without cutting it off, so it is left whole for a retry."""
+    assert local_backend.local is not None
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(local_backend, upload_id, [1, 2])
+    fourth = body_of(PART, seed=11)
+    target = await store.presign_part(KEY, upload_id, 4, size=PART, expires_in=300)
+    etags[4] = (await send_part(local_backend.http, target, fourth)).headers["etag"]
+    etags |= await put_parts(local_backend, upload_id, [3])
+    commit = files_module.PendingBlob.commit
+
+    def failing(self: files_module.PendingBlob, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.EIO, "disk trouble")
+
+    monkeypatch.setattr(files_module.PendingBlob, "commit", failing)
+    first_three = sorted((n, etag) for n, etag in etags.items() if n < 4)
+    with pytest.raises(StoreUnavailableError):
+        await store.complete_multipart(KEY, upload_id, first_three)
+    monkeypatch.setattr(files_module.PendingBlob, "commit", commit)
+    listed = {part.part_number: part.etag for part in await store.uploaded_parts(KEY, upload_id)}
+    assert listed == etags
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY + fourth)
+    assert await downloaded(local_backend) == BODY + fourth
+
+
 @pytest.mark.parametrize("refused", [False, True])
 async def test_local_parts_in_place_go_to_the_disk_before_completion(
     local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch, refused: bool

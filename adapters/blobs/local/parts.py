@@ -638,7 +638,12 @@ def _opened(directory: Path, stored: _Stored) -> Iterator[int]:
 
 def _in_place_up_to(numbers: Sequence[int], listing: Mapping[int, _Stored]) -> int | None:
     """When the listed parts are the data file from its start, in order (the last may
-    have a file of its own): where the last one goes; else None."""
+    have a file of its own), and no other stored part is in it (the file is cut to the
+    listed parts' end, and a completion that fails leaves every stored part whole): where
+    the last one goes; else None."""
+    listed = set(numbers)
+    if any(stored.offset is not None and n not in listed for n, stored in listing.items()):
+        return None
     offset = 0
     for index, number in enumerate(numbers):
         stored = listing[number]
