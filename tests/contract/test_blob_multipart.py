@@ -4,6 +4,7 @@ that judge a part's bytes themselves can show (the local folder and the fake: S3
 a part's size through the signed Content-Length, which moto does not check)."""
 
 import asyncio
+import errno
 import hashlib
 import os
 import time
@@ -13,11 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from adapters.blobs.local import files as files_module
 from adapters.blobs.local import parts as parts_module
 from adapters.blobs.local.parts import MULTIPART_DIR
 from adapters.blobs.local.store import LocalBlobStore
 from adapters.blobs.rules import CHECKSUM_HEADER, sha256_hex_to_b64
-from domain.errors import InvalidInputError, NotFoundError
+from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from domain.files.multipart import composite_sha256
 from domain.ports import PartTarget, StoredPart
 from tests.support import blob_backends
@@ -247,7 +249,8 @@ async def test_local_sweep_removes_unfinished_multipart_uploads(local_backend: B
 
 @pytest.fixture
 def hashed_at_completion(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The sizes of the parts the local store reads back to hash while completing."""
+    """The sizes of the parts the local store reads back to hash (clear it before
+    completing to see what completion reads)."""
     sizes: list[int] = []
     hash_file = parts_module._hash_file
 
@@ -261,21 +264,42 @@ def hashed_at_completion(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 @pytest.mark.parametrize(
     ("order", "read_back"),
-    [([1, 2, 3], []), ([3, 1, 2], [3]), ([2, 1, 3], [2, 3])],
+    [([1, 2, 3], []), ([3, 1, 2], [3]), ([2, 1, 3], [2])],
 )
-async def test_local_completion_hashes_again_only_parts_that_came_out_of_order(
+async def test_local_parts_out_of_order_are_hashed_when_their_turn_comes_not_at_completion(
     local_backend: BlobBackend,
     hashed_at_completion: list[int],
     order: list[int],
     read_back: list[int],
 ) -> None:
+    """A part that arrived before the one the running hash waited for is read back once,
+    when that one is stored (3-1-2: part 3 once 2 is in; 2-1-3: part 2 once 1 is in, and
+    3 is hashed as it arrives); completion reads nothing back."""
     store = local_backend.store
     upload_id = await store.start_multipart(KEY, content_type=TYPE)
     etags = await put_parts(local_backend, upload_id, order)
+    assert hashed_at_completion == [len(CHUNKS[number - 1]) for number in read_back]
+    hashed_at_completion.clear()
     info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
     assert info.sha256 == sha256_of(BODY)
     assert await downloaded(local_backend) == BODY
-    assert hashed_at_completion == [len(CHUNKS[number - 1]) for number in read_back]
+    assert hashed_at_completion == []
+
+
+async def test_local_parts_sent_concurrently_leave_completion_nothing_to_hash(
+    local_backend: BlobBackend, hashed_at_completion: list[int]
+) -> None:
+    """As S3 clients send them: several parts in flight at once, over their own
+    connections, stored in whatever order they finish."""
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    sent = await asyncio.gather(*(put_parts(local_backend, upload_id, [n]) for n in (3, 2, 1)))
+    etags = {number: etag for part in sent for number, etag in part.items()}
+    hashed_at_completion.clear()
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY)
+    assert await downloaded(local_backend) == BODY
+    assert hashed_at_completion == []
 
 
 async def test_local_completion_after_a_restart_hashes_the_parts_on_disk(
@@ -327,6 +351,197 @@ async def test_a_part_sent_again_while_completing_is_not_taken_for_the_listed_on
     assert await downloaded(local_backend) == other + CHUNKS[1] + CHUNKS[2]
 
 
+async def test_a_part_sent_again_while_hashed_ahead_is_the_one_assembled(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Part 2 arrived first and is being hashed from disk once part 1 is in, when a new
+    copy of part 2 replaces it: the run holds the first copy's bytes, so completion with
+    the new copy's ETag must hash the new bytes, not adopt the run."""
+    assert local_backend.local is not None
+    store = local_backend.local.store
+    files = store._parts
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    first = await put_parts(local_backend, upload_id, [2, 3])
+    other = body_of(PART, seed=7)
+    hash_file = parts_module._hash_file
+    replaced: list[str] = []
+
+    def replacing_while_hashing(fd: int, size: int, digest: "hashlib._Hash") -> None:
+        if not replaced:
+            pending = files.create_part(upload_id, 2, hash_part=False)
+            pending.write_chunks([other])
+            replaced.append(pending.commit(2).etag)
+        hash_file(fd, size, digest)
+
+    monkeypatch.setattr(parts_module, "_hash_file", replacing_while_hashing)
+    etags = first | await put_parts(local_backend, upload_id, [1]) | {2: replaced[0]}
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(CHUNKS[0] + other + CHUNKS[2])
+    assert await downloaded(local_backend) == CHUNKS[0] + other + CHUNKS[2]
+
+
+async def test_an_upload_closed_while_hashed_ahead_keeps_no_run(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert local_backend.local is not None
+    store = local_backend.local.store
+    files = store._parts
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    await put_parts(local_backend, upload_id, [2])
+    hash_file = parts_module._hash_file
+
+    def closing_while_hashing(fd: int, size: int, digest: "hashlib._Hash") -> None:
+        with files._lock:  # as completion and abort let go of it
+            files._runs.pop(upload_id, None)
+        hash_file(fd, size, digest)
+
+    monkeypatch.setattr(parts_module, "_hash_file", closing_while_hashing)
+    await put_parts(local_backend, upload_id, [1])
+    assert upload_id not in files._runs
+    assert upload_id not in files._advancing
+
+
+@pytest.fixture
+def copied_in(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The byte counts the local store copies into a blob by the kernel."""
+    counts: list[int] = []
+    copy_range = files_module.copy_range
+
+    def counting(source: int, dest: int, count: int, offset: int = 0) -> None:
+        counts.append(count)
+        copy_range(source, dest, count, offset)
+
+    monkeypatch.setattr(files_module, "copy_range", counting)
+    return counts
+
+
+@pytest.mark.parametrize("concurrently", [False, True])
+async def test_local_parts_in_order_are_the_blob_file_itself(
+    local_backend: BlobBackend, copied_in: list[int], concurrently: bool
+) -> None:
+    """Parts of one size are written in place into the upload's data file, which becomes
+    the blob: completion copies only the shorter last part in after them."""
+    assert local_backend.local is not None
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    data = local_backend.local.root / MULTIPART_DIR / upload_id / "data"
+    if concurrently:
+        # The last part last, as clients send it: its size is not the stride's.
+        sent = await asyncio.gather(*(put_parts(local_backend, upload_id, [n]) for n in (2, 1)))
+        etags = {number: etag for part in sent for number, etag in part.items()}
+        etags |= await put_parts(local_backend, upload_id, [3])
+    else:
+        etags = await put_parts(local_backend, upload_id, [1, 2, 3])
+    inode = data.stat().st_ino
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY)
+    assert await downloaded(local_backend) == BODY
+    assert local_backend.local.root.joinpath(*KEY.split("/")).stat().st_ino == inode
+    assert copied_in == [len(CHUNKS[2])]
+
+
+async def test_a_part_being_written_in_place_is_stopped_by_completion(
+    local_backend: BlobBackend,
+) -> None:
+    """A part 4 still arriving when parts 1-3 are completed: once completion has the data
+    file, no byte of that part may land in what became the blob."""
+    assert local_backend.local is not None
+    store = local_backend.local.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(local_backend, upload_id, [1, 2])
+    late = store._parts.create_part(upload_id, 4, hash_part=False, size=PART)
+    late.write_chunks([body_of(1024 * 1024, seed=9)])
+    etags |= await put_parts(local_backend, upload_id, [3])
+    await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    with pytest.raises(NotFoundError):
+        late.write_chunks([body_of(1024 * 1024, seed=9)])
+    late.abort()
+    assert await downloaded(local_backend) == BODY
+    assert (await store.head(KEY)).size == len(BODY)  # type: ignore[union-attr]
+
+
+async def test_a_completion_failing_in_place_leaves_the_parts_to_complete_again(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert local_backend.local is not None
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(local_backend, upload_id, [1, 2, 3])
+    commit = files_module.PendingBlob.commit
+
+    def failing(self: files_module.PendingBlob, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.EIO, "disk trouble")
+
+    monkeypatch.setattr(files_module.PendingBlob, "commit", failing)
+    with pytest.raises(StoreUnavailableError):
+        await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    monkeypatch.setattr(files_module.PendingBlob, "commit", commit)
+    assert await store.head(KEY) is None
+    assert {
+        part.part_number: part.etag for part in await store.uploaded_parts(KEY, upload_id)
+    } == etags
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY)
+    assert await downloaded(local_backend) == BODY
+
+
+async def test_a_part_in_place_past_the_listed_ones_survives_a_failed_completion(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Part 4 (of the stride's size) is stored in place past the listed parts 1-3: the data
+    file cannot become the blob without cutting it off, so it is left whole for a retry."""
+    assert local_backend.local is not None
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(local_backend, upload_id, [1, 2])
+    fourth = body_of(PART, seed=11)
+    target = await store.presign_part(KEY, upload_id, 4, size=PART, expires_in=300)
+    etags[4] = (await send_part(local_backend.http, target, fourth)).headers["etag"]
+    etags |= await put_parts(local_backend, upload_id, [3])
+    commit = files_module.PendingBlob.commit
+
+    def failing(self: files_module.PendingBlob, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.EIO, "disk trouble")
+
+    monkeypatch.setattr(files_module.PendingBlob, "commit", failing)
+    first_three = sorted((n, etag) for n, etag in etags.items() if n < 4)
+    with pytest.raises(StoreUnavailableError):
+        await store.complete_multipart(KEY, upload_id, first_three)
+    monkeypatch.setattr(files_module.PendingBlob, "commit", commit)
+    listed = {part.part_number: part.etag for part in await store.uploaded_parts(KEY, upload_id)}
+    assert listed == etags
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY + fourth)
+    assert await downloaded(local_backend) == BODY + fourth
+
+
+@pytest.mark.parametrize("refused", [False, True])
+async def test_local_parts_in_place_go_to_the_disk_before_completion(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch, refused: bool
+) -> None:
+    """Each part written in place has its writeback started when it is stored, so the
+    fsync at completion does not write the whole upload within its request; where the
+    system refuses the advice, nothing else changes."""
+    advised: list[tuple[int, int]] = []
+    fadvise = os.posix_fadvise
+
+    def recording(fd: int, offset: int, length: int, advice: int) -> None:
+        assert advice == os.POSIX_FADV_DONTNEED
+        advised.append((offset, length))
+        if refused:
+            raise OSError(errno.EINVAL, "not here")
+        fadvise(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", recording)
+    store = local_backend.store
+    upload_id = await store.start_multipart(KEY, content_type=TYPE)
+    etags = await put_parts(local_backend, upload_id, [1, 2, 3])
+    assert advised == [(0, PART), (PART, PART)]  # the last part has a file of its own
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY)
+    assert await downloaded(local_backend) == BODY
+
+
 async def test_local_parts_without_a_checksum_are_named_per_copy(
     local_backend: BlobBackend,
 ) -> None:
@@ -352,19 +567,20 @@ async def test_local_completion_fsyncs_the_assembled_bytes_before_answering(
     store = local_backend.store
     upload_id = await store.start_multipart(KEY, content_type=TYPE)
     etags = await put_parts(local_backend, upload_id, [1, 2, 3])
-    synced: list[tuple[str, int]] = []
+    synced: list[tuple[str, int, int]] = []
     fsync = os.fsync
 
     def recording(fd: int) -> None:
         fsync(fd)
-        synced.append((os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_size))
+        stat = os.fstat(fd)
+        synced.append((os.readlink(f"/proc/self/fd/{fd}"), stat.st_size, stat.st_ino))
 
     monkeypatch.setattr(os, "fsync", recording)
     await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
     blob = local_backend.local.root.joinpath(*KEY.split("/"))
-    # Synced under its temporary name, in the blob's folder, whole; then the folder.
-    assert any(Path(path).parent == blob.parent and size == len(BODY) for path, size in synced)
-    assert str(blob.parent) in [path for path, _ in synced]
+    # The blob's very bytes synced whole (under a temporary name), then its folder.
+    assert (len(BODY), blob.stat().st_ino) in [(size, inode) for _, size, inode in synced]
+    assert str(blob.parent) in [path for path, _, _ in synced]
 
 
 async def chunked(data: bytes, chunk: int = 256 * 1024) -> AsyncIterator[bytes]:
@@ -385,8 +601,10 @@ async def test_a_streamed_part_of_the_wrong_size_leaves_nothing(
     assert response.status_code in (400, 413)
     assert await store.uploaded_parts(KEY, upload_id) == []
     if judging_backend.local is not None:
+        # The part was written in place: what it wrote stays in the data file, named by
+        # no stored part, until the place is written again (below) or the upload ends.
         folder = judging_backend.local.root / MULTIPART_DIR / upload_id
-        assert [path.name for path in files_under(folder)] == ["upload.json"]
+        assert [path.name for path in files_under(folder)] == ["data", "upload.json"]
     etags = await put_parts(judging_backend, upload_id, [1, 2, 3])
     info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
     assert info.sha256 == sha256_of(BODY)
@@ -406,11 +624,18 @@ async def test_a_part_cut_off_mid_body_leaves_nothing(local_backend: BlobBackend
     writer.close()
     await writer.wait_closed()
     folder = local_backend.local.root / MULTIPART_DIR / upload_id
+    writers = local_backend.local.store._parts._slots[upload_id].writers
     deadline = time.monotonic() + 10
-    while [path.name for path in files_under(folder)] != ["upload.json"]:
-        assert time.monotonic() < deadline, files_under(folder)
+    while writers:  # the part, written in place, lets go of its place when dropped
+        assert time.monotonic() < deadline, writers
         await asyncio.sleep(0.05)
+    assert [path.name for path in files_under(folder)] == ["data", "upload.json"]
     assert await store.uploaded_parts(KEY, upload_id) == []
+    # Its place is free: part 1 goes there again, over what the dropped one wrote.
+    etags = await put_parts(local_backend, upload_id, [1, 2, 3])
+    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY)
+    assert await downloaded(local_backend) == BODY
 
 
 async def test_local_uploads_let_go_of_their_in_order_hash(local_backend: BlobBackend) -> None:

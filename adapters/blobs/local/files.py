@@ -173,6 +173,20 @@ class BlobFiles:
             return PendingBlob(self, paths, tmp, file)
         raise AssertionError("unreachable")
 
+    def adopt(self, key: str, path: Path) -> "PendingBlob":
+        """A PendingBlob of the file at ``path`` (written already, on this file system),
+        to be appended to and committed at ``key``. An abort leaves the file where it was:
+        it is the caller's (a multipart upload's parts are in it)."""
+        paths = self.paths(key)
+        self.check_inside(paths.directory)
+        self._make_directories(paths.directory)
+        self.check_inside(paths.directory)
+        file = open(path, "r+b")  # closed by commit or abort
+        file.seek(0, os.SEEK_END)
+        pending = PendingBlob(self, paths, path, file, keep_on_abort=True)
+        pending.size = file.tell()
+        return pending
+
     def _make_directories(self, directory: Path) -> None:
         # One level at a time: mkdir(parents=True) would give the intermediate levels
         # the umask's mode instead of 0700.
@@ -454,10 +468,19 @@ class PendingBlob:
     """A temporary file beside the blob's final place: it becomes the blob on commit and
     leaves no trace on abort."""
 
-    def __init__(self, files: BlobFiles, paths: BlobPaths, tmp: Path, file: BinaryIO) -> None:
+    def __init__(
+        self,
+        files: BlobFiles,
+        paths: BlobPaths,
+        tmp: Path,
+        file: BinaryIO,
+        *,
+        keep_on_abort: bool = False,
+    ) -> None:
         self._files = files
         self._paths = paths
         self._tmp = tmp
+        self._keep_on_abort = keep_on_abort
         self._meta_tmp: Path | None = None
         self._file = file
         self._digest = hashlib.sha256()
@@ -475,12 +498,12 @@ class PendingBlob:
         self._digest.update(data)
         self.size += len(data)
 
-    def append_copy(self, source: int, count: int) -> None:
-        """Append the first ``count`` bytes of the open file ``source`` by a kernel copy,
-        never through this process's memory. They are not hashed here: the caller hashes
-        them and hands the SHA-256 of all the bytes over with ``adopt_digest``."""
+    def append_copy(self, source: int, count: int, offset: int = 0) -> None:
+        """Append ``count`` bytes of the open file ``source`` from ``offset`` by a kernel
+        copy, never through this process's memory. They are not hashed here: the caller
+        hashes them and hands the SHA-256 of all the bytes over with ``adopt_digest``."""
         self._file.flush()
-        copy_range(source, self._file.fileno(), count)
+        copy_range(source, self._file.fileno(), count, offset)
         self.size += count
         self._unhashed = True
 
@@ -515,7 +538,7 @@ class PendingBlob:
         try:
             self._file.close()
             for tmp in (self._tmp, self._meta_tmp):
-                if tmp is not None:
+                if tmp is not None and not (tmp is self._tmp and self._keep_on_abort):
                     tmp.unlink(missing_ok=True)
             self._files.prune(self._paths.directory)
         except OSError as exc:
@@ -566,15 +589,15 @@ def _durable_file(paths: BlobPaths, content: bytes) -> Path:
     return tmp
 
 
-def copy_range(source: int, dest: int, count: int) -> None:
-    """Copy ``count`` bytes from the start of ``source`` to ``dest``'s offset (advancing
+def copy_range(source: int, dest: int, count: int, offset: int = 0) -> None:
+    """Copy ``count`` bytes from ``offset`` of ``source`` to ``dest``'s offset (advancing
     it) inside the kernel; through a buffer where the file system cannot. OSError if
     ``source`` holds fewer bytes."""
     copied = 0
     if hasattr(os, "copy_file_range"):  # Linux only
         try:
             while copied < count:
-                done = os.copy_file_range(source, dest, count - copied, copied)
+                done = os.copy_file_range(source, dest, count - copied, offset + copied)
                 if done == 0:
                     raise OSError(errno.EIO, "source file is shorter than expected")
                 copied += done
@@ -583,7 +606,7 @@ def copy_range(source: int, dest: int, count: int) -> None:
             if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
                 raise
     while copied < count:
-        chunk = os.pread(source, min(READ_CHUNK_BYTES * 4, count - copied), copied)
+        chunk = os.pread(source, min(READ_CHUNK_BYTES * 4, count - copied), offset + copied)
         if not chunk:
             raise OSError(errno.EIO, "source file is shorter than expected")
         view = memoryview(chunk)

@@ -382,6 +382,7 @@ class LocalBlobStore:
             signed.upload_id,
             signed.part_number,
             hash_part=expected_sha256 is not None,
+            size=signed.size,
         )
         try:
             await _receive_part_into(pending, body, signed.size)
