@@ -170,15 +170,15 @@ class DemoGraphQL(GraphQL[Context, None]):
         send: Send,
         run: Callable[[Request], Awaitable[Response]],
     ) -> None:
-        request = Request(scope)
+        # One Request for the checks and the run: its headers are decoded once, and the
+        # refusals never read the body, so the capped receive is only used by the run.
+        request = Request(scope, self._capped(receive))
         refusal = self._refuse(request)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
         try:
-            response = self._as_negotiated(
-                request, await run(Request(scope, self._capped(receive)))
-            )
+            response = self._as_negotiated(request, await run(request))
             if request.method == "GET" and response.status_code == 200:
                 response = self._validated(request, response)
         except _BodyTooLargeError:
@@ -262,7 +262,11 @@ class DemoGraphQL(GraphQL[Context, None]):
 
     def _negotiate(self, request: Request) -> Response | None:
         """Picks the response media type (kept on the request's state), or refuses: 406."""
-        if self.should_render_graphql_ide(self.request_adapter_class(request)):
+        # Only a GET can ask for the playground (should_render_graphql_ide's first check):
+        # a POST skips building the adapter that asks.
+        if request.method == "GET" and self.should_render_graphql_ide(
+            self.request_adapter_class(request)
+        ):
             return None  # the playground's HTML page, not a GraphQL response
         media_type = negotiate(request.headers.get("accept"))
         if media_type is None:
