@@ -295,14 +295,16 @@ def is_drill_event(event: Any) -> bool:
 
 def is_export_event(event: Any) -> bool:
     """A data export build: the scheduler's marker, with both ids as strings."""
-    from adapters.exports.lambda_scheduler import EXPORT_EVENT_KEY, EXPORT_EVENT_VALUE
-
-    return (
+    # The ids first: an HTTP event has neither, and is answered without the import.
+    if not (
         isinstance(event, Mapping)
-        and event.get(EXPORT_EVENT_KEY) == EXPORT_EVENT_VALUE
         and isinstance(event.get("userId"), str)
         and isinstance(event.get("exportId"), str)
-    )
+    ):
+        return False
+    from adapters.exports.lambda_scheduler import EXPORT_EVENT_KEY, EXPORT_EVENT_VALUE
+
+    return event.get(EXPORT_EVENT_KEY) == EXPORT_EVENT_VALUE
 
 
 def _log_drill(namespace: str, fields: Mapping[str, Any]) -> None:
