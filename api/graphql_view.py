@@ -493,7 +493,16 @@ class DemoGraphQL(GraphQL[Context, None]):
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
         sub_response: Response,
     ) -> Response:
-        response = super().create_response(response_data, sub_response)
+        if type(sub_response) is _SubResponse and not (
+            sub_response.raw_headers or sub_response.background or sub_response.status_code
+        ):
+            # Strawberry's response less merging a sub-response that holds nothing (two
+            # header views built per request only to copy no header).
+            response = Response(
+                self.encode_json(response_data), status_code=200, media_type="application/json"
+            )
+        else:
+            response = super().create_response(response_data, sub_response)
         if isinstance(response_data, dict):
             wait = whole_operation_unavailable(response_data)
             if wait is not None:
