@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
+from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
@@ -94,6 +95,44 @@ def _error(
     extensions = {"code": code, "requestId": request_id_of(request)}
     body = {"errors": [{"message": message, "extensions": extensions}]}
     return JSONResponse(body, status_code=status, headers=headers, media_type=_media_type(request))
+
+
+class _IndexedHeaders(Headers):
+    """Starlette's request headers, looked up in a dict made on the first lookup: the view
+    and its context ask for ~6 headers per request, each otherwise a scan that decodes as
+    it goes (and a KeyError raised and caught for an absent one). The first of repeated
+    names wins and names match as sent, lowercase, as in Starlette's scan."""
+
+    _index: dict[str, str] | None = None
+
+    def _indexed(self) -> dict[str, str]:
+        index = self._index
+        if index is None:
+            index = {}
+            for key, value in self.raw:
+                index.setdefault(key.decode("latin-1"), value.decode("latin-1"))
+            self._index = index
+        return index
+
+    def __getitem__(self, key: str) -> str:
+        return self._indexed()[key.lower()]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._indexed().get(key.lower(), default)
+
+    def __contains__(self, key: Any) -> bool:
+        return key.lower() in self._indexed()
+
+
+class _Request(Request):
+    """The view's Request: the same, with its headers indexed once (``_IndexedHeaders``)."""
+
+    @property
+    def headers(self) -> Headers:
+        headers: Headers | None = getattr(self, "_headers", None)
+        if headers is None:
+            headers = self._headers = _IndexedHeaders(scope=self.scope)
+        return headers
 
 
 class _SubResponse(Response):
@@ -172,7 +211,7 @@ class DemoGraphQL(GraphQL[Context, None]):
     ) -> None:
         # One Request for the checks and the run: its headers are decoded once, and the
         # refusals never read the body, so the capped receive is only used by the run.
-        request = Request(scope, self._capped(receive))
+        request = _Request(scope, self._capped(receive))
         refusal = self._refuse(request)
         if refusal is not None:
             await refusal(scope, receive, send)
