@@ -125,7 +125,10 @@ class _IndexedHeaders(Headers):
 
 
 class _Request(Request):
-    """The view's Request: the same, with its headers indexed once (``_IndexedHeaders``)."""
+    """The view's Request: Starlette's, with its headers indexed once (``_IndexedHeaders``)
+    and its body read without ``stream()``'s async generator and ``aclosing`` (~3 µs per
+    request): the same messages taken the same way, the same errors
+    (tests/unit/test_graphql_view_parity.py holds it to Starlette's)."""
 
     @property
     def headers(self) -> Headers:
@@ -133,6 +136,25 @@ class _Request(Request):
         if headers is None:
             headers = self._headers = _IndexedHeaders(scope=self.scope)
         return headers
+
+    async def body(self) -> bytes:
+        if not hasattr(self, "_body"):
+            if self._stream_consumed:
+                raise RuntimeError("Stream consumed")
+            chunks: list[bytes] = []
+            while not self._stream_consumed:
+                message = await self._receive()
+                if message["type"] == "http.request":
+                    chunk = message.get("body", b"")
+                    if not message.get("more_body", False):
+                        self._stream_consumed = True
+                    if chunk:
+                        chunks.append(chunk)
+                elif message["type"] == "http.disconnect":
+                    self._is_disconnected = True
+                    raise ClientDisconnect()
+            self._body = b"".join(chunks)
+        return self._body
 
 
 class _SubResponse(Response):
