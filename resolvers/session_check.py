@@ -123,8 +123,8 @@ class SessionCheck:
         profile = items[at[profile_key.pk, profile_key.sk]]
         tombstone = items[at[tombstone_key.pk, tombstone_key.sk]]
         # Creating or syncing the profile writes, unchecked. Set and reset by hand, not
-        # with ``checking``: this runs on every authenticated request, and a
-        # generator-based context manager costs ~1 µs more.
+        # with ``checking``: this runs on every authenticated request, and even a small
+        # context manager object costs more than the two calls.
         unchecked = _ACTIVE.set(None)
         try:
             # Inside: a profile that does not parse fails the check like any error here.
