@@ -6,8 +6,7 @@ sent before the runtime kills the function), and the per-request setting can onl
 that shorter. Answers for a request out of time: api/unavailable.py.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,13 +27,11 @@ class DeadlineMiddleware:
             await self.app(scope, receive, send)
 
 
-@contextmanager
-def lambda_invocation_deadline(context: Any, margin_seconds: float) -> Iterator[None]:
+def lambda_invocation_deadline(context: Any, margin_seconds: float) -> AbstractContextManager[None]:
     """Bound what runs inside to the invocation's remaining time less ``margin_seconds``.
-    Mangum runs the app as a task created inside, which inherits the deadline."""
+    Mangum runs the app as a task created inside, which inherits the deadline. The bound
+    itself, not a generator around it: one context manager per invocation, not two."""
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     if remaining_ms is None:  # invoked without a Lambda context (tests, scripts)
-        yield
-        return
-    with deadline_in(max(0.0, remaining_ms() / 1000 - margin_seconds)):
-        yield
+        return nullcontext()
+    return deadline_in(max(0.0, remaining_ms() / 1000 - margin_seconds))

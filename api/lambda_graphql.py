@@ -27,7 +27,6 @@ WebSocket and v1 events) returns None and the handler gives it to Mangum, unchan
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -78,11 +77,17 @@ def middleware_around(app: Starlette, endpoint: ASGIApp) -> ASGIApp:
 
 class _Gateway(HTTPGateway):
     """Mangum's HTTP API handler, with the scope it builds made once: Mangum's own
-    ``__call__`` builds it a second time only to read the event's version."""
+    ``__call__`` builds it a second time only to read the event's version. Remembered by
+    hand: ``functools.cached_property`` takes a lock on every first read (Python 3.11)."""
 
-    @functools.cached_property
+    _scope: Scope | None = None
+
+    @property
     def scope(self) -> Scope:
-        return super().scope
+        scope = self._scope
+        if scope is None:
+            scope = self._scope = super().scope
+        return scope
 
 
 class LambdaGraphQL:

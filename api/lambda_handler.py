@@ -125,6 +125,7 @@ class LambdaHandler:
 
     def __init__(self, deps: Deps, *, fast_path: bool = True) -> None:
         self.deps = deps
+        self._targeted: str | None = None  # the function ARN the export scheduler invokes
         _alarm_on_breakers(deps)
         app = build_app(deps.settings, deps)
         # lifespan off: a Lambda container is frozen, not shut down; nothing waits on it.
@@ -165,12 +166,15 @@ class LambdaHandler:
         return response
 
     def _target_self(self, context: Any) -> None:
+        arn = getattr(context, "invoked_function_arn", None)
+        if not isinstance(arn, str) or arn == self._targeted:
+            return  # a warm container's invocations name the same function: done once
         from adapters.exports.lambda_scheduler import LambdaExportScheduler
 
-        arn = getattr(context, "invoked_function_arn", None)
         scheduler = self.deps.export_scheduler
-        if isinstance(arn, str) and isinstance(scheduler, LambdaExportScheduler):
+        if isinstance(scheduler, LambdaExportScheduler):
             scheduler.target(arn)
+        self._targeted = arn
 
     def handle_export(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """Build the export the event names. A crash fails the invocation, which Lambda
@@ -295,14 +299,16 @@ def is_drill_event(event: Any) -> bool:
 
 def is_export_event(event: Any) -> bool:
     """A data export build: the scheduler's marker, with both ids as strings."""
-    from adapters.exports.lambda_scheduler import EXPORT_EVENT_KEY, EXPORT_EVENT_VALUE
-
-    return (
+    # The ids first: an HTTP event has neither, and is answered without the import.
+    if not (
         isinstance(event, Mapping)
-        and event.get(EXPORT_EVENT_KEY) == EXPORT_EVENT_VALUE
         and isinstance(event.get("userId"), str)
         and isinstance(event.get("exportId"), str)
-    )
+    ):
+        return False
+    from adapters.exports.lambda_scheduler import EXPORT_EVENT_KEY, EXPORT_EVENT_VALUE
+
+    return event.get(EXPORT_EVENT_KEY) == EXPORT_EVENT_VALUE
 
 
 def _log_drill(namespace: str, fields: Mapping[str, Any]) -> None:

@@ -15,8 +15,8 @@ contextvar that the extension sets for the operation's duration.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 
 from domain.errors import DomainError
@@ -33,14 +33,25 @@ def active_session_check() -> "SessionCheck | None":
     return _ACTIVE.get()
 
 
-@contextmanager
-def checking(check: "SessionCheck | None") -> Iterator[None]:
+def checking(check: "SessionCheck | None") -> AbstractContextManager[None]:
     """Store calls made inside (and in tasks started inside) go through ``check``."""
-    token = _ACTIVE.set(check)
-    try:
-        yield
-    finally:
-        _ACTIVE.reset(token)
+    return _Checking(check)
+
+
+class _Checking:
+    """``checking``'s context manager: a class, not ``@contextmanager``, as it is entered
+    for every authenticated GraphQL operation (~0.7 µs less each)."""
+
+    __slots__ = ("_check", "_token")
+
+    def __init__(self, check: "SessionCheck | None") -> None:
+        self._check = check
+
+    def __enter__(self) -> None:
+        self._token = _ACTIVE.set(self._check)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _ACTIVE.reset(self._token)
 
 
 class SessionCheck:
@@ -89,19 +100,31 @@ class SessionCheck:
     async def _fold(self, read: Read, keys: Sequence[Key]) -> list[Item | None]:
         outcome: asyncio.Future[User] = asyncio.get_running_loop().create_future()
         self._outcome = outcome
-        extra = [key for key in self._keys if key not in keys]
+        # Where each key sits in the read, by (pk, sk): Key's dataclass __eq__ and __hash__
+        # run in Python, and this runs on every authenticated request.
+        asked = [*keys]
+        at: dict[tuple[str, str], int] = {}
+        for index, key in enumerate(asked):
+            at.setdefault((key.pk, key.sk), index)
+        for key in self._keys:
+            if (key.pk, key.sk) not in at:
+                at[key.pk, key.sk] = len(asked)
+                asked.append(key)
         try:
-            items = await read([*keys, *extra])
+            items = await read(asked)
         except BaseException as error:
             # The read failed: the waiters share the error, a later call checks again.
             self._outcome = None
             _settle(outcome, error)
             raise
-        found = dict(zip([*keys, *extra], items, strict=True))
-        profile, tombstone = (found[key] for key in self._keys)
+        if len(items) != len(asked):
+            raise ValueError("the store answered a different number of items than asked")
+        profile_key, tombstone_key = self._keys
+        profile = items[at[profile_key.pk, profile_key.sk]]
+        tombstone = items[at[tombstone_key.pk, tombstone_key.sk]]
         # Creating or syncing the profile writes, unchecked. Set and reset by hand, not
-        # with ``checking``: this runs on every authenticated request, and a
-        # generator-based context manager costs ~1 µs more.
+        # with ``checking``: this runs on every authenticated request, and even a small
+        # context manager object costs more than the two calls.
         unchecked = _ACTIVE.set(None)
         try:
             # Inside: a profile that does not parse fails the check like any error here.
@@ -124,10 +147,11 @@ class SessionCheck:
         outcome.set_result(user)
         self._admitted(user)
         answer = list(items[: len(keys)])
-        if self._keys[0] in keys and user is not existing:
+        asked_profile = at[profile_key.pk, profile_key.sk]
+        if asked_profile < len(keys) and user is not existing:
             # The caller reads the viewer's profile: as admitted (created, or synced). When
             # admitting changed nothing, the item read is that profile already.
-            answer[keys.index(self._keys[0])] = profile_item(user)
+            answer[asked_profile] = profile_item(user)
         return answer
 
 

@@ -25,6 +25,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from api.app import build_app
 from api.bootstrap import build_deps
 from api.graphql_view import PLAIN_JSON_CONTENT_TYPES, DemoGraphQL
+from api.graphql_view import _Request as _ViewRequest
 from api.lambda_graphql import graphql_view_of
 from api.settings import load_settings
 
@@ -134,3 +135,82 @@ def test_the_sub_response_is_strawberrys_empty_one(view: DemoGraphQL) -> None:
     mine, strawberrys = (view.create_response(data, sub) for sub in (ours, theirs))
     assert mine.status_code == strawberrys.status_code == 200
     assert (mine.headers.raw, mine.body) == (strawberrys.headers.raw, strawberrys.body)
+
+
+# What receive hands the view, message by message: in one piece, in chunks (some empty),
+# a client gone mid-body, a disconnect first.
+MESSAGE_SEQUENCES: list[list[dict[str, Any]]] = [
+    [{"type": "http.request", "body": b'{"query": "{ a }"}', "more_body": False}],
+    [{"type": "http.request", "body": b"", "more_body": False}],
+    [{"type": "http.request"}],
+    [
+        {"type": "http.request", "body": b'{"que', "more_body": True},
+        {"type": "http.request", "body": b"", "more_body": True},
+        {"type": "http.request", "body": b'ry": "{ a }"}', "more_body": False},
+    ],
+    [
+        {"type": "http.request", "body": b'{"que', "more_body": True},
+        {"type": "http.disconnect"},
+    ],
+    [{"type": "http.disconnect"}],
+]
+
+
+def _read_body(request: Request, messages: list[dict[str, Any]]) -> object:
+    """What reading the body twice gives, and how many messages it took."""
+    queue = list(messages)
+
+    async def receive() -> dict[str, Any]:
+        return queue.pop(0)
+
+    request._receive = receive
+
+    async def run() -> object:
+        outcomes: list[object] = []
+        for _ in range(2):
+            try:
+                outcomes.append(await request.body())
+            except Exception as exc:  # the error itself is what must match
+                outcomes.append((type(exc), str(exc)))
+        return outcomes, len(messages) - len(queue), request._is_disconnected
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("messages", MESSAGE_SEQUENCES)
+def test_the_views_body_reads_as_starlettes(messages: list[dict[str, Any]]) -> None:
+    scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": []}
+    ours = _read_body(_ViewRequest(dict(scope)), messages)
+    theirs = _read_body(Request(dict(scope)), messages)
+    assert ours == theirs
+
+
+def test_the_views_body_after_the_stream_was_consumed_is_refused_as_starlettes() -> None:
+    scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": []}
+    outcomes = []
+    for request in (_ViewRequest(dict(scope)), Request(dict(scope))):
+        request._stream_consumed = True
+        with pytest.raises(RuntimeError) as raised:
+            asyncio.run(request.body())
+        outcomes.append(str(raised.value))
+    assert outcomes[0] == outcomes[1] == "Stream consumed"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [(b"content-type", b"application/json"), (b"host", b"a")],
+        [(b"accept", b"application/json"), (b"accept", b"text/html")],  # the first wins
+        [(b"X-Upper", b"1"), (b"x-upper", b"2")],  # sent names are matched as sent
+        [(b"authorization", "Bearer \xe9".encode("latin-1"))],
+        [],
+    ],
+)
+def test_the_views_headers_answer_as_starlettes(raw: list[tuple[bytes, bytes]]) -> None:
+    scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": raw}
+    ours, theirs = _ViewRequest(scope).headers, Request(scope).headers
+    for name in ("content-type", "Content-Type", "accept", "x-upper", "X-Upper", "authorization"):
+        assert ours.get(name) == theirs.get(name)
+        assert (name in ours) == (name in theirs)
+        assert ours.get(name, "-") == theirs.get(name, "-")
+    assert ours.raw == theirs.raw and ours.getlist("accept") == theirs.getlist("accept")
