@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from domain import deadline
 from domain.deadline import deadline_in
 
 
@@ -24,8 +25,11 @@ class DeadlineMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with deadline_in(self._timeout):
+        token = deadline.begin(self._timeout)
+        try:
             await self.app(scope, receive, send)
+        finally:
+            deadline.end(token)
 
 
 @contextmanager

@@ -8,11 +8,17 @@ whether a retry can still finish. Outside a request (CLI, backups) there is no d
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from domain.errors import DeadlineExceededError
 
 _deadline: ContextVar[float | None] = ContextVar("demobackend_deadline", default=None)
+
+
+def current() -> float | None:
+    """The current deadline on time.monotonic()'s clock, or None when nothing bounds the
+    work: for callers that check it and bound a call with one clock read."""
+    return _deadline.get()
 
 
 def remaining() -> float | None:
@@ -31,12 +37,22 @@ def ensure_time_for(seconds: float) -> None:
 @contextmanager
 def deadline_in(seconds: float) -> Iterator[None]:
     """Bound the enclosed work to ``seconds`` from now; an outer, earlier deadline wins."""
-    deadline = time.monotonic() + seconds
-    outer = _deadline.get()
-    if outer is not None:
-        deadline = min(deadline, outer)
-    token = _deadline.set(deadline)
+    token = begin(seconds)
     try:
         yield
     finally:
         _deadline.reset(token)
+
+
+def begin(seconds: float) -> Token[float | None]:
+    """``deadline_in`` without the context manager, for the once-per-request middleware (a
+    generator-based ``with`` costs more than the deadline itself); pass the token to ``end``."""
+    deadline = time.monotonic() + seconds
+    outer = _deadline.get()
+    if outer is not None and outer < deadline:
+        deadline = outer
+    return _deadline.set(deadline)
+
+
+def end(token: Token[float | None]) -> None:
+    _deadline.reset(token)
