@@ -45,7 +45,17 @@ async def guarded(breaker: CircuitBreaker, work: Callable[[], Awaitable[_T]]) ->
         return await breaker.call(work)
     if deadline - time.monotonic() < 0:
         raise DeadlineExceededError
-    return await breaker.call(lambda: _bounded(work, deadline))
+    if not breaker.closed:
+        return await breaker.call(lambda: _bounded(work, deadline))
+    # The closed breaker's path (every healthy call): breaker.call's bookkeeping without
+    # its coroutine and closure; the state is read again after the await, in settle_*.
+    try:
+        result = await _bounded(work, deadline)
+    except BaseException as exc:
+        breaker.settle_failure(exc)
+        raise
+    breaker.settle_success()
+    return result
 
 
 class _Expiry:
