@@ -14,8 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Mapping,
+    Sequence,
+)
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from domain.deadline import current as current_deadline
 from domain.errors import DeadlineExceededError, InvalidTokenError, StoreUnavailableError
@@ -74,6 +84,55 @@ class _Expiry:
 
 
 async def _bounded(work: Callable[[], Awaitable[_T]], deadline: float) -> _T:
+    """The work, bounded by ``deadline``. Its first step runs before any timer exists: a
+    call that finishes without suspending (a local SQLite read) cannot be interrupted by
+    one anyway, and a timer per call, even cancelled, stays in the event loop's heap that
+    every later loop turn looks at. A call that suspends gets the timer then, with the
+    same deadline; if the deadline passed meanwhile, it fires at once."""
+    awaitable = work()
+    if type(awaitable) is not CoroutineType:
+        return await _timed(awaitable, deadline)
+    coroutine = cast("Coroutine[Any, Any, _T]", awaitable)
+    try:
+        first = coroutine.send(None)
+    except StopIteration as done:
+        return cast("_T", done.value)
+    except TimeoutError:
+        raise DeadlineExceededError from None
+    return await _timed(_Resumed(coroutine, first), deadline)
+
+
+class _Resumed(Awaitable[_T]):
+    """A coroutine already stepped once, awaited from where it suspended: ``yield from``
+    spelled out (sends, throws and close go to the coroutine, its result comes back)."""
+
+    __slots__ = ("_coroutine", "_first")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, _T], first: Any) -> None:
+        self._coroutine = coroutine
+        self._first = first
+
+    def __await__(self) -> Generator[Any, Any, _T]:
+        coroutine, step = self._coroutine, self._first
+        while True:
+            try:
+                sent = yield step
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as exc:  # cancellation included: the coroutine decides
+                try:
+                    step = coroutine.throw(exc)
+                except StopIteration as done:
+                    return cast("_T", done.value)
+            else:
+                try:
+                    step = coroutine.send(sent)
+                except StopIteration as done:
+                    return cast("_T", done.value)
+
+
+async def _timed(awaitable: Awaitable[_T], deadline: float) -> _T:
     """``async with asyncio.timeout(left)`` with the same cancellation rules (its timer
     cancels the task; only a cancellation nobody else asked for becomes the timeout),
     written out because the context manager's objects and calls were most of the guard's
@@ -86,7 +145,7 @@ async def _bounded(work: Callable[[], Awaitable[_T]], deadline: float) -> _T:
     left = deadline - time.monotonic()
     timer = loop.call_soon(expiry) if left <= 0 else loop.call_at(loop.time() + left, expiry)
     try:
-        result = await work()
+        result = await awaitable
     except BaseException as exc:
         timer.cancel()
         if (

@@ -363,3 +363,42 @@ async def test_a_cancelled_request_stays_cancelled_not_out_of_time() -> None:
     with pytest.raises(asyncio.CancelledError):
         await running
     assert running.cancelled()  # not turned into SERVICE_UNAVAILABLE for nobody
+
+
+class SteppingStore:
+    """Suspends ``steps`` times briefly, then for ``then`` seconds; notes its cleanup."""
+
+    def __init__(self, steps: int, then: float) -> None:
+        self.steps, self.then = steps, then
+        self.cleaned_up = False
+
+    async def get_many(self, keys: Any) -> list[Any]:
+        try:
+            for _ in range(self.steps):
+                await asyncio.sleep(0)
+            await asyncio.sleep(self.then)
+            return [{"pk": key.pk} for key in keys]
+        finally:
+            self.cleaned_up = True
+
+
+async def test_a_call_that_suspends_gets_its_result_through_the_guard() -> None:
+    inner = SteppingStore(steps=3, then=0.01)
+    store = GuardedItemStore(inner, CircuitBreaker("items", label="item store"))  # type: ignore[arg-type]
+    with deadline_in(10):
+        assert await store.get_many([Key("a", "b"), Key("c", "d")]) == [{"pk": "a"}, {"pk": "c"}]
+
+
+async def test_a_call_bounded_after_its_first_steps_is_still_cut_at_the_deadline() -> None:
+    # The timer starts when the call first suspends; steps before the long wait must not
+    # let it run past the request's time, and the call's own cleanup still runs.
+    inner = SteppingStore(steps=3, then=5.0)
+    store = GuardedItemStore(inner, CircuitBreaker("items", label="item store"))  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with deadline_in(0.1), pytest.raises(DeadlineExceededError):
+        await store.get_many([Key("a", "b")])
+    assert loop.time() - started < 0.5
+    assert inner.cleaned_up
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
