@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from domain import deadline
 from domain.deadline import deadline_in
 
 
@@ -23,8 +24,11 @@ class DeadlineMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with deadline_in(self._timeout):
+        token = deadline.begin(self._timeout)
+        try:
             await self.app(scope, receive, send)
+        finally:
+            deadline.end(token)
 
 
 def lambda_invocation_deadline(context: Any, margin_seconds: float) -> AbstractContextManager[None]:

@@ -7,11 +7,17 @@ whether a retry can still finish. Outside a request (CLI, backups) there is no d
 
 import time
 from contextlib import AbstractContextManager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from domain.errors import DeadlineExceededError
 
 _deadline: ContextVar[float | None] = ContextVar("demobackend_deadline", default=None)
+
+
+def current() -> float | None:
+    """The current deadline on time.monotonic()'s clock, or None when nothing bounds the
+    work: for callers that check it and bound a call with one clock read."""
+    return _deadline.get()
 
 
 def remaining() -> float | None:
@@ -44,11 +50,21 @@ class _Bound:
         self._seconds = seconds
 
     def __enter__(self) -> None:
-        deadline = time.monotonic() + self._seconds
-        outer = _deadline.get()
-        if outer is not None:
-            deadline = min(deadline, outer)
-        self._token = _deadline.set(deadline)
+        self._token = begin(self._seconds)
 
     def __exit__(self, *exc_info: object) -> None:
         _deadline.reset(self._token)
+
+
+def begin(seconds: float) -> Token[float | None]:
+    """``deadline_in`` without the context manager, for the once-per-request middleware (a
+    ``with`` costs more than the deadline itself); pass the token to ``end``."""
+    deadline = time.monotonic() + seconds
+    outer = _deadline.get()
+    if outer is not None and outer < deadline:
+        deadline = outer
+    return _deadline.set(deadline)
+
+
+def end(token: Token[float | None]) -> None:
+    _deadline.reset(token)

@@ -77,15 +77,29 @@ class CircuitBreaker:
         try:
             result = await work()
         except BaseException as exc:
-            if counts_as_failure(exc):
-                self._failed(trial)
-            elif isinstance(exc, DomainError):  # the dependency answered
-                self._passed(trial)
-            elif trial:  # cancelled: the trial proved nothing; the next call is the trial
-                self._trial_running = False
+            self.settle_failure(exc, trial)
             raise
-        self._passed(trial)
+        self.settle_success(trial)
         return result
+
+    @property
+    def closed(self) -> bool:
+        """True while calls pass without a trial: ``call`` then admits at once, so a caller
+        on the hot path may run the work itself and settle it with the two methods below
+        (what ``call`` does, without its coroutine and the work's closure)."""
+        return self._state == "closed"
+
+    def settle_success(self, trial: bool = False) -> None:
+        if trial or self._failures:  # a healthy run leaves nothing to reset
+            self._passed(trial)
+
+    def settle_failure(self, exc: BaseException, trial: bool = False) -> None:
+        if counts_as_failure(exc):
+            self._failed(trial)
+        elif isinstance(exc, DomainError):  # the dependency answered
+            self._passed(trial)
+        elif trial:  # cancelled: the trial proved nothing; the next call is the trial
+            self._trial_running = False
 
     def _admit(self) -> bool:
         """True when this call is the half-open trial; raises when refused."""

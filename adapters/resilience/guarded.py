@@ -13,10 +13,21 @@ data's; ping, so /readyz asks the dependency itself rather than its breaker.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+import time
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Mapping,
+    Sequence,
+)
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from domain.deadline import ensure_time_for, remaining
+from domain.deadline import current as current_deadline
 from domain.errors import DeadlineExceededError, InvalidTokenError, StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -39,19 +50,115 @@ _T = TypeVar("_T")
 
 
 async def guarded(breaker: CircuitBreaker, work: Callable[[], Awaitable[_T]]) -> _T:
-    ensure_time_for(0.0)
-    return await breaker.call(lambda: _bounded(work))
-
-
-async def _bounded(work: Callable[[], Awaitable[_T]]) -> _T:
-    left = remaining()
-    if left is None:
-        return await work()
+    deadline = current_deadline()  # read once: the check and the bound use the same value
+    if deadline is None:
+        return await breaker.call(work)
+    if deadline - time.monotonic() < 0:
+        raise DeadlineExceededError
+    if not breaker.closed:
+        return await breaker.call(lambda: _bounded(work, deadline))
+    # The closed breaker's path (every healthy call): breaker.call's bookkeeping without
+    # its coroutine and closure; the state is read again after the await, in settle_*.
     try:
-        async with asyncio.timeout(left):
-            return await work()
+        result = await _bounded(work, deadline)
+    except BaseException as exc:
+        breaker.settle_failure(exc)
+        raise
+    breaker.settle_success()
+    return result
+
+
+class _Expiry:
+    """The timer's callback: cancels the call's task once, remembering that it did."""
+
+    __slots__ = ("cancelling", "fired", "task")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.cancelling = task.cancelling()
+        self.fired = False
+
+    def __call__(self) -> None:
+        self.fired = True
+        self.task.cancel()
+
+
+async def _bounded(work: Callable[[], Awaitable[_T]], deadline: float) -> _T:
+    """The work, bounded by ``deadline``. Its first step runs before any timer exists: a
+    call that finishes without suspending (a local SQLite read) cannot be interrupted by
+    one anyway, and a timer per call, even cancelled, stays in the event loop's heap that
+    every later loop turn looks at. A call that suspends gets the timer then, with the
+    same deadline; if the deadline passed meanwhile, it fires at once."""
+    awaitable = work()
+    if type(awaitable) is not CoroutineType:
+        return await _timed(awaitable, deadline)
+    coroutine = cast("Coroutine[Any, Any, _T]", awaitable)
+    try:
+        first = coroutine.send(None)
+    except StopIteration as done:
+        return cast("_T", done.value)
     except TimeoutError:
         raise DeadlineExceededError from None
+    return await _timed(_Resumed(coroutine, first), deadline)
+
+
+class _Resumed(Awaitable[_T]):
+    """A coroutine already stepped once, awaited from where it suspended: ``yield from``
+    spelled out (sends, throws and close go to the coroutine, its result comes back)."""
+
+    __slots__ = ("_coroutine", "_first")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, _T], first: Any) -> None:
+        self._coroutine = coroutine
+        self._first = first
+
+    def __await__(self) -> Generator[Any, Any, _T]:
+        coroutine, step = self._coroutine, self._first
+        while True:
+            try:
+                sent = yield step
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as exc:  # cancellation included: the coroutine decides
+                try:
+                    step = coroutine.throw(exc)
+                except StopIteration as done:
+                    return cast("_T", done.value)
+            else:
+                try:
+                    step = coroutine.send(sent)
+                except StopIteration as done:
+                    return cast("_T", done.value)
+
+
+async def _timed(awaitable: Awaitable[_T], deadline: float) -> _T:
+    """``async with asyncio.timeout(left)`` with the same cancellation rules (its timer
+    cancels the task; only a cancellation nobody else asked for becomes the timeout),
+    written out because the context manager's objects and calls were most of the guard's
+    cost on every store call (~3.4 of ~4.2 us)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    if task is None:
+        raise RuntimeError("a guarded call must run inside a task")
+    expiry = _Expiry(task)
+    left = deadline - time.monotonic()
+    timer = loop.call_soon(expiry) if left <= 0 else loop.call_at(loop.time() + left, expiry)
+    try:
+        result = await awaitable
+    except BaseException as exc:
+        timer.cancel()
+        if (
+            expiry.fired
+            and task.uncancel() <= expiry.cancelling
+            and type(exc) is asyncio.CancelledError
+        ) or isinstance(exc, TimeoutError):
+            raise DeadlineExceededError from None
+        raise
+    timer.cancel()
+    if expiry.fired:
+        task.uncancel()
+    return result
 
 
 class GuardedItemStore:

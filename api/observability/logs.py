@@ -159,11 +159,13 @@ class RequestLineWriter:
     def __init__(self, logger: Logger) -> None:
         from aws_lambda_powertools.logging.formatter import (
             RESERVED_LOG_ATTRS,
+            THREAD_LOCAL_KEYS,
             LambdaPowertoolsFormatter,
         )
         from aws_lambda_powertools.shared.constants import XRAY_TRACE_ID_ENV
 
         self._logger = logger
+        self._keys = THREAD_LOCAL_KEYS
         self._std = logging.getLogger(logger.name)
         self._reserved = frozenset(RESERVED_LOG_ATTRS)
         self._trace_set = any_set(XRAY_TRACE_ID_ENV)
@@ -202,13 +204,18 @@ class RequestLineWriter:
         if handler is None or line is None:  # not reproducible here: Powertools writes it
             self._logger.info(message, extra=_given(fields), stacklevel=3)
             return
-        handler.acquire()
-        try:
-            stream = handler.stream = sys.stdout
-            stream.write(line + handler.terminator)
-            stream.flush()
-        finally:
-            handler.release()
+        lock = handler.lock  # what handler.acquire()/release() take, without their calls
+        if lock is None:
+            self._write(handler, line)
+            return
+        with lock:
+            self._write(handler, line)
+
+    @staticmethod
+    def _write(handler: StdoutHandler, line: str) -> None:
+        stream = handler.stream = sys.stdout
+        stream.write(line + handler.terminator)
+        stream.flush()
 
     def _asctime(self, formatter: Any, stamp: _Stamp) -> str:
         """``formatter.formatTime(stamp)``, its two strftime calls made once per second: in
@@ -289,7 +296,12 @@ class RequestLineWriter:
         if message[:1] in _JSON_FIRST or "=" in message:  # Powertools would parse or redact
             return None
         template = self._template(formatter, message, caller)
-        context = formatter.thread_safe_get_current_keys()
+        # Powertools' formatter reads its keys from one contextvar (two calls deep).
+        context = (
+            self._keys.get()
+            if type(formatter) is self._formatter_type
+            else formatter.thread_safe_get_current_keys()
+        )
         # A request key or field named like one of the formatter's keys or a record
         # attribute would take that key's place or be dropped: the document decides.
         if template is None or not template.blocked.isdisjoint(context):

@@ -83,6 +83,8 @@ def samples() -> Iterator[tuple[dict[str, Any], RequestSample]]:
         yield scope, sample(text, name=text, operation_type=text, codes=(text, "NOT_FOUND"))
         yield {"method": text}, sample(user=text, graphql=False, codes=(text,), status=404)
         yield lambda_scope, sample(text, search_ms=0.5)
+        # A named operation answered without errors: the one-format path.
+        yield scope, sample(text, name=text, operation_type=text, user=text)
     for number in NUMBERS:
         yield scope, sample(latency=number, search_ms=number)
     yield scope, sample(name=None, operation_type=None, user=None)

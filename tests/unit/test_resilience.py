@@ -281,3 +281,124 @@ async def test_domain_answers_do_not_count_as_failures() -> None:
         with pytest.raises(NotFoundError):
             await breaker.call(missing)
     assert breaker.state == "closed"
+
+
+# --- the guard's own timer and the breaker's closed path ------------------------------
+
+
+class FlakyStore:
+    """Answers at once unless told to fail; counts the calls that reached it."""
+
+    def __init__(self) -> None:
+        self.failing = False
+        self.calls = 0
+
+    async def get_many(self, keys: Any) -> list[Any]:
+        self.calls += 1
+        if self.failing:
+            raise StoreUnavailableError("down")
+        return [None for _ in keys]
+
+
+async def test_failures_after_a_long_healthy_run_still_open_the_breaker() -> None:
+    inner = FlakyStore()
+    breaker = CircuitBreaker("items", label="item store", failure_threshold=3)
+    store = GuardedItemStore(inner, breaker)  # type: ignore[arg-type]
+    with deadline_in(60):
+        for _ in range(2000):
+            await store.get_many([Key("a", "b")])
+        inner.failing = True
+        for _ in range(2):
+            with pytest.raises(StoreUnavailableError):
+                await store.get_many([Key("a", "b")])
+        inner.failing = False
+        await store.get_many([Key("a", "b")])  # a success in between starts the count again
+        inner.failing = True
+        for _ in range(3):
+            with pytest.raises(StoreUnavailableError):
+                await store.get_many([Key("a", "b")])
+        assert breaker.state == "open" and breaker.opened == 1
+        with pytest.raises(CircuitOpenError):
+            await store.get_many([Key("a", "b")])
+    assert inner.calls == 2000 + 2 + 1 + 3
+
+
+async def test_a_call_past_the_deadline_counts_and_leaves_the_task_usable() -> None:
+    slow = SlowStore(5.0)
+    breaker = CircuitBreaker("items", label="item store", failure_threshold=1)
+    store = GuardedItemStore(slow, breaker)  # type: ignore[arg-type]
+    task = asyncio.current_task()
+    assert task is not None
+    with deadline_in(0.05), pytest.raises(DeadlineExceededError):
+        await store.get_many([Key("a", "b")])
+    assert breaker.state == "open"  # a dependency too slow for the deadline is failing
+    # The timer's cancellation was taken back: the task goes on without a stray cancel.
+    assert task.cancelling() == 0
+    await asyncio.sleep(0.01)
+
+
+async def test_a_spent_deadline_refuses_before_the_store_and_the_breaker() -> None:
+    inner = FlakyStore()
+    breaker = CircuitBreaker("items", label="item store", failure_threshold=1)
+    store = GuardedItemStore(inner, breaker)  # type: ignore[arg-type]
+    with deadline_in(0.0):
+        await asyncio.sleep(0.01)
+        with pytest.raises(DeadlineExceededError):
+            await store.get_many([Key("a", "b")])
+    assert inner.calls == 0 and breaker.state == "closed"
+
+
+async def test_a_cancelled_request_stays_cancelled_not_out_of_time() -> None:
+    slow = SlowStore(5.0)
+    breaker = CircuitBreaker("items", label="item store", failure_threshold=1)
+    store = GuardedItemStore(slow, breaker)  # type: ignore[arg-type]
+
+    async def request() -> None:
+        with deadline_in(10):
+            await store.get_many([Key("a", "b")])
+
+    running = asyncio.create_task(request())
+    await asyncio.sleep(0.01)
+    running.cancel()  # the client went away: not the deadline's doing
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert running.cancelled()  # not turned into SERVICE_UNAVAILABLE for nobody
+
+
+class SteppingStore:
+    """Suspends ``steps`` times briefly, then for ``then`` seconds; notes its cleanup."""
+
+    def __init__(self, steps: int, then: float) -> None:
+        self.steps, self.then = steps, then
+        self.cleaned_up = False
+
+    async def get_many(self, keys: Any) -> list[Any]:
+        try:
+            for _ in range(self.steps):
+                await asyncio.sleep(0)
+            await asyncio.sleep(self.then)
+            return [{"pk": key.pk} for key in keys]
+        finally:
+            self.cleaned_up = True
+
+
+async def test_a_call_that_suspends_gets_its_result_through_the_guard() -> None:
+    inner = SteppingStore(steps=3, then=0.01)
+    store = GuardedItemStore(inner, CircuitBreaker("items", label="item store"))  # type: ignore[arg-type]
+    with deadline_in(10):
+        assert await store.get_many([Key("a", "b"), Key("c", "d")]) == [{"pk": "a"}, {"pk": "c"}]
+
+
+async def test_a_call_bounded_after_its_first_steps_is_still_cut_at_the_deadline() -> None:
+    # The timer starts when the call first suspends; steps before the long wait must not
+    # let it run past the request's time, and the call's own cleanup still runs.
+    inner = SteppingStore(steps=3, then=5.0)
+    store = GuardedItemStore(inner, CircuitBreaker("items", label="item store"))  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with deadline_in(0.1), pytest.raises(DeadlineExceededError):
+        await store.get_many([Key("a", "b")])
+    assert loop.time() - started < 0.5
+    assert inner.cleaned_up
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
