@@ -13,8 +13,6 @@ import json
 import re
 import sys
 import time
-from bisect import bisect_left
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from starlette.requests import Request
@@ -179,17 +177,16 @@ class PrometheusRecorder:
         )
         self._children: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._request_children: dict[tuple[str, str, str, int], tuple[Any, ...]] = {}
-        self._request_updates: dict[tuple[str, str, str, int], tuple[_Add, ...]] = {}
 
     def record(self, sample: RequestSample) -> None:
         figures = sample.figures
         key = (sample.route, sample.operation, sample.operation_type, sample.status)
-        updates = self._request_updates.get(key)
-        if updates is None:
-            updates = self._request_updates[key] = _updates(self._request_child(sample))
-        count, latency, item_calls, blob_calls, items_read, presigns = updates
-        count(1)
-        latency(sample.latency_ms / 1000)
+        children = self._request_children.get(key)
+        if children is None:
+            children = self._request_child(sample)
+        requests, latency, item_calls, blob_calls, items_read, presigns = children
+        requests.inc()
+        latency.observe(sample.latency_ms / 1000)
         if sample.error_codes:
             where = (sample.route, sample.operation)
             for code in sample.error_codes:
@@ -197,13 +194,13 @@ class PrometheusRecorder:
         # Adding 0 changes no sample (the children exist from their first request on), and
         # most requests make no blob call and no presign.
         if figures.item_calls:
-            item_calls(figures.item_calls)
+            item_calls.inc(figures.item_calls)
         if figures.blob_calls:
-            blob_calls(figures.blob_calls)
+            blob_calls.inc(figures.blob_calls)
         if figures.items_read:
-            items_read(figures.items_read)
+            items_read.inc(figures.items_read)
         if figures.blob_presigns:
-            presigns(figures.blob_presigns)
+            presigns.inc(figures.blob_presigns)
         if figures.search_ms is not None:
             self._search.labels(sample.operation).observe(figures.search_ms / 1000)
 
@@ -362,55 +359,6 @@ class EmfRecorder:
         )
         self._heads[(route, operation, searched)] = head
         return head
-
-
-_Add = Callable[[float], None]
-
-
-def _updates(children: tuple[Any, ...]) -> tuple[_Add, ...]:
-    """A request's six updates: the counter children's and the latency histogram's."""
-    requests, latency, *counters = children
-    return (_counter_add(requests), _histogram_add(latency), *map(_counter_add, counters))
-
-
-def _counter_add(child: Any) -> _Add:
-    """``child.inc`` for the amounts the recorder adds (counts >= 0, all from one request):
-    straight to the child's value (prometheus-client's own ``inc`` first checks, through
-    two more calls, that the child is labelled, which the recorder's children always
-    are). A prometheus-client without that value keeps its public method."""
-    value = getattr(child, "_value", None)
-    add = getattr(value, "inc", None)
-    if not callable(add):
-        inc: _Add = child.inc
-        return inc
-
-    def counter_add(amount: float) -> None:
-        if amount < 0:  # as Counter.inc refuses it
-            raise ValueError("Counters can only be incremented by non-negative amounts.")
-        add(amount)
-
-    return counter_add
-
-
-def _histogram_add(child: Any) -> _Add:
-    """``child.observe`` the same way: the sum, then the first bucket whose upper bound
-    holds the amount (found by bisection where observe walks the bounds)."""
-    total = getattr(getattr(child, "_sum", None), "inc", None)
-    bounds = getattr(child, "_upper_bounds", None)
-    buckets = getattr(child, "_buckets", None)
-    if not callable(total) or not isinstance(bounds, list) or not isinstance(buckets, list):
-        observe: _Add = child.observe
-        return observe
-    bucket_adds = [bucket.inc for bucket in buckets]
-    last = len(bounds)
-
-    def histogram_add(amount: float) -> None:
-        total(amount)
-        index = bisect_left(bounds, amount)
-        if index < last and amount <= bounds[index]:  # NaN: no bucket, as observe
-            bucket_adds[index](1)
-
-    return histogram_add
 
 
 _METRICS_DISABLED = "POWERTOOLS_METRICS_DISABLED"
