@@ -11,7 +11,7 @@ import os
 import socket
 import stat
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -1447,3 +1447,62 @@ async def test_local_head_never_waits_for_the_lock_on_the_event_loop(
         lock.release()
     info = await pending
     assert info is not None and info.sha256 == sha256_hex(BODY)
+
+
+async def test_local_copy_and_delete_of_an_upload_run_on_the_event_loop_when_the_lock_is_free(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # completeUpload copies the unconfirmed upload to its READY key and then deletes the
+    # upload: a link, a metadata file and two unlinks, no fsync: no trip to a worker
+    # thread, whose answer would wait in the loop's queue behind other requests.
+    store = local_backend.store
+    assert isinstance(store, LocalBlobStore)
+    await upload(local_backend)
+    trips: list[object] = []
+    real_to_thread = asyncio.to_thread
+
+    async def counted(func: Callable[..., object], *args: object, **kwargs: object) -> object:
+        trips.append(func)
+        return await real_to_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    fsyncs = _counting_fsyncs(monkeypatch)
+    await store.copy(KEY, READY_KEY)
+    assert trips == [] and fsyncs == []
+    assert await store.head(READY_KEY) == await store.head(KEY)
+    await store.delete(KEY)
+    assert trips == [] and await store.head(KEY) is None
+    assert (await read_all(store, READY_KEY))[0] == BODY
+    # A copy of a confirmed blob is durable at once: its fsyncs go to a worker thread.
+    await store.confirm(READY_KEY)
+    trips.clear()
+    await store.copy(READY_KEY, KEY)
+    assert len(trips) == 1 and len(fsyncs) == 4
+    assert (await read_all(store, KEY))[0] == BODY
+
+
+async def test_local_copy_and_delete_never_wait_for_the_lock_on_the_event_loop(
+    local_backend: BlobBackend,
+) -> None:
+    store = local_backend.store
+    assert isinstance(store, LocalBlobStore)
+    await upload(local_backend)
+    lock = store._files._lock
+    lock.acquire()  # as a thread publishing or deleting another blob holds it
+    try:
+        copying = asyncio.ensure_future(store.copy(KEY, READY_KEY))
+        await asyncio.sleep(0.05)  # the loop runs on meanwhile: the copy waits on a worker
+        assert not copying.done()
+    finally:
+        lock.release()
+    await copying
+    lock.acquire()
+    try:
+        deleting = asyncio.ensure_future(store.delete(KEY))
+        await asyncio.sleep(0.05)
+        assert not deleting.done()
+    finally:
+        lock.release()
+    await deleting
+    assert await store.head(KEY) is None
+    assert (await read_all(store, READY_KEY))[0] == BODY
