@@ -225,6 +225,20 @@ class BlobFiles:
             _remove_pair(paths)
         self.prune(paths.directory)
 
+    def delete_if_free(self, key: str) -> Busy | None:
+        """As delete (two unlinks, no fsync), but BUSY at once, having removed nothing,
+        instead of waiting for the lock: for the event loop."""
+        paths = self.paths(key)
+        self.check_inside(paths.directory)
+        if not self._lock.acquire(blocking=False):
+            return BUSY
+        try:
+            _remove_pair(paths)
+        finally:
+            self._lock.release()
+        self.prune(paths.directory)
+        return None
+
     def copy(self, source_key: str, dest_key: str, *, now: float) -> None:
         """The copy is confirmed exactly when the source is (read with the bytes, under
         the lock); its upload time is ``now``, as S3 dates a copy by its creation.

@@ -224,10 +224,13 @@ class LocalBlobStore:
 
     async def delete(self, key: str) -> None:
         validate_key(key)
-        # Not on the loop as copy is: freeing the metadata file's inode waits for the file
-        # system's journal (2.2 ms at the median, 19 ms at p99, under the load mix on a
-        # shared disk), where a link and a rename took 0.4 ms.
-        await _in_thread(self._files.delete, key)
+        # Two unlinks and no fsync (a delete that a crash undoes leaves bytes the sweeper
+        # removes), on the loop when the lock is free, as head. Freeing the metadata
+        # file's inode may wait for the file system's journal (2.2 ms at the median under
+        # the load mix at a load average of ~8, 40 µs alone), yet under that same load
+        # this beat the trip to a worker: bench/README.md, Hot spots 54.
+        if _on_loop(self._files.delete_if_free, key) is BUSY:
+            await _in_thread(self._files.delete, key)
 
     async def copy(self, source_key: str, dest_key: str) -> None:
         validate_key(source_key)
