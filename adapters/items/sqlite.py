@@ -1,23 +1,32 @@
 """ItemStore over one SQLite file: the local default, held to the same contract as DynamoDB
 and the fake (tests/contract).
 
-Writes all go through one writer thread, which serialises them inside this process, and use
-BEGIN IMMEDIATE, which serialises them against other processes on the same file (a CLI
-command next to the server). Small reads (up to ``inline_items`` items: a profile, a page of
-a listing) run on the calling thread, the event loop's, on its own connection: in WAL mode a
-reader never waits for a writer, and a point read from the page cache takes ~10 µs where the
-hop to a worker thread and back cost ~50 µs and contended for the GIL with the loop. That
-connection never waits for a lock (busy timeout 0): the rare read SQLite answers "busy"
-(another process holding the file exclusively, a WAL reset) is retried on a reader thread,
-which may wait. Larger reads and scans go to a small pool of reader threads, each with its
-own connection, so decoding many items never stalls the loop. Opening is lazy: the
-constructor does no I/O, the first call creates the folder, the file and the schema, and a
-broken file shows up as StoreUnavailableError from that call (ping() is the cheap way to
-ask).
+Writes use BEGIN IMMEDIATE, which serialises them against every other connection to the
+file (a CLI command next to the server included). Small writes (up to ``inline_writes``
+ops: every write of an upload) run on the event loop's own connection: in WAL mode with
+``synchronous = NORMAL`` a commit is a write to the page cache, ~50 µs, where a trip to the
+writer thread came back through the loop's queue behind every other request's step. That
+connection never checkpoints (``wal_autocheckpoint = 0``): checkpoints, which fsync, run on
+the writer thread every CHECKPOINT_EVERY writes on the loop (``_wrote_inline``), and a
+write that finds the lock held goes to the writer thread, which may wait. Larger writes (a
+restore's batches) go through that one writer thread.
+
+Small reads (up to ``inline_items`` items: a profile, a page of a listing) run on the
+event loop's connection too: in WAL mode a reader never waits for a writer, and a point
+read from the page cache takes ~10 µs where the hop to a worker thread and back cost
+~50 µs and contended for the GIL with the loop. That connection never waits for a lock
+(busy timeout 0): the rare read SQLite answers "busy" (another process holding the file
+exclusively, a WAL reset) is retried on a reader thread, which may wait. Larger reads and
+scans go to a small pool of reader threads, each with its own connection, so decoding many
+items never stalls the loop. Opening is lazy: the constructor does no I/O, the first call
+creates the folder, the file and the schema, and a broken file shows up as
+StoreUnavailableError from that call (ping() is the cheap way to ask).
 """
 
 import asyncio
+import enum
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -47,6 +56,8 @@ from domain.ports import INDEXES, Add, Delete, Item, Key, Page, Put, WriteOp, in
 
 _T = TypeVar("_T")
 
+logger = logging.getLogger(__name__)
+
 _UNAVAILABLE = "The item store is unavailable"
 _CLOSED = "The item store is closed"
 _CONFLICT = "The item changed or already exists; nothing was written"
@@ -55,7 +66,24 @@ _KEYS_PER_STATEMENT = 200
 _BACKFILL_BATCH = 500
 # Reads of up to this many items run on the event loop (the module docstring says why).
 INLINE_READ_ITEMS = 100
+# Writes of up to this many ops too: an upload's largest (the new file's search index) has
+# ~20; a restore's batches of 100 keep overlapping their SQLite work with the loop's.
+INLINE_WRITE_OPS = 40
+# The loop's connection never checkpoints; the writer thread does, after this many writes
+# on the loop (SQLite's own default: every ~1,000 WAL pages, ~100-200 such writes).
+CHECKPOINT_EVERY = 64
+# A WAL past this many frames (~8 MiB) that a PASSIVE checkpoint could not copy back
+# whole is checkpointed by one that waits (RESTART), so it cannot grow without bound.
+RESTART_FRAMES = 2_000
 _MAX_CODE_POINT = 0x10FFFF
+
+
+class _Busy(enum.Enum):
+    BUSY = "busy"
+
+
+_BUSY = _Busy.BUSY
+
 
 _INDEX_COLUMNS: dict[str, tuple[str, str]] = {index: index_keys(index) for index in INDEXES}
 _ALL_INDEX_COLUMNS = tuple(column for pair in _INDEX_COLUMNS.values() for column in pair)
@@ -102,10 +130,16 @@ class SqliteItemStore:
         readers: int = 4,
         busy_timeout: float = 5.0,
         inline_items: int = INLINE_READ_ITEMS,
+        inline_writes: int = INLINE_WRITE_OPS,
+        checkpoint_every: int = CHECKPOINT_EVERY,
     ) -> None:
         self._path = path
         self._busy_timeout = busy_timeout
         self._inline_items = inline_items
+        self._inline_writes = inline_writes
+        self._checkpoint_every = checkpoint_every
+        self._writes_since_checkpoint = 0
+        self._restart_pending = False
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
@@ -152,7 +186,38 @@ class SqliteItemStore:
 
     async def write(self, ops: Sequence[WriteOp]) -> None:
         check_write_batch(ops)
-        await self._run(self._writer, partial(self._apply, list(ops)))
+        work = partial(self._apply, list(ops))
+        if len(ops) <= self._inline_writes and not self._restart_pending:
+            if await self._inline(work) is not _BUSY:
+                self._wrote_inline()
+                return
+            # Busy: the writer thread (or another process) holds the lock; the writer
+            # thread may wait for it, the event loop may not. Nothing was written.
+        restarts = self._restart_pending
+        try:
+            await self._run(self._writer, work)
+        finally:
+            if restarts:
+                # Queued behind the checkpoint, this write restarted the WAL (and paid its
+                # header's fsync) on the writer thread: the loop's turn again.
+                self._restart_pending = False
+
+    def _wrote_inline(self) -> None:
+        """Every ``checkpoint_every`` writes on the loop, a checkpoint on the writer thread,
+        and the writes that follow go there too until one has run after it: a PASSIVE
+        checkpoint copies back the whole WAL only if no write comes meanwhile, and the first
+        write after it starts the WAL again from its beginning, which fsyncs the WAL's
+        header: both on the writer thread, never on the loop."""
+        self._writes_since_checkpoint += 1
+        if self._writes_since_checkpoint < self._checkpoint_every:
+            return
+        try:
+            done = asyncio.get_running_loop().run_in_executor(self._writer, self._call, _checkpoint)
+        except RuntimeError:  # close() shut the writer down: it checkpoints as it closes
+            return
+        self._writes_since_checkpoint = 0
+        self._restart_pending = True
+        done.add_done_callback(_log_checkpoint_failure)
 
     async def scan(self, *, page_size: int = 500) -> AsyncIterator[list[Item]]:
         validate_page_size(page_size)
@@ -191,8 +256,16 @@ class SqliteItemStore:
         return await future
 
     async def _read_inline(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        found = await self._inline(work)
+        if found is _BUSY:
+            # A reader thread may wait for the lock, the event loop may not.
+            return await self._run(self._readers, work)
+        return found
+
+    async def _inline(self, work: Callable[[sqlite3.Connection], _T]) -> _T | _Busy:
         """``work`` on this thread's own connection, without a thread hop (see the module
-        docstring); opened on a worker the first time, as opening may create the file and
+        docstring), or _BUSY when SQLite answers busy (a write rolled back, nothing
+        written); opened on a worker the first time, as opening may create the file and
         wait on another process's lock."""
         if self._closed:
             raise StoreUnavailableError(_CLOSED)
@@ -208,8 +281,7 @@ class SqliteItemStore:
                 raise StoreUnavailableError(_UNAVAILABLE) from exc
         except (sqlite3.Error, OSError, json.JSONDecodeError) as exc:
             raise StoreUnavailableError(_UNAVAILABLE) from exc
-        # Busy: a reader thread may wait for the lock, the event loop may not.
-        return await self._run(self._readers, work)
+        return _BUSY
 
     def _call(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         """Runs on a worker thread; the only place driver errors become domain errors."""
@@ -228,6 +300,8 @@ class SqliteItemStore:
     def _open_never_waiting(self) -> sqlite3.Connection:
         connection = self._open()  # may wait, on a worker: it may create the schema
         connection.execute("PRAGMA busy_timeout = 0")
+        # Its commits never checkpoint (a checkpoint fsyncs): the writer thread does.
+        connection.execute("PRAGMA wal_autocheckpoint = 0")
         return connection
 
     def _open(self) -> sqlite3.Connection:
@@ -330,6 +404,21 @@ class SqliteItemStore:
                 failure = exc
         if failure is not None:
             raise StoreUnavailableError(_UNAVAILABLE) from failure
+
+
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    """On the writer thread. PASSIVE waits for nobody; a WAL it could not copy back whole
+    (another process writing, a long read) is restarted by a checkpoint that waits for
+    them (the writer's busy timeout) once it has grown past RESTART_FRAMES."""
+    _, frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
+    if frames >= RESTART_FRAMES:
+        connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+
+
+def _log_checkpoint_failure(done: "asyncio.Future[None]") -> None:
+    if not done.cancelled() and done.exception() is not None:
+        # The next one tries again: a write never fails for a checkpoint's sake.
+        logger.warning("sqlite items: a WAL checkpoint failed: %s", done.exception())
 
 
 def _create_schema(connection: sqlite3.Connection) -> None:

@@ -11,7 +11,7 @@ import os
 import socket
 import stat
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -1415,35 +1415,65 @@ def test_local_copy_of_a_missing_blob_is_not_found_and_leaves_nothing(tmp_path: 
     assert len(files_under(tmp_path)) == 2
 
 
-async def test_local_head_is_answered_on_the_event_loop_when_the_lock_is_free(
-    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("operation", ["head", "copy", "delete"])
+async def test_local_blob_calls_never_wait_for_the_lock_on_the_event_loop(
+    local_backend: BlobBackend, operation: str
 ) -> None:
     store = local_backend.store
     assert isinstance(store, LocalBlobStore)
     await upload(local_backend)
-
-    async def no_threads(*_: object, **__: object) -> None:
-        raise AssertionError("a head with the lock free needs no worker thread")
-
-    monkeypatch.setattr(asyncio, "to_thread", no_threads)
-    info = await store.head(KEY)
-    assert info is not None and info.sha256 == sha256_hex(BODY)
-    assert await store.head(OTHER_KEY) is None
-
-
-async def test_local_head_never_waits_for_the_lock_on_the_event_loop(
-    local_backend: BlobBackend,
-) -> None:
-    store = local_backend.store
-    assert isinstance(store, LocalBlobStore)
-    await upload(local_backend)
+    calls: dict[str, Callable[..., Awaitable[object]]] = {
+        "head": store.head,
+        "copy": store.copy,
+        "delete": store.delete,
+    }
     lock = store._files._lock
     lock.acquire()  # as a thread publishing or deleting another blob holds it
     try:
-        pending = asyncio.ensure_future(store.head(KEY))
-        await asyncio.sleep(0.05)  # the loop runs on meanwhile: head waits on a worker
+        keys = (KEY, READY_KEY) if operation == "copy" else (KEY,)
+        pending = asyncio.ensure_future(calls[operation](*keys))
+        await asyncio.sleep(0.05)  # the loop runs on meanwhile: the call waits on a worker
         assert not pending.done()
     finally:
         lock.release()
-    info = await pending
+    await pending
+    info = await store.head(keys[-1])
+    if operation == "delete":
+        assert info is None
+    else:
+        assert info is not None and info.sha256 == sha256_hex(BODY)
+
+
+async def test_local_head_copy_and_delete_of_an_upload_run_on_the_event_loop_when_the_lock_is_free(
+    local_backend: BlobBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # completeUpload asks for the upload's head, copies it to its READY key and deletes it:
+    # a stat and a read, a link and a metadata file, two unlinks, no fsync: no trip to a
+    # worker thread, whose answer would wait in the loop's queue behind other requests.
+    store = local_backend.store
+    assert isinstance(store, LocalBlobStore)
+    await upload(local_backend)
+    trips: list[object] = []
+    real_to_thread = asyncio.to_thread
+
+    async def counted(func: Callable[..., object], *args: object, **kwargs: object) -> object:
+        trips.append(func)
+        return await real_to_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    fsyncs = _counting_fsyncs(monkeypatch)
+    info = await store.head(KEY)
     assert info is not None and info.sha256 == sha256_hex(BODY)
+    assert await store.head(OTHER_KEY) is None
+    await store.copy(KEY, READY_KEY)
+    assert trips == [] and fsyncs == []
+    assert await store.head(READY_KEY) == info
+    await store.delete(KEY)  # then the upload's: two unlinks
+    assert trips == [] and await store.head(KEY) is None
+    assert (await read_all(store, READY_KEY))[0] == BODY
+    # A copy of a confirmed blob is durable at once: its fsyncs go to a worker thread.
+    await store.confirm(READY_KEY)
+    trips.clear()
+    await store.copy(READY_KEY, KEY)
+    assert len(trips) == 1 and len(fsyncs) == 4
+    assert (await read_all(store, KEY))[0] == BODY

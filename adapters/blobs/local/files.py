@@ -1,4 +1,5 @@
-"""The files behind the local blob store. Blocking: always called in a worker thread.
+"""The files behind the local blob store. Blocking: called in a worker thread, except the
+``*_if_free`` methods (a few file-system calls, no fsync, never waiting for the lock).
 
 Layout under ``root``: the bytes of key ``files/abc/blob`` are at ``root/files/abc/blob``,
 their metadata (content type, size, SHA-256, upload time, confirmed) at
@@ -235,14 +236,22 @@ class BlobFiles:
         paths = self.paths(key)
         self.check_inside(paths.directory)
         with self._lock:
-            # Metadata first: without it the blob is already gone for readers.
-            for path in (paths.meta, paths.data):
-                try:
-                    if not path.is_dir():
-                        path.unlink()
-                except (FileNotFoundError, NotADirectoryError):
-                    pass
+            _remove_pair(paths)
         self.prune(paths.directory)
+
+    def delete_if_free(self, key: str) -> Busy | None:
+        """As delete (two unlinks, no fsync), but BUSY at once, having removed nothing,
+        instead of waiting for the lock: for the event loop."""
+        paths = self.paths(key)
+        self.check_inside(paths.directory)
+        if not self._lock.acquire(blocking=False):
+            return BUSY
+        try:
+            _remove_pair(paths)
+        finally:
+            self._lock.release()
+        self.prune(paths.directory)
+        return None
 
     def copy(self, source_key: str, dest_key: str, *, now: float) -> None:
         """The copy is confirmed exactly when the source is (read with the bytes, under
@@ -325,6 +334,45 @@ class BlobFiles:
             raise
         return True
 
+    def copy_if_free(self, source_key: str, dest_key: str, *, now: float) -> Busy | None:
+        """As copy, for the event loop: the copy of an unconfirmed blob into a folder that
+        exists is a link and an unsynced metadata file (``_link_copy`` says why no fsync),
+        a few file-system calls, made here when the lock is free at once. BUSY, having
+        changed nothing, in every other case (the lock held, a confirmed or missing source,
+        no link possible): then copy, on a worker thread."""
+        source, dest = self.paths(source_key), self.paths(dest_key)
+        self.check_inside(source.directory)
+        if source_key == dest_key or not dest.directory.is_dir():
+            return BUSY
+        self.check_inside(dest.directory)
+        if not self._lock.acquire(blocking=False):
+            return BUSY
+        try:
+            record = self._read_record(source)
+            if (
+                record is None
+                or record.confirmed
+                or not self._data_agrees(source_key, source, record.info)
+            ):
+                return BUSY
+            data_tmp = _tmp_path(dest.directory, dest.data.name)
+            meta_tmp: Path | None = None
+            try:
+                os.link(source.data, data_tmp)
+                meta_tmp = _written_file(dest, BlobMeta(record.info, False, now).to_json())
+                os.replace(data_tmp, dest.data)
+                os.replace(meta_tmp, dest.meta)
+            except OSError as exc:
+                for tmp in (data_tmp, meta_tmp):
+                    if tmp is not None:
+                        tmp.unlink(missing_ok=True)
+                if isinstance(exc, FileNotFoundError) or exc.errno in _NO_LINK_ERRNOS:
+                    return BUSY
+                raise
+        finally:
+            self._lock.release()
+        return None
+
     def confirm(self, key: str) -> None:
         """Mark the blob at ``key`` confirmed; NotFoundError when there is none (as head
         sees it). The confirmed metadata is written and fsynced outside the lock (an fsync
@@ -404,13 +452,7 @@ class BlobFiles:
                     return False
             if uploaded_at >= uploaded_before:
                 return False
-            # Metadata first, as in delete: without it the blob is already gone.
-            for path in (paths.meta, paths.data):
-                try:
-                    if not path.is_dir():
-                        path.unlink()
-                except (FileNotFoundError, NotADirectoryError):
-                    pass
+            _remove_pair(paths)
         return True
 
     def ping(self) -> None:
@@ -543,6 +585,16 @@ class PendingBlob:
             self._files.prune(self._paths.directory)
         except OSError as exc:
             logger.warning("local blobs: could not remove a temporary file (%s)", exc.strerror)
+
+
+def _remove_pair(paths: BlobPaths) -> None:
+    """Under the lock. Metadata first: without it the blob is already gone for readers."""
+    for path in (paths.meta, paths.data):
+        try:
+            if not path.is_dir():
+                path.unlink()
+        except (FileNotFoundError, NotADirectoryError):
+            pass
 
 
 def _epoch_or_none(value: object) -> float | None:
