@@ -1,6 +1,7 @@
 """How botocore reads its own data files (endpoints.json, the service models, the endpoint
 rule sets) for the clients of api/aws_clients.py: the same files, in the same order of
-precedence, decoded into plain dicts.
+precedence, decoded into plain dicts; and the services botocore knows, listed from one
+walk of its folders (``SharedListingLoader``).
 
 botocore's JSONFileLoader decodes every JSON object into an ``OrderedDict``: ~2-3x the
 time of plain dicts, and the first build on the AWS path decodes ~4 MB of it
