@@ -50,6 +50,9 @@ Closers = list[Callable[[], Awaitable[None] | None]]
 
 @dataclass
 class Deps:
+    """Everything the composition root built for one process, handed to the app's routes
+    and the GraphQL context, and closed with it (``closers``)."""
+
     settings: Settings
     items: ItemStore
     blobs: BlobStore

@@ -61,6 +61,9 @@ def document_hash(document: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PersistedOperations:
+    """The registered documents, by their hash: with the list on, only these run, asked
+    for by hash or by their exact text."""
+
     documents: Mapping[str, str]  # hex hash -> document
 
     def __len__(self) -> int:

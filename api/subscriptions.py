@@ -67,6 +67,10 @@ _MAX_ID_CHARS = 128
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionLimits:
+    """What one WebSocket connection, and one user's connections together, may hold open
+    and send, and how often the server pings: no client can hold the function's memory or
+    flood its fan-out."""
+
     per_connection: int = 20
     connections_per_user: int = 10
     max_message_bytes: int = 16 * 1024

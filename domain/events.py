@@ -26,6 +26,9 @@ class FileEventKind(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class FileEvent:
+    """A committed change to a file, as subscribers receive it: what happened, the file as
+    that write left it, and a version to put events back in commit order."""
+
     kind: FileEventKind
     # The file as this write committed it; for DELETED, as it was just before.
     record: FileRecord

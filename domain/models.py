@@ -35,6 +35,8 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class User:
+    """A user's profile as the store keeps it; ``version`` guards concurrent updates."""
+
     id: str
     username: str
     display_name: str | None
@@ -81,6 +83,9 @@ class MultipartUpload:
 
 @dataclass(frozen=True, slots=True)
 class FileRecord:
+    """A file's metadata (never its bytes, which sit in the blob store), as every use case
+    and the store's items see it."""
+
     id: str
     owner_id: str
     name: str

@@ -31,6 +31,9 @@ def index_keys(index: str) -> tuple[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Key:
+    """An item's primary key (partition and sort key), the same shape on DynamoDB and
+    SQLite."""
+
     pk: str
     sk: str
 
@@ -106,6 +109,9 @@ WriteOp = Put | Delete | Check | Add
 
 @dataclass(frozen=True, slots=True)
 class Page:
+    """One page of a query on the item store, with the cursors to go on from it or from any
+    of its items."""
+
     items: list[Item]
     # Opaque; None exactly when there are no more items after this page.
     cursor: str | None = None
@@ -161,6 +167,9 @@ class TokenVerifier(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BlobInfo:
+    """What the blob store knows of a stored object without reading its bytes: completing
+    an upload checks the declared size, type and hash against it."""
+
     size: int
     content_type: str
     sha256: str | None  # lowercase hex, when the store knows it

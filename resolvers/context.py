@@ -11,6 +11,9 @@ from resolvers.session_check import SessionCheck
 
 @dataclass(slots=True)
 class Context:
+    """Per request: who is asking, the services, and fresh DataLoaders, so no request sees
+    another's cached reads."""
+
     request_id: str
     services: Services
     principal: Principal | None = None

@@ -43,6 +43,9 @@ _NESTING_LIMIT = "Syntax Error: Document is nested too deeply. Parsing aborted."
 
 @dataclass(frozen=True)
 class QueryLimits:
+    """How large a query may be (depth, aliases, tokens, cost), from settings: refused
+    before any resolver runs."""
+
     max_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 2000

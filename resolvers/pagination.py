@@ -44,6 +44,8 @@ def no_cursor() -> None:
 
 @strawberry.type
 class PageInfo:
+    """Relay's page info: whether a listing goes on, and the cursors at the page's ends."""
+
     has_next_page: bool = strawberry.field(
         description=(
             "Paging forward: whether more edges follow. Paging backward (`last`/`before`): "

@@ -26,6 +26,9 @@ from resolvers.users.types import USER_TYPE, UserType
 
 @strawberry.type
 class Query:
+    """The root queries (the viewer, users, files, search), merged with the account
+    queries into the schema's Query type."""
+
     @strawberry.field(permission_classes=[IsAuthenticated], description="The signed-in user.")
     async def me(self, info: Info[Context, Any]) -> UserType:
         viewer = info.context.require_principal()

@@ -35,7 +35,7 @@ from resolvers.users.types import UserType
 
 @strawberry.type(name="Query")
 class RootQuery(Query, AccountQueries):
-    pass
+    """The schema's Query type: every feature's queries in one."""
 
 
 @strawberry.type
@@ -47,12 +47,12 @@ class Mutation(
     ProfileMutations,
     AccountMutations,
 ):
-    pass
+    """The schema's Mutation type: every feature's mutations in one."""
 
 
 @strawberry.type
 class Subscription(FileSubscriptions):
-    pass
+    """The schema's Subscription type."""
 
 
 class DemoSchema(strawberry.Schema):

@@ -16,6 +16,9 @@ _BLOCK = 512
 
 @dataclass(frozen=True, slots=True)
 class ArchivedFile:
+    """A file of the export and where its bytes sit in the archive, so the archive's
+    manifest and its members name each file the same way."""
+
     record: FileRecord
     path: str  # inside the archive
 

@@ -46,6 +46,9 @@ _JOURNAL_PREFIX = "PURGE#"
 
 @dataclass(frozen=True, slots=True)
 class Tombstone:
+    """What the tombstone item says of a deleted account: enough for a later run to finish
+    the purge (and to refuse the account's tokens) without the profile."""
+
     user_id: str
     username: str
     state: str

@@ -49,6 +49,9 @@ def export_key(user_id: str) -> Key:
 
 @dataclass(frozen=True, slots=True)
 class DataExport:
+    """One data export as the owner sees it: BUILDING, READY with a download URL and when
+    it stops working, or FAILED."""
+
     id: str
     status: str
     url: str | None = None
@@ -57,6 +60,9 @@ class DataExport:
 
 @dataclass(frozen=True, slots=True)
 class ExportLimits:
+    """How long exports and their URLs live, and how large an export may be built inline
+    before it goes to the background."""
+
     keep_seconds: int = 24 * 3600  # how long a READY archive is kept and re-handed out
     url_seconds: int = 900  # how long one download URL works
     stale_after: int = 900  # a BUILDING export older than this was abandoned
@@ -67,6 +73,9 @@ class ExportLimits:
 
 @dataclass(frozen=True, slots=True)
 class PendingExport:
+    """An export left BUILDING in the background, as a resumed run finds it: whose, and
+    which."""
+
     user_id: str
     export_id: str
 

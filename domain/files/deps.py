@@ -25,6 +25,9 @@ SAVE_ATTEMPTS = 8
 
 @dataclass(frozen=True, slots=True)
 class FileDeps:
+    """The ports and limits every files use case takes, passed as one value so the use
+    cases stay plain functions the composition root wires once."""
+
     files: FileRepository
     blobs: BlobStore
     users: UserRepository

@@ -7,6 +7,9 @@ from domain.ports import MAX_WRITE_ITEMS
 
 @dataclass(frozen=True, slots=True)
 class FileLimits:
+    """The files feature's bounds (sizes, quota, expiries, counts), from settings: checked
+    by the domain, so every entry point refuses the same things."""
+
     max_upload_bytes: int
     quota_bytes: int  # per user, over PENDING and READY files
     pending_ttl_seconds: int  # how long an upload may stay unfinished

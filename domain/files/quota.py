@@ -23,6 +23,9 @@ from domain.errors import InvalidInputError
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """A user's usage item: the bytes that count against their quota and the uploads they
+    have open."""
+
     owner_id: str
     used_bytes: int = 0  # READY files plus reservations not yet released
     pending_uploads: int = 0  # reservations not yet released
@@ -30,6 +33,9 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
+    """Bytes an unfinished upload holds against its owner's quota until it is completed,
+    deleted or expires."""
+
     file_id: str
     size: int
     expires_at: int  # epoch seconds; the same instant the PENDING file itself expires

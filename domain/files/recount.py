@@ -46,6 +46,8 @@ RECOUNT_ATTEMPTS = 10
 
 @dataclass(frozen=True, slots=True)
 class RecountSummary:
+    """What a recount of every owner's usage did, for the command that runs it to report."""
+
     owners: int
     used_bytes: int
     pending_uploads: int
@@ -99,6 +101,9 @@ async def counted_usage(items: ItemStore, owner_id: str, clock: Clock) -> Usage:
 
 @dataclass(frozen=True, slots=True)
 class _Found:
+    """What the recount read of one owner's files and reservations, before deciding what to
+    reserve, release and write."""
+
     owner_id: str
     ready_bytes: int
     reservations: list[Reservation]

@@ -33,6 +33,9 @@ def accounts_of(info: Info[Context, Any]) -> AccountService:
 
 @strawberry.type
 class AccountMutations:
+    """The viewer's account operations (sign-out everywhere, export, deletion), merged into
+    the schema's Mutation type."""
+
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         description=(

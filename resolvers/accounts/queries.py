@@ -13,6 +13,8 @@ from resolvers.permissions import IsAuthenticated
 
 @strawberry.type
 class AccountQueries:
+    """The viewer's data exports, merged into the schema's Query type."""
+
     @strawberry.field(
         permission_classes=[IsAuthenticated],
         description=(

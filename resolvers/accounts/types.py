@@ -17,6 +17,8 @@ class DataExportStatus(enum.Enum):
 
 @strawberry.type(name="DataExport")
 class DataExportType:
+    """A data export as the API shows it (the domain's DataExport)."""
+
     id: strawberry.ID
     status: DataExportStatus
     url: str | None

@@ -41,6 +41,8 @@ def _edge_cursor(root: "FileEdge") -> str:
 
 @strawberry.type
 class FileEdge:
+    """A file in a listing and the cursor that resumes right after it (Relay's edge)."""
+
     # Signed only when asked for: a page of 20 edges is 20 HMACs, and most queries select
     # the nodes alone (the page info signs the first and last edges' own).
     cursor: str = strawberry.field(resolver=_edge_cursor)
@@ -50,6 +52,8 @@ class FileEdge:
 
 @strawberry.type
 class FileConnection:
+    """A page of a file listing, as Relay's Cursor Connections spec shapes it."""
+
     edges: list[FileEdge]
     page_info: PageInfo
 
@@ -70,6 +74,9 @@ class CursorScope:
 
 @dataclass(frozen=True, slots=True)
 class _Resume:
+    """Where a cursor resumes a listing: a store position, and the records to pass over
+    after it when the page stopped inside a store page."""
+
     after: str | None  # a store position; None is the start of the listing
     skip: int = 0  # records to pass over after it
     anchor: str | None = None  # the id of the last record passed over

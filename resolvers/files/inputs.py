@@ -14,6 +14,8 @@ from resolvers.scalars import Long
 
 @strawberry.input(name="FileFilter", description="Every criterion given must hold.")
 class FileFilterInput:
+    """The listing filters as the API takes them (the domain's FileFilter)."""
+
     status: FileStatusEnum | None = strawberry.UNSET
     content_type_prefix: str | None = strawberry.UNSET
     tag: str | None = strawberry.UNSET
@@ -29,6 +31,9 @@ class FileFilterInput:
 
 @strawberry.input
 class CreateUploadInput:
+    """A file declared before its bytes are sent: checked against the limits and quota
+    before any upload target is signed."""
+
     name: str
     content_type: str
     size: Long
@@ -66,6 +71,9 @@ class CreateUploadInput:
 
 @strawberry.input(name="CompletedPart")
 class CompletedPartInput:
+    """One uploaded part as the client reports it on completion (the domain's
+    CompletedPart)."""
+
     part_number: int
     etag: str
     sha256: str | None = strawberry.UNSET
@@ -76,6 +84,8 @@ class CompletedPartInput:
 
 @strawberry.input(description="Omitted fields stay as they are; null clears description/tags.")
 class UpdateFileInput:
+    """A metadata change to one file; ``expected_version`` makes it conditional."""
+
     id: strawberry.ID
     expected_version: int | None = strawberry.UNSET
     name: str | None = strawberry.UNSET

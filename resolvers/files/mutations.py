@@ -39,6 +39,9 @@ def share_link_ids(global_id: str) -> tuple[str, str]:
 
 @strawberry.type
 class ShareLinkMutations:
+    """Links anyone may download a file with, made and revoked by its owner, merged into
+    the schema's Mutation type."""
+
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         description="A link anyone may follow, without signing in, to download a READY file "
@@ -75,6 +78,9 @@ class ShareLinkMutations:
 
 @strawberry.type
 class UploadMutations:
+    """Declaring, planning and completing an upload, merged into the schema's Mutation
+    type."""
+
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         description="Declare a file; send its bytes to the returned target, then complete it.",
@@ -142,6 +148,9 @@ class UploadMutations:
 
 @strawberry.type
 class FileChangeMutations:
+    """Changes to a file's metadata and its deletion, merged into the schema's Mutation
+    type."""
+
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         description="CONFLICT when expectedVersion is given and the file moved past it.",
@@ -179,6 +188,9 @@ class FileChangeMutations:
 
 @strawberry.type
 class SharingMutations:
+    """Sharing a file with another user and taking it back, merged into the schema's
+    Mutation type."""
+
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         description="Let another user read the file (owner or admin only).",

@@ -14,6 +14,8 @@ SEPARATOR = "."  # neither file ids nor link ids ([A-Za-z0-9_-]) hold it
 
 @strawberry.type(name="ShareLink", description="A link anyone may follow to download the file.")
 class ShareLinkType:
+    """A share link as the API shows it; its URL only in the answer that made it."""
+
     id: strawberry.ID
     url: str = strawberry.field(
         description="The link. Only createShareLink's answer holds it: the server keeps a "

@@ -47,6 +47,9 @@ class FileEventKindEnum(enum.Enum):
 
 @strawberry.type(name="FileEvent")
 class FileEventType:
+    """A file event as a subscriber receives it, the file shown as the viewer may see it
+    now."""
+
     kind: FileEventKindEnum
     file_id: strawberry.ID
     file: FileType | None = strawberry.field(
@@ -98,6 +101,8 @@ def _still_followed(viewer: Principal, current: FileRecord | None) -> bool:
 
 @strawberry.type
 class FileSubscriptions:
+    """The file event subscriptions, merged into the schema's Subscription type."""
+
     @strawberry.subscription(
         permission_classes=[IsAuthenticated],
         description=(

@@ -88,6 +88,8 @@ DIRECT_RESOLVERS = {("File", "owner"): owner_resolver}
 
 @strawberry.type(name="File")
 class FileType(Node):
+    """A file as the API shows it, to a viewer allowed to read it."""
+
     name: str
     content_type: str
     size: Long

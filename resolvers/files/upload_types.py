@@ -19,6 +19,9 @@ from resolvers.scalars import JSON, Long, as_json
     ),
 )
 class UploadTargetType:
+    """Where and how a client sends a single-request upload's bytes (the domain's
+    UploadTarget), so they never pass through the function."""
+
     url: str
     method: str
     fields: JSON
@@ -41,6 +44,8 @@ class UploadTargetType:
     "last; ask uploadParts for their targets, and complete before `expiresAt`."
 )
 class MultipartTarget:
+    """A multipart upload's part plan, as the API shows it."""
+
     part_size: Long
     part_count: int
     expires_at: datetime
@@ -55,6 +60,8 @@ class MultipartTarget:
     "ETag header goes into completeUpload's parts."
 )
 class UploadPart:
+    """Where one part of a multipart upload goes, signed for that part alone."""
+
     part_number: int
     url: str
     method: str
@@ -72,6 +79,8 @@ class UploadPart:
 
 @strawberry.type(description="Exactly one of upload / multipart is set.")
 class CreateUploadPayload:
+    """createUpload's answer: the declared file and where its bytes go."""
+
     file: FileType
     upload: UploadTargetType | None
     multipart: MultipartTarget | None

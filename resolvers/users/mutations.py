@@ -12,6 +12,8 @@ from resolvers.users.types import UserType
 
 @strawberry.type
 class ProfileMutations:
+    """Changes to the viewer's profile, merged into the schema's Mutation type."""
+
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         description="Set (or, with null, clear) the display name; omitted means unchanged.",

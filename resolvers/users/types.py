@@ -22,6 +22,9 @@ USER_TYPE = "User"
 
 @strawberry.type(name="User")
 class UserType(Node):
+    """A user as the API shows it; the private parts (email, groups) only to the user
+    themself and admins."""
+
     username: str
     display_name: str | None
     created_at: datetime

@@ -1,6 +1,6 @@
 """botocore's data read as plain dicts (api/aws_data.py): the same data, in the same
-order, with the same file precedence as botocore's own loader, and the composition root's
-clients read through it."""
+order, with the same file precedence as botocore's own loader, the same services listed
+for every model type, and the composition root's clients read through it."""
 
 import gzip
 import json
@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import botocore
+import botocore.session
 import pytest
-from botocore.loaders import JSONFileLoader
+from botocore.exceptions import UnknownServiceError
+from botocore.loaders import JSONFileLoader, Loader
 
 from api import aws_clients
-from api.aws_data import PlainJsonFileLoader
+from api.aws_data import PlainJsonFileLoader, SharedListingLoader, install_data_loader
 from api.settings import Settings, load_settings
 
 DATA = Path(botocore.__file__).parent / "data"
@@ -107,3 +109,84 @@ def test_the_clients_models_are_read_as_plain_dicts(aws_settings: Settings) -> N
             assert client.meta.endpoint_url == "http://127.0.0.1:9"
     finally:
         del aws_clients._created[before:]
+
+
+# The model types the first build lists (service-2, endpoint-rule-set-1), and two it
+# does not, whose files fewer services have.
+LISTED_TYPES = ("service-2", "endpoint-rule-set-1", "paginators-1", "waiters-2")
+
+
+def _services_by_type(loader: Loader) -> dict[str, list[str]]:
+    return {type_name: loader.list_available_services(type_name) for type_name in LISTED_TYPES}
+
+
+def test_botocores_data_lists_the_same_services_for_every_type() -> None:
+    theirs = Loader()
+    ours = SharedListingLoader.like(Loader(), PlainJsonFileLoader())
+    assert ours.search_paths == theirs.search_paths
+    assert ours.extras_types == theirs.extras_types == ["sdk"]
+    expected = _services_by_type(theirs)
+    assert _services_by_type(ours) == expected
+    assert {"dynamodb", "s3", "cognito-idp"} <= set(expected["service-2"])
+    assert len(expected["paginators-1"]) < len(expected["service-2"])
+
+
+def _user_models(root: Path) -> None:
+    """A ~/.aws/models-like folder: a service of its own, a newer version of a builtin one,
+    and the shapes botocore's walk passes over."""
+    (root / "newsvc" / "2030-01-01").mkdir(parents=True)
+    _write(root / "newsvc" / "2030-01-01" / "service-2", {"metadata": {}}, compressed=False)
+    (root / "s3" / "2099-01-01").mkdir(parents=True)  # an older builtin service, extended
+    _write(root / "s3" / "2099-01-01" / "service-2", {"metadata": {}}, compressed=True)
+    (root / "pagesonly" / "2030-01-01").mkdir(parents=True)  # no service-2 in it
+    _write(root / "pagesonly" / "2030-01-01" / "paginators-1", {}, compressed=False)
+    (root / "empty").mkdir()
+    (root / "stray-file.json").write_text("{}")  # a file, not a service folder
+    (root / "filesonly").mkdir()  # a file where a version folder would be
+    (root / "filesonly" / "service-2.json").write_text("{}")
+    (root / "linked").symlink_to(root / "newsvc", target_is_directory=True)
+    (root / "dangling").symlink_to(root / "nowhere")
+    (root / "newsvc" / "broken-version").symlink_to(root / "nowhere")
+
+
+def test_an_extra_data_path_lists_the_same_services(tmp_path: Path) -> None:
+    _user_models(tmp_path / "models")
+    paths = [str(tmp_path / "models"), str(tmp_path / "missing")]
+    theirs = Loader(extra_search_paths=list(paths), file_loader=JSONFileLoader())
+    ours = SharedListingLoader.like(theirs, PlainJsonFileLoader())
+    assert ours.search_paths == theirs.search_paths
+    expected = _services_by_type(theirs)
+    assert _services_by_type(ours) == expected
+    assert {"newsvc", "linked"} <= set(expected["service-2"])
+    assert not {"pagesonly", "empty", "filesonly", "dangling"} & set(expected["service-2"])
+    assert "pagesonly" in expected["paginators-1"]
+
+
+def test_the_session_reads_through_the_shared_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _user_models(tmp_path / "models")
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path / "models"))
+    plain, ours = botocore.session.Session(), botocore.session.Session()
+    install_data_loader(ours)
+    loader = ours.get_component("data_loader")
+    assert isinstance(loader, SharedListingLoader)
+    assert isinstance(loader.file_loader, PlainJsonFileLoader)
+    assert loader.search_paths == plain.get_component("data_loader").search_paths
+    assert str(tmp_path / "models") in loader.search_paths
+    assert ours.get_available_services() == plain.get_available_services()
+    assert "newsvc" in ours.get_available_services()
+    # The user's newer S3 model wins, as in botocore.
+    assert ours.get_service_data("s3") == plain.get_service_data("s3") == {"metadata": {}}
+    # An unknown name is refused as botocore refuses it, with the same listing.
+    with pytest.raises(UnknownServiceError) as theirs_refusal:
+        plain.get_service_model("no-such-service")
+    with pytest.raises(UnknownServiceError) as our_refusal:
+        ours.get_service_model("no-such-service")
+    assert str(our_refusal.value) == str(theirs_refusal.value)
+
+
+def test_the_composition_roots_session_reads_through_the_shared_listing() -> None:
+    loader = aws_clients._core_session().get_component("data_loader")
+    assert isinstance(loader, SharedListingLoader)
+    assert isinstance(loader.file_loader, PlainJsonFileLoader)
