@@ -16,7 +16,7 @@ from botocore.loaders import JSONFileLoader, Loader
 
 from api import aws_clients
 from api.aws_data import PlainJsonFileLoader, SharedListingLoader, install_data_loader
-from api.settings import Settings, load_settings
+from api.settings import Settings
 
 DATA = Path(botocore.__file__).parent / "data"
 # What the first build on the AWS path reads, plus Cognito's model (the lazy client).
@@ -80,21 +80,6 @@ def test_files_are_found_and_chosen_as_botocore_does(
     assert ours.load_file(str(base)) == theirs.load_file(str(base))
     if present == ("plain", "compressed"):  # the uncompressed file wins, as in botocore
         assert ours.load_file(str(base)) == {"from": "json"}
-
-
-@pytest.fixture
-def aws_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    return load_settings(
-        backend="aws",
-        bucket="bucket",
-        auth_mode="cognito",
-        cognito_user_pool_id="us-east-1_pool",
-        cognito_client_ids=("client",),
-        cursor_secret="0" * 64,
-        aws_endpoint_url="http://127.0.0.1:9",  # never called
-    )
 
 
 def test_the_clients_models_are_read_as_plain_dicts(aws_settings: Settings) -> None:
