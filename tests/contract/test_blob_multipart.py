@@ -262,6 +262,17 @@ def hashed_at_completion(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return sizes
 
 
+async def completes_reading_nothing_back(
+    backend: BlobBackend, upload_id: str, etags: dict[int, str], hashed_at_completion: list[int]
+) -> None:
+    """Completion gives the whole body and its SHA-256 without reading a part back."""
+    hashed_at_completion.clear()
+    info = await backend.store.complete_multipart(KEY, upload_id, sorted(etags.items()))
+    assert info.sha256 == sha256_of(BODY)
+    assert await downloaded(backend) == BODY
+    assert hashed_at_completion == []
+
+
 @pytest.mark.parametrize(
     ("order", "read_back"),
     [([1, 2, 3], []), ([3, 1, 2], [3]), ([2, 1, 3], [2])],
@@ -279,11 +290,7 @@ async def test_local_parts_out_of_order_are_hashed_when_their_turn_comes_not_at_
     upload_id = await store.start_multipart(KEY, content_type=TYPE)
     etags = await put_parts(local_backend, upload_id, order)
     assert hashed_at_completion == [len(CHUNKS[number - 1]) for number in read_back]
-    hashed_at_completion.clear()
-    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
-    assert info.sha256 == sha256_of(BODY)
-    assert await downloaded(local_backend) == BODY
-    assert hashed_at_completion == []
+    await completes_reading_nothing_back(local_backend, upload_id, etags, hashed_at_completion)
 
 
 async def test_local_parts_sent_concurrently_leave_completion_nothing_to_hash(
@@ -295,11 +302,7 @@ async def test_local_parts_sent_concurrently_leave_completion_nothing_to_hash(
     upload_id = await store.start_multipart(KEY, content_type=TYPE)
     sent = await asyncio.gather(*(put_parts(local_backend, upload_id, [n]) for n in (3, 2, 1)))
     etags = {number: etag for part in sent for number, etag in part.items()}
-    hashed_at_completion.clear()
-    info = await store.complete_multipart(KEY, upload_id, sorted(etags.items()))
-    assert info.sha256 == sha256_of(BODY)
-    assert await downloaded(local_backend) == BODY
-    assert hashed_at_completion == []
+    await completes_reading_nothing_back(local_backend, upload_id, etags, hashed_at_completion)
 
 
 async def test_local_completion_after_a_restart_hashes_the_parts_on_disk(

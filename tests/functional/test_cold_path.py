@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 # Production's choices; clients are created, nothing is called.
@@ -55,16 +56,11 @@ print(json.dumps({
 """
 
 
-def test_the_first_build_leaves_out_what_a_graphql_request_does_not_need(
-    tmp_path: Path,
-) -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.upper().startswith("DEMOBACKEND_")},
-        **AWS_ENV,
-        "DEMOBACKEND_DATA_DIR": str(tmp_path),
-    }
+def _child_outcome(code: str, argument: str, env: dict[str, str] | None = None) -> Any:
+    """Runs ``code`` in a fresh interpreter (what a cold start is) and reads the JSON
+    document it prints last."""
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(NOT_ON_THE_COLD_PATH)],
+        [sys.executable, "-c", code, argument],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -73,7 +69,18 @@ def test_the_first_build_leaves_out_what_a_graphql_request_does_not_need(
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_first_build_leaves_out_what_a_graphql_request_does_not_need(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.upper().startswith("DEMOBACKEND_")},
+        **AWS_ENV,
+        "DEMOBACKEND_DATA_DIR": str(tmp_path),
+    }
+    outcome = _child_outcome(CHILD, json.dumps(NOT_ON_THE_COLD_PATH), env=env)
     assert outcome["built"] == []
     # /rest is there all the same: the first request under it builds the shim.
     assert (outcome["status"], outcome["openapi"]) == (200, "3.1.0")
@@ -104,16 +111,7 @@ def test_the_import_leaves_the_collector_as_it_found_it_and_its_objects_frozen()
     finds it still off."""
     outcomes = {}
     for state in ("on", "off"):
-        done = subprocess.run(
-            [sys.executable, "-c", COLLECTOR_CHILD, state],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        outcomes[state] = json.loads(done.stdout.strip().splitlines()[-1])
+        outcomes[state] = _child_outcome(COLLECTOR_CHILD, state)
     assert outcomes["on"]["enabled"] is True
     assert outcomes["on"]["collected"] >= 1
     assert outcomes["off"]["enabled"] is False
