@@ -1,6 +1,7 @@
 """botocore's data read as plain dicts (api/aws_data.py): the same data, in the same
 order, with the same file precedence as botocore's own loader, the same services listed
-for every model type, and the composition root's clients read through it."""
+for every model type, the same models loaded or refused by name, and the composition
+root's clients read through it."""
 
 import gzip
 import json
@@ -82,6 +83,15 @@ def test_files_are_found_and_chosen_as_botocore_does(
         assert ours.load_file(str(base)) == {"from": "json"}
 
 
+def test_what_orjson_refuses_is_read_as_botocore_reads_it(tmp_path: Path) -> None:
+    base = tmp_path / "service-2"
+    base.with_name("service-2.json").write_text('{"max": 123456789012345678901234567890, "x": NaN}')
+    theirs = JSONFileLoader().load_file(str(base))
+    ours = PlainJsonFileLoader().load_file(str(base))
+    assert ours["max"] == theirs["max"] == 123456789012345678901234567890
+    assert ours["x"] != ours["x"] and theirs["x"] != theirs["x"]  # both NaN
+
+
 def test_the_clients_models_are_read_as_plain_dicts(aws_settings: Settings) -> None:
     before = len(aws_clients.created_clients())
     try:
@@ -145,6 +155,64 @@ def test_an_extra_data_path_lists_the_same_services(tmp_path: Path) -> None:
     assert {"newsvc", "linked"} <= set(expected["service-2"])
     assert not {"pagesonly", "empty", "filesonly", "dangling"} & set(expected["service-2"])
     assert "pagesonly" in expected["paginators-1"]
+
+
+# Names botocore knows, one it knows under another spelling, and names that are not a
+# service folder at all.
+MODEL_NAMES = (
+    "dynamodb",
+    "s3",
+    "cognito-idp",
+    "sqs",
+    "apigatewaymanagementapi",
+    "S3",
+    "no-such-service",
+    "",
+    ".",
+    "..",
+    "s3/../dynamodb",
+    "dynamodb/2012-08-10",
+)
+
+
+def _outcome(loader: Loader, name: str, type_name: str, api_version: str | None = None) -> Any:
+    try:
+        return "model", json.dumps(loader.load_service_model(name, type_name, api_version))
+    except Exception as refusal:  # compared as botocore raises it, type and message
+        return type(refusal).__name__, str(refusal)
+
+
+@pytest.mark.parametrize("type_name", LISTED_TYPES)
+def test_models_are_loaded_or_refused_by_name_as_botocore_does(type_name: str) -> None:
+    theirs = Loader()
+    ours = SharedListingLoader.like(Loader(), PlainJsonFileLoader())
+    for name in MODEL_NAMES:
+        assert _outcome(ours, name, type_name) == _outcome(theirs, name, type_name), name
+    for version in ("2012-08-10", "1999-01-01"):  # asked for, and one there is not
+        expected = _outcome(theirs, "dynamodb", type_name, version)
+        assert _outcome(ours, "dynamodb", type_name, version) == expected
+
+
+def test_user_models_are_loaded_or_refused_by_name_as_botocore_does(tmp_path: Path) -> None:
+    _user_models(tmp_path / "models")
+    paths = [str(tmp_path / "models"), str(tmp_path / "missing")]
+    names = ("newsvc", "linked", "s3", "pagesonly", "empty", "filesonly", "dangling")
+    for type_name in ("service-2", "paginators-1"):
+        theirs = Loader(extra_search_paths=list(paths), file_loader=JSONFileLoader())
+        ours = SharedListingLoader.like(theirs, PlainJsonFileLoader())
+        for name in (*names, "stray-file.json", "newsvc/broken-version"):
+            assert _outcome(ours, name, type_name) == _outcome(theirs, name, type_name), name
+    assert _outcome(ours, "s3", "service-2")[1] == '{"metadata": {}}'  # the user's, newer
+
+
+def test_a_known_service_is_loaded_without_listing_every_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ours = SharedListingLoader.like(Loader(), PlainJsonFileLoader())
+    listed: list[str] = []
+    monkeypatch.setattr(ours, "list_available_services", listed.append)
+    assert "GetItem" in ours.load_service_model("dynamodb", "service-2")["operations"]
+    assert listed == []
 
 
 def test_the_session_reads_through_the_shared_listing(
