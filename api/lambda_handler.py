@@ -95,6 +95,8 @@ class DrillFailedError(RuntimeError):
 
 @dataclass
 class StoreEventSummary:
+    """What one batch of S3 notifications came to, record by record."""
+
     records: int = 0
     completed: int = 0  # the file is READY (now, or already was)
     ignored: int = 0  # not ours, not ObjectCreated, malformed, or bytes not as declared

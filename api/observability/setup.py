@@ -22,6 +22,8 @@ METRICS_PATH = "/metrics"
 
 @dataclass
 class Observability:
+    """What the app records with: the logger, metric recorders, tracer and their routes."""
+
     logger: Logger
     recorders: list[Recorder]
     tracer: RequestTracer | None

@@ -36,6 +36,8 @@ PARTS_GONE_MESSAGE = (
 
 @dataclass(frozen=True, slots=True)
 class CompletedPart:
+    """One part of a multipart upload as the client reports it at completion."""
+
     part_number: int
     etag: str
     sha256: str | None = None

@@ -20,6 +20,8 @@ REFERENCE_DOCS = 1000
 
 @dataclass(frozen=True, slots=True)
 class Collection:
+    """The collection statistics BM25 scores against: document count and average field lengths."""
+
     docs: int
     avg_lengths: dict[str, float]
 

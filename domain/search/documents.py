@@ -39,6 +39,8 @@ TYPICAL_LENGTHS: dict[str, dict[str, float]] = {
 
 @dataclass(frozen=True, slots=True)
 class Document:
+    """What the index holds of one searchable record: its kind, id, field texts and scopes."""
+
     kind: str
     id: str
     fields: dict[str, str]

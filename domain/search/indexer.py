@@ -42,6 +42,8 @@ LoadDocument = Callable[[], Awaitable[Document | None]]
 
 @dataclass(frozen=True, slots=True)
 class _State:
+    """What the index last recorded of one document: its version, text hash, terms and scopes."""
+
     version: int
     hash: str | None
     terms: frozenset[str]

@@ -54,6 +54,8 @@ class SearchFilter:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
+    """One matching record with its score, its highlights and cursor worked out on demand."""
+
     kind: str  # documents.FILE or documents.USER
     id: str
     score: float
@@ -74,5 +76,7 @@ class SearchHit:
 
 @dataclass(frozen=True, slots=True)
 class SearchPage:
+    """A page of hits, best first, and whether more follow."""
+
     hits: list[SearchHit]
     has_next_page: bool

@@ -19,6 +19,8 @@ from domain.users import UserRepository
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
+    """A posting's record as read now, with the document made from it."""
+
     document: Document
     record: FileRecord | User
 

@@ -29,6 +29,8 @@ _USER_HASH_SALT = b"demobackend-user-id\0"
 
 @dataclass(slots=True)
 class RequestFigures:
+    """What one request did, counted as it runs and written once at its end."""
+
     request_id: str
     item_calls: int = 0
     items_read: int = 0

@@ -41,6 +41,8 @@ def _highlights(root: "SearchEdge") -> list[str]:
 
 @strawberry.type
 class SearchEdge:
+    """One hit of a search page, as GraphQL answers it."""
+
     # Resolved only when selected: each costs a signature or a pass over the texts per hit.
     cursor: str = strawberry.field(resolver=_cursor)
     score: float
@@ -51,6 +53,8 @@ class SearchEdge:
 
 @strawberry.type
 class SearchConnection:
+    """A search page, as GraphQL answers it."""
+
     edges: list[SearchEdge]
     page_info: PageInfo
 
@@ -63,6 +67,8 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 @strawberry.input(name="SearchFilter")
 class SearchFilterInput:
+    """Narrows a search by content type, tags, owner and creation time."""
+
     content_type_prefix: str | None = strawberry.UNSET
     tags: list[str] | None = strawberry.UNSET
     owner_id: strawberry.ID | None = strawberry.UNSET
