@@ -60,7 +60,8 @@ def _decoded(payload: bytes) -> Any:
 
 
 class SharedListingLoader(Loader):
-    """botocore's ``Loader``, walking its service folders once for every model type.
+    """botocore's ``Loader``, checking a named service in its own folders, and walking all
+    service folders once for every model type when the whole list is asked for.
 
     ``load_service_model`` checks the service's name against ``list_available_services``
     for each model type it reads (``service-2``, then ``endpoint-rule-set-1``), and
@@ -71,7 +72,8 @@ class SharedListingLoader(Loader):
     stat) and keeps which version folders each service has; every type then only looks
     for its file in them (~7 ms for the two). The answer is botocore's: the same search
     paths in the same order, the same check (the file loader's ``exists``), a sorted
-    list kept for the process, as botocore keeps its own.
+    list kept for the process, as botocore keeps its own. Loading a service the app names
+    needs no listing at all (``load_service_model`` below).
     """
 
     def __init__(self, search_paths: list[str], extras_types: list[str], file_loader: Any) -> None:
