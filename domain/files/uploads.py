@@ -260,21 +260,23 @@ async def _verify_and_settle(deps: FileDeps, record: FileRecord, now: datetime) 
         await deps.blobs.confirm(ready_key)
     except NotFoundError:
         raise InvalidInputError(_NO_BYTES) from None
+    ready = _as_ready(record, info, ready_key, now)
     try:
-        ready = await _settle(deps, record, info, ready_key, now)
+        await _save_ready(deps, record, ready)
     except ConflictError:
-        # Another completion (or a change) won: this copy is nobody's. Not on other
-        # failures: a write that timed out may still have made this copy the READY one.
+        # Another completion (or a change) won: this copy is nobody's. Only the save's
+        # conflict: once it has landed, the copy is the READY file's bytes whatever fails
+        # next; and not on other failures, as a write that timed out may still have made
+        # this copy the READY one.
         await discard_blob(deps.blobs, ready_key)
         raise
+    await _announce_ready(deps, ready)
     await discard_blob(deps.blobs, upload_key)
     return ready
 
 
-async def _settle(
-    deps: FileDeps, record: FileRecord, info: BlobInfo, ready_key: str, now: datetime
-) -> FileRecord:
-    ready = replace(
+def _as_ready(record: FileRecord, info: BlobInfo, ready_key: str, now: datetime) -> FileRecord:
+    return replace(
         record,
         status=FileStatus.READY,
         sha256=record.sha256 or (info.sha256.lower() if info.sha256 else None),
@@ -284,10 +286,11 @@ async def _settle(
         blob_key=ready_key,
         multipart=None,
     )
-    await _save_ready(deps, record, ready)
+
+
+async def _announce_ready(deps: FileDeps, ready: FileRecord) -> None:
     await index_new_for_search(deps, ready)
     await publish(deps, FileEventKind.READY, ready)
-    return ready
 
 
 async def _assemble_and_settle(
@@ -312,7 +315,10 @@ async def _assemble_and_settle(
         info = replace(info, sha256=None)
     # A racing completion of the same parts fails in the store (the upload is closed),
     # so the assembled key is never another attempt's: kept even if the save loses.
-    return await _settle(deps, record, info, ready_key, now)
+    ready = _as_ready(record, info, ready_key, now)
+    await _save_ready(deps, record, ready)
+    await _announce_ready(deps, ready)
+    return ready
 
 
 _NO_BYTES = "No bytes uploaded yet; send the file to the upload URL first"

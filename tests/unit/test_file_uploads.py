@@ -8,8 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from adapters.blobs.memory import InMemoryBlobStore
-from domain.errors import ForbiddenError, InvalidInputError, NotFoundError
+from domain.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from domain.files import NewFile
+from domain.files import uploads as file_uploads
 from domain.models import FileStatus, Visibility
 from tests.support.file_world import (
     PENDING_TTL,
@@ -316,3 +317,26 @@ async def test_racing_completions_keep_one_copy_whose_bytes_match_the_recorded_h
     assert saved.sha256 == sha256_hex(await _served(world, saved.blob_key))
     # The losing copy and the upload itself are gone: only the READY bytes remain.
     assert set(world.blobs.objects) == {saved.blob_key}
+
+
+async def test_a_conflict_after_the_ready_save_keeps_the_ready_bytes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the save's own conflict means another completion won: one raised by a later
+    step (indexing here) must not take the bytes of a file already saved READY."""
+
+    async def conflicting_index(deps: object, ready: object) -> None:
+        raise ConflictError("the index was being changed")
+
+    monkeypatch.setattr(file_uploads, "index_new_for_search", conflicting_index)
+    alice = await world.user("alice")
+    record, target = await world.service.create_upload(alice, declare())
+    assert target is not None
+    world.blobs.receive_upload(target.url, DATA, target.headers)
+
+    # The completion looks again, finds the file READY and answers it.
+    ready = await world.service.complete_upload(alice, record.id)
+
+    assert ready.status is FileStatus.READY
+    assert await world.service.get_file(alice, record.id) == ready
+    assert await _served(world, ready.blob_key) == DATA
