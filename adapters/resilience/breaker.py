@@ -15,6 +15,7 @@ below is small, synchronous between awaits, and tested on its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -32,9 +33,11 @@ Listener = Callable[[str, "State", "State"], None]
 
 def counts_as_failure(exc: BaseException) -> bool:
     """The dependency failed or was too slow; a domain answer (not found, conflict, bad
-    input) is the dependency working."""
-    if isinstance(exc, CircuitOpenError | ContendedError):
-        return False  # refused unasked, or the store answering "not now" for one item
+    input) is the dependency working. A cancellation is neither: the caller stopped
+    waiting (a client gone, a sibling read failed), which says nothing of the dependency;
+    its own deadline arrives as DeadlineExceededError, which counts."""
+    if isinstance(exc, CircuitOpenError | ContendedError | asyncio.CancelledError):
+        return False  # refused unasked, the store answering "not now", or nobody waiting
     return isinstance(exc, StoreUnavailableError | TimeoutError) or not isinstance(exc, DomainError)
 
 

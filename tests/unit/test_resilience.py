@@ -402,3 +402,45 @@ async def test_a_call_bounded_after_its_first_steps_is_still_cut_at_the_deadline
     assert inner.cleaned_up
     task = asyncio.current_task()
     assert task is not None and task.cancelling() == 0
+
+
+async def test_cancelled_calls_do_not_open_the_breaker() -> None:
+    """Clients going away (or a failed sibling read cancelling the others) say nothing of
+    the dependency: they must not turn it away for everyone else."""
+    breaker = CircuitBreaker("items", label="item store", failure_threshold=2)
+    store = GuardedItemStore(SlowStore(5.0), breaker)  # type: ignore[arg-type]
+
+    async def request(bounded: bool) -> None:
+        if bounded:
+            with deadline_in(10):
+                await store.get_many([Key("a", "b")])
+        else:
+            await store.get_many([Key("a", "b")])
+
+    for bounded in (True, False, True, False):
+        running = asyncio.create_task(request(bounded))
+        await asyncio.sleep(0.01)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert breaker.state == "closed" and breaker.opened == 0
+
+
+async def test_a_cancelled_trial_leaves_the_next_call_to_be_the_trial() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(
+        "items", label="item store", failure_threshold=1, reset_seconds=1.0, clock=clock
+    )
+    with pytest.raises(StoreUnavailableError):
+        await breaker.call(_fail)
+    clock.now += 1.0
+
+    trial = asyncio.create_task(breaker.call(lambda: asyncio.sleep(5.0)))
+    await asyncio.sleep(0.01)
+    trial.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+
+    assert str(breaker.state) == "half_open" and breaker.opened == 1
+    assert await breaker.call(_ok) == "ok"  # the next call is the trial, and closes it
+    assert breaker.state == "closed"
