@@ -256,7 +256,9 @@ async def test_breaker_opens_fails_fast_lets_one_trial_through_and_closes(
     ]
 
 
-async def test_a_failed_trial_opens_the_breaker_again() -> None:
+async def _half_open_breaker() -> CircuitBreaker:
+    """A breaker opened by one failure, its reset time since passed: the next call is the
+    trial."""
     clock = Clock()
     breaker = CircuitBreaker(
         "blobs", label="blob store", failure_threshold=1, reset_seconds=1.0, clock=clock
@@ -264,6 +266,11 @@ async def test_a_failed_trial_opens_the_breaker_again() -> None:
     with pytest.raises(StoreUnavailableError):
         await breaker.call(_fail)
     clock.now += 1.0
+    return breaker
+
+
+async def test_a_failed_trial_opens_the_breaker_again() -> None:
+    breaker = await _half_open_breaker()
     with pytest.raises(StoreUnavailableError):
         await breaker.call(_fail)  # the trial
     assert breaker.state == "open" and breaker.opened == 2
@@ -427,14 +434,7 @@ async def test_cancelled_calls_do_not_open_the_breaker() -> None:
 
 
 async def test_a_cancelled_trial_leaves_the_next_call_to_be_the_trial() -> None:
-    clock = Clock()
-    breaker = CircuitBreaker(
-        "items", label="item store", failure_threshold=1, reset_seconds=1.0, clock=clock
-    )
-    with pytest.raises(StoreUnavailableError):
-        await breaker.call(_fail)
-    clock.now += 1.0
-
+    breaker = await _half_open_breaker()
     trial = asyncio.create_task(breaker.call(lambda: asyncio.sleep(5.0)))
     await asyncio.sleep(0.01)
     trial.cancel()
