@@ -8,6 +8,7 @@ the ``request`` line and hands a bounded ``RequestSample`` to each metrics recor
 
 from __future__ import annotations
 
+import functools
 import json.encoder
 import time
 import uuid
@@ -125,7 +126,8 @@ class ObservabilityMiddleware:
         )
         self._request_line.info(
             "request",
-            lambda: _log_fields(scope, sample),
+            # Not a lambda: that would make scope and sample cells of this frame.
+            functools.partial(_log_fields, scope, sample),
             _rendered_fields(scope, sample, context),
         )
         for recorder in self._recorders:
