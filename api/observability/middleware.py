@@ -8,6 +8,7 @@ the ``request`` line and hands a bounded ``RequestSample`` to each metrics recor
 
 from __future__ import annotations
 
+import functools
 import json.encoder
 import time
 import uuid
@@ -113,19 +114,20 @@ class ObservabilityMiddleware:
         context: Mapping[str, Any] | None = None,
     ) -> None:
         labeller = self._labeller
-        sample = RequestSample(
-            route=route,
-            operation=labeller.operation(figures),
-            operation_type=figures.operation_type or "none",
-            status=status,
-            latency_ms=latency_ms,
-            error_codes=labeller.error_codes(figures, status),
-            figures=figures,
-            on_lambda="aws.event" in scope,
+        sample = RequestSample(  # by position: a NamedTuple's keywords cost a dict
+            route,
+            labeller.operation(figures),
+            figures.operation_type or "none",
+            status,
+            latency_ms,
+            labeller.error_codes(figures, status),
+            figures,
+            "aws.event" in scope,
         )
         self._request_line.info(
             "request",
-            lambda: _log_fields(scope, sample),
+            # Not a lambda: that would make scope and sample cells of this frame.
+            functools.partial(_log_fields, scope, sample),
             _rendered_fields(scope, sample, context),
         )
         for recorder in self._recorders:
@@ -203,6 +205,7 @@ _ANSWERED = _ALWAYS + (
     ',"operation_name":%s,"operation":%s,"operation_type":%s,"error_codes":[],"user":%s'
 )
 _escape: Callable[[str], str] = json.encoder.encode_basestring
+_ID = ',"correlation_id":'
 
 
 def _rendered_fields(
@@ -227,8 +230,9 @@ def _rendered_fields(
     ):
         return None
     try:  # _escape takes str only; any other value is left to the dict
+        request_id = _escape(figures.request_id)
         always = (
-            _escape(figures.request_id),
+            request_id,
             _escape(scope.get("method")),  # type: ignore[arg-type]
             _escape(sample.route),
             status,
@@ -281,12 +285,9 @@ def _rendered_fields(
     correlation_id = context.get("correlation_id") if context is not None else None
     if context is None or len(context) != 1 or type(correlation_id) is not str:
         return RenderedFields(REQUEST_FIELDS, text)
-    return RenderedFields(
-        REQUEST_FIELDS,
-        text,
-        {"correlation_id": correlation_id},
-        f',"correlation_id":{_escape(correlation_id)}',
-    )
+    # The middleware sets the request id as the correlation id: escaped once for both.
+    escaped = request_id if correlation_id is figures.request_id else _escape(correlation_id)
+    return RenderedFields(REQUEST_FIELDS, text, {"correlation_id": correlation_id}, _ID + escaped)
 
 
 def _strings(values: Iterable[str]) -> str:

@@ -97,8 +97,8 @@ class OperationFigures(SchemaExtension):
         context = self.execution_context
         figures.graphql = True
         name = context.operation_name
-        figures.operation_name = safe_operation_name(name)
-        operation_type, selects_search = _shape(context.graphql_document, name)
+        safe_name, operation_type, selects_search = _shape(context.graphql_document, name)
+        figures.operation_name = safe_name
         figures.operation_type = operation_type
         principal = getattr(context.context, "principal", None)
         user_id = getattr(principal, "user_id", None)
@@ -115,20 +115,22 @@ class OperationFigures(SchemaExtension):
 
 # The last document's answer: the app parses a known document once and hands the same
 # object to every request sending it, so a client repeating one query asks once.
-_last_shape: tuple[object, str | None, tuple[str | None, bool]] | None = None
+_last_shape: tuple[object, str | None, tuple[str | None, str | None, bool]] | None = None
 
 
-def _shape(document: object, name: str | None) -> tuple[str | None, bool]:
-    """The operation's type ("query", ...) and whether it selects a search root field."""
+def _shape(document: object, name: str | None) -> tuple[str | None, str | None, bool]:
+    """The operation's name as logged (safe_operation_name), its type ("query", ...) and
+    whether it selects a search root field."""
     global _last_shape
     last = _last_shape
     if last is not None and last[0] is document and last[1] == name:
         return last[2]
     operation = _operation(document, name)
+    safe_name = safe_operation_name(name)
     shape = (
-        (operation.operation.value, _selects_search(operation))
+        (safe_name, operation.operation.value, _selects_search(operation))
         if operation is not None
-        else (None, False)
+        else (safe_name, None, False)
     )
     _last_shape = (document, name, shape)
     return shape

@@ -32,8 +32,14 @@ AWKWARD = [
     "</script>",
     "\ud800",  # a lone surrogate: json writes it as it is
 ]
+
+
+def _finish() -> None:  # a code object named like the middleware's call site
+    pass
+
+
 # Where the line is logged from (its "location"), fixed while a test compares lines.
-CALLER = SimpleNamespace(f_code=SimpleNamespace(co_name="_finish"), f_lineno=104)
+CALLER = SimpleNamespace(f_code=_finish.__code__, f_lineno=104, f_lasti=8)
 NUMBERS = [0.0, 0.004, 0.005, 0.1, 1.23456, 12345.678, 1e-07, 1e16, 1.5e300, -0.0, -2.5]
 
 
@@ -204,3 +210,54 @@ def test_a_field_named_like_the_formatters_keys_takes_the_document_path(
     fields = {"request_id": "r-1", key: "x\u00e9", "status": 200}
     document = line_writer._document_line(handler.formatter, "request", fields, caller, 1.5)
     assert line_writer._line(handler, "request", fields, caller, 1.5) == document
+
+
+def test_each_call_site_and_log_format_has_its_own_template(
+    writer: tuple[RequestLineWriter, StdoutHandler],
+) -> None:
+    line_writer, handler = writer
+    formatter: Any = handler.formatter
+    fields = {"request_id": "r-1", "status": 200}
+    # Another line of the same function: the same code, another instruction.
+    elsewhere = SimpleNamespace(f_code=CALLER.f_code, f_lineno=200, f_lasti=40)
+
+    def lines() -> list[str | None]:
+        return [
+            line_writer._line(handler, "request", fields, at, 1.5) for at in (CALLER, elsewhere)
+        ]
+
+    def documents() -> list[str | None]:
+        return [
+            line_writer._document_line(formatter, "request", fields, at, 1.5)
+            for at in (CALLER, elsewhere)
+        ]
+
+    for _ in range(2):  # made, then found again
+        assert lines() == documents()
+    assert [json.loads(line or "")["location"] for line in lines()] == [
+        "_finish:104",
+        "_finish:200",
+    ]
+    formatter.append_keys(stage="blue")  # the formatter's log format changes in place
+    try:
+        assert lines() == documents()
+        assert all(json.loads(line or "")["stage"] == "blue" for line in lines())
+    finally:
+        formatter.remove_keys(["stage"])
+    assert lines() == documents()
+
+
+def test_rendered_fields_whose_keys_clash_are_not_written(
+    writer: tuple[RequestLineWriter, StdoutHandler],
+) -> None:
+    line_writer, handler = writer
+    scope, one = {"method": "POST"}, sample()
+    fields = _log_fields(scope, one)
+    rendered = _rendered_fields(scope, one)
+    assert rendered is not None
+    document = line_writer._document_line(handler.formatter, "request", fields, CALLER, 1.5)
+    # The same template, first with keys that fit it (remembered), then with a clash.
+    assert line_writer._line(handler, "request", fields, CALLER, 1.5, rendered) == document
+    clashing = rendered._replace(keys=rendered.keys | {"service"}, text=',"service":"x"')
+    assert line_writer._line(handler, "request", fields, CALLER, 1.5, clashing) == document
+    assert line_writer._line(handler, "request", fields, CALLER, 1.5, rendered) == document
